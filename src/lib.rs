@@ -1,0 +1,43 @@
+//! The helper library the lessons share.
+//!
+//! Each lesson in `lessons/` holds the socket calls it teaches, in the order the tutorial makes
+//! them: `Socket::new`, `bind`, `listen`, `accept`, `connect`, `send` and `recv`, the close.
+//! What every lesson needs around those calls lives here, so that it is written once:
+//!
+//! | module | what it does |
+//! |---|---|
+//! | [`lesson`] | A [`Lesson`] is a server and a client; `Lesson::main` runs one as a demo (both in one process), a server or a client, and turns errors into messages and exit codes. |
+//! | [`cli`] | The command line all lessons share: `server` / `client`, `--host`, `--port`, `--once`, `--wait`. |
+//! | [`output`] | Labelled, coloured lines (`[server]`, `[client]`), and the `listening on` line tests and the demo wait for. |
+//! | [`errors`] | Explains what went wrong (a port in use, a refused connection, a reset) and what to do. |
+//! | [`framing`] | Lesson 5's 10-character length header, and the reader that rebuilds messages from whatever `recv` returns. |
+//! | [`python`] | Prints values and bytes the way Python's `repr` does, so Rust and Python print the same lines. |
+//!
+//! Run a lesson with `cargo run --example lesson_01`; `-- --help` lists its options.
+
+pub mod cli;
+pub mod errors;
+pub mod framing;
+pub mod lesson;
+pub mod output;
+pub mod python;
+
+pub use lesson::{ClientConfig, Lesson, ServerConfig};
+pub use output::Out;
+
+use socket2::Socket;
+
+/// Sets `SO_REUSEADDR` on a server socket, before `bind(2)`, where it does what a restarting
+/// server wants.
+///
+/// When a server stops, its last connections linger for a minute or two (TCP's `TIME_WAIT`),
+/// and without this option `bind` refuses the port until they are gone. On Unix the option
+/// only lifts that wait. On Windows it means something else, letting another program bind the
+/// same port while this one uses it, so there it is left off.
+pub fn reuse_address(socket: &Socket) -> std::io::Result<()> {
+    #[cfg(unix)]
+    socket.set_reuse_address(true)?;
+    #[cfg(not(unix))]
+    let _ = socket;
+    Ok(())
+}

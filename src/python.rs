@@ -1,0 +1,297 @@
+//! Python-style printing: what Python's `repr()` shows for a value, and for `bytes`.
+//!
+//! The tutorial prints what it receives with Python's `print`, and its readers know that
+//! notation: `{1: 'Client', 2: 'Server'}`, `b'Socket '`, `(1,)`, `None`. Lesson 5 receives
+//! Python values (through serde-pickle's [`Value`]) and prints them the same way, so a Rust
+//! client and a Python client print the same lines.
+//!
+//! Two things Python decides at run time cannot be copied exactly: a dict prints in the order
+//! its keys were inserted and a set in the order of their hashes, while serde-pickle keeps both
+//! in sorted order. For dicts built in sorted order and for sets of small integers (the
+//! lessons' values) the text is the same.
+
+use std::fmt::Write as _;
+use std::io;
+
+use serde_pickle::{ErrorCode, HashableValue, Value};
+
+/// `repr(value)`, as Python prints it.
+pub fn repr(value: &Value) -> String {
+    let mut text = String::new();
+    write_value(&mut text, value);
+    text
+}
+
+/// `repr(b'...')`: printable ASCII as is, the rest as escapes.
+pub fn bytes_repr(bytes: &[u8]) -> String {
+    let quote = preferred_quote(bytes.contains(&b'\''), bytes.contains(&b'"'));
+    let mut text = format!("b{quote}");
+    for &byte in bytes {
+        match byte {
+            b'\\' => text.push_str("\\\\"),
+            b'\t' => text.push_str("\\t"),
+            b'\n' => text.push_str("\\n"),
+            b'\r' => text.push_str("\\r"),
+            _ if byte as char == quote => text.extend(['\\', quote]),
+            0x20..0x7f => text.push(byte as char),
+            _ => {
+                let _ = write!(text, "\\x{byte:02x}");
+            }
+        }
+    }
+    text.push(quote);
+    text
+}
+
+/// Turns serde-pickle's error into a sentence for the reader of lesson 5.
+///
+/// serde-pickle never calls anything a pickle names: where Python's `pickle.loads` would look
+/// up a function such as `os.system` and call it, serde-pickle stops with an unresolved global.
+pub fn unpickle_error(error: serde_pickle::Error) -> io::Error {
+    let message = match &error {
+        serde_pickle::Error::Syntax(ErrorCode::UnresolvedGlobal | ErrorCode::UnsupportedGlobal(..)) => {
+            "refused to unpickle: the message asks to look up and call a Python function (a global \
+             such as os.system). Python's pickle.loads would run it; serde-pickle runs nothing"
+                .to_string()
+        }
+        other => format!("the message is not a pickle this client can read: {other}"),
+    };
+    io::Error::new(io::ErrorKind::InvalidData, message)
+}
+
+fn write_value(text: &mut String, value: &Value) {
+    match value {
+        Value::None => text.push_str("None"),
+        Value::Bool(true) => text.push_str("True"),
+        Value::Bool(false) => text.push_str("False"),
+        Value::I64(number) => {
+            let _ = write!(text, "{number}");
+        }
+        Value::Int(number) => {
+            let _ = write!(text, "{number}");
+        }
+        Value::F64(number) => text.push_str(&float_repr(*number)),
+        Value::Bytes(bytes) => text.push_str(&bytes_repr(bytes)),
+        Value::String(string) => text.push_str(&str_repr(string)),
+        Value::List(items) => write_items(text, "[", items.iter(), "]", write_value),
+        Value::Tuple(items) if items.len() == 1 => write_items(text, "(", items.iter(), ",)", write_value),
+        Value::Tuple(items) => write_items(text, "(", items.iter(), ")", write_value),
+        Value::Set(items) if items.is_empty() => text.push_str("set()"),
+        Value::Set(items) => write_items(text, "{", items.iter(), "}", write_key),
+        Value::FrozenSet(items) => write_frozenset(text, items.iter()),
+        Value::Dict(entries) => write_items(text, "{", entries.iter(), "}", |text, (key, value)| {
+            write_key(text, key);
+            text.push_str(": ");
+            write_value(text, value);
+        }),
+    }
+}
+
+/// Dict keys and set members: serde-pickle keeps them as [`HashableValue`].
+fn write_key(text: &mut String, key: &HashableValue) {
+    match key {
+        HashableValue::Tuple(items) if items.len() == 1 => {
+            write_items(text, "(", items.iter(), ",)", write_key)
+        }
+        HashableValue::Tuple(items) => write_items(text, "(", items.iter(), ")", write_key),
+        HashableValue::FrozenSet(items) => write_frozenset(text, items.iter()),
+        // The other kinds print as their plain values do.
+        simple => write_value(text, &simple.clone().into_value()),
+    }
+}
+
+fn write_frozenset<'a>(text: &mut String, items: impl ExactSizeIterator<Item = &'a HashableValue>) {
+    if items.len() == 0 {
+        text.push_str("frozenset()");
+    } else {
+        write_items(text, "frozenset({", items, "})", write_key);
+    }
+}
+
+fn write_items<T>(
+    text: &mut String,
+    open: &str,
+    items: impl Iterator<Item = T>,
+    close: &str,
+    mut write_item: impl FnMut(&mut String, T),
+) {
+    text.push_str(open);
+    for (index, item) in items.enumerate() {
+        if index > 0 {
+            text.push_str(", ");
+        }
+        write_item(text, item);
+    }
+    text.push_str(close);
+}
+
+/// `repr(str)`: single quotes unless the text has a `'` and no `"`; escapes for what is not
+/// printable.
+fn str_repr(string: &str) -> String {
+    let quote = preferred_quote(string.contains('\''), string.contains('"'));
+    let mut text = String::from(quote);
+    for character in string.chars() {
+        match character {
+            '\\' => text.push_str("\\\\"),
+            '\t' => text.push_str("\\t"),
+            '\n' => text.push_str("\\n"),
+            '\r' => text.push_str("\\r"),
+            _ if character == quote => text.extend(['\\', quote]),
+            _ if is_printable(character) => text.push(character),
+            _ => {
+                let code = u32::from(character);
+                let _ = match code {
+                    0..0x100 => write!(text, "\\x{code:02x}"),
+                    0x100..0x10000 => write!(text, "\\u{code:04x}"),
+                    _ => write!(text, "\\U{code:08x}"),
+                };
+            }
+        }
+    }
+    text.push(quote);
+    text
+}
+
+fn preferred_quote(has_single: bool, has_double: bool) -> char {
+    if has_single && !has_double { '"' } else { '\'' }
+}
+
+/// Python's `str.isprintable()` for one character, for the characters Unicode has assigned:
+/// not a control or format character, not a separator other than the space, not private use.
+fn is_printable(character: char) -> bool {
+    let code = u32::from(character);
+    let format = matches!(
+        code,
+        0xad | 0x600..=0x605
+            | 0x61c
+            | 0x6dd
+            | 0x70f
+            | 0x890..=0x891
+            | 0x8e2
+            | 0x180e
+            | 0x200b..=0x200f
+            | 0x202a..=0x202e
+            | 0x2060..=0x2064
+            | 0x2066..=0x206f
+            | 0xfeff
+            | 0xfff9..=0xfffb
+            | 0x110bd
+            | 0x110cd
+            | 0xe0001
+            | 0xe0020..=0xe007f
+    );
+    let private_use = matches!(code, 0xe000..=0xf8ff | 0xf0000..);
+    let separator = character.is_whitespace() && character != ' ';
+    !(character.is_control() || format || private_use || separator)
+}
+
+/// `repr(float)`: the shortest digits that read back as the same number (Rust and Python agree
+/// on those), laid out as Python does: positional from 1e-4 up to 1e16, scientific outside.
+pub fn float_repr(number: f64) -> String {
+    if number.is_nan() {
+        return "nan".into();
+    }
+    if number.is_infinite() {
+        return if number > 0.0 { "inf" } else { "-inf" }.into();
+    }
+    // `{:e}` gives the shortest round-trip digits: "-1.2345e-7" → sign, digits, exponent.
+    let scientific = format!("{number:e}");
+    let (mantissa, exponent) = scientific.split_once('e').expect("{:e} always writes an exponent");
+    let exponent: i32 = exponent.parse().expect("{:e} writes a decimal exponent");
+    let (sign, mantissa) = mantissa.strip_prefix('-').map_or(("", mantissa), |rest| ("-", rest));
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    // Python's rule, with the decimal point `point` places after the first digit's position.
+    let point = exponent + 1;
+    if !(-4 < point && point <= 16) {
+        let (first, rest) = digits.split_at(1);
+        let fraction = if rest.is_empty() { String::new() } else { format!(".{rest}") };
+        let exponent_sign = if exponent < 0 { '-' } else { '+' };
+        return format!("{sign}{first}{fraction}e{exponent_sign}{:02}", exponent.abs());
+    }
+    let body = if point <= 0 {
+        format!("0.{}{digits}", "0".repeat(point.unsigned_abs() as usize))
+    } else if point as usize >= digits.len() {
+        format!("{digits}{}.0", "0".repeat(point as usize - digits.len()))
+    } else {
+        let (whole, fraction) = digits.split_at(point as usize);
+        format!("{whole}.{fraction}")
+    };
+    format!("{sign}{body}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::{BTreeMap, BTreeSet};
+
+    fn string(text: &str) -> Value {
+        Value::String(text.into())
+    }
+
+    #[test]
+    fn the_tutorials_dict_prints_as_python_prints_it() {
+        let roles = BTreeMap::from([
+            (HashableValue::I64(1), string("Client")),
+            (HashableValue::I64(2), string("Server")),
+        ]);
+        assert_eq!(repr(&Value::Dict(roles)), "{1: 'Client', 2: 'Server'}");
+    }
+
+    #[test]
+    fn containers_follow_pythons_punctuation() {
+        assert_eq!(repr(&Value::Tuple(vec![Value::I64(1)])), "(1,)");
+        assert_eq!(repr(&Value::Tuple(vec![])), "()");
+        assert_eq!(
+            repr(&Value::List(vec![Value::I64(1), Value::None, Value::Bool(true)])),
+            "[1, None, True]"
+        );
+        assert_eq!(repr(&Value::Set(BTreeSet::new())), "set()");
+        assert_eq!(repr(&Value::FrozenSet(BTreeSet::new())), "frozenset()");
+        let members = BTreeSet::from([HashableValue::I64(1), HashableValue::I64(2)]);
+        assert_eq!(repr(&Value::Set(members.clone())), "{1, 2}");
+        assert_eq!(repr(&Value::FrozenSet(members)), "frozenset({1, 2})");
+        assert_eq!(repr(&Value::Dict(BTreeMap::new())), "{}");
+    }
+
+    #[test]
+    fn strings_pick_quotes_and_escape_like_python() {
+        assert_eq!(str_repr("it's"), "\"it's\"");
+        assert_eq!(str_repr("say \"hi\""), "'say \"hi\"'");
+        assert_eq!(str_repr("both ' and \""), "'both \\' and \"'");
+        assert_eq!(
+            str_repr("tab\tnew\nline\\ \u{7} \u{a0} é 中 \u{2028} \u{1f600}"),
+            "'tab\\tnew\\nline\\\\ \\x07 \\xa0 é 中 \\u2028 \u{1f600}'"
+        );
+    }
+
+    #[test]
+    fn bytes_escape_everything_outside_printable_ascii() {
+        assert_eq!(
+            bytes_repr(b"\x80\x03}q\x00(K\x01X\x06\x00\x00\x00Client"),
+            "b'\\x80\\x03}q\\x00(K\\x01X\\x06\\x00\\x00\\x00Client'"
+        );
+        assert_eq!(bytes_repr(b"it's"), "b\"it's\"");
+        assert_eq!(bytes_repr(b""), "b''");
+    }
+
+    #[test]
+    fn floats_switch_to_exponents_where_python_does() {
+        for (number, python) in [
+            (1.0, "1.0"),
+            (-0.0, "-0.0"),
+            (0.1, "0.1"),
+            (1e16, "1e+16"),
+            (1e15, "1000000000000000.0"),
+            (123456789.125, "123456789.125"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (1.5e-7, "1.5e-07"),
+            (2.5e300, "2.5e+300"),
+            (f64::INFINITY, "inf"),
+            (f64::NEG_INFINITY, "-inf"),
+            (f64::NAN, "nan"),
+        ] {
+            assert_eq!(float_repr(number), python);
+        }
+    }
+}
