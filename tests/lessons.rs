@@ -1,0 +1,87 @@
+//! Every lesson, run for real: the demo, and a server and a client in separate processes.
+//! What each prints must be the transcript the book shows, ports aside.
+
+mod support;
+
+use support::{LESSONS, Process, assert_exit, assert_transcript, lesson, run};
+
+/// `cargo run --example NAME`: server and client in one process.
+fn demo(name: &str) {
+    let output = run(lesson(name, &[]));
+    assert_exit(&output, 0);
+    assert_eq!(output.stderr, "", "the demo should print nothing on stderr");
+    assert_transcript(name, "demo", &output.stdout);
+}
+
+/// A teacher's two terminals: `-- server` in one, `-- client` in the other.
+fn server_and_client(name: &str) {
+    let mut server = Process::spawn(lesson(name, &["server", "--port", "0", "--once"]));
+    let port = server.listening_port().to_string();
+    let client = run(lesson(name, &["client", "--port", &port]));
+    let server = server.finish();
+    assert_exit(&client, 0);
+    assert_exit(&server, 0);
+    assert_eq!((client.stderr.as_str(), server.stderr.as_str()), ("", ""));
+    assert_transcript(name, "server", &server.stdout);
+    assert_transcript(name, "client", &client.stdout);
+}
+
+#[test]
+fn lesson_01_demo() {
+    demo("lesson_01");
+}
+
+#[test]
+fn lesson_01_server_and_client() {
+    server_and_client("lesson_01");
+}
+
+#[test]
+fn lesson_02_demo() {
+    demo("lesson_02");
+}
+
+#[test]
+fn lesson_02_server_and_client() {
+    server_and_client("lesson_02");
+}
+
+#[test]
+fn lesson_03_demo() {
+    demo("lesson_03");
+}
+
+#[test]
+fn lesson_03_server_and_client() {
+    server_and_client("lesson_03");
+}
+
+#[test]
+fn lesson_04_demo() {
+    demo("lesson_04");
+}
+
+#[test]
+fn lesson_04_server_and_client() {
+    server_and_client("lesson_04");
+}
+
+#[test]
+fn lesson_05_demo() {
+    demo("lesson_05");
+}
+
+#[test]
+fn lesson_05_server_and_client() {
+    server_and_client("lesson_05");
+}
+
+#[test]
+fn every_lesson_explains_its_command_line() {
+    for name in LESSONS {
+        let output = run(lesson(name, &["--help"]));
+        assert_exit(&output, 0);
+        assert!(output.stdout.contains(&format!("cargo run --example {name} -- server")), "{}", output.stdout);
+        assert_transcript(name, "help", &output.stdout);
+    }
+}

@@ -1,0 +1,181 @@
+//! What the tests share: building and running the lessons as real processes, with a deadline,
+//! and comparing what they print with the transcripts the book shows.
+#![allow(dead_code)] // each test file uses its own part of this module
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::OnceLock;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+/// Longest any one process of a test may run; a lesson that takes longer has hung.
+pub const DEADLINE: Duration = Duration::from_secs(20);
+
+/// The lessons, as their example names.
+pub const LESSONS: [&str; 5] = ["lesson_01", "lesson_02", "lesson_03", "lesson_04", "lesson_05"];
+
+/// The path of a lesson's executable, built on first use so that `cargo test --test NAME`
+/// works on a fresh clone too. Cargo builds examples for `cargo test`, but not for every way
+/// of running one test file.
+pub fn example(name: &str) -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    let directory = BUILT.get_or_init(|| {
+        // This test runs from target/<profile>/deps; the examples go to target/<profile>/examples.
+        let profile_dir = std::env::current_exe().unwrap().parent().unwrap().parent().unwrap().to_path_buf();
+        let profile = match profile_dir.file_name().and_then(|name| name.to_str()) {
+            Some("debug") | None => "dev".to_string(),
+            Some(other) => other.to_string(),
+        };
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "--examples", "--profile", &profile])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "cargo build --examples failed");
+        profile_dir.join("examples")
+    });
+    directory.join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
+}
+
+/// A command for a lesson, without colour whatever the environment says.
+pub fn lesson(name: &str, args: &[&str]) -> Command {
+    let mut command = Command::new(example(name));
+    command.args(args).env_remove("CLICOLOR_FORCE");
+    command
+}
+
+/// What a finished process printed.
+#[derive(Debug)]
+pub struct Output {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// A process the test watches: its stdout line by line as it comes, killed if the test ends
+/// first (a panic included), so no test leaves a server behind.
+pub struct Process {
+    child: Child,
+    lines: Receiver<String>,
+    seen: Vec<String>,
+    stderr: Option<JoinHandle<String>>,
+    started: Instant,
+}
+
+impl Process {
+    pub fn spawn(mut command: Command) -> Process {
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|error| panic!("cannot start {command:?}: {error}"));
+        let (sender, lines) = mpsc::channel();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        thread::spawn(move || {
+            for line in stdout.lines().map_while(Result::ok) {
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut stderr = child.stderr.take().unwrap();
+        let stderr = thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stderr.read_to_string(&mut text);
+            text
+        });
+        Process { child, lines, seen: Vec::new(), stderr: Some(stderr), started: Instant::now() }
+    }
+
+    fn remaining(&self) -> Duration {
+        DEADLINE.saturating_sub(self.started.elapsed())
+    }
+
+    /// The next line on stdout; panics if none comes before the deadline.
+    pub fn next_line(&mut self) -> String {
+        match self.lines.recv_timeout(self.remaining()) {
+            Ok(line) => {
+                self.seen.push(line.clone());
+                line
+            }
+            Err(error) => panic!("no line from the process ({error:?}); it printed {:?}", self.seen),
+        }
+    }
+
+    /// Waits for the `listening on HOST:PORT` line a server prints first, and returns the port.
+    pub fn listening_port(&mut self) -> u16 {
+        let line = self.next_line();
+        let port = line.rsplit_once(':').and_then(|(_, port)| port.parse().ok());
+        assert!(line.contains("listening on "), "expected the listening line first, got {line:?}");
+        port.unwrap_or_else(|| panic!("no port in {line:?}"))
+    }
+
+    /// Waits for the process to end, within the deadline, and returns all it printed.
+    pub fn finish(mut self) -> Output {
+        loop {
+            match self.lines.recv_timeout(self.remaining()) {
+                Ok(line) => self.seen.push(line),
+                Err(RecvTimeoutError::Disconnected) => break,
+                Err(RecvTimeoutError::Timeout) => {
+                    panic!("the process did not finish within {DEADLINE:?}; it printed {:?}", self.seen)
+                }
+            }
+        }
+        // Its stdout is closed, so it has exited or is about to.
+        let status = self.child.wait().unwrap();
+        let stderr = self.stderr.take().unwrap().join().unwrap();
+        let mut stdout = self.seen.join("\n");
+        if !stdout.is_empty() {
+            stdout.push('\n');
+        }
+        Output { status, stdout, stderr }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs a command to its end, within the deadline.
+pub fn run(command: Command) -> Output {
+    Process::spawn(command).finish()
+}
+
+/// Replaces every port after `127.0.0.1:` with `PORT`: ports change from run to run.
+pub fn mask_ports(text: &str) -> String {
+    const HOST: &str = "127.0.0.1:";
+    let mut masked = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(HOST) {
+        let (before, after) = rest.split_at(at + HOST.len());
+        masked.push_str(before);
+        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+        masked.push_str(if digits > 0 { "PORT" } else { "" });
+        rest = &after[digits..];
+    }
+    masked.push_str(rest);
+    masked
+}
+
+/// The transcript file of `lesson` named `name`: what the book shows and what the test expects.
+pub fn transcript_path(lesson: &str, name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src/transcripts").join(lesson).join(format!("{name}.txt"))
+}
+
+/// Asserts that `output` (ports masked) is the transcript, and shows a diff where it is not.
+/// `SNAPSHOTS=overwrite cargo test` writes the transcripts from the real runs instead.
+pub fn assert_transcript(lesson: &str, name: &str, output: &str) {
+    let expected = snapbox::Data::read_from(&transcript_path(lesson, name), None).raw();
+    snapbox::Assert::new().action_env("SNAPSHOTS").normalize_paths(false).eq(mask_ports(output), expected);
+}
+
+/// Asserts a run ended with `code`, showing what it printed where it did not.
+pub fn assert_exit(output: &Output, code: i32) {
+    assert_eq!(output.status.code(), Some(code), "stdout:\n{}\nstderr:\n{}", output.stdout, output.stderr);
+}
