@@ -185,8 +185,8 @@ fn is_printable(character: char) -> bool {
     !(character.is_control() || format || private_use || separator)
 }
 
-/// `repr(float)`: the shortest digits that read back as the same number (Rust and Python agree
-/// on those), laid out as Python does: positional from 1e-4 up to 1e16, scientific outside.
+/// `repr(float)`: the shortest digits that read back as the same number, laid out as Python
+/// does: positional from 1e-4 up to 1e16, scientific outside.
 pub fn float_repr(number: f64) -> String {
     if number.is_nan() {
         return "nan".into();
@@ -194,12 +194,8 @@ pub fn float_repr(number: f64) -> String {
     if number.is_infinite() {
         return if number > 0.0 { "inf" } else { "-inf" }.into();
     }
-    // `{:e}` gives the shortest round-trip digits: "-1.2345e-7" → sign, digits, exponent.
-    let scientific = format!("{number:e}");
-    let (mantissa, exponent) = scientific.split_once('e').expect("{:e} always writes an exponent");
-    let exponent: i32 = exponent.parse().expect("{:e} writes a decimal exponent");
-    let (sign, mantissa) = mantissa.strip_prefix('-').map_or(("", mantissa), |rest| ("-", rest));
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let sign = if number.is_sign_negative() { "-" } else { "" };
+    let (digits, exponent) = shortest_digits(number.abs());
     // Python's rule, with the decimal point `point` places after the first digit's position.
     let point = exponent + 1;
     if !(-4 < point && point <= 16) {
@@ -217,6 +213,32 @@ pub fn float_repr(number: f64) -> String {
         format!("{whole}.{fraction}")
     };
     format!("{sign}{body}")
+}
+
+/// The shortest digits that read back as `number` (not negative), and the exponent of the first.
+///
+/// Rust's `{:e}` finds them. Where two candidates are equally short and equally close (the
+/// number lies exactly half-way), Python takes the one ending in an even digit; the exact
+/// expansion tells whether that happened.
+fn shortest_digits(number: f64) -> (String, i32) {
+    let split = |scientific: &str| -> (String, i32) {
+        let (mantissa, exponent) = scientific.split_once('e').unwrap_or((scientific, "0"));
+        (mantissa.replace('.', ""), exponent.parse().unwrap_or(0))
+    };
+    let (digits, exponent) = split(&format!("{number:e}"));
+    // 800 places hold every digit of any f64, so this expansion is exact.
+    let (exact, exact_exponent) = split(&format!("{number:.800e}"));
+    let (kept, dropped) = exact.split_at(digits.len().min(exact.len()));
+    let half_way = dropped.strip_prefix('5').is_some_and(|rest| rest.bytes().all(|digit| digit == b'0'));
+    let even = kept.bytes().last().is_some_and(|digit| (digit - b'0') % 2 == 0);
+    if half_way && even && kept != digits {
+        let candidate = format!("{}.{}e{exact_exponent}", &kept[..1], &kept[1..]);
+        if candidate.parse() == Ok(number) {
+            let kept = kept.trim_end_matches('0');
+            return (if kept.is_empty() { "0".into() } else { kept.to_string() }, exact_exponent);
+        }
+    }
+    (digits, exponent)
 }
 
 #[cfg(test)]
@@ -290,6 +312,7 @@ mod tests {
             (f64::INFINITY, "inf"),
             (f64::NEG_INFINITY, "-inf"),
             (f64::NAN, "nan"),
+            (-204921607815722.125, "-204921607815722.12"),
         ] {
             assert_eq!(float_repr(number), python);
         }

@@ -81,7 +81,11 @@ fn every_lesson_explains_its_command_line() {
     for name in LESSONS {
         let output = run(lesson(name, &["--help"]));
         assert_exit(&output, 0);
-        assert!(output.stdout.contains(&format!("cargo run --example {name} -- server")), "{}", output.stdout);
+        assert!(
+            output.stdout.contains(&format!("cargo run --example {name} -- server")),
+            "{}",
+            output.stdout
+        );
         assert_transcript(name, "help", &output.stdout);
     }
 }

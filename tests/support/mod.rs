@@ -165,7 +165,10 @@ pub fn mask_ports(text: &str) -> String {
 
 /// The transcript file of `lesson` named `name`: what the book shows and what the test expects.
 pub fn transcript_path(lesson: &str, name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src/transcripts").join(lesson).join(format!("{name}.txt"))
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("book/src/transcripts")
+        .join(lesson)
+        .join(format!("{name}.txt"))
 }
 
 /// Asserts that `output` (ports masked) is the transcript, and shows a diff where it is not.
@@ -178,4 +181,20 @@ pub fn assert_transcript(lesson: &str, name: &str, output: &str) {
 /// Asserts a run ended with `code`, showing what it printed where it did not.
 pub fn assert_exit(output: &Output, code: i32) {
     assert_eq!(output.status.code(), Some(code), "stdout:\n{}\nstderr:\n{}", output.stdout, output.stderr);
+}
+
+/// `python3`, for the tests that talk to Python. Where it is missing they cannot run: under CI
+/// (the `CI` variable set) that is a failure, elsewhere the test says so and passes.
+pub fn python3(script: &str) -> Option<Command> {
+    let found = Command::new("python3").arg("--version").stdout(Stdio::null()).status();
+    if found.is_ok_and(|status| status.success()) {
+        let mut command = Command::new("python3");
+        command.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join(script)).env("PYTHONIOENCODING", "utf-8");
+        return Some(command);
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!("python3 is not on PATH, and CI needs it for the interop tests: install Python 3");
+    }
+    eprintln!("note: python3 is not on PATH; skipping this interop test");
+    None
 }

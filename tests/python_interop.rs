@@ -1,0 +1,112 @@
+//! The Rust lessons and the Python programs in `lessons/python/` talk to each other for real,
+//! and agree on every line they print.
+
+mod support;
+
+use support::{Process, assert_exit, assert_transcript, lesson, python3, run};
+
+/// The Rust server with the Python client: both print what the Rust pair prints.
+fn rust_server_python_client(name: &str) {
+    let Some(mut client) = python3(&format!("lessons/python/{name}.py")) else { return };
+    let mut server = Process::spawn(lesson(name, &["server", "--port", "0", "--once"]));
+    let port = server.listening_port().to_string();
+    let client = run({
+        client.args(["client", "--port", &port]);
+        client
+    });
+    let server = server.finish();
+    assert_exit(&client, 0);
+    assert_exit(&server, 0);
+    assert_transcript(name, "server", &server.stdout);
+    assert_transcript(name, "client", &client.stdout);
+}
+
+/// The Python server with the Rust client.
+fn python_server_rust_client(name: &str) {
+    let Some(mut server) = python3(&format!("lessons/python/{name}.py")) else { return };
+    server.args(["server", "--port", "0", "--once"]);
+    let mut server = Process::spawn(server);
+    let port = server.listening_port().to_string();
+    let client = run(lesson(name, &["client", "--port", &port]));
+    let server = server.finish();
+    assert_exit(&client, 0);
+    assert_exit(&server, 0);
+    assert_transcript(name, "python-server", &server.stdout);
+    assert_transcript(name, "client-of-python-server", &client.stdout);
+}
+
+#[test]
+fn lesson_01_rust_server_python_client() {
+    rust_server_python_client("lesson_01");
+}
+
+#[test]
+fn lesson_01_python_server_rust_client() {
+    python_server_rust_client("lesson_01");
+}
+
+#[test]
+fn lesson_02_rust_server_python_client() {
+    rust_server_python_client("lesson_02");
+}
+
+#[test]
+fn lesson_02_python_server_rust_client() {
+    python_server_rust_client("lesson_02");
+}
+
+#[test]
+fn lesson_03_rust_server_python_client() {
+    rust_server_python_client("lesson_03");
+}
+
+#[test]
+fn lesson_03_python_server_rust_client() {
+    python_server_rust_client("lesson_03");
+}
+
+#[test]
+fn lesson_04_rust_server_python_client() {
+    rust_server_python_client("lesson_04");
+}
+
+#[test]
+fn lesson_04_python_server_rust_client() {
+    python_server_rust_client("lesson_04");
+}
+
+#[test]
+fn lesson_05_rust_server_python_client() {
+    rust_server_python_client("lesson_05");
+}
+
+#[test]
+fn lesson_05_python_server_rust_client() {
+    python_server_rust_client("lesson_05");
+}
+
+/// Lesson 5's Rust client unpickles what Python's `pickle.dumps` writes with every protocol,
+/// and prints each value exactly as Python's `repr` does.
+#[test]
+fn the_rust_client_reads_every_pickle_protocol() {
+    for protocol in 0..=5 {
+        let Some(mut server) = python3("tests/python/pickle_server.py") else { return };
+        server.arg(protocol.to_string());
+        let mut server = Process::spawn(server);
+        let port = server.listening_port().to_string();
+        let client = run(lesson("lesson_05", &["client", "--port", &port]));
+        let server = server.finish();
+        assert_exit(&client, 0);
+        assert_exit(&server, 0);
+        let printed_values: Vec<&str> = client
+            .stdout
+            .lines()
+            .filter(|line| !line.contains("connecting to") && !line.contains("header b'"))
+            .filter(|line| !line.contains("closed the connection"))
+            .map(|line| line.trim_start_matches("[client] "))
+            .collect();
+        let python_reprs: Vec<&str> =
+            server.stdout.lines().skip(1).map(|line| line.trim_start_matches("[server] ")).collect();
+        assert_eq!(printed_values, python_reprs, "protocol {protocol}");
+    }
+}
