@@ -312,7 +312,7 @@ mod tests {
             (f64::INFINITY, "inf"),
             (f64::NEG_INFINITY, "-inf"),
             (f64::NAN, "nan"),
-            (-204921607815722.125, "-204921607815722.12"),
+            (-204_921_607_815_722.12, "-204921607815722.12"),
         ] {
             assert_eq!(float_repr(number), python);
         }
