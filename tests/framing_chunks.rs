@@ -1,0 +1,88 @@
+//! However TCP cuts the stream into `recv` results, lesson 5's reader rebuilds the same messages.
+
+use proptest::collection::vec;
+use proptest::prelude::*;
+use socket_lessons::framing::{FramingError, HEADER_LEN, Piece, Reassembler, frame};
+
+/// Feeds `stream` to a reader in chunks of the given sizes (repeated), as recv would return it,
+/// and returns the messages and how the stream ended.
+fn reassemble(stream: &[u8], sizes: &[usize]) -> (Vec<Vec<u8>>, Result<usize, FramingError>) {
+    let mut reader = Reassembler::new();
+    let mut messages = Vec::new();
+    let mut rest = stream;
+    for &size in sizes.iter().cycle() {
+        if rest.is_empty() {
+            break;
+        }
+        let (chunk, after) = rest.split_at(size.min(rest.len()));
+        rest = after;
+        reader.push(chunk);
+        loop {
+            match reader.next_piece() {
+                Ok(Some(Piece::Message(message))) => messages.push(message),
+                Ok(Some(Piece::Header { .. })) => {}
+                Ok(None) => break,
+                Err(error) => return (messages, Err(error)),
+            }
+        }
+    }
+    (messages, reader.finish())
+}
+
+fn framed(messages: &[Vec<u8>]) -> Vec<u8> {
+    messages.iter().flat_map(|message| frame(message).unwrap()).collect()
+}
+
+proptest! {
+    #[test]
+    fn every_chunking_yields_the_same_messages(
+        messages in vec(vec(any::<u8>(), 0..40), 1..6),
+        sizes in vec(1usize..50, 1..20),
+    ) {
+        let (found, end) = reassemble(&framed(&messages), &sizes);
+        prop_assert_eq!(end, Ok(messages.len()));
+        prop_assert_eq!(found, messages);
+    }
+
+    #[test]
+    fn a_stream_cut_short_is_an_error_that_says_where(
+        messages in vec(vec(any::<u8>(), 1..40), 1..4),
+        sizes in vec(1usize..50, 1..20),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let stream = framed(&messages);
+        let length = cut.index(stream.len());
+        let (found, end) = reassemble(&stream[..length], &sizes);
+        // Where does the cut fall? Walk the frames up to it.
+        let mut start = 0;
+        let mut whole = 0;
+        for message in &messages {
+            if start + HEADER_LEN + message.len() > length {
+                break;
+            }
+            start += HEADER_LEN + message.len();
+            whole += 1;
+        }
+        let got = length - start;
+        let expected = match got {
+            0 if whole == 0 => Err(FramingError::Empty),
+            0 => Ok(whole),
+            _ if got < HEADER_LEN => Err(FramingError::Truncated { what: "header", got, expected: HEADER_LEN }),
+            _ => Err(FramingError::Truncated {
+                what: "message",
+                got: got - HEADER_LEN,
+                expected: messages[whole].len(),
+            }),
+        };
+        prop_assert_eq!(end, expected);
+        prop_assert_eq!(found, messages[..whole].to_vec());
+    }
+}
+
+#[test]
+fn one_byte_at_a_time_and_all_at_once_agree() {
+    let messages = vec![b"first".to_vec(), Vec::new(), vec![b' '; 300]];
+    let stream = framed(&messages);
+    assert_eq!(reassemble(&stream, &[1]), (messages.clone(), Ok(3)));
+    assert_eq!(reassemble(&stream, &[stream.len()]), (messages, Ok(3)));
+}

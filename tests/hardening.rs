@@ -1,0 +1,238 @@
+//! Bad input, hostile peers and user mistakes: each ends in a clear message and the right
+//! exit status, never a panic, a hang or a lost message.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::thread;
+use std::time::Duration;
+
+use serde_pickle::DeOptions;
+use socket_lessons::framing::{Piece, Reassembler, frame};
+use socket_lessons::python::repr;
+use support::{Output, Process, assert_exit, lesson, python3, run};
+
+/// A one-connection server in the test that sends `bytes` and closes; returns its port.
+fn serve_bytes(bytes: Vec<u8>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    thread::spawn(move || {
+        let (mut client, _) = listener.accept().unwrap();
+        let _ = client.write_all(&bytes);
+    });
+    port.to_string()
+}
+
+/// Lesson 5's client against a server that sends `bytes`.
+fn lesson_05_client_given(bytes: Vec<u8>) -> Output {
+    let port = serve_bytes(bytes);
+    run(lesson("lesson_05", &["client", "--port", &port]))
+}
+
+fn assert_fails_with(output: &Output, code: i32, message: &str) {
+    assert_exit(output, code);
+    assert!(output.stderr.contains(message), "expected {message:?} on stderr, got:\n{}", output.stderr);
+    assert!(!output.stderr.contains("panicked"), "{}", output.stderr);
+}
+
+#[test]
+fn a_header_that_is_not_a_length_is_shown() {
+    let output = lesson_05_client_given(b"4x        abcd".to_vec());
+    assert_fails_with(&output, 1, "the header b'4x        ' is not a length");
+    let output = lesson_05_client_given(b"-5        ".to_vec());
+    assert_fails_with(&output, 1, "the header b'-5        ' is not a length");
+}
+
+#[test]
+fn a_length_above_the_maximum_is_refused() {
+    let output = lesson_05_client_given(b"99999999  ".to_vec());
+    assert_fails_with(&output, 1, "a message of 99999999 bytes, more than the 16777216");
+}
+
+#[test]
+fn a_close_inside_a_header_or_message_says_how_much_came() {
+    let output = lesson_05_client_given(b"12  ".to_vec());
+    assert_fails_with(&output, 1, "closed after 4 of the 10 bytes of a header");
+    let output = lesson_05_client_given(b"12        abc".to_vec());
+    assert_fails_with(&output, 1, "closed after 3 of the 12 bytes of a message");
+    let output = lesson_05_client_given(Vec::new());
+    assert_fails_with(&output, 1, "the connection closed before the first message");
+}
+
+#[test]
+fn a_body_that_is_not_a_pickle_is_an_error() {
+    let output = lesson_05_client_given(frame(b"\x80\x03garbage").unwrap());
+    assert_fails_with(&output, 1, "the message is not a pickle this client can read");
+}
+
+fn marker(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("socket-lessons-{}-{name}", std::process::id()))
+}
+
+/// The classic hostile pickle: "call os.system with this command", in protocol 0.
+fn hostile_pickle(command: &str) -> Vec<u8> {
+    format!("cos\nsystem\n(V{command}\ntR.").into_bytes()
+}
+
+#[test]
+fn a_pickle_that_would_run_code_is_refused_and_nothing_runs() {
+    let rust_marker = marker("rust-client");
+    let output =
+        lesson_05_client_given(frame(&hostile_pickle(&format!("touch {}", rust_marker.display()))).unwrap());
+    assert_fails_with(&output, 1, "refused to unpickle");
+    assert!(!rust_marker.exists(), "the Rust client ran the pickle's command");
+
+    // The same bytes in Python's pickle.loads do run the command: the test above is not vacuous.
+    let python_marker = marker("python-loads");
+    let Some(mut python) = python3("tests/python/repr_of_pickles.py") else { return };
+    let hex: String = hostile_pickle(&format!("touch {}", python_marker.display()))
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    let mut child =
+        python.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::null()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(format!("{hex}\n").as_bytes()).unwrap();
+    assert!(child.wait().unwrap().success());
+    assert!(python_marker.exists(), "Python's pickle.loads should have run the command");
+    std::fs::remove_file(python_marker).unwrap();
+}
+
+#[test]
+fn a_port_in_use_is_explained() {
+    let mut first = Process::spawn(lesson("lesson_01", &["server", "--port", "0"]));
+    let port = first.listening_port().to_string();
+    let second = run(lesson("lesson_01", &["server", "--port", &port]));
+    assert_fails_with(&second, 1, &format!("port {port} is already in use on 127.0.0.1"));
+    assert!(second.stderr.contains("pick another port with --port"), "{}", second.stderr);
+    first.stop();
+}
+
+#[test]
+fn a_refused_connection_says_how_to_start_the_server() {
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
+    let output = run(lesson("lesson_01", &["client", "--port", &port]));
+    assert_fails_with(&output, 1, &format!("nothing is listening on 127.0.0.1:{port}"));
+    assert!(output.stderr.contains(&format!("cargo run --example lesson_01 -- server --port {port}")));
+}
+
+#[test]
+fn a_client_gives_up_on_a_server_that_never_answers() {
+    // The system completes the connection into the backlog, but nobody accepts or sends.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let output = run(lesson("lesson_04", &["client", "--port", &port, "--wait", "0.3"]));
+    assert_fails_with(&output, 1, &format!("no answer from 127.0.0.1:{port} within 0.3 s"));
+}
+
+#[test]
+fn a_server_restarts_at_once_on_the_port_it_just_used() {
+    let mut server = Process::spawn(lesson("lesson_04", &["server", "--port", "0", "--once"]));
+    let port = server.listening_port().to_string();
+    assert_exit(&run(lesson("lesson_04", &["client", "--port", &port])), 0);
+    // The server closed first, so its side of that connection is now in TIME_WAIT.
+    assert_exit(&server.finish(), 0);
+    let mut again = Process::spawn(lesson("lesson_04", &["server", "--port", &port, "--once"]));
+    assert_eq!(again.listening_port().to_string(), port);
+    assert_exit(&run(lesson("lesson_04", &["client", "--port", &port])), 0);
+    assert_exit(&again.finish(), 0);
+}
+
+#[test]
+fn a_server_outlives_clients_that_reset_leave_early_or_send_garbage() {
+    let mut server = Process::spawn(lesson("lesson_03", &["server", "--port", "0"]));
+    let port = server.listening_port();
+    // Resets: SO_LINGER with a zero timeout makes close send RST instead of FIN.
+    let reset = socket2::Socket::from(TcpStream::connect(("127.0.0.1", port)).unwrap());
+    reset.set_linger(Some(Duration::ZERO)).unwrap();
+    drop(reset);
+    // Leaves before reading anything.
+    TcpStream::connect(("127.0.0.1", port)).unwrap().shutdown(Shutdown::Both).unwrap();
+    // Sends garbage, then hangs up.
+    let mut garbage = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    garbage.write_all(b"\x00\xffGET / HTTP/1.1\r\n\r\n").unwrap();
+    drop(garbage);
+
+    let port = port.to_string();
+    let client = run(lesson("lesson_03", &["client", "--port", &port, "--wait", "0.3"]));
+    assert_exit(&client, 0);
+    assert!(client.stdout.contains("recv(7) returned 5 bytes: b' Rust'"), "{}", client.stdout);
+    let server = server.stop();
+    assert_eq!(server.stdout.matches("Connection to").count(), 4, "{}", server.stdout);
+    assert!(server.stderr.contains("the client reset the connection"), "{}", server.stderr);
+    assert!(server.stderr.contains("Waiting for the next client."), "{}", server.stderr);
+}
+
+#[test]
+fn bad_command_lines_print_usage_and_exit_2() {
+    for args in [
+        &["server", "--port", "70000"][..],
+        &["server", "--port", "abc"],
+        &["client", "--wait", "-1"],
+        &["--bogus"],
+    ] {
+        let output = run(lesson("lesson_03", args));
+        assert_fails_with(&output, 2, "Usage:");
+        assert_eq!(output.stdout, "", "{args:?}");
+    }
+}
+
+#[test]
+fn listening_on_every_interface_is_warned_about() {
+    let mut server =
+        Process::spawn(lesson("lesson_01", &["server", "--host", "0.0.0.0", "--port", "0", "--once"]));
+    let port = server.listening_port().to_string();
+    assert_exit(&run(lesson("lesson_01", &["client", "--port", &port])), 0);
+    let server = server.finish();
+    assert!(server.stderr.contains("warning: 0.0.0.0 means every network interface"), "{}", server.stderr);
+}
+
+/// What lesson 5's server sends, as Python would print it.
+const LESSON_05_VALUES: [&str; 4] =
+    ["{1: 'Client', 2: 'Server'}", "[1, 2, 'abc']", "('Rust', 2024, 3.5, True)", "{1, 2, 3}"];
+
+/// One client of lesson 5's server, in the test: connects, reads to the end, unpickles.
+///
+/// It says at once that it will send nothing (`shutdown(2)` of its sending half), and that
+/// matters under a burst. With a backlog of 5, Linux answers the extra connection attempts with
+/// SYN cookies, and when the accept queue is full it drops the client's last handshake packet:
+/// the client believes it is connected while the server has forgotten it. A client that only
+/// waits to read then waits forever; one that sends anything (here the FIN) has TCP resend it
+/// until the server has room, and the connection is made.
+fn receive_lesson_05_values(port: u16) -> Vec<String> {
+    let mut stream =
+        TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(40)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(40))).unwrap();
+    stream.shutdown(Shutdown::Write).unwrap();
+    let mut received = Vec::new();
+    stream.read_to_end(&mut received).unwrap();
+    let mut reader = Reassembler::new();
+    reader.push(&received);
+    let mut values = Vec::new();
+    while let Some(piece) = reader.next_piece().unwrap() {
+        if let Piece::Message(pickle) = piece {
+            values.push(repr(&serde_pickle::value_from_slice(&pickle, DeOptions::new()).unwrap()));
+        }
+    }
+    assert_eq!(reader.finish(), Ok(4));
+    values
+}
+
+#[test]
+fn one_server_serves_500_clients_in_turn_and_100_at_once() {
+    let mut server = Process::spawn(lesson("lesson_05", &["server", "--port", "0"]));
+    let port = server.listening_port();
+    for _ in 0..500 {
+        assert_eq!(receive_lesson_05_values(port), LESSON_05_VALUES);
+    }
+    // Far more than the backlog of 5: the system drops the extra connection attempts, and the
+    // clients' TCP tries again, so each gets through a little later.
+    let clients: Vec<_> = (0..100).map(|_| thread::spawn(move || receive_lesson_05_values(port))).collect();
+    for client in clients {
+        assert_eq!(client.join().unwrap(), LESSON_05_VALUES);
+    }
+    let server = server.stop();
+    assert_eq!(server.stdout.matches("Connection to").count(), 600);
+    assert_eq!(server.stderr, "");
+}
