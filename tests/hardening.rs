@@ -6,13 +6,14 @@ mod support;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::PathBuf;
+use std::process::Stdio;
 use std::thread;
 use std::time::Duration;
 
 use serde_pickle::DeOptions;
 use socket_lessons::framing::{Piece, Reassembler, frame};
 use socket_lessons::python::repr;
-use support::{Output, Process, assert_exit, lesson, python3, run};
+use support::{Output, Process, assert_exit, assert_transcript, lesson, python3, run};
 
 /// A one-connection server in the test that sends `bytes` and closes; returns its port.
 fn serve_bytes(bytes: Vec<u8>) -> String {
@@ -78,25 +79,27 @@ fn hostile_pickle(command: &str) -> Vec<u8> {
 
 #[test]
 fn a_pickle_that_would_run_code_is_refused_and_nothing_runs() {
+    let command = |marker: &PathBuf| {
+        format!("echo os.system ran this, called by pickle.loads; touch {}", marker.display())
+    };
     let rust_marker = marker("rust-client");
-    let output =
-        lesson_05_client_given(frame(&hostile_pickle(&format!("touch {}", rust_marker.display()))).unwrap());
+    let output = lesson_05_client_given(frame(&hostile_pickle(&command(&rust_marker))).unwrap());
     assert_fails_with(&output, 1, "refused to unpickle");
     assert!(!rust_marker.exists(), "the Rust client ran the pickle's command");
+    assert_transcript("errors", "hostile-pickle-rust-client", &output.stderr);
 
     // The same bytes in Python's pickle.loads do run the command: the test above is not vacuous.
     let python_marker = marker("python-loads");
     let Some(mut python) = python3("tests/python/repr_of_pickles.py") else { return };
-    let hex: String = hostile_pickle(&format!("touch {}", python_marker.display()))
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect();
-    let mut child =
-        python.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::null()).spawn().unwrap();
+    let hex: String =
+        hostile_pickle(&command(&python_marker)).iter().map(|byte| format!("{byte:02x}")).collect();
+    let mut child = python.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
     child.stdin.take().unwrap().write_all(format!("{hex}\n").as_bytes()).unwrap();
-    assert!(child.wait().unwrap().success());
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success());
     assert!(python_marker.exists(), "Python's pickle.loads should have run the command");
     std::fs::remove_file(python_marker).unwrap();
+    assert_transcript("errors", "hostile-pickle-python-loads", &String::from_utf8_lossy(&output.stdout));
 }
 
 #[test]
@@ -106,6 +109,7 @@ fn a_port_in_use_is_explained() {
     let second = run(lesson("lesson_01", &["server", "--port", &port]));
     assert_fails_with(&second, 1, &format!("port {port} is already in use on 127.0.0.1"));
     assert!(second.stderr.contains("pick another port with --port"), "{}", second.stderr);
+    assert_transcript("errors", "port-in-use", &second.stderr.replace(&port, "PORT"));
     first.stop();
 }
 
@@ -115,6 +119,7 @@ fn a_refused_connection_says_how_to_start_the_server() {
     let output = run(lesson("lesson_01", &["client", "--port", &port]));
     assert_fails_with(&output, 1, &format!("nothing is listening on 127.0.0.1:{port}"));
     assert!(output.stderr.contains(&format!("cargo run --example lesson_01 -- server --port {port}")));
+    assert_transcript("errors", "connection-refused", &output.stderr.replace(&port, "PORT"));
 }
 
 #[test]
@@ -124,6 +129,7 @@ fn a_client_gives_up_on_a_server_that_never_answers() {
     let port = listener.local_addr().unwrap().port().to_string();
     let output = run(lesson("lesson_04", &["client", "--port", &port, "--wait", "0.3"]));
     assert_fails_with(&output, 1, &format!("no answer from 127.0.0.1:{port} within 0.3 s"));
+    assert_transcript("errors", "no-answer", &output.stderr);
 }
 
 #[test]
@@ -162,6 +168,9 @@ fn a_server_outlives_clients_that_reset_leave_early_or_send_garbage() {
     assert_eq!(server.stdout.matches("Connection to").count(), 4, "{}", server.stdout);
     assert!(server.stderr.contains("the client reset the connection"), "{}", server.stderr);
     assert!(server.stderr.contains("Waiting for the next client."), "{}", server.stderr);
+    // The first line is the resetting client's; what the others cause depends on timing.
+    let first_line = server.stderr.lines().next().unwrap_or_default();
+    assert_transcript("errors", "client-reset", &format!("{first_line}\n"));
 }
 
 #[test]
@@ -176,6 +185,8 @@ fn bad_command_lines_print_usage_and_exit_2() {
         assert_fails_with(&output, 2, "Usage:");
         assert_eq!(output.stdout, "", "{args:?}");
     }
+    let output = run(lesson("lesson_03", &["server", "--port", "70000"]));
+    assert_transcript("errors", "bad-port", &output.stderr);
 }
 
 #[test]
@@ -186,6 +197,7 @@ fn listening_on_every_interface_is_warned_about() {
     assert_exit(&run(lesson("lesson_01", &["client", "--port", &port])), 0);
     let server = server.finish();
     assert!(server.stderr.contains("warning: 0.0.0.0 means every network interface"), "{}", server.stderr);
+    assert_transcript("errors", "all-interfaces", &server.stderr);
 }
 
 /// What lesson 5's server sends, as Python would print it.
