@@ -24,6 +24,11 @@ pub const HEADER_LEN: usize = 10;
 pub const DEFAULT_MAX_LEN: usize = 16 * 1024 * 1024;
 
 /// Puts the length header in front of `message`.
+///
+/// ```
+/// let framed = socket_lessons::framing::frame(b"abc").unwrap();
+/// assert_eq!(framed, b"3         abc");
+/// ```
 pub fn frame(message: &[u8]) -> io::Result<Vec<u8>> {
     let header = format!("{:<width$}", message.len(), width = HEADER_LEN);
     if header.len() > HEADER_LEN {

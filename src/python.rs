@@ -23,6 +23,11 @@ pub fn repr(value: &Value) -> String {
 }
 
 /// `repr(b'...')`: printable ASCII as is, the rest as escapes.
+///
+/// ```
+/// use socket_lessons::python::bytes_repr;
+/// assert_eq!(bytes_repr(b"\x80\x03it's\n"), r#"b"\x80\x03it's\n""#);
+/// ```
 pub fn bytes_repr(bytes: &[u8]) -> String {
     let quote = preferred_quote(bytes.contains(&b'\''), bytes.contains(&b'"'));
     let mut text = format!("b{quote}");
