@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::{LESSONS, Process, assert_exit, assert_transcript, lesson, run};
+use support::{LESSONS, assert_exit, assert_transcript, lesson, run, server_then_client};
 
 /// `cargo run --example NAME`: server and client in one process.
 fn demo(name: &str) {
@@ -15,12 +15,9 @@ fn demo(name: &str) {
 
 /// A teacher's two terminals: `-- server` in one, `-- client` in the other.
 fn server_and_client(name: &str) {
-    let mut server = Process::spawn(lesson(name, &["server", "--port", "0", "--once"]));
-    let port = server.listening_port().to_string();
-    let client = run(lesson(name, &["client", "--port", &port]));
-    let server = server.finish();
-    assert_exit(&client, 0);
-    assert_exit(&server, 0);
+    let (server, client) = server_then_client(lesson(name, &["server", "--port", "0", "--once"]), |port| {
+        lesson(name, &["client", "--port", port])
+    });
     assert_eq!((client.stderr.as_str(), server.stderr.as_str()), ("", ""));
     assert_transcript(name, "server", &server.stdout);
     assert_transcript(name, "client", &client.stdout);

@@ -3,20 +3,15 @@
 
 mod support;
 
-use support::{Process, assert_exit, assert_transcript, lesson, python3, run};
+use support::{assert_transcript, lesson, python3, server_then_client};
 
 /// The Rust server with the Python client: both print what the Rust pair prints.
 fn rust_server_python_client(name: &str) {
     let Some(mut client) = python3(&format!("lessons/python/{name}.py")) else { return };
-    let mut server = Process::spawn(lesson(name, &["server", "--port", "0", "--once"]));
-    let port = server.listening_port().to_string();
-    let client = run({
-        client.args(["client", "--port", &port]);
+    let (server, client) = server_then_client(lesson(name, &["server", "--port", "0", "--once"]), |port| {
+        client.args(["client", "--port", port]);
         client
     });
-    let server = server.finish();
-    assert_exit(&client, 0);
-    assert_exit(&server, 0);
     assert_transcript(name, "server", &server.stdout);
     assert_transcript(name, "client", &client.stdout);
 }
@@ -25,12 +20,7 @@ fn rust_server_python_client(name: &str) {
 fn python_server_rust_client(name: &str) {
     let Some(mut server) = python3(&format!("lessons/python/{name}.py")) else { return };
     server.args(["server", "--port", "0", "--once"]);
-    let mut server = Process::spawn(server);
-    let port = server.listening_port().to_string();
-    let client = run(lesson(name, &["client", "--port", &port]));
-    let server = server.finish();
-    assert_exit(&client, 0);
-    assert_exit(&server, 0);
+    let (server, client) = server_then_client(server, |port| lesson(name, &["client", "--port", port]));
     assert_transcript(name, "python-server", &server.stdout);
     assert_transcript(name, "client-of-python-server", &client.stdout);
 }
@@ -92,12 +82,8 @@ fn the_rust_client_reads_every_pickle_protocol() {
     for protocol in 0..=5 {
         let Some(mut server) = python3("tests/python/pickle_server.py") else { return };
         server.arg(protocol.to_string());
-        let mut server = Process::spawn(server);
-        let port = server.listening_port().to_string();
-        let client = run(lesson("lesson_05", &["client", "--port", &port]));
-        let server = server.finish();
-        assert_exit(&client, 0);
-        assert_exit(&server, 0);
+        let (server, client) =
+            server_then_client(server, |port| lesson("lesson_05", &["client", "--port", port]));
         let printed_values: Vec<&str> = client
             .stdout
             .lines()

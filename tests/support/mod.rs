@@ -155,6 +155,18 @@ pub fn run(command: Command) -> Output {
     Process::spawn(command).finish()
 }
 
+/// Starts `server`, waits for its `listening on` line, runs the client that `client` makes for
+/// that port, and waits for both to end successfully. Returns their outputs, server first.
+pub fn server_then_client(server: Command, client: impl FnOnce(&str) -> Command) -> (Output, Output) {
+    let mut server = Process::spawn(server);
+    let port = server.listening_port().to_string();
+    let client = run(client(&port));
+    let server = server.finish();
+    assert_exit(&client, 0);
+    assert_exit(&server, 0);
+    (server, client)
+}
+
 /// Replaces every port after `127.0.0.1:` with `PORT`: ports change from run to run.
 pub fn mask_ports(text: &str) -> String {
     const HOST: &str = "127.0.0.1:";
