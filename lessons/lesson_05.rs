@@ -6,9 +6,10 @@
 //! and the start of the next arrive in pieces; it rebuilds each message, unpickles it, and
 //! prints it as Python's `print` would.
 //!
-//! The tutorial's version has three bugs, fixed here: its header line does not parse, its
-//! server and client use different ports, and its client assumes the first `recv` of every
-//! message returns the whole header.
+//! The tutorial's version has three bugs, fixed here: its header line does not parse; its
+//! client takes the header from the first `recv` of each message and waits for the exact total,
+//! so a `recv` that brings a short header, or bytes of the next message, breaks it; and when the
+//! server closes, its `int()` of an empty header raises an error instead of ending cleanly.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Read, Write};

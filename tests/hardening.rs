@@ -205,20 +205,17 @@ const LESSON_05_VALUES: [&str; 4] =
     ["{1: 'Client', 2: 'Server'}", "[1, 2, 'abc']", "('Rust', 2024, 3.5, True)", "{1, 2, 3}"];
 
 /// One client of lesson 5's server, in the test: connects, reads to the end, unpickles.
-///
-/// It says at once that it will send nothing (`shutdown(2)` of its sending half), and that
-/// matters under a burst. With a backlog of 5, Linux answers the extra connection attempts with
-/// SYN cookies, and when the accept queue is full it drops the client's last handshake packet:
-/// the client believes it is connected while the server has forgotten it. A client that only
-/// waits to read then waits forever; one that sends anything (here the FIN) has TCP resend it
-/// until the server has room, and the connection is made.
-fn receive_lesson_05_values(port: u16) -> Vec<String> {
-    let mut stream =
-        TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(40)).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(40))).unwrap();
+/// Returns `None` when nothing came within `patience`.
+fn receive_lesson_05_values(port: u16, patience: Duration) -> Option<Vec<String>> {
+    let mut stream = TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), patience).ok()?;
+    stream.set_read_timeout(Some(patience)).unwrap();
+    // It will send nothing, and says so: a FIN is a segment TCP resends until the server takes it.
     stream.shutdown(Shutdown::Write).unwrap();
     let mut received = Vec::new();
-    stream.read_to_end(&mut received).unwrap();
+    if let Err(error) = stream.read_to_end(&mut received) {
+        assert!(received.is_empty(), "the connection failed part-way: {error}");
+        return None;
+    }
     let mut reader = Reassembler::new();
     reader.push(&received);
     let mut values = Vec::new();
@@ -227,8 +224,12 @@ fn receive_lesson_05_values(port: u16) -> Vec<String> {
             values.push(repr(&serde_pickle::value_from_slice(&pickle, DeOptions::new()).unwrap()));
         }
     }
-    assert_eq!(reader.finish(), Ok(4));
-    values
+    assert_eq!(reader.finish(), Ok(4), "a message was cut short");
+    Some(values)
+}
+
+fn assert_all_four(values: Option<Vec<String>>) {
+    assert!(values.as_ref().is_some_and(|values| *values == LESSON_05_VALUES), "received {values:?}");
 }
 
 #[test]
@@ -236,15 +237,29 @@ fn one_server_serves_500_clients_in_turn_and_100_at_once() {
     let mut server = Process::spawn(lesson("lesson_05", &["server", "--port", "0"]));
     let port = server.listening_port();
     for _ in 0..500 {
-        assert_eq!(receive_lesson_05_values(port), LESSON_05_VALUES);
+        assert_all_four(receive_lesson_05_values(port, Duration::from_secs(10)));
     }
-    // Far more than the backlog of 5: the system drops the extra connection attempts, and the
-    // clients' TCP tries again, so each gets through a little later.
-    let clients: Vec<_> = (0..100).map(|_| thread::spawn(move || receive_lesson_05_values(port))).collect();
+    // 100 at once, far more than the backlog of 5. Linux then answers the extra attempts with
+    // SYN cookies, and when the accept queue is full it may drop a client's last handshake
+    // packet: the client believes it is connected, and the server never hears of it. So, as a
+    // real client must, each one that hears nothing for 2 s connects again. Every client must
+    // end with all four messages, whole, and the server must never lose one it accepted.
+    let clients: Vec<_> = (0..100)
+        .map(|_| {
+            thread::spawn(move || {
+                (0..10).find_map(|_| receive_lesson_05_values(port, Duration::from_secs(2)))
+            })
+        })
+        .collect();
     for client in clients {
-        assert_eq!(client.join().unwrap(), LESSON_05_VALUES);
+        assert_all_four(client.join().unwrap());
     }
+    // Still serving.
+    assert_all_four(receive_lesson_05_values(port, Duration::from_secs(10)));
     let server = server.stop();
-    assert_eq!(server.stdout.matches("Connection to").count(), 600);
-    assert_eq!(server.stderr, "");
+    assert!(server.stdout.matches("Connection to").count() >= 601);
+    // The only failures a server may report are connections their clients had given up on.
+    for line in server.stderr.lines() {
+        assert!(line.contains("Waiting for the next client."), "{}", server.stderr);
+    }
 }

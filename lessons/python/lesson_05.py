@@ -1,8 +1,9 @@
 """Lesson 5: pickled objects behind a 10-character length header.
 
 Corrected from the tutorial: the header line is f"{len(msg):<10}" (the tutorial's does not
-parse), server and client use the same port, and the client keeps reading until it has all 10
-header bytes instead of assuming the first recv returns them.
+parse); the client keeps what each recv returns and takes out a header once it has all 10 bytes
+and a message once it has all of it, instead of assuming recv returns them whole; and a close
+between messages ends the client cleanly.
 
 Never unpickle data from a peer you do not trust: pickle.loads can run any code the data names.
 """
