@@ -49,10 +49,6 @@ impl Out {
         Out { role, listening: Some(listening) }
     }
 
-    pub fn role(&self) -> Role {
-        self.role
-    }
-
     /// One line of the lesson's story, on stdout.
     pub fn say(&self, line: impl fmt::Display) {
         let label = paint(Stream::Stdout, self.role.label());
