@@ -14,7 +14,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use socket_lessons::cli::Defaults;
-use socket_lessons::{ClientConfig, Lesson, Out, ServerConfig, output, reuse_address};
+use socket_lessons::{
+    ClientConfig, Lesson, Out, ServerConfig, output, reuse_address,
+};
 use socket2::{Domain, Socket, Type};
 
 const LESSON: Lesson = Lesson {
@@ -48,7 +50,10 @@ pub fn server(config: &ServerConfig, out: &Out) -> io::Result<()> {
         // accept(2): wait for the next connection. It comes with a new socket, for talking to
         // that one client, and the client's address.
         let (mut client, address) = listener.accept()?;
-        out.say(format_args!("Connection to {} established", output::address(&address)));
+        out.say(format_args!(
+            "Connection to {} established",
+            output::address(&address)
+        ));
         out.say(format_args!("sending {} bytes", MESSAGE.len()));
         // send(2) until every byte is out (Python's sendall): one send may take only part.
         client.write_all(MESSAGE)?;

@@ -40,7 +40,10 @@ fn client(config: &ClientConfig, out: &Out) -> io::Result<()> {
     let mut buffer = [0; 7];
     // recv(2) never returns more than the buffer holds: 7 bytes here, however many arrived.
     let received = server.read(&mut buffer)?;
-    out.say(format_args!("recv(7) returned {received} bytes: {}", bytes_repr(&buffer[..received])));
+    out.say(format_args!(
+        "recv(7) returned {received} bytes: {}",
+        bytes_repr(&buffer[..received])
+    ));
     out.say(String::from_utf8_lossy(&buffer[..received]));
     out.say("the buffer is full, so anything else the server sent is still unread; closing anyway");
     Ok(())

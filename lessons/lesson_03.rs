@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use socket_lessons::cli::Defaults;
 use socket_lessons::python::bytes_repr;
-use socket_lessons::{ClientConfig, Lesson, Out, ServerConfig, output, reuse_address};
+use socket_lessons::{
+    ClientConfig, Lesson, Out, ServerConfig, output, reuse_address,
+};
 use socket2::{Domain, Socket, Type};
 
 const LESSON: Lesson = Lesson {
@@ -80,7 +82,12 @@ fn client(config: &ClientConfig, out: &Out) -> io::Result<()> {
             }
             // The read timeout ran out with no byte and no close: from here, the client cannot
             // tell "the message is over" from "the rest is on its way".
-            Err(error) if matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    ErrorKind::WouldBlock | ErrorKind::TimedOut
+                ) =>
+            {
                 out.say(format_args!(
                     "recv(7) is still waiting after {} s: nothing in the stream says the message is over",
                     config.wait.as_secs_f64()

@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use socket_lessons::cli::Defaults;
 use socket_lessons::python::bytes_repr;
-use socket_lessons::{ClientConfig, Lesson, Out, ServerConfig, output, reuse_address};
+use socket_lessons::{
+    ClientConfig, Lesson, Out, ServerConfig, output, reuse_address,
+};
 use socket2::{Domain, Socket, Type};
 
 const LESSON: Lesson = Lesson {
@@ -37,8 +39,14 @@ fn server(config: &ServerConfig, out: &Out) -> io::Result<()> {
 
     config.serve_clients(out, || {
         let (mut client, address) = listener.accept()?;
-        out.say(format_args!("Connection to {} established", output::address(&address)));
-        out.say(format_args!("sending {} bytes, then closing the connection", MESSAGE.len()));
+        out.say(format_args!(
+            "Connection to {} established",
+            output::address(&address)
+        ));
+        out.say(format_args!(
+            "sending {} bytes, then closing the connection",
+            MESSAGE.len()
+        ));
         client.write_all(MESSAGE)?;
         // close(2): Python's clt.close(). In Rust, dropping a socket closes it; the drop is
         // written out because this close is the lesson. It sends the client an end-of-stream
@@ -64,12 +72,18 @@ fn client(config: &ClientConfig, out: &Out) -> io::Result<()> {
             out.say("recv(7) returned 0 bytes: the server closed the connection, so the message is complete");
             break;
         }
-        out.say(format_args!("recv(7) returned {received} bytes: {}", bytes_repr(&buffer[..received])));
+        out.say(format_args!(
+            "recv(7) returned {received} bytes: {}",
+            bytes_repr(&buffer[..received])
+        ));
         message.extend_from_slice(&buffer[..received]);
     }
     // Decoded once, at the end: the tutorial decodes every piece, which breaks when a piece
     // ends in the middle of a character that takes more than one byte in UTF-8.
-    out.say(format_args!("complete message: {}", String::from_utf8_lossy(&message)));
+    out.say(format_args!(
+        "complete message: {}",
+        String::from_utf8_lossy(&message)
+    ));
     Ok(())
 }
 // ANCHOR_END: client

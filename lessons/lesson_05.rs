@@ -20,7 +20,9 @@ use serde_pickle::{DeOptions, HashableValue, SerOptions, Value};
 use socket_lessons::cli::Defaults;
 use socket_lessons::framing::{self, HEADER_LEN, Piece, Reassembler};
 use socket_lessons::python::{self, bytes_repr};
-use socket_lessons::{ClientConfig, Lesson, Out, ServerConfig, output, reuse_address};
+use socket_lessons::{
+    ClientConfig, Lesson, Out, ServerConfig, output, reuse_address,
+};
 use socket2::{Domain, Socket, Type};
 
 const LESSON: Lesson = Lesson {
@@ -40,10 +42,17 @@ fn main() -> ExitCode {
 fn messages() -> Result<Vec<Value>, serde_pickle::Error> {
     Ok(vec![
         // A typed Rust map, turned into a Python dict by serde.
-        serde_pickle::to_value(&BTreeMap::from([(1, "Client"), (2, "Server")]))?,
+        serde_pickle::to_value(&BTreeMap::from([
+            (1, "Client"),
+            (2, "Server"),
+        ]))?,
         // The tutorial's pickle example. Its items have different types, so it is built as a
         // Python list directly.
-        Value::List(vec![Value::I64(1), Value::I64(2), Value::String("abc".into())]),
+        Value::List(vec![
+            Value::I64(1),
+            Value::I64(2),
+            Value::String("abc".into()),
+        ]),
         // A Rust tuple is a Python tuple.
         serde_pickle::to_value(&("Rust", 2024, 3.5, true))?,
         // serde has no notion of a set (a BTreeSet would arrive as a list), so this one is
@@ -114,19 +123,27 @@ fn client(config: &ClientConfig, out: &Out) -> io::Result<()> {
         if received == 0 {
             // A close between two messages is the normal end; a close inside one is an error.
             let count = reassembler.finish()?;
-            out.say(format_args!("the server closed the connection after {count} messages"));
+            out.say(format_args!(
+                "the server closed the connection after {count} messages"
+            ));
             return Ok(());
         }
         reassembler.push(&buffer[..received]);
         while let Some(piece) = reassembler.next_piece()? {
             match piece {
                 Piece::Header { raw, length } => {
-                    out.say(format_args!("header {}: the next message is {length} bytes", bytes_repr(&raw)));
+                    out.say(format_args!(
+                        "header {}: the next message is {length} bytes",
+                        bytes_repr(&raw)
+                    ));
                 }
                 Piece::Message(pickled) => {
                     // pickle.loads, but safe: serde-pickle builds values and never runs code.
-                    let value = serde_pickle::value_from_slice(&pickled, DeOptions::new())
-                        .map_err(python::unpickle_error)?;
+                    let value = serde_pickle::value_from_slice(
+                        &pickled,
+                        DeOptions::new(),
+                    )
+                    .map_err(python::unpickle_error)?;
                     out.say(python::repr(&value));
                 }
             }

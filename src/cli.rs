@@ -69,7 +69,9 @@ where
     let mut once = false;
     while let Some(word) = words.next() {
         let (flag, inline_value) = match word.split_once('=') {
-            Some((flag, value)) if flag.starts_with("--") => (flag.to_string(), Some(value.to_string())),
+            Some((flag, value)) if flag.starts_with("--") => {
+                (flag.to_string(), Some(value.to_string()))
+            }
             _ => (word.clone(), None),
         };
         let mut value = || {
@@ -85,10 +87,16 @@ where
             "--wait" => wait = Some(parse_wait(&value()?)?),
             "--once" if inline_value.is_none() => once = true,
             "server" | "client" => {
-                return Err(UsageError(format!("'{word}' must come first, before any flag")));
+                return Err(UsageError(format!(
+                    "'{word}' must come first, before any flag"
+                )));
             }
-            _ if word.starts_with('-') => return Err(UsageError(format!("unknown flag '{word}'"))),
-            _ => return Err(UsageError(format!("unexpected argument '{word}'"))),
+            _ if word.starts_with('-') => {
+                return Err(UsageError(format!("unknown flag '{word}'")));
+            }
+            _ => {
+                return Err(UsageError(format!("unexpected argument '{word}'")));
+            }
         }
     }
     let given = [
@@ -97,41 +105,54 @@ where
         ("--wait", wait.is_some()),
         ("--once", once),
     ];
-    let only = |allowed: &[&str]| match given.iter().find(|(flag, set)| *set && !allowed.contains(flag)) {
-        Some((flag, _)) => {
-            Err(UsageError(format!("{flag} is not an option of {}", mode.as_deref().unwrap_or("the demo"))))
-        }
+    let only = |allowed: &[&str]| match given
+        .iter()
+        .find(|(flag, set)| *set && !allowed.contains(flag))
+    {
+        Some((flag, _)) => Err(UsageError(format!(
+            "{flag} is not an option of {}",
+            mode.as_deref().unwrap_or("the demo")
+        ))),
         None => Ok(()),
     };
     let host = host.unwrap_or_else(|| DEFAULT_HOST.to_string());
     let port = port.unwrap_or(defaults.port);
     let wait = wait.unwrap_or(defaults.wait);
     match mode.as_deref() {
-        Some("server") => {
-            only(&["--host", "--port", "--once"]).map(|()| Command::Server { host, port, once })
-        }
-        Some("client") if port == 0 => Err(UsageError("a client needs the server's real port, not 0".into())),
-        Some("client") => {
-            only(&["--host", "--port", "--wait"]).map(|()| Command::Client { host, port, wait })
-        }
+        Some("server") => only(&["--host", "--port", "--once"])
+            .map(|()| Command::Server { host, port, once }),
+        Some("client") if port == 0 => Err(UsageError(
+            "a client needs the server's real port, not 0".into(),
+        )),
+        Some("client") => only(&["--host", "--port", "--wait"])
+            .map(|()| Command::Client { host, port, wait }),
         _ => only(&["--wait"]).map(|()| Command::Demo { wait }),
     }
 }
 
 fn parse_host(text: &str) -> Result<String, UsageError> {
     if text.trim().is_empty() {
-        return Err(UsageError("--host needs a host name or an IPv4 address, such as 127.0.0.1".into()));
+        return Err(UsageError(
+            "--host needs a host name or an IPv4 address, such as 127.0.0.1"
+                .into(),
+        ));
     }
     Ok(text.to_string())
 }
 
 fn parse_port(text: &str) -> Result<u16, UsageError> {
-    text.parse().map_err(|_| UsageError(format!("--port takes a whole number from 0 to 65535, not '{text}'")))
+    text.parse().map_err(|_| {
+        UsageError(format!(
+            "--port takes a whole number from 0 to 65535, not '{text}'"
+        ))
+    })
 }
 
 fn parse_wait(text: &str) -> Result<Duration, UsageError> {
     match text.parse::<f64>() {
-        Ok(seconds) if seconds > 0.0 && seconds <= MAX_WAIT_SECONDS => Ok(Duration::from_secs_f64(seconds)),
+        Ok(seconds) if seconds > 0.0 && seconds <= MAX_WAIT_SECONDS => {
+            Ok(Duration::from_secs_f64(seconds))
+        }
         _ => Err(UsageError(format!(
             "--wait takes a number of seconds above 0 and at most {MAX_WAIT_SECONDS}, not '{text}'"
         ))),
@@ -168,7 +189,8 @@ pub fn usage(lesson: &str, title: &str, defaults: Defaults) -> String {
 mod tests {
     use super::*;
 
-    const DEFAULTS: Defaults = Defaults { port: 4101, wait: Duration::from_secs(10) };
+    const DEFAULTS: Defaults =
+        Defaults { port: 4101, wait: Duration::from_secs(10) };
 
     fn parsed(words: &[&str]) -> Result<Command, UsageError> {
         parse(words.iter().copied(), DEFAULTS)
@@ -191,7 +213,11 @@ mod tests {
     fn client_defaults_to_the_lessons_port_and_takes_fractional_waits() {
         assert_eq!(
             parsed(&["client", "--wait", "0.5"]),
-            Ok(Command::Client { host: DEFAULT_HOST.into(), port: 4101, wait: Duration::from_millis(500) })
+            Ok(Command::Client {
+                host: DEFAULT_HOST.into(),
+                port: 4101,
+                wait: Duration::from_millis(500)
+            })
         );
     }
 
@@ -218,12 +244,22 @@ mod tests {
 
     #[test]
     fn help_wins_wherever_it_stands() {
-        assert_eq!(parsed(&["client", "--port", "1", "--help"]), Ok(Command::Help));
+        assert_eq!(
+            parsed(&["client", "--port", "1", "--help"]),
+            Ok(Command::Help)
+        );
     }
 
     #[test]
     fn usage_shows_the_lessons_defaults() {
-        let text = usage("lesson_03", "loop receive", Defaults { port: 4103, wait: Duration::from_secs(2) });
-        assert!(text.contains("[default: 4103]") && text.contains("[default: 2]"), "{text}");
+        let text = usage(
+            "lesson_03",
+            "loop receive",
+            Defaults { port: 4103, wait: Duration::from_secs(2) },
+        );
+        assert!(
+            text.contains("[default: 4103]") && text.contains("[default: 2]"),
+            "{text}"
+        );
     }
 }

@@ -46,24 +46,39 @@ pub fn explain(error: &io::Error, situation: Situation<'_>) -> String {
              Pick one from 1024 up with --port.",
             address.port()
         ),
-        (ConnectionRefused, Situation::Connecting { lesson, server, .. }) => format!(
-            "nothing is listening on {server} (connection refused). Start the server first, in \
+        (ConnectionRefused, Situation::Connecting { lesson, server, .. }) => {
+            format!(
+                "nothing is listening on {server} (connection refused). Start the server first, in \
              another terminal: cargo run --example {lesson} -- server --port {}",
-            server.port()
-        ),
-        (TimedOut | WouldBlock, Situation::Connecting { server, wait, .. }) => format!(
-            "no answer from {server} within {} s. Is this lesson's server running there? \
+                server.port()
+            )
+        }
+        (TimedOut | WouldBlock, Situation::Connecting { server, wait, .. }) => {
+            format!(
+                "no answer from {server} within {} s. Is this lesson's server running there? \
              --wait SECONDS gives it longer.",
-            wait.as_secs_f64()
-        ),
-        (HostUnreachable | NetworkUnreachable, Situation::Connecting { server, .. }) => {
-            format!("{server} cannot be reached from here: check the address and the network.")
+                wait.as_secs_f64()
+            )
+        }
+        (
+            HostUnreachable | NetworkUnreachable,
+            Situation::Connecting { server, .. },
+        ) => {
+            format!(
+                "{server} cannot be reached from here: check the address and the network."
+            )
         }
         (ConnectionReset, _) => {
-            format!("{peer} reset the connection: it closed with data still unread, or it crashed.")
+            format!(
+                "{peer} reset the connection: it closed with data still unread, or it crashed."
+            )
         }
-        (BrokenPipe, _) => format!("{peer} went away while this side was still sending."),
-        (ConnectionAborted, _) => format!("the connection to {peer} was aborted before it was set up."),
+        (BrokenPipe, _) => {
+            format!("{peer} went away while this side was still sending.")
+        }
+        (ConnectionAborted, _) => format!(
+            "the connection to {peer} was aborted before it was set up."
+        ),
         _ => error.to_string(),
     }
 }
@@ -73,9 +88,12 @@ pub fn explain(error: &io::Error, situation: Situation<'_>) -> String {
 /// The lessons use IPv4 (`AF_INET`), as the tutorial does.
 pub fn resolve(host: &str, port: u16) -> io::Result<SocketAddrV4> {
     use std::net::{SocketAddr, ToSocketAddrs};
-    let addresses = (host, port)
-        .to_socket_addrs()
-        .map_err(|error| io::Error::new(error.kind(), format!("cannot find the host '{host}': {error}")))?;
+    let addresses = (host, port).to_socket_addrs().map_err(|error| {
+        io::Error::new(
+            error.kind(),
+            format!("cannot find the host '{host}': {error}"),
+        )
+    })?;
     addresses
         .filter_map(|address| match address {
             SocketAddr::V4(address) => Some(address),
@@ -99,16 +117,32 @@ mod tests {
 
     #[test]
     fn a_port_in_use_names_the_port_and_the_way_out() {
-        let message = explain(&io::ErrorKind::AddrInUse.into(), Situation::Serving { address: SERVER });
-        assert!(message.contains("port 4101 is already in use") && message.contains("--port"), "{message}");
+        let message = explain(
+            &io::ErrorKind::AddrInUse.into(),
+            Situation::Serving { address: SERVER },
+        );
+        assert!(
+            message.contains("port 4101 is already in use")
+                && message.contains("--port"),
+            "{message}"
+        );
     }
 
     #[test]
     fn a_refused_connection_says_how_to_start_the_server() {
-        let situation =
-            Situation::Connecting { lesson: "lesson_01", server: SERVER, wait: Duration::from_secs(1) };
-        let message = explain(&io::ErrorKind::ConnectionRefused.into(), situation);
-        assert!(message.contains("cargo run --example lesson_01 -- server --port 4101"), "{message}");
+        let situation = Situation::Connecting {
+            lesson: "lesson_01",
+            server: SERVER,
+            wait: Duration::from_secs(1),
+        };
+        let message =
+            explain(&io::ErrorKind::ConnectionRefused.into(), situation);
+        assert!(
+            message.contains(
+                "cargo run --example lesson_01 -- server --port 4101"
+            ),
+            "{message}"
+        );
     }
 
     #[test]
@@ -122,7 +156,13 @@ mod tests {
 
     #[test]
     fn hosts_resolve_to_ipv4() {
-        assert_eq!(resolve("127.0.0.1", 7).unwrap(), SocketAddrV4::new(Ipv4Addr::LOCALHOST, 7));
-        assert_eq!(resolve("localhost", 7).unwrap(), SocketAddrV4::new(Ipv4Addr::LOCALHOST, 7));
+        assert_eq!(
+            resolve("127.0.0.1", 7).unwrap(),
+            SocketAddrV4::new(Ipv4Addr::LOCALHOST, 7)
+        );
+        assert_eq!(
+            resolve("localhost", 7).unwrap(),
+            SocketAddrV4::new(Ipv4Addr::LOCALHOST, 7)
+        );
     }
 }

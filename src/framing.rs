@@ -34,7 +34,10 @@ pub fn frame(message: &[u8]) -> io::Result<Vec<u8>> {
     if header.len() > HEADER_LEN {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            format!("a message of {} bytes is too long for a {HEADER_LEN}-digit header", message.len()),
+            format!(
+                "a message of {} bytes is too long for a {HEADER_LEN}-digit header",
+                message.len()
+            ),
         ));
     }
     Ok([header.as_bytes(), message].concat())
@@ -75,9 +78,14 @@ impl fmt::Display for FramingError {
                 "the header announces a message of {length} bytes, more than the {max} this reader accepts"
             ),
             FramingError::Truncated { what, got, expected } => {
-                write!(f, "the connection closed after {got} of the {expected} bytes of a {what}")
+                write!(
+                    f,
+                    "the connection closed after {got} of the {expected} bytes of a {what}"
+                )
             }
-            FramingError::Empty => write!(f, "the connection closed before the first message"),
+            FramingError::Empty => {
+                write!(f, "the connection closed before the first message")
+            }
         }
     }
 }
@@ -87,8 +95,12 @@ impl std::error::Error for FramingError {}
 impl From<FramingError> for io::Error {
     fn from(error: FramingError) -> Self {
         let kind = match error {
-            FramingError::Truncated { .. } | FramingError::Empty => io::ErrorKind::UnexpectedEof,
-            FramingError::NotALength { .. } | FramingError::TooLong { .. } => io::ErrorKind::InvalidData,
+            FramingError::Truncated { .. } | FramingError::Empty => {
+                io::ErrorKind::UnexpectedEof
+            }
+            FramingError::NotALength { .. } | FramingError::TooLong { .. } => {
+                io::ErrorKind::InvalidData
+            }
         };
         io::Error::new(kind, error)
     }
@@ -119,7 +131,12 @@ impl Reassembler {
     /// A reader that refuses messages longer than `max_len` bytes, before reserving any memory
     /// for them: a length header is a promise from the peer, not a fact.
     pub fn with_max_len(max_len: usize) -> Self {
-        Reassembler { pending: VecDeque::new(), expecting: None, max_len, messages: 0 }
+        Reassembler {
+            pending: VecDeque::new(),
+            expecting: None,
+            max_len,
+            messages: 0,
+        }
     }
 
     /// Adds the bytes one `recv` returned.
@@ -132,12 +149,17 @@ impl Reassembler {
         match self.expecting {
             None if self.pending.len() >= HEADER_LEN => {
                 let mut raw = [0; HEADER_LEN];
-                for (byte, received) in raw.iter_mut().zip(self.pending.drain(..HEADER_LEN)) {
+                for (byte, received) in
+                    raw.iter_mut().zip(self.pending.drain(..HEADER_LEN))
+                {
                     *byte = received;
                 }
                 let length = parse_header(&raw)?;
                 if length > self.max_len {
-                    return Err(FramingError::TooLong { length, max: self.max_len });
+                    return Err(FramingError::TooLong {
+                        length,
+                        max: self.max_len,
+                    });
                 }
                 self.expecting = Some(length);
                 Ok(Some(Piece::Header { raw, length }))
@@ -155,17 +177,24 @@ impl Reassembler {
     /// what was cut off. Closing between messages is the normal end of the stream.
     pub fn finish(&self) -> Result<usize, FramingError> {
         match (self.expecting, self.pending.len()) {
-            (Some(expected), got) => Err(FramingError::Truncated { what: "message", got, expected }),
+            (Some(expected), got) => {
+                Err(FramingError::Truncated { what: "message", got, expected })
+            }
             (None, 0) if self.messages == 0 => Err(FramingError::Empty),
             (None, 0) => Ok(self.messages),
-            (None, got) => Err(FramingError::Truncated { what: "header", got, expected: HEADER_LEN }),
+            (None, got) => Err(FramingError::Truncated {
+                what: "header",
+                got,
+                expected: HEADER_LEN,
+            }),
         }
     }
 }
 
 /// Reads a header as Python's `int()` would, but stricter: ASCII digits, with spaces around them.
 fn parse_header(raw: &[u8; HEADER_LEN]) -> Result<usize, FramingError> {
-    let text = std::str::from_utf8(raw).map_err(|_| FramingError::NotALength { raw: *raw })?;
+    let text = std::str::from_utf8(raw)
+        .map_err(|_| FramingError::NotALength { raw: *raw })?;
     let digits = text.trim_matches(' ');
     if digits.is_empty() || !digits.bytes().all(|byte| byte.is_ascii_digit()) {
         return Err(FramingError::NotALength { raw: *raw });
@@ -200,7 +229,9 @@ mod tests {
 
     #[test]
     fn a_message_split_anywhere_comes_out_whole() {
-        let found = pieces(&[b"5    ", b"     he", b"llo2  ", b"       ", b"ok"]).unwrap();
+        let found =
+            pieces(&[b"5    ", b"     he", b"llo2  ", b"       ", b"ok"])
+                .unwrap();
         assert_eq!(
             found,
             [
@@ -235,7 +266,11 @@ mod tests {
             b"1_000     ",
             b"abc       ",
         ] {
-            assert_eq!(parse_header(raw), Err(FramingError::NotALength { raw: *raw }), "{raw:?}");
+            assert_eq!(
+                parse_header(raw),
+                Err(FramingError::NotALength { raw: *raw }),
+                "{raw:?}"
+            );
         }
     }
 
@@ -243,18 +278,35 @@ mod tests {
     fn a_length_above_the_maximum_is_refused_at_the_header() {
         let mut reader = Reassembler::with_max_len(100);
         reader.push(b"101       ");
-        assert_eq!(reader.next_piece(), Err(FramingError::TooLong { length: 101, max: 100 }));
+        assert_eq!(
+            reader.next_piece(),
+            Err(FramingError::TooLong { length: 101, max: 100 })
+        );
         let mut reader = Reassembler::new();
         reader.push(b"9999999999");
-        assert!(matches!(reader.next_piece(), Err(FramingError::TooLong { .. })));
+        assert!(matches!(
+            reader.next_piece(),
+            Err(FramingError::TooLong { .. })
+        ));
     }
 
     #[test]
     fn a_close_part_way_says_how_much_came() {
-        assert_eq!(pieces(&[b"12  "]), Err(FramingError::Truncated { what: "header", got: 4, expected: 10 }));
+        assert_eq!(
+            pieces(&[b"12  "]),
+            Err(FramingError::Truncated {
+                what: "header",
+                got: 4,
+                expected: 10
+            })
+        );
         assert_eq!(
             pieces(&[b"12        abc"]),
-            Err(FramingError::Truncated { what: "message", got: 3, expected: 12 })
+            Err(FramingError::Truncated {
+                what: "message",
+                got: 3,
+                expected: 12
+            })
         );
         assert_eq!(pieces(&[]), Err(FramingError::Empty));
     }

@@ -50,12 +50,19 @@ impl ServerConfig {
     ///
     /// One client's failure (it reset the connection, went away while we were sending) is
     /// reported and the loop goes on: a server must outlive its clients' mistakes.
-    pub fn serve_clients(&self, out: &Out, mut serve_one: impl FnMut() -> io::Result<()>) -> io::Result<()> {
+    pub fn serve_clients(
+        &self,
+        out: &Out,
+        mut serve_one: impl FnMut() -> io::Result<()>,
+    ) -> io::Result<()> {
         loop {
             match serve_one() {
                 Err(error) if !self.once => out.error(format_args!(
                     "{} Waiting for the next client.",
-                    errors::explain(&error, Situation::Serving { address: self.address })
+                    errors::explain(
+                        &error,
+                        Situation::Serving { address: self.address }
+                    )
                 )),
                 result => result?,
             }
@@ -69,10 +76,13 @@ impl ServerConfig {
 impl Lesson {
     /// Runs the lesson as the command line says, and returns the exit status.
     pub fn main(&self) -> ExitCode {
-        let words: Result<Vec<String>, _> = env::args_os().skip(1).map(|word| word.into_string()).collect();
+        let words: Result<Vec<String>, _> =
+            env::args_os().skip(1).map(|word| word.into_string()).collect();
         let command = match words {
             Ok(words) => cli::parse(words, self.defaults),
-            Err(word) => Err(cli::UsageError(format!("{word:?} is not valid text"))),
+            Err(word) => {
+                Err(cli::UsageError(format!("{word:?} is not valid text")))
+            }
         };
         match command {
             Err(error) => {
@@ -88,16 +98,20 @@ impl Lesson {
                 let out = Out::new(Role::Server);
                 let result = errors::resolve(&host, port).and_then(|address| {
                     let config = ServerConfig { address, once };
-                    (self.server)(&config, &out)
-                        .map_err(|error| self.explained(error, Situation::Serving { address }))
+                    (self.server)(&config, &out).map_err(|error| {
+                        self.explained(error, Situation::Serving { address })
+                    })
                 });
                 self.finish(&out, result)
             }
             Ok(Command::Client { host, port, wait }) => {
                 let out = Out::new(Role::Client);
                 let result = errors::resolve(&host, port).and_then(|server| {
-                    (self.client)(&ClientConfig { server, wait }, &out)
-                        .map_err(|error| self.explained(error, self.connecting(server, wait)))
+                    (self.client)(&ClientConfig { server, wait }, &out).map_err(
+                        |error| {
+                            self.explained(error, self.connecting(server, wait))
+                        },
+                    )
                 });
                 self.finish(&out, result)
             }
@@ -115,29 +129,47 @@ impl Lesson {
         let server = thread::spawn(move || {
             let out = Out::announcing_to(Role::Server, listening);
             let address = SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0);
-            let result = (lesson.server)(&ServerConfig { address, once: true }, &out);
-            lesson
-                .finish(&out, result.map_err(|error| lesson.explained(error, Situation::Serving { address })))
+            let result =
+                (lesson.server)(&ServerConfig { address, once: true }, &out);
+            lesson.finish(
+                &out,
+                result.map_err(|error| {
+                    lesson.explained(error, Situation::Serving { address })
+                }),
+            )
         });
         let Ok(address) = address.recv() else {
             // The server never got to listen: it has said why.
             return server.join().unwrap_or(ExitCode::from(RUNTIME_ERROR));
         };
         let out = Out::new(Role::Client);
-        let result = (self.client)(&ClientConfig { server: address, wait }, &out);
+        let result =
+            (self.client)(&ClientConfig { server: address, wait }, &out);
         if result.is_err() {
             // Not waiting for the server: it may be blocked on a client that is gone.
-            return self
-                .finish(&out, result.map_err(|error| self.explained(error, self.connecting(address, wait))));
+            return self.finish(
+                &out,
+                result.map_err(|error| {
+                    self.explained(error, self.connecting(address, wait))
+                }),
+            );
         }
         server.join().unwrap_or(ExitCode::from(RUNTIME_ERROR))
     }
 
-    fn connecting(&self, server: SocketAddrV4, wait: Duration) -> Situation<'static> {
+    fn connecting(
+        &self,
+        server: SocketAddrV4,
+        wait: Duration,
+    ) -> Situation<'static> {
         Situation::Connecting { lesson: self.name, server, wait }
     }
 
-    fn explained(&self, error: io::Error, situation: Situation<'_>) -> io::Error {
+    fn explained(
+        &self,
+        error: io::Error,
+        situation: Situation<'_>,
+    ) -> io::Error {
         io::Error::new(error.kind(), errors::explain(&error, situation))
     }
 

@@ -45,7 +45,10 @@ impl Out {
     }
 
     /// An `Out` whose [`Out::listening`] also hands the address to the demo's client.
-    pub(crate) fn announcing_to(role: Role, listening: Sender<SocketAddrV4>) -> Self {
+    pub(crate) fn announcing_to(
+        role: Role,
+        listening: Sender<SocketAddrV4>,
+    ) -> Self {
         Out { role, listening: Some(listening) }
     }
 
@@ -78,10 +81,10 @@ impl Out {
     /// Tests and the demo wait for this line instead of sleeping: once it is printed, the
     /// socket is queueing connections.
     pub fn listening(&self, socket: &Socket) -> io::Result<SocketAddrV4> {
-        let address = socket
-            .local_addr()?
-            .as_socket_ipv4()
-            .ok_or_else(|| io::Error::other("the server socket has no IPv4 address"))?;
+        let address =
+            socket.local_addr()?.as_socket_ipv4().ok_or_else(|| {
+                io::Error::other("the server socket has no IPv4 address")
+            })?;
         self.say(format_args!("listening on {address}"));
         if address.ip().is_unspecified() {
             self.warn(format_args!(
@@ -123,7 +126,10 @@ fn paint(stream: Stream, text: ColoredString) -> ColoredString {
     let wants = WANTS_COLOUR.get_or_init(|| {
         // This module decides per stream; `colored` only writes the escape codes.
         colored::control::set_override(true);
-        [wants_colour(io::stdout().is_terminal()), wants_colour(io::stderr().is_terminal())]
+        [
+            wants_colour(io::stdout().is_terminal()),
+            wants_colour(io::stderr().is_terminal()),
+        ]
     });
     if wants[stream as usize] { text } else { text.clear() }
 }
@@ -131,7 +137,9 @@ fn paint(stream: Stream, text: ColoredString) -> ColoredString {
 /// `CLICOLOR_FORCE` (not "0") wins, then `NO_COLOR` (not empty), then whether it is a terminal.
 fn wants_colour(is_terminal: bool) -> bool {
     let set = |name| env::var_os(name).is_some_and(|value| !value.is_empty());
-    if set("CLICOLOR_FORCE") && env::var_os("CLICOLOR_FORCE").is_some_and(|value| value != "0") {
+    if set("CLICOLOR_FORCE")
+        && env::var_os("CLICOLOR_FORCE").is_some_and(|value| value != "0")
+    {
         return true;
     }
     !set("NO_COLOR") && is_terminal

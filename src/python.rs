@@ -78,17 +78,27 @@ fn write_value(text: &mut String, value: &Value) {
         Value::F64(number) => text.push_str(&float_repr(*number)),
         Value::Bytes(bytes) => text.push_str(&bytes_repr(bytes)),
         Value::String(string) => text.push_str(&str_repr(string)),
-        Value::List(items) => write_items(text, "[", items.iter(), "]", write_value),
-        Value::Tuple(items) if items.len() == 1 => write_items(text, "(", items.iter(), ",)", write_value),
-        Value::Tuple(items) => write_items(text, "(", items.iter(), ")", write_value),
+        Value::List(items) => {
+            write_items(text, "[", items.iter(), "]", write_value)
+        }
+        Value::Tuple(items) if items.len() == 1 => {
+            write_items(text, "(", items.iter(), ",)", write_value)
+        }
+        Value::Tuple(items) => {
+            write_items(text, "(", items.iter(), ")", write_value)
+        }
         Value::Set(items) if items.is_empty() => text.push_str("set()"),
-        Value::Set(items) => write_items(text, "{", items.iter(), "}", write_key),
+        Value::Set(items) => {
+            write_items(text, "{", items.iter(), "}", write_key)
+        }
         Value::FrozenSet(items) => write_frozenset(text, items.iter()),
-        Value::Dict(entries) => write_items(text, "{", entries.iter(), "}", |text, (key, value)| {
-            write_key(text, key);
-            text.push_str(": ");
-            write_value(text, value);
-        }),
+        Value::Dict(entries) => {
+            write_items(text, "{", entries.iter(), "}", |text, (key, value)| {
+                write_key(text, key);
+                text.push_str(": ");
+                write_value(text, value);
+            })
+        }
     }
 }
 
@@ -98,14 +108,19 @@ fn write_key(text: &mut String, key: &HashableValue) {
         HashableValue::Tuple(items) if items.len() == 1 => {
             write_items(text, "(", items.iter(), ",)", write_key)
         }
-        HashableValue::Tuple(items) => write_items(text, "(", items.iter(), ")", write_key),
+        HashableValue::Tuple(items) => {
+            write_items(text, "(", items.iter(), ")", write_key)
+        }
         HashableValue::FrozenSet(items) => write_frozenset(text, items.iter()),
         // The other kinds print as their plain values do.
         simple => write_value(text, &simple.clone().into_value()),
     }
 }
 
-fn write_frozenset<'a>(text: &mut String, items: impl ExactSizeIterator<Item = &'a HashableValue>) {
+fn write_frozenset<'a>(
+    text: &mut String,
+    items: impl ExactSizeIterator<Item = &'a HashableValue>,
+) {
     if items.len() == 0 {
         text.push_str("frozenset()");
     } else {
@@ -205,9 +220,13 @@ pub fn float_repr(number: f64) -> String {
     let point = exponent + 1;
     if !(-4 < point && point <= 16) {
         let (first, rest) = digits.split_at(1);
-        let fraction = if rest.is_empty() { String::new() } else { format!(".{rest}") };
+        let fraction =
+            if rest.is_empty() { String::new() } else { format!(".{rest}") };
         let exponent_sign = if exponent < 0 { '-' } else { '+' };
-        return format!("{sign}{first}{fraction}e{exponent_sign}{:02}", exponent.abs());
+        return format!(
+            "{sign}{first}{fraction}e{exponent_sign}{:02}",
+            exponent.abs()
+        );
     }
     let body = if point <= 0 {
         format!("0.{}{digits}", "0".repeat(point.unsigned_abs() as usize))
@@ -227,20 +246,27 @@ pub fn float_repr(number: f64) -> String {
 /// expansion tells whether that happened.
 fn shortest_digits(number: f64) -> (String, i32) {
     let split = |scientific: &str| -> (String, i32) {
-        let (mantissa, exponent) = scientific.split_once('e').unwrap_or((scientific, "0"));
+        let (mantissa, exponent) =
+            scientific.split_once('e').unwrap_or((scientific, "0"));
         (mantissa.replace('.', ""), exponent.parse().unwrap_or(0))
     };
     let (digits, exponent) = split(&format!("{number:e}"));
     // 800 places hold every digit of any f64, so this expansion is exact.
     let (exact, exact_exponent) = split(&format!("{number:.800e}"));
     let (kept, dropped) = exact.split_at(digits.len().min(exact.len()));
-    let half_way = dropped.strip_prefix('5').is_some_and(|rest| rest.bytes().all(|digit| digit == b'0'));
+    let half_way = dropped
+        .strip_prefix('5')
+        .is_some_and(|rest| rest.bytes().all(|digit| digit == b'0'));
     let even = kept.bytes().last().is_some_and(|digit| (digit - b'0') % 2 == 0);
     if half_way && even && kept != digits {
-        let candidate = format!("{}.{}e{exact_exponent}", &kept[..1], &kept[1..]);
+        let candidate =
+            format!("{}.{}e{exact_exponent}", &kept[..1], &kept[1..]);
         if candidate.parse() == Ok(number) {
             let kept = kept.trim_end_matches('0');
-            return (if kept.is_empty() { "0".into() } else { kept.to_string() }, exact_exponent);
+            return (
+                if kept.is_empty() { "0".into() } else { kept.to_string() },
+                exact_exponent,
+            );
         }
     }
     (digits, exponent)
@@ -269,12 +295,17 @@ mod tests {
         assert_eq!(repr(&Value::Tuple(vec![Value::I64(1)])), "(1,)");
         assert_eq!(repr(&Value::Tuple(vec![])), "()");
         assert_eq!(
-            repr(&Value::List(vec![Value::I64(1), Value::None, Value::Bool(true)])),
+            repr(&Value::List(vec![
+                Value::I64(1),
+                Value::None,
+                Value::Bool(true)
+            ])),
             "[1, None, True]"
         );
         assert_eq!(repr(&Value::Set(BTreeSet::new())), "set()");
         assert_eq!(repr(&Value::FrozenSet(BTreeSet::new())), "frozenset()");
-        let members = BTreeSet::from([HashableValue::I64(1), HashableValue::I64(2)]);
+        let members =
+            BTreeSet::from([HashableValue::I64(1), HashableValue::I64(2)]);
         assert_eq!(repr(&Value::Set(members.clone())), "{1, 2}");
         assert_eq!(repr(&Value::FrozenSet(members)), "frozenset({1, 2})");
         assert_eq!(repr(&Value::Dict(BTreeMap::new())), "{}");

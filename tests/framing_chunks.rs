@@ -2,11 +2,16 @@
 
 use proptest::collection::vec;
 use proptest::prelude::*;
-use socket_lessons::framing::{FramingError, HEADER_LEN, Piece, Reassembler, frame};
+use socket_lessons::framing::{
+    FramingError, HEADER_LEN, Piece, Reassembler, frame,
+};
 
 /// Feeds `stream` to a reader in chunks of the given sizes (repeated), as recv would return it,
 /// and returns the messages and how the stream ended.
-fn reassemble(stream: &[u8], sizes: &[usize]) -> (Vec<Vec<u8>>, Result<usize, FramingError>) {
+fn reassemble(
+    stream: &[u8],
+    sizes: &[usize],
+) -> (Vec<Vec<u8>>, Result<usize, FramingError>) {
     let mut reader = Reassembler::new();
     let mut messages = Vec::new();
     let mut rest = stream;

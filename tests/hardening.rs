@@ -13,7 +13,9 @@ use std::time::Duration;
 use serde_pickle::DeOptions;
 use socket_lessons::framing::{Piece, Reassembler, frame};
 use socket_lessons::python::repr;
-use support::{Output, Process, assert_exit, assert_transcript, lesson, python3, run};
+use support::{
+    Output, Process, assert_exit, assert_transcript, lesson, python3, run,
+};
 
 /// A one-connection server in the test that sends `bytes` and closes; returns its port.
 fn serve_bytes(bytes: Vec<u8>) -> String {
@@ -34,7 +36,11 @@ fn lesson_05_client_given(bytes: Vec<u8>) -> Output {
 
 fn assert_fails_with(output: &Output, code: i32, message: &str) {
     assert_exit(output, code);
-    assert!(output.stderr.contains(message), "expected {message:?} on stderr, got:\n{}", output.stderr);
+    assert!(
+        output.stderr.contains(message),
+        "expected {message:?} on stderr, got:\n{}",
+        output.stderr
+    );
     assert!(!output.stderr.contains("panicked"), "{}", output.stderr);
 }
 
@@ -49,7 +55,11 @@ fn a_header_that_is_not_a_length_is_shown() {
 #[test]
 fn a_length_above_the_maximum_is_refused() {
     let output = lesson_05_client_given(b"99999999  ".to_vec());
-    assert_fails_with(&output, 1, "a message of 99999999 bytes, more than the 16777216");
+    assert_fails_with(
+        &output,
+        1,
+        "a message of 99999999 bytes, more than the 16777216",
+    );
 }
 
 #[test]
@@ -57,19 +67,32 @@ fn a_close_inside_a_header_or_message_says_how_much_came() {
     let output = lesson_05_client_given(b"12  ".to_vec());
     assert_fails_with(&output, 1, "closed after 4 of the 10 bytes of a header");
     let output = lesson_05_client_given(b"12        abc".to_vec());
-    assert_fails_with(&output, 1, "closed after 3 of the 12 bytes of a message");
+    assert_fails_with(
+        &output,
+        1,
+        "closed after 3 of the 12 bytes of a message",
+    );
     let output = lesson_05_client_given(Vec::new());
-    assert_fails_with(&output, 1, "the connection closed before the first message");
+    assert_fails_with(
+        &output,
+        1,
+        "the connection closed before the first message",
+    );
 }
 
 #[test]
 fn a_body_that_is_not_a_pickle_is_an_error() {
     let output = lesson_05_client_given(frame(b"\x80\x03garbage").unwrap());
-    assert_fails_with(&output, 1, "the message is not a pickle this client can read");
+    assert_fails_with(
+        &output,
+        1,
+        "the message is not a pickle this client can read",
+    );
 }
 
 fn marker(name: &str) -> PathBuf {
-    std::env::temp_dir().join(format!("socket-lessons-{}-{name}", std::process::id()))
+    std::env::temp_dir()
+        .join(format!("socket-lessons-{}-{name}", std::process::id()))
 }
 
 /// The classic hostile pickle: "call os.system with this command", in protocol 0.
@@ -80,46 +103,96 @@ fn hostile_pickle(command: &str) -> Vec<u8> {
 #[test]
 fn a_pickle_that_would_run_code_is_refused_and_nothing_runs() {
     let command = |marker: &PathBuf| {
-        format!("echo os.system ran this, called by pickle.loads; touch {}", marker.display())
+        format!(
+            "echo os.system ran this, called by pickle.loads; touch {}",
+            marker.display()
+        )
     };
     let rust_marker = marker("rust-client");
-    let output = lesson_05_client_given(frame(&hostile_pickle(&command(&rust_marker))).unwrap());
+    let output = lesson_05_client_given(
+        frame(&hostile_pickle(&command(&rust_marker))).unwrap(),
+    );
     assert_fails_with(&output, 1, "refused to unpickle");
     assert!(!rust_marker.exists(), "the Rust client ran the pickle's command");
     assert_transcript("errors", "hostile-pickle-rust-client", &output.stderr);
 
     // The same bytes in Python's pickle.loads do run the command: the test above is not vacuous.
     let python_marker = marker("python-loads");
-    let Some(mut python) = python3("tests/python/repr_of_pickles.py") else { return };
-    let hex: String =
-        hostile_pickle(&command(&python_marker)).iter().map(|byte| format!("{byte:02x}")).collect();
-    let mut child = python.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
-    child.stdin.take().unwrap().write_all(format!("{hex}\n").as_bytes()).unwrap();
+    let Some(mut python) = python3("tests/python/repr_of_pickles.py") else {
+        return;
+    };
+    let hex: String = hostile_pickle(&command(&python_marker))
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    let mut child =
+        python.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{hex}\n").as_bytes())
+        .unwrap();
     let output = child.wait_with_output().unwrap();
     assert!(output.status.success());
-    assert!(python_marker.exists(), "Python's pickle.loads should have run the command");
+    assert!(
+        python_marker.exists(),
+        "Python's pickle.loads should have run the command"
+    );
     std::fs::remove_file(python_marker).unwrap();
-    assert_transcript("errors", "hostile-pickle-python-loads", &String::from_utf8_lossy(&output.stdout));
+    assert_transcript(
+        "errors",
+        "hostile-pickle-python-loads",
+        &String::from_utf8_lossy(&output.stdout),
+    );
 }
 
 #[test]
 fn a_port_in_use_is_explained() {
-    let mut first = Process::spawn(lesson("lesson_01", &["server", "--port", "0"]));
+    let mut first =
+        Process::spawn(lesson("lesson_01", &["server", "--port", "0"]));
     let port = first.listening_port().to_string();
     let second = run(lesson("lesson_01", &["server", "--port", &port]));
-    assert_fails_with(&second, 1, &format!("port {port} is already in use on 127.0.0.1"));
-    assert!(second.stderr.contains("pick another port with --port"), "{}", second.stderr);
-    assert_transcript("errors", "port-in-use", &second.stderr.replace(&port, "PORT"));
+    assert_fails_with(
+        &second,
+        1,
+        &format!("port {port} is already in use on 127.0.0.1"),
+    );
+    assert!(
+        second.stderr.contains("pick another port with --port"),
+        "{}",
+        second.stderr
+    );
+    assert_transcript(
+        "errors",
+        "port-in-use",
+        &second.stderr.replace(&port, "PORT"),
+    );
     first.stop();
 }
 
 #[test]
 fn a_refused_connection_says_how_to_start_the_server() {
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
     let output = run(lesson("lesson_01", &["client", "--port", &port]));
-    assert_fails_with(&output, 1, &format!("nothing is listening on 127.0.0.1:{port}"));
-    assert!(output.stderr.contains(&format!("cargo run --example lesson_01 -- server --port {port}")));
-    assert_transcript("errors", "connection-refused", &output.stderr.replace(&port, "PORT"));
+    assert_fails_with(
+        &output,
+        1,
+        &format!("nothing is listening on 127.0.0.1:{port}"),
+    );
+    assert!(output.stderr.contains(&format!(
+        "cargo run --example lesson_01 -- server --port {port}"
+    )));
+    assert_transcript(
+        "errors",
+        "connection-refused",
+        &output.stderr.replace(&port, "PORT"),
+    );
 }
 
 #[test]
@@ -127,19 +200,30 @@ fn a_client_gives_up_on_a_server_that_never_answers() {
     // The system completes the connection into the backlog, but nobody accepts or sends.
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port().to_string();
-    let output = run(lesson("lesson_04", &["client", "--port", &port, "--wait", "0.3"]));
-    assert_fails_with(&output, 1, &format!("no answer from 127.0.0.1:{port} within 0.3 s"));
+    let output =
+        run(lesson("lesson_04", &["client", "--port", &port, "--wait", "0.3"]));
+    assert_fails_with(
+        &output,
+        1,
+        &format!("no answer from 127.0.0.1:{port} within 0.3 s"),
+    );
     assert_transcript("errors", "no-answer", &output.stderr);
 }
 
 #[test]
 fn a_server_restarts_at_once_on_the_port_it_just_used() {
-    let mut server = Process::spawn(lesson("lesson_04", &["server", "--port", "0", "--once"]));
+    let mut server = Process::spawn(lesson(
+        "lesson_04",
+        &["server", "--port", "0", "--once"],
+    ));
     let port = server.listening_port().to_string();
     assert_exit(&run(lesson("lesson_04", &["client", "--port", &port])), 0);
     // The server closed first, so its side of that connection is now in TIME_WAIT.
     assert_exit(&server.finish(), 0);
-    let mut again = Process::spawn(lesson("lesson_04", &["server", "--port", &port, "--once"]));
+    let mut again = Process::spawn(lesson(
+        "lesson_04",
+        &["server", "--port", &port, "--once"],
+    ));
     assert_eq!(again.listening_port().to_string(), port);
     assert_exit(&run(lesson("lesson_04", &["client", "--port", &port])), 0);
     assert_exit(&again.finish(), 0);
@@ -147,27 +231,50 @@ fn a_server_restarts_at_once_on_the_port_it_just_used() {
 
 #[test]
 fn a_server_outlives_clients_that_reset_leave_early_or_send_garbage() {
-    let mut server = Process::spawn(lesson("lesson_03", &["server", "--port", "0"]));
+    let mut server =
+        Process::spawn(lesson("lesson_03", &["server", "--port", "0"]));
     let port = server.listening_port();
     // Resets: SO_LINGER with a zero timeout makes close send RST instead of FIN.
-    let reset = socket2::Socket::from(TcpStream::connect(("127.0.0.1", port)).unwrap());
+    let reset =
+        socket2::Socket::from(TcpStream::connect(("127.0.0.1", port)).unwrap());
     reset.set_linger(Some(Duration::ZERO)).unwrap();
     drop(reset);
     // Leaves before reading anything.
-    TcpStream::connect(("127.0.0.1", port)).unwrap().shutdown(Shutdown::Both).unwrap();
+    TcpStream::connect(("127.0.0.1", port))
+        .unwrap()
+        .shutdown(Shutdown::Both)
+        .unwrap();
     // Sends garbage, then hangs up.
     let mut garbage = TcpStream::connect(("127.0.0.1", port)).unwrap();
     garbage.write_all(b"\x00\xffGET / HTTP/1.1\r\n\r\n").unwrap();
     drop(garbage);
 
     let port = port.to_string();
-    let client = run(lesson("lesson_03", &["client", "--port", &port, "--wait", "0.3"]));
+    let client =
+        run(lesson("lesson_03", &["client", "--port", &port, "--wait", "0.3"]));
     assert_exit(&client, 0);
-    assert!(client.stdout.contains("recv(7) returned 5 bytes: b' Rust'"), "{}", client.stdout);
+    assert!(
+        client.stdout.contains("recv(7) returned 5 bytes: b' Rust'"),
+        "{}",
+        client.stdout
+    );
     let server = server.stop();
-    assert_eq!(server.stdout.matches("Connection to").count(), 4, "{}", server.stdout);
-    assert!(server.stderr.contains("the client reset the connection"), "{}", server.stderr);
-    assert!(server.stderr.contains("Waiting for the next client."), "{}", server.stderr);
+    assert_eq!(
+        server.stdout.matches("Connection to").count(),
+        4,
+        "{}",
+        server.stdout
+    );
+    assert!(
+        server.stderr.contains("the client reset the connection"),
+        "{}",
+        server.stderr
+    );
+    assert!(
+        server.stderr.contains("Waiting for the next client."),
+        "{}",
+        server.stderr
+    );
     // The first line is the resetting client's; what the others cause depends on timing.
     let first_line = server.stderr.lines().next().unwrap_or_default();
     assert_transcript("errors", "client-reset", &format!("{first_line}\n"));
@@ -191,23 +298,40 @@ fn bad_command_lines_print_usage_and_exit_2() {
 
 #[test]
 fn listening_on_every_interface_is_warned_about() {
-    let mut server =
-        Process::spawn(lesson("lesson_01", &["server", "--host", "0.0.0.0", "--port", "0", "--once"]));
+    let mut server = Process::spawn(lesson(
+        "lesson_01",
+        &["server", "--host", "0.0.0.0", "--port", "0", "--once"],
+    ));
     let port = server.listening_port().to_string();
     assert_exit(&run(lesson("lesson_01", &["client", "--port", &port])), 0);
     let server = server.finish();
-    assert!(server.stderr.contains("warning: 0.0.0.0 means every network interface"), "{}", server.stderr);
+    assert!(
+        server
+            .stderr
+            .contains("warning: 0.0.0.0 means every network interface"),
+        "{}",
+        server.stderr
+    );
     assert_transcript("errors", "all-interfaces", &server.stderr);
 }
 
 /// What lesson 5's server sends, as Python would print it.
-const LESSON_05_VALUES: [&str; 4] =
-    ["{1: 'Client', 2: 'Server'}", "[1, 2, 'abc']", "('Rust', 2024, 3.5, True)", "{1, 2, 3}"];
+const LESSON_05_VALUES: [&str; 4] = [
+    "{1: 'Client', 2: 'Server'}",
+    "[1, 2, 'abc']",
+    "('Rust', 2024, 3.5, True)",
+    "{1, 2, 3}",
+];
 
 /// One client of lesson 5's server, in the test: connects, reads to the end, unpickles.
 /// Returns `None` when nothing came within `patience`.
-fn receive_lesson_05_values(port: u16, patience: Duration) -> Option<Vec<String>> {
-    let mut stream = TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), patience).ok()?;
+fn receive_lesson_05_values(
+    port: u16,
+    patience: Duration,
+) -> Option<Vec<String>> {
+    let mut stream =
+        TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), patience)
+            .ok()?;
     stream.set_read_timeout(Some(patience)).unwrap();
     // It will send nothing, and says so: a FIN is a segment TCP resends until the server takes it.
     stream.shutdown(Shutdown::Write).unwrap();
@@ -221,7 +345,10 @@ fn receive_lesson_05_values(port: u16, patience: Duration) -> Option<Vec<String>
     let mut values = Vec::new();
     while let Some(piece) = reader.next_piece().unwrap() {
         if let Piece::Message(pickle) = piece {
-            values.push(repr(&serde_pickle::value_from_slice(&pickle, DeOptions::new()).unwrap()));
+            values.push(repr(
+                &serde_pickle::value_from_slice(&pickle, DeOptions::new())
+                    .unwrap(),
+            ));
         }
     }
     assert_eq!(reader.finish(), Ok(4), "a message was cut short");
@@ -229,15 +356,22 @@ fn receive_lesson_05_values(port: u16, patience: Duration) -> Option<Vec<String>
 }
 
 fn assert_all_four(values: Option<Vec<String>>) {
-    assert!(values.as_ref().is_some_and(|values| *values == LESSON_05_VALUES), "received {values:?}");
+    assert!(
+        values.as_ref().is_some_and(|values| *values == LESSON_05_VALUES),
+        "received {values:?}"
+    );
 }
 
 #[test]
 fn one_server_serves_500_clients_in_turn_and_100_at_once() {
-    let mut server = Process::spawn(lesson("lesson_05", &["server", "--port", "0"]));
+    let mut server =
+        Process::spawn(lesson("lesson_05", &["server", "--port", "0"]));
     let port = server.listening_port();
     for _ in 0..500 {
-        assert_all_four(receive_lesson_05_values(port, Duration::from_secs(10)));
+        assert_all_four(receive_lesson_05_values(
+            port,
+            Duration::from_secs(10),
+        ));
     }
     // 100 at once, far more than the backlog of 5. Linux then answers the extra attempts with
     // SYN cookies, and when the accept queue is full it may drop a client's last handshake
@@ -247,7 +381,9 @@ fn one_server_serves_500_clients_in_turn_and_100_at_once() {
     let clients: Vec<_> = (0..100)
         .map(|_| {
             thread::spawn(move || {
-                (0..10).find_map(|_| receive_lesson_05_values(port, Duration::from_secs(2)))
+                (0..10).find_map(|_| {
+                    receive_lesson_05_values(port, Duration::from_secs(2))
+                })
             })
         })
         .collect();
@@ -260,6 +396,10 @@ fn one_server_serves_500_clients_in_turn_and_100_at_once() {
     assert!(server.stdout.matches("Connection to").count() >= 601);
     // The only failures a server may report are connections their clients had given up on.
     for line in server.stderr.lines() {
-        assert!(line.contains("Waiting for the next client."), "{}", server.stderr);
+        assert!(
+            line.contains("Waiting for the next client."),
+            "{}",
+            server.stderr
+        );
     }
 }

@@ -3,7 +3,9 @@
 
 mod support;
 
-use support::{LESSONS, assert_exit, assert_transcript, lesson, run, server_then_client};
+use support::{
+    LESSONS, assert_exit, assert_transcript, lesson, run, server_then_client,
+};
 
 /// `cargo run --example NAME`: server and client in one process.
 fn demo(name: &str) {
@@ -15,9 +17,10 @@ fn demo(name: &str) {
 
 /// A teacher's two terminals: `-- server` in one, `-- client` in the other.
 fn server_and_client(name: &str) {
-    let (server, client) = server_then_client(lesson(name, &["server", "--port", "0", "--once"]), |port| {
-        lesson(name, &["client", "--port", port])
-    });
+    let (server, client) = server_then_client(
+        lesson(name, &["server", "--port", "0", "--once"]),
+        |port| lesson(name, &["client", "--port", port]),
+    );
     assert_eq!((client.stderr.as_str(), server.stderr.as_str()), ("", ""));
     assert_transcript(name, "server", &server.stdout);
     assert_transcript(name, "client", &client.stdout);
@@ -79,7 +82,9 @@ fn every_lesson_explains_its_command_line() {
         let output = run(lesson(name, &["--help"]));
         assert_exit(&output, 0);
         assert!(
-            output.stdout.contains(&format!("cargo run --example {name} -- server")),
+            output
+                .stdout
+                .contains(&format!("cargo run --example {name} -- server")),
             "{}",
             output.stdout
         );

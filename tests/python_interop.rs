@@ -7,20 +7,29 @@ use support::{assert_transcript, lesson, python3, server_then_client};
 
 /// The Rust server with the Python client: both print what the Rust pair prints.
 fn rust_server_python_client(name: &str) {
-    let Some(mut client) = python3(&format!("lessons/python/{name}.py")) else { return };
-    let (server, client) = server_then_client(lesson(name, &["server", "--port", "0", "--once"]), |port| {
-        client.args(["client", "--port", port]);
-        client
-    });
+    let Some(mut client) = python3(&format!("lessons/python/{name}.py")) else {
+        return;
+    };
+    let (server, client) = server_then_client(
+        lesson(name, &["server", "--port", "0", "--once"]),
+        |port| {
+            client.args(["client", "--port", port]);
+            client
+        },
+    );
     assert_transcript(name, "server", &server.stdout);
     assert_transcript(name, "client", &client.stdout);
 }
 
 /// The Python server with the Rust client.
 fn python_server_rust_client(name: &str) {
-    let Some(mut server) = python3(&format!("lessons/python/{name}.py")) else { return };
+    let Some(mut server) = python3(&format!("lessons/python/{name}.py")) else {
+        return;
+    };
     server.args(["server", "--port", "0", "--once"]);
-    let (server, client) = server_then_client(server, |port| lesson(name, &["client", "--port", port]));
+    let (server, client) = server_then_client(server, |port| {
+        lesson(name, &["client", "--port", port])
+    });
     assert_transcript(name, "python-server", &server.stdout);
     assert_transcript(name, "client-of-python-server", &client.stdout);
 }
@@ -80,19 +89,28 @@ fn lesson_05_python_server_rust_client() {
 #[test]
 fn the_rust_client_reads_every_pickle_protocol() {
     for protocol in 0..=5 {
-        let Some(mut server) = python3("tests/python/pickle_server.py") else { return };
+        let Some(mut server) = python3("tests/python/pickle_server.py") else {
+            return;
+        };
         server.arg(protocol.to_string());
-        let (server, client) =
-            server_then_client(server, |port| lesson("lesson_05", &["client", "--port", port]));
+        let (server, client) = server_then_client(server, |port| {
+            lesson("lesson_05", &["client", "--port", port])
+        });
         let printed_values: Vec<&str> = client
             .stdout
             .lines()
-            .filter(|line| !line.contains("connecting to") && !line.contains("header b'"))
+            .filter(|line| {
+                !line.contains("connecting to") && !line.contains("header b'")
+            })
             .filter(|line| !line.contains("closed the connection"))
             .map(|line| line.trim_start_matches("[client] "))
             .collect();
-        let python_reprs: Vec<&str> =
-            server.stdout.lines().skip(1).map(|line| line.trim_start_matches("[server] ")).collect();
+        let python_reprs: Vec<&str> = server
+            .stdout
+            .lines()
+            .skip(1)
+            .map(|line| line.trim_start_matches("[server] "))
+            .collect();
         assert_eq!(printed_values, python_reprs, "protocol {protocol}");
     }
 }

@@ -73,7 +73,11 @@ fn text(random: &mut Random) -> String {
 
 fn bytes(random: &mut Random) -> Vec<u8> {
     (0..random.below(8))
-        .map(|_| random.pick(&[0, 7, 9, 10, 13, 32, 34, 39, 65, 92, 126, 127, 128, 255]))
+        .map(|_| {
+            random.pick(&[
+                0, 7, 9, 10, 13, 32, 34, 39, 65, 92, 126, 127, 128, 255,
+            ])
+        })
         .collect()
 }
 
@@ -109,13 +113,18 @@ fn float(random: &mut Random) -> f64 {
 /// Python prints sets in the order of their hashes; for integers below 8 in a set of at most
 /// four, that is sorted order, which serde-pickle's sets keep.
 fn small_integers(random: &mut Random) -> BTreeSet<HashableValue> {
-    (0..random.below(5)).map(|_| HashableValue::I64(random.below(8) as i64)).collect()
+    (0..random.below(5))
+        .map(|_| HashableValue::I64(random.below(8) as i64))
+        .collect()
 }
 
 fn key(random: &mut Random) -> HashableValue {
     match random.below(4) {
         0 => HashableValue::I64(random.next() as i64 >> random.below(64)),
-        1 => HashableValue::Tuple(vec![HashableValue::I64(random.below(10) as i64), HashableValue::None]),
+        1 => HashableValue::Tuple(vec![
+            HashableValue::I64(random.below(10) as i64),
+            HashableValue::None,
+        ]),
         _ => HashableValue::String(text(random)),
     }
 }
@@ -130,34 +139,45 @@ fn value(random: &mut Random, depth: usize) -> Value {
         4 => Value::F64(float(random)),
         5 => Value::Bytes(bytes(random)),
         6 | 7 => Value::String(text(random)),
-        8 => Value::List((0..random.below(4)).map(|_| value(random, depth - 1)).collect()),
-        9 => Value::Tuple((0..random.below(4)).map(|_| value(random, depth - 1)).collect()),
+        8 => Value::List(
+            (0..random.below(4)).map(|_| value(random, depth - 1)).collect(),
+        ),
+        9 => Value::Tuple(
+            (0..random.below(4)).map(|_| value(random, depth - 1)).collect(),
+        ),
         10 => Value::Set(small_integers(random)),
         11 => Value::FrozenSet(small_integers(random)),
         _ => Value::Dict(
-            (0..random.below(4)).map(|_| (key(random), value(random, depth - 1))).collect::<BTreeMap<_, _>>(),
+            (0..random.below(4))
+                .map(|_| (key(random), value(random, depth - 1)))
+                .collect::<BTreeMap<_, _>>(),
         ),
     }
 }
 
 #[test]
 fn rust_prints_what_python_prints_for_generated_values() {
-    let Some(mut python) = python3("tests/python/repr_of_pickles.py") else { return };
+    let Some(mut python) = python3("tests/python/repr_of_pickles.py") else {
+        return;
+    };
     let mut random = Random(0x5eed_50c7_e71e_5500);
     let values: Vec<Value> = (0..5000).map(|_| value(&mut random, 3)).collect();
     let mut input = String::new();
     for value in &values {
-        let pickle = serde_pickle::value_to_vec(value, SerOptions::new()).unwrap();
+        let pickle =
+            serde_pickle::value_to_vec(value, SerOptions::new()).unwrap();
         input.extend(pickle.iter().map(|byte| format!("{byte:02x}")));
         input.push('\n');
     }
-    let mut child = python.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut child =
+        python.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
     let mut stdin = child.stdin.take().unwrap();
     let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
     let output = child.wait_with_output().unwrap();
     writer.join().unwrap().unwrap();
     assert!(output.status.success(), "python failed");
-    let python_lines: Vec<&str> = std::str::from_utf8(&output.stdout).unwrap().lines().collect();
+    let python_lines: Vec<&str> =
+        std::str::from_utf8(&output.stdout).unwrap().lines().collect();
     assert_eq!(python_lines.len(), values.len());
     for (value, python_line) in values.iter().zip(python_lines) {
         assert_eq!(repr(value), python_line, "for {value:?}");

@@ -14,7 +14,14 @@ use std::time::{Duration, Instant};
 pub const DEADLINE: Duration = Duration::from_secs(60);
 
 /// The lessons, as their example names.
-pub const LESSONS: [&str; 5] = ["lesson_01", "lesson_02", "lesson_03", "lesson_04", "lesson_05"];
+pub const LESSONS: [&str; 5] =
+    ["lesson_01", "lesson_02", "lesson_03", "lesson_04", "lesson_05"];
+
+/// The project's root: the lessons, the book and the Python programs are there.
+pub fn root() -> &'static Path {
+    // This package is tests/, one level below the root.
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+}
 
 /// The path of a lesson's executable, built on first use so that `cargo test --test NAME`
 /// works on a fresh clone too. Cargo builds examples for `cargo test`, but not for every way
@@ -23,14 +30,22 @@ pub fn example(name: &str) -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     let directory = BUILT.get_or_init(|| {
         // This test runs from target/<profile>/deps; the examples go to target/<profile>/examples.
-        let profile_dir = std::env::current_exe().unwrap().parent().unwrap().parent().unwrap().to_path_buf();
-        let profile = match profile_dir.file_name().and_then(|name| name.to_str()) {
-            Some("debug") | None => "dev".to_string(),
-            Some(other) => other.to_string(),
-        };
+        let profile_dir = std::env::current_exe()
+            .unwrap()
+            .parent()
+            .unwrap()
+            .parent()
+            .unwrap()
+            .to_path_buf();
+        let profile =
+            match profile_dir.file_name().and_then(|name| name.to_str()) {
+                Some("debug") | None => "dev".to_string(),
+                Some(other) => other.to_string(),
+            };
         let status = Command::new(env!("CARGO"))
             .args(["build", "--quiet", "--examples", "--profile", &profile])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(["--package", "socket-lessons"])
+            .current_dir(root())
             .status()
             .expect("cargo runs");
         assert!(status.success(), "cargo build --examples failed");
@@ -71,7 +86,9 @@ impl Process {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .unwrap_or_else(|error| panic!("cannot start {command:?}: {error}"));
+            .unwrap_or_else(|error| {
+                panic!("cannot start {command:?}: {error}")
+            });
         let (sender, lines) = mpsc::channel();
         let stdout = BufReader::new(child.stdout.take().unwrap());
         thread::spawn(move || {
@@ -87,7 +104,13 @@ impl Process {
             let _ = stderr.read_to_string(&mut text);
             text
         });
-        Process { child, lines, seen: Vec::new(), stderr: Some(stderr), started: Instant::now() }
+        Process {
+            child,
+            lines,
+            seen: Vec::new(),
+            stderr: Some(stderr),
+            started: Instant::now(),
+        }
     }
 
     fn remaining(&self) -> Duration {
@@ -101,15 +124,22 @@ impl Process {
                 self.seen.push(line.clone());
                 line
             }
-            Err(error) => panic!("no line from the process ({error:?}); it printed {:?}", self.seen),
+            Err(error) => panic!(
+                "no line from the process ({error:?}); it printed {:?}",
+                self.seen
+            ),
         }
     }
 
     /// Waits for the `listening on HOST:PORT` line a server prints first, and returns the port.
     pub fn listening_port(&mut self) -> u16 {
         let line = self.next_line();
-        let port = line.rsplit_once(':').and_then(|(_, port)| port.parse().ok());
-        assert!(line.contains("listening on "), "expected the listening line first, got {line:?}");
+        let port =
+            line.rsplit_once(':').and_then(|(_, port)| port.parse().ok());
+        assert!(
+            line.contains("listening on "),
+            "expected the listening line first, got {line:?}"
+        );
         port.unwrap_or_else(|| panic!("no port in {line:?}"))
     }
 
@@ -120,7 +150,10 @@ impl Process {
                 Ok(line) => self.seen.push(line),
                 Err(RecvTimeoutError::Disconnected) => break,
                 Err(RecvTimeoutError::Timeout) => {
-                    panic!("the process did not finish within {DEADLINE:?}; it printed {:?}", self.seen)
+                    panic!(
+                        "the process did not finish within {DEADLINE:?}; it printed {:?}",
+                        self.seen
+                    )
                 }
             }
         }
@@ -157,7 +190,10 @@ pub fn run(command: Command) -> Output {
 
 /// Starts `server`, waits for its `listening on` line, runs the client that `client` makes for
 /// that port, and waits for both to end successfully. Returns their outputs, server first.
-pub fn server_then_client(server: Command, client: impl FnOnce(&str) -> Command) -> (Output, Output) {
+pub fn server_then_client(
+    server: Command,
+    client: impl FnOnce(&str) -> Command,
+) -> (Output, Output) {
     let mut server = Process::spawn(server);
     let port = server.listening_port().to_string();
     let client = run(client(&port));
@@ -185,35 +221,45 @@ pub fn mask_ports(text: &str) -> String {
 
 /// The transcript file of `lesson` named `name`: what the book shows and what the test expects.
 pub fn transcript_path(lesson: &str, name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("book/src/transcripts")
-        .join(lesson)
-        .join(format!("{name}.txt"))
+    root().join("book/src/transcripts").join(lesson).join(format!("{name}.txt"))
 }
 
 /// Asserts that `output` (ports masked) is the transcript, and shows a diff where it is not.
 /// `SNAPSHOTS=overwrite cargo test` writes the transcripts from the real runs instead.
 pub fn assert_transcript(lesson: &str, name: &str, output: &str) {
-    let expected = snapbox::Data::read_from(&transcript_path(lesson, name), None).raw();
-    snapbox::Assert::new().action_env("SNAPSHOTS").normalize_paths(false).eq(mask_ports(output), expected);
+    let expected =
+        snapbox::Data::read_from(&transcript_path(lesson, name), None).raw();
+    snapbox::Assert::new()
+        .action_env("SNAPSHOTS")
+        .normalize_paths(false)
+        .eq(mask_ports(output), expected);
 }
 
 /// Asserts a run ended with `code`, showing what it printed where it did not.
 pub fn assert_exit(output: &Output, code: i32) {
-    assert_eq!(output.status.code(), Some(code), "stdout:\n{}\nstderr:\n{}", output.stdout, output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "stdout:\n{}\nstderr:\n{}",
+        output.stdout,
+        output.stderr
+    );
 }
 
 /// `python3`, for the tests that talk to Python. Where it is missing they cannot run: under CI
 /// (the `CI` variable set) that is a failure, elsewhere the test says so and passes.
 pub fn python3(script: &str) -> Option<Command> {
-    let found = Command::new("python3").arg("--version").stdout(Stdio::null()).status();
+    let found =
+        Command::new("python3").arg("--version").stdout(Stdio::null()).status();
     if found.is_ok_and(|status| status.success()) {
         let mut command = Command::new("python3");
-        command.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join(script)).env("PYTHONIOENCODING", "utf-8");
+        command.arg(root().join(script)).env("PYTHONIOENCODING", "utf-8");
         return Some(command);
     }
     if std::env::var_os("CI").is_some() {
-        panic!("python3 is not on PATH, and CI needs it for the interop tests: install Python 3");
+        panic!(
+            "python3 is not on PATH, and CI needs it for the interop tests: install Python 3"
+        );
     }
     eprintln!("note: python3 is not on PATH; skipping this interop test");
     None
