@@ -1,29 +1,32 @@
-//! Lesson 4: the server closes, and the client knows the message is complete.
+//! Lesson 4: the server closes, and the client knows the message is over.
 //!
-//! The server sends, then closes the connection. The client reads 7-byte pieces until `recv`
-//! returns 0 bytes, which on a stream socket means one thing: the other side closed, and
-//! everything it sent has been read.
+//! The server sends, then closes the connection. The client reads 7-byte
+//! pieces until `recv` returns 0 bytes, which on a stream socket means: the
+//! other side will send no more.
 
 use std::io::{self, Read, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use socket_lessons::cli::Defaults;
-use socket_lessons::python::bytes_repr;
-use socket_lessons::{
-    ClientConfig, Lesson, Out, ServerConfig, output, reuse_address,
-};
+use socket_lessons::python::{bytes_repr, escape_unprintable};
+use socket_lessons::{ClientConfig, Lesson, Out, ServerConfig};
+use socket_lessons::{output, reuse_address};
 use socket2::{Domain, Socket, Type};
 
 const LESSON: Lesson = Lesson {
     name: "lesson_04",
     title: "close detection",
     defaults: Defaults { port: 4104, wait: Duration::from_secs(10) },
+    options: &[],
     server,
     client,
 };
 
 const MESSAGE: &[u8] = b"Socket Programming in Rust";
+
+/// The most the client keeps: a server could send without end.
+const MAX_MESSAGE: usize = 1024 * 1024;
 
 fn main() -> ExitCode {
     LESSON.main()
@@ -31,7 +34,8 @@ fn main() -> ExitCode {
 
 // ANCHOR: server
 fn server(config: &ServerConfig, out: &Out) -> io::Result<()> {
-    let listener = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+    let listener = config.wire(socket, out);
     reuse_address(&listener)?;
     listener.bind(&config.address.into())?;
     listener.listen(5)?;
@@ -39,18 +43,17 @@ fn server(config: &ServerConfig, out: &Out) -> io::Result<()> {
 
     config.serve_clients(out, || {
         let (mut client, address) = listener.accept()?;
-        out.say(format_args!(
-            "Connection to {} established",
-            output::address(&address)
-        ));
+        let address = output::address(&address);
+        out.say(format_args!("Connection to {address} established"));
         out.say(format_args!(
             "sending {} bytes, then closing the connection",
             MESSAGE.len()
         ));
         client.write_all(MESSAGE)?;
-        // close(2): Python's clt.close(). In Rust, dropping a socket closes it; the drop is
-        // written out because this close is the lesson. It sends the client an end-of-stream
-        // after the last byte, and its recv returns 0 once it has read everything before it.
+        // close(2): Python's clt.close(). In Rust, dropping a socket closes
+        // it; the drop is written out because this close is the lesson. The
+        // system sends the client an end of stream (FIN) after the last
+        // byte, and the client's recv returns 0 once it has read the rest.
         drop(client);
         Ok(())
     })
@@ -59,31 +62,42 @@ fn server(config: &ServerConfig, out: &Out) -> io::Result<()> {
 
 // ANCHOR: client
 fn client(config: &ClientConfig, out: &Out) -> io::Result<()> {
-    let mut server = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+    let mut server = config.wire(socket, out);
     out.say(format_args!("connecting to {}", config.server));
     server.connect_timeout(&config.server.into(), config.wait)?;
     server.set_read_timeout(Some(config.wait))?;
 
     let mut message = Vec::new();
     let mut buffer = [0; 7];
+    let size = buffer.len();
     loop {
         let received = server.read(&mut buffer)?;
         if received == 0 {
-            out.say("recv(7) returned 0 bytes: the server closed the connection, so the message is complete");
+            out.say(format_args!(
+                "recv({size}) returned 0 bytes: the server will send no \
+                 more, so the message ends here"
+            ));
             break;
         }
         out.say(format_args!(
-            "recv(7) returned {received} bytes: {}",
+            "recv({size}) returned {received} bytes: {}",
             bytes_repr(&buffer[..received])
         ));
+        // A peer could send without end: keep a bounded amount.
+        if message.len() + received > MAX_MESSAGE {
+            return Err(io::Error::other(format!(
+                "the server sent more than the {MAX_MESSAGE} bytes this \
+                 client keeps; stopping"
+            )));
+        }
         message.extend_from_slice(&buffer[..received]);
     }
-    // Decoded once, at the end: the tutorial decodes every piece, which breaks when a piece
-    // ends in the middle of a character that takes more than one byte in UTF-8.
-    out.say(format_args!(
-        "complete message: {}",
-        String::from_utf8_lossy(&message)
-    ));
+    // Decoded once, at the end: the tutorial decodes every piece, which
+    // breaks when a piece ends inside a character that takes more than one
+    // byte in UTF-8.
+    let text = String::from_utf8_lossy(&message);
+    out.say(format_args!("complete message: {}", escape_unprintable(&text)));
     Ok(())
 }
 // ANCHOR_END: client

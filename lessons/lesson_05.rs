@@ -1,15 +1,18 @@
 //! Lesson 5: Python objects over a socket, with pickle and a length header.
 //!
-//! The server pickles Python values (first the tutorial's dict `{1: "Client", 2: "Server"}`,
-//! then a list, a tuple and a set) and sends each behind a 10-character header that holds its
-//! length. The client reads with a 10-byte buffer, so a header, a message, or the end of one
-//! and the start of the next arrive in pieces; it rebuilds each message, unpickles it, and
-//! prints it as Python's `print` would.
+//! The server pickles Python values (first the tutorial's dict
+//! `{1: "Client", 2: "Server"}`, then a list, a tuple and a set) and sends
+//! each behind a 10-character header that holds its length. The client reads
+//! with a 10-byte buffer, so a header, a message, or the end of one and the
+//! start of the next arrive in pieces; it rebuilds each message, unpickles
+//! it, and prints it as Python's `print` would.
 //!
-//! The tutorial's version has three bugs, fixed here: its header line does not parse; its
-//! client takes the header from the first `recv` of each message and waits for the exact total,
-//! so a `recv` that brings a short header, or bytes of the next message, breaks it; and when the
-//! server closes, its `int()` of an empty header raises an error instead of ending cleanly.
+//! The tutorial's version has three bugs, fixed here: its header line does
+//! not parse in the copy we have; its client takes the header from the first
+//! `recv` of each message and waits for the exact total, so a `recv` that
+//! brings a short header, or bytes of the next message, breaks it (lesson 6
+//! shows this); and when the server closes, its `int()` of an empty header
+//! raises an error instead of ending cleanly.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Read, Write};
@@ -29,6 +32,7 @@ const LESSON: Lesson = Lesson {
     name: "lesson_05",
     title: "pickled object transfer",
     defaults: Defaults { port: 4105, wait: Duration::from_secs(10) },
+    options: &[],
     server,
     client,
 };
@@ -46,8 +50,8 @@ fn messages() -> Result<Vec<Value>, serde_pickle::Error> {
             (1, "Client"),
             (2, "Server"),
         ]))?,
-        // The tutorial's pickle example. Its items have different types, so it is built as a
-        // Python list directly.
+        // The tutorial's pickle example. Its items have different types, so
+        // it is built as a Python list directly.
         Value::List(vec![
             Value::I64(1),
             Value::I64(2),
@@ -55,8 +59,8 @@ fn messages() -> Result<Vec<Value>, serde_pickle::Error> {
         ]),
         // A Rust tuple is a Python tuple.
         serde_pickle::to_value(&("Rust", 2024, 3.5, true))?,
-        // serde has no notion of a set (a BTreeSet would arrive as a list), so this one is
-        // built as a Python set.
+        // serde has no notion of a set (a BTreeSet would arrive as a list),
+        // so this one is built as a Python set.
         Value::Set(BTreeSet::from([1, 2, 3].map(HashableValue::I64))),
     ])
 }
@@ -64,7 +68,8 @@ fn messages() -> Result<Vec<Value>, serde_pickle::Error> {
 
 // ANCHOR: server
 fn server(config: &ServerConfig, out: &Out) -> io::Result<()> {
-    let listener = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+    let listener = config.wire(socket, out);
     reuse_address(&listener)?;
     listener.bind(&config.address.into())?;
     listener.listen(5)?;
@@ -72,16 +77,19 @@ fn server(config: &ServerConfig, out: &Out) -> io::Result<()> {
 
     config.serve_clients(out, || {
         let (mut client, address) = listener.accept()?;
-        out.say(format_args!("Connection to {} established", output::address(&address)));
+        let address = output::address(&address);
+        out.say(format_args!("Connection to {address} established"));
         let mut pickles = Vec::new();
         for value in messages().map_err(io::Error::other)? {
-            // pickle.dumps(value). serde-pickle writes protocol 3 (\x80\x03), which every
-            // Python 3 reads. Python 3.11 writes protocol 4 by default, and even at protocol 3
-            // its bytes differ: it memoizes each object (q\x00, q\x01: so a repeated object is
-            // stored once) and writes a small integer in one byte (K\x01) where serde-pickle
-            // uses four (J\x01\x00\x00\x00). Both decode to the same value; the tests check
-            // it with Python's own pickle.loads.
-            let pickled = serde_pickle::value_to_vec(&value, SerOptions::new()).map_err(io::Error::other)?;
+            // pickle.dumps(value). serde-pickle writes protocol 3 (\x80\x03),
+            // which every Python 3 reads. Python's bytes differ even at
+            // protocol 3: it memoizes each object (q\x00, q\x01: a repeated
+            // object is stored once) and writes a small integer in one byte
+            // (K\x01) where serde-pickle uses four (J\x01\x00\x00\x00). Both
+            // decode to the same value; the tests check it with Python's own
+            // pickle.loads.
+            let pickled = serde_pickle::value_to_vec(&value, SerOptions::new())
+                .map_err(io::Error::other)?;
             out.say(format_args!(
                 "{} pickles to {} bytes: {}",
                 python::repr(&value),
@@ -91,14 +99,17 @@ fn server(config: &ServerConfig, out: &Out) -> io::Result<()> {
             pickles.push(pickled);
         }
         out.say(format_args!(
-            "sending {} messages, each behind a {HEADER_LEN}-byte length header, then closing",
+            "sending {} messages, each behind a {HEADER_LEN}-byte length \
+             header, then closing",
             pickles.len()
         ));
         for pickled in &pickles {
-            // The header is the length, left-aligned in 10 characters: f"{len(msg):<10}".
+            // The header is the length, left-aligned in 10 characters:
+            // f"{len(msg):<10}". Header and pickle go out in one send.
             client.write_all(&framing::frame(pickled)?)?;
         }
-        // close(2): after the last message, the close tells the client there are no more.
+        // close(2): after the last message, the end of the stream tells the
+        // client there are no more.
         drop(client);
         Ok(())
     })
@@ -107,24 +118,28 @@ fn server(config: &ServerConfig, out: &Out) -> io::Result<()> {
 
 // ANCHOR: client
 fn client(config: &ClientConfig, out: &Out) -> io::Result<()> {
-    let mut server = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+    let mut server = config.wire(socket, out);
     out.say(format_args!("connecting to {}", config.server));
     server.connect_timeout(&config.server.into(), config.wait)?;
     server.set_read_timeout(Some(config.wait))?;
 
-    // The stream has no message boundaries: a recv into this 10-byte buffer may return a
-    // whole header, part of one, or the end of one message and the start of the next. The
-    // reassembler keeps what has come and hands back each header and each message once it
-    // is complete.
+    // The stream has no message boundaries: a recv into this 10-byte buffer
+    // may return a whole header, part of one, or the end of one message and
+    // the start of the next. The reassembler keeps what has come and hands
+    // back each header and each message once it is complete.
     let mut reassembler = Reassembler::new();
     let mut buffer = [0; HEADER_LEN];
     loop {
         let received = server.read(&mut buffer)?;
         if received == 0 {
-            // A close between two messages is the normal end; a close inside one is an error.
+            // The end of the stream between two messages is the normal end;
+            // inside one, it is an error.
             let count = reassembler.finish()?;
             out.say(format_args!(
-                "the server closed the connection after {count} messages"
+                "recv({}) returned 0 bytes: the server will send no more, \
+                 after {count} messages",
+                buffer.len()
             ));
             return Ok(());
         }
@@ -138,7 +153,8 @@ fn client(config: &ClientConfig, out: &Out) -> io::Result<()> {
                     ));
                 }
                 Piece::Message(pickled) => {
-                    // pickle.loads, but safe: serde-pickle builds values and never runs code.
+                    // pickle.loads, but safe: serde-pickle builds values and
+                    // never runs code.
                     let value = serde_pickle::value_from_slice(
                         &pickled,
                         DeOptions::new(),

@@ -1,34 +1,80 @@
 //! The command line every lesson shares.
 //!
 //! ```text
-//! lesson_0N                                    the demo: server and client in one process
-//! lesson_0N server [--host H] [--port P] [--once]
-//! lesson_0N client [--host H] [--port P] [--wait SECONDS]
-//! lesson_0N --help
+//! lesson_NN [OPTIONS]            the demo: server and client in one process
+//! lesson_NN server [OPTIONS]     a server, for a teacher's first terminal
+//! lesson_NN client [OPTIONS]     a client, for the second
+//! lesson_NN --help
 //! ```
 //!
-//! Three flags do not need an argument-parsing crate: this module is a loop over the words.
+//! Every lesson has the same options (`--host`, `--port`, `--once`, `--wait`,
+//! `--deadline`, and the three that make the invisible visible: `--chunk`
+//! with `--pause`, `--hex`, `--trace`). A lesson may add its own, each
+//! described by a [`LessonOption`]. A handful of flags do not need an
+//! argument-parsing crate: this module is a loop over the words.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
-/// The host a server binds and a client connects to when `--host` is not given.
+/// The host a server binds and a client connects to when `--host` is not
+/// given.
 pub const DEFAULT_HOST: &str = "127.0.0.1";
 
-/// The longest `--wait` accepted: an hour is already far longer than any lesson needs.
-const MAX_WAIT_SECONDS: f64 = 3600.0;
+/// The longest time any option accepts: an hour is already far longer than
+/// any lesson needs.
+const MAX_SECONDS: f64 = 3600.0;
 
-/// What the user asked a lesson to do.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Command {
-    /// Run the server in a thread and a client against it, on a port the system picks.
-    Demo { wait: Duration },
-    /// Serve clients until interrupted, or one client with `--once`.
-    Server { host: String, port: u16, once: bool },
-    /// Connect to a server and receive what it sends.
-    Client { host: String, port: u16, wait: Duration },
-    /// Print the usage and exit 0.
-    Help,
+/// The pause between the pieces of a `--chunk`ed send, unless `--pause` says
+/// otherwise: long enough for each piece to arrive on its own.
+pub const DEFAULT_PAUSE: Duration = Duration::from_millis(200);
+
+/// The longest a client runs in all, unless `--deadline` says otherwise.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(60);
+
+/// Which sides an option is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Server,
+    Client,
+    Both,
+}
+
+impl Side {
+    fn allows(self, mode: Mode) -> bool {
+        matches!(
+            (self, mode),
+            (_, Mode::Demo)
+                | (Side::Both, _)
+                | (Side::Server, Mode::Server)
+                | (Side::Client, Mode::Client)
+        )
+    }
+}
+
+/// What value an option takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Value {
+    /// A switch: present or not.
+    Switch,
+    /// Any text that is not empty.
+    Text,
+    /// A whole number from 1 to `max`.
+    Count { max: u64 },
+}
+
+/// An option a lesson adds to the shared ones, such as lesson 7's `--message`.
+#[derive(Debug, Clone, Copy)]
+pub struct LessonOption {
+    /// The flag, with its dashes: `"--message"`.
+    pub flag: &'static str,
+    pub value: Value,
+    /// What `--help` shows for the value (`TEXT`, `N`), unused for a switch.
+    pub placeholder: &'static str,
+    /// The value when the option is not given (unused for a switch).
+    pub default: &'static str,
+    pub side: Side,
+    pub help: &'static str,
 }
 
 /// The defaults a lesson sets for its command line.
@@ -36,11 +82,86 @@ pub enum Command {
 pub struct Defaults {
     /// The port this lesson's server and client agree on.
     pub port: u16,
-    /// How long the client's `recv` waits for data before it gives up.
+    /// How long the client's `connect` and each `recv` wait.
     pub wait: Duration,
 }
 
-/// A command line that cannot be understood: print the message and the usage, exit 2.
+/// Which of the three ways to run a lesson the command line asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// The server in a thread and a client against it, on a port the system
+    /// picks.
+    Demo,
+    /// Serve clients until interrupted, or one client with `--once`.
+    Server,
+    /// Connect to a server and talk to it.
+    Client,
+}
+
+/// How a lesson shows what its sockets do.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Show {
+    /// `--hex`: every byte sent and received, as a hex dump.
+    pub hex: bool,
+    /// `--trace`: a line before and after each call that can block.
+    pub trace: bool,
+}
+
+/// How a server sends: all at once, or in slow motion.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pace {
+    /// `--chunk BYTES`: each `send` carries at most this many bytes.
+    pub chunk: Option<usize>,
+    /// `--pause SECONDS`: the pause before each piece after the first.
+    pub pause: Duration,
+}
+
+/// Everything the command line said, with the lesson's defaults filled in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    pub mode: Mode,
+    pub host: String,
+    pub port: u16,
+    pub once: bool,
+    pub wait: Duration,
+    pub deadline: Duration,
+    pub pace: Pace,
+    pub show: Show,
+    /// The lesson's own options, by flag, each with its value or default.
+    pub extra: Extra,
+}
+
+/// A lesson's own options, as given or defaulted.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Extra(BTreeMap<&'static str, String>);
+
+impl Extra {
+    /// The text of a [`Value::Text`] option.
+    pub fn text(&self, flag: &str) -> &str {
+        self.0.get(flag).map_or("", String::as_str)
+    }
+
+    /// The number of a [`Value::Count`] option (checked when parsed).
+    pub fn count(&self, flag: &str) -> u64 {
+        self.text(flag).parse().unwrap_or(1)
+    }
+
+    /// Whether a [`Value::Switch`] was given.
+    pub fn switch(&self, flag: &str) -> bool {
+        self.0.contains_key(flag)
+    }
+}
+
+/// What the user asked for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    Run(Options),
+    /// Print the usage and exit 0.
+    Help,
+}
+
+/// A command line that cannot be understood: print the message and the usage,
+/// exit 2.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UsageError(pub String);
 
@@ -52,92 +173,174 @@ impl fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
+/// The options every lesson has, with the side each is for.
+const SHARED: [(&str, Side); 9] = [
+    ("--host", Side::Both),
+    ("--port", Side::Both),
+    ("--once", Side::Server),
+    ("--wait", Side::Client),
+    ("--deadline", Side::Client),
+    ("--chunk", Side::Server),
+    ("--pause", Side::Server),
+    ("--hex", Side::Both),
+    ("--trace", Side::Both),
+];
+
 /// Reads the words after the program name.
-pub fn parse<I, S>(words: I, defaults: Defaults) -> Result<Command, UsageError>
+pub fn parse<I, S>(
+    words: I,
+    defaults: Defaults,
+    lesson_options: &[LessonOption],
+) -> Result<Command, UsageError>
 where
     I: IntoIterator<Item = S>,
     S: Into<String>,
 {
     let mut words = words.into_iter().map(Into::into).peekable();
     let mode = match words.peek().map(String::as_str) {
-        Some("server") | Some("client") => words.next(),
-        _ => None,
+        Some("server") => Mode::Server,
+        Some("client") => Mode::Client,
+        _ => Mode::Demo,
     };
-    let mut host = None;
-    let mut port = None;
-    let mut wait = None;
-    let mut once = false;
+    if mode != Mode::Demo {
+        words.next();
+    }
+    let mode_name = match mode {
+        Mode::Demo => "the demo",
+        Mode::Server => "server",
+        Mode::Client => "client",
+    };
+    let mut given: BTreeMap<&'static str, String> = BTreeMap::new();
     while let Some(word) = words.next() {
+        if word == "-h" || word == "--help" {
+            return Ok(Command::Help);
+        }
         let (flag, inline_value) = match word.split_once('=') {
             Some((flag, value)) if flag.starts_with("--") => {
                 (flag.to_string(), Some(value.to_string()))
             }
             _ => (word.clone(), None),
         };
-        let mut value = || {
-            inline_value
-                .clone()
-                .or_else(|| words.next())
-                .ok_or_else(|| UsageError(format!("{flag} needs a value")))
-        };
-        match flag.as_str() {
-            "-h" | "--help" => return Ok(Command::Help),
-            "--host" => host = Some(parse_host(&value()?)?),
-            "--port" => port = Some(parse_port(&value()?)?),
-            "--wait" => wait = Some(parse_wait(&value()?)?),
-            "--once" if inline_value.is_none() => once = true,
-            "server" | "client" => {
+        let shared = SHARED.iter().find(|(name, _)| *name == flag);
+        let own = lesson_options.iter().find(|option| option.flag == flag);
+        let (name, side, takes_value) = match (shared, own) {
+            (Some(&(name, side)), _) => {
+                (name, side, !matches!(name, "--once" | "--hex" | "--trace"))
+            }
+            (None, Some(option)) => {
+                (option.flag, option.side, option.value != Value::Switch)
+            }
+            _ if word == "server" || word == "client" => {
                 return Err(UsageError(format!(
-                    "'{word}' must come first, before any flag"
+                    "'{word}' must come first, before any option"
                 )));
             }
             _ if word.starts_with('-') => {
-                return Err(UsageError(format!("unknown flag '{word}'")));
+                return Err(UsageError(format!("unknown option '{word}'")));
             }
             _ => {
-                return Err(UsageError(format!("unexpected argument '{word}'")));
+                return Err(UsageError(format!(
+                    "unexpected argument '{word}'"
+                )));
+            }
+        };
+        let demo_refuses = matches!(name, "--host" | "--port" | "--once");
+        if !side.allows(mode) || (mode == Mode::Demo && demo_refuses) {
+            return Err(UsageError(format!(
+                "{name} is not an option of {mode_name}"
+            )));
+        }
+        let value = match (takes_value, inline_value) {
+            (true, Some(value)) => value,
+            (true, None) => words
+                .next()
+                .ok_or_else(|| UsageError(format!("{name} needs a value")))?,
+            (false, None) => String::new(),
+            (false, Some(_)) => {
+                return Err(UsageError(format!("{name} takes no value")));
+            }
+        };
+        if given.insert(name, value).is_some() {
+            return Err(UsageError(format!("{name} is given twice")));
+        }
+    }
+
+    let seconds = |flag: &str, default: Duration| match given.get(flag) {
+        Some(text) => parse_seconds(flag, text),
+        None => Ok(default),
+    };
+    let port = match given.get("--port") {
+        Some(text) => parse_port(text)?,
+        None => defaults.port,
+    };
+    if mode == Mode::Client && port == 0 {
+        return Err(UsageError(
+            "a client needs the server's real port, not 0".into(),
+        ));
+    }
+    let host = match given.get("--host") {
+        Some(text) if text.trim().is_empty() => {
+            return Err(UsageError(
+                "--host needs a host name or an IPv4 address, such as \
+                 127.0.0.1 (0.0.0.0 means every interface)"
+                    .into(),
+            ));
+        }
+        Some(text) => text.clone(),
+        None => DEFAULT_HOST.to_string(),
+    };
+    let chunk = match given.get("--chunk") {
+        Some(text) => Some(parse_chunk(text)?),
+        None => None,
+    };
+    if given.contains_key("--pause") && chunk.is_none() {
+        return Err(UsageError(
+            "--pause goes with --chunk: it is the pause between pieces".into(),
+        ));
+    }
+    let mut extra = BTreeMap::new();
+    for option in lesson_options {
+        match (given.get(option.flag), option.value) {
+            (Some(_), Value::Switch) => {
+                extra.insert(option.flag, String::new());
+            }
+            (None, Value::Switch) => {}
+            (given, value) => {
+                let text = given.map_or(option.default, String::as_str);
+                check_value(option.flag, value, text)?;
+                extra.insert(option.flag, text.to_string());
             }
         }
     }
-    let given = [
-        ("--host", host.is_some()),
-        ("--port", port.is_some()),
-        ("--wait", wait.is_some()),
-        ("--once", once),
-    ];
-    let only = |allowed: &[&str]| match given
-        .iter()
-        .find(|(flag, set)| *set && !allowed.contains(flag))
-    {
-        Some((flag, _)) => Err(UsageError(format!(
-            "{flag} is not an option of {}",
-            mode.as_deref().unwrap_or("the demo")
-        ))),
-        None => Ok(()),
-    };
-    let host = host.unwrap_or_else(|| DEFAULT_HOST.to_string());
-    let port = port.unwrap_or(defaults.port);
-    let wait = wait.unwrap_or(defaults.wait);
-    match mode.as_deref() {
-        Some("server") => only(&["--host", "--port", "--once"])
-            .map(|()| Command::Server { host, port, once }),
-        Some("client") if port == 0 => Err(UsageError(
-            "a client needs the server's real port, not 0".into(),
-        )),
-        Some("client") => only(&["--host", "--port", "--wait"])
-            .map(|()| Command::Client { host, port, wait }),
-        _ => only(&["--wait"]).map(|()| Command::Demo { wait }),
-    }
+    Ok(Command::Run(Options {
+        mode,
+        host,
+        port,
+        once: given.contains_key("--once"),
+        wait: seconds("--wait", defaults.wait)?,
+        deadline: seconds("--deadline", DEFAULT_DEADLINE)?,
+        pace: Pace { chunk, pause: seconds("--pause", DEFAULT_PAUSE)? },
+        show: Show {
+            hex: given.contains_key("--hex"),
+            trace: given.contains_key("--trace"),
+        },
+        extra: Extra(extra),
+    }))
 }
 
-fn parse_host(text: &str) -> Result<String, UsageError> {
-    if text.trim().is_empty() {
-        return Err(UsageError(
-            "--host needs a host name or an IPv4 address, such as 127.0.0.1"
-                .into(),
-        ));
+fn check_value(flag: &str, value: Value, text: &str) -> Result<(), UsageError> {
+    match value {
+        Value::Text if text.is_empty() => {
+            Err(UsageError(format!("{flag} needs some text, not ''")))
+        }
+        Value::Count { max } => match text.parse::<u64>() {
+            Ok(number) if (1..=max).contains(&number) => Ok(()),
+            _ => Err(UsageError(format!(
+                "{flag} takes a whole number from 1 to {max}, not '{text}'"
+            ))),
+        },
+        _ => Ok(()),
     }
-    Ok(text.to_string())
 }
 
 fn parse_port(text: &str) -> Result<u16, UsageError> {
@@ -148,41 +351,98 @@ fn parse_port(text: &str) -> Result<u16, UsageError> {
     })
 }
 
-fn parse_wait(text: &str) -> Result<Duration, UsageError> {
+/// The largest `--chunk`: a piece that big is no longer slow motion.
+const MAX_CHUNK: usize = 65536;
+
+fn parse_chunk(text: &str) -> Result<usize, UsageError> {
+    match text.parse() {
+        Ok(bytes) if (1..=MAX_CHUNK).contains(&bytes) => Ok(bytes),
+        _ => Err(UsageError(format!(
+            "--chunk takes a number of bytes from 1 to {MAX_CHUNK}, \
+             not '{text}'"
+        ))),
+    }
+}
+
+fn parse_seconds(flag: &str, text: &str) -> Result<Duration, UsageError> {
+    // --pause may be 0 (pieces sent back to back); a wait may not.
+    let least = if flag == "--pause" { 0.0 } else { f64::MIN_POSITIVE };
     match text.parse::<f64>() {
-        Ok(seconds) if seconds > 0.0 && seconds <= MAX_WAIT_SECONDS => {
+        Ok(seconds) if seconds >= least && seconds <= MAX_SECONDS => {
             Ok(Duration::from_secs_f64(seconds))
         }
         _ => Err(UsageError(format!(
-            "--wait takes a number of seconds above 0 and at most {MAX_WAIT_SECONDS}, not '{text}'"
+            "{flag} takes a number of seconds {} and at most {MAX_SECONDS}, \
+             not '{text}'",
+            if least == 0.0 { "from 0" } else { "above 0" }
         ))),
     }
 }
 
 /// The text `--help` prints, and a usage error follows with.
-pub fn usage(lesson: &str, title: &str, defaults: Defaults) -> String {
-    format!(
+pub fn usage(
+    lesson: &str,
+    title: &str,
+    defaults: Defaults,
+    lesson_options: &[LessonOption],
+) -> String {
+    let mut text = format!(
         indoc::indoc! {"
             {lesson}: {title}
 
             Usage:
-              cargo run --example {lesson}                    run server and client together (a demo)
+              cargo run --example {lesson}             a demo: server and client
               cargo run --example {lesson} -- server [OPTIONS]
               cargo run --example {lesson} -- client [OPTIONS]
 
             Options:
-              --host HOST       server: address to listen on; client: server to connect to [default: {host}]
-              --port PORT       the port; a server given 0 lets the system pick one [default: {port}]
-              --once            server: serve one client, then exit (without it: until Ctrl-C)
-              --wait SECONDS    client and demo: how long connect and recv wait for the server [default: {wait}]
-              -h, --help        print this help
+              --host HOST        server: the address to listen on; client: the
+                                 server to connect to [default: {host}]
+              --port PORT        the port; a server given 0 lets the system pick
+                                 one [default: {port}]
+              --once             server: serve one client, then exit
+                                 (without it: until Ctrl-C)
+              --wait SECONDS     client: how long connect and each recv wait
+                                 [default: {wait}]
+              --deadline SECONDS client: how long it may run in all
+                                 [default: {deadline}]
+              --chunk BYTES      server: send in pieces of at most BYTES bytes,
+                                 each its own send (slow motion)
+              --pause SECONDS    server: the pause between pieces
+                                 [default: {pause}]
+              --hex              show every byte sent and received, in hex
+              --trace            say what each call waits for, and what it
+                                 returned
         "},
         lesson = lesson,
         title = title,
         host = DEFAULT_HOST,
         port = defaults.port,
         wait = defaults.wait.as_secs_f64(),
-    )
+        deadline = DEFAULT_DEADLINE.as_secs_f64(),
+        pause = DEFAULT_PAUSE.as_secs_f64(),
+    );
+    for option in lesson_options {
+        let side = match option.side {
+            Side::Server => "server: ",
+            Side::Client => "client: ",
+            Side::Both => "",
+        };
+        let flag = match option.value {
+            Value::Switch => option.flag.to_string(),
+            _ => format!("{} {}", option.flag, option.placeholder),
+        };
+        text.push_str(&format!("  {flag:<18} {side}{}\n", option.help));
+        if option.value != Value::Switch {
+            let default = option.default;
+            text.push_str(&format!("{:21}[default: {default}]\n", ""));
+        }
+    }
+    text.push_str(
+        "  -h, --help         print this help\n\nThe demo takes every \
+         option but --host, --port and --once.\n",
+    );
+    text
 }
 
 #[cfg(test)]
@@ -192,49 +452,81 @@ mod tests {
     const DEFAULTS: Defaults =
         Defaults { port: 4101, wait: Duration::from_secs(10) };
 
-    fn parsed(words: &[&str]) -> Result<Command, UsageError> {
-        parse(words.iter().copied(), DEFAULTS)
+    const MESSAGE: LessonOption = LessonOption {
+        flag: "--message",
+        value: Value::Text,
+        placeholder: "TEXT",
+        default: "hello",
+        side: Side::Client,
+        help: "what to send",
+    };
+
+    fn parsed(words: &[&str]) -> Result<Options, UsageError> {
+        match parse(words.iter().copied(), DEFAULTS, &[MESSAGE])? {
+            Command::Run(options) => Ok(options),
+            Command::Help => Err(UsageError("help".into())),
+        }
     }
 
     #[test]
-    fn no_words_is_the_demo_with_the_default_wait() {
-        assert_eq!(parsed(&[]), Ok(Command::Demo { wait: DEFAULTS.wait }));
+    fn no_words_is_the_demo_with_the_defaults() {
+        let options = parsed(&[]).unwrap();
+        assert_eq!(options.mode, Mode::Demo);
+        assert_eq!(options.wait, DEFAULTS.wait);
+        assert_eq!(options.pace, Pace { chunk: None, pause: DEFAULT_PAUSE });
+        assert_eq!(options.extra.text("--message"), "hello");
     }
 
     #[test]
-    fn server_takes_host_port_and_once_in_both_spellings() {
+    fn server_takes_its_options_in_both_spellings() {
+        let options = parsed(&[
+            "server",
+            "--host",
+            "0.0.0.0",
+            "--port=0",
+            "--once",
+            "--chunk",
+            "5",
+            "--pause=0",
+            "--hex",
+        ])
+        .unwrap();
+        assert_eq!((options.host.as_str(), options.port), ("0.0.0.0", 0));
+        assert!(options.once && options.show.hex && !options.show.trace);
         assert_eq!(
-            parsed(&["server", "--host", "0.0.0.0", "--port=0", "--once"]),
-            Ok(Command::Server { host: "0.0.0.0".into(), port: 0, once: true })
+            options.pace,
+            Pace { chunk: Some(5), pause: Duration::ZERO }
         );
     }
 
     #[test]
-    fn client_defaults_to_the_lessons_port_and_takes_fractional_waits() {
-        assert_eq!(
-            parsed(&["client", "--wait", "0.5"]),
-            Ok(Command::Client {
-                host: DEFAULT_HOST.into(),
-                port: 4101,
-                wait: Duration::from_millis(500)
-            })
-        );
+    fn client_takes_fractional_waits_and_its_lessons_options() {
+        let options =
+            parsed(&["client", "--wait", "0.5", "--message", "hi"]).unwrap();
+        assert_eq!(options.wait, Duration::from_millis(500));
+        assert_eq!(options.extra.text("--message"), "hi");
     }
 
     #[test]
-    fn bad_values_and_misplaced_flags_are_usage_errors() {
+    fn bad_values_and_misplaced_options_are_usage_errors() {
         for words in [
             &["server", "--port", "70000"][..],
             &["server", "--port", "abc"],
             &["server", "--port"],
+            &["server", "--host", ""],
+            &["server", "--chunk", "0"],
+            &["server", "--pause", "1"],
+            &["server", "--message", "x"],
             &["client", "--wait", "-1"],
             &["client", "--wait", "nan"],
             &["client", "--port", "0"],
             &["client", "--once"],
-            &["server", "--wait", "1"],
+            &["client", "--chunk", "3"],
+            &["client", "--message", ""],
+            &["client", "--hex=yes"],
+            &["client", "--wait", "1", "--wait", "2"],
             &["--port", "5000"],
             &["--verbose"],
-            &["--once=yes", "server"],
             &["serve"],
             &["--once", "server"],
         ] {
@@ -244,22 +536,19 @@ mod tests {
 
     #[test]
     fn help_wins_wherever_it_stands() {
-        assert_eq!(
-            parsed(&["client", "--port", "1", "--help"]),
-            Ok(Command::Help)
-        );
+        let words = ["client", "--port", "1", "--help"];
+        assert_eq!(parse(words, DEFAULTS, &[]), Ok(Command::Help));
     }
 
     #[test]
-    fn usage_shows_the_lessons_defaults() {
-        let text = usage(
-            "lesson_03",
-            "loop receive",
-            Defaults { port: 4103, wait: Duration::from_secs(2) },
-        );
-        assert!(
-            text.contains("[default: 4103]") && text.contains("[default: 2]"),
-            "{text}"
-        );
+    fn usage_shows_the_lessons_defaults_within_80_columns() {
+        let defaults = Defaults { port: 4103, wait: Duration::from_secs(2) };
+        let text = usage("lesson_03", "loop receive", defaults, &[MESSAGE]);
+        assert!(text.contains("[default: 4103]"), "{text}");
+        assert!(text.contains("[default: 2]"), "{text}");
+        assert!(text.contains("--message TEXT"), "{text}");
+        for line in text.lines() {
+            assert!(line.chars().count() <= 80, "too wide: {line}");
+        }
     }
 }

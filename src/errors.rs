@@ -23,56 +23,67 @@ pub enum Situation<'a> {
 }
 
 /// Explains `error` for a person, in one or two sentences.
+///
+/// An error this crate made already says what happened, in its own words
+/// (a deadline, a silence, a bad header): those are kept as they are.
 pub fn explain(error: &io::Error, situation: Situation<'_>) -> String {
     use io::ErrorKind::*;
+    if error.get_ref().is_some() {
+        return error.to_string();
+    }
     let peer = match situation {
         Situation::Serving { .. } => "the client",
         Situation::Connecting { .. } => "the server",
     };
     match (error.kind(), situation) {
         (AddrInUse, Situation::Serving { address }) => format!(
-            "port {} is already in use on {}. Another lesson's server, or an earlier run of this one, \
-             may still be running: stop it (Ctrl-C in its terminal), or pick another port with --port.",
+            "port {} is already in use on {}. Another lesson's server, or an \
+             earlier run of this one, may still be running: stop it (Ctrl-C \
+             in its terminal), or pick another port with --port.",
             address.port(),
             address.ip()
         ),
         (AddrNotAvailable, Situation::Serving { address }) => format!(
-            "{} is not an address of this machine, so no server can listen there. Use 127.0.0.1 \
-             (this machine only) or 0.0.0.0 (every interface).",
+            "{} is not an address of this machine, so no server can listen \
+             there. Use 127.0.0.1 (this machine only) or 0.0.0.0 (every \
+             interface).",
             address.ip()
         ),
         (PermissionDenied, Situation::Serving { address }) => format!(
-            "this user may not listen on port {}: ports below 1024 are kept for the administrator. \
-             Pick one from 1024 up with --port.",
+            "this user may not listen on port {}: on this system, ports below \
+             1024 are kept for the administrator. Pick one from 1024 up with \
+             --port.",
             address.port()
         ),
         (ConnectionRefused, Situation::Connecting { lesson, server, .. }) => {
             format!(
-                "nothing is listening on {server} (connection refused). Start the server first, in \
-             another terminal: cargo run --example {lesson} -- server --port {}",
+                "nothing is listening on {server} (connection refused). Start \
+                 the server first, in another terminal: cargo run --example \
+                 {lesson} -- server --port {}",
                 server.port()
             )
         }
         (TimedOut | WouldBlock, Situation::Connecting { server, wait, .. }) => {
             format!(
-                "no answer from {server} within {} s. Is this lesson's server running there? \
-             --wait SECONDS gives it longer.",
+                "no answer from {server} within {} s. Is this lesson's server \
+                 running there? --wait SECONDS gives it longer.",
                 wait.as_secs_f64()
             )
         }
         (
             HostUnreachable | NetworkUnreachable,
             Situation::Connecting { server, .. },
-        ) => {
-            format!(
-                "{server} cannot be reached from here: check the address and the network."
-            )
-        }
-        (ConnectionReset, _) => {
-            format!(
-                "{peer} reset the connection: it closed with data still unread, or it crashed."
-            )
-        }
+        ) => format!(
+            "{server} cannot be reached from here: check the address and the \
+             network."
+        ),
+        (ConnectionReset, _) => format!(
+            "{peer}'s system reset the connection (RST). That happens when \
+             {peer} closes with data it never read, closes with SO_LINGER \
+             set to 0, or no longer knows the connection (its machine \
+             restarted). A program that crashes or is killed does not cause \
+             it: its system closes its sockets normally."
+        ),
         (BrokenPipe, _) => {
             format!("{peer} went away while this side was still sending.")
         }

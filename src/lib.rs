@@ -6,9 +6,10 @@
 //!
 //! | module | what it does |
 //! |---|---|
-//! | [`lesson`] | A [`Lesson`] is a server and a client; `Lesson::main` runs one as a demo (both in one process), a server or a client, and turns errors into messages and exit codes. |
-//! | [`cli`] | The command line all lessons share: `server` / `client`, `--host`, `--port`, `--once`, `--wait`. |
-//! | [`output`] | Labelled, coloured lines (`[server]`, `[client]`), and the `listening on` line tests and the demo wait for. |
+//! | [`lesson`] | A [`Lesson`] is a server and a client; `Lesson::main` runs one as a demo, a server or a client, and turns errors into messages and exit codes. |
+//! | [`cli`] | The command line all lessons share, and the options a lesson adds. |
+//! | [`wire`] | The socket as a lesson shows it: `--trace`, `--hex`, `--chunk`, and the client's deadline. |
+//! | [`output`] | Labelled, coloured lines (`[server]`, `[client]`), hex dumps, and the `listening on` line tests and the demo wait for. |
 //! | [`errors`] | Explains what went wrong (a port in use, a refused connection, a reset) and what to do. |
 //! | [`framing`] | Lesson 5's 10-character length header, and the reader that rebuilds messages from whatever `recv` returns. |
 //! | [`python`] | Prints values and bytes the way Python's `repr` does, so Rust and Python print the same lines. |
@@ -21,9 +22,11 @@ pub mod framing;
 pub mod lesson;
 pub mod output;
 pub mod python;
+pub mod wire;
 
 pub use lesson::{ClientConfig, Lesson, ServerConfig};
 pub use output::Out;
+pub use wire::Wire;
 
 use socket2::Socket;
 

@@ -145,31 +145,53 @@ fn write_items<T>(
     text.push_str(close);
 }
 
-/// `repr(str)`: single quotes unless the text has a `'` and no `"`; escapes for what is not
-/// printable.
+/// `repr(str)`: single quotes unless the text has a `'` and no `"`; escapes
+/// for what is not printable.
 fn str_repr(string: &str) -> String {
     let quote = preferred_quote(string.contains('\''), string.contains('"'));
     let mut text = String::from(quote);
     for character in string.chars() {
         match character {
             '\\' => text.push_str("\\\\"),
-            '\t' => text.push_str("\\t"),
-            '\n' => text.push_str("\\n"),
-            '\r' => text.push_str("\\r"),
             _ if character == quote => text.extend(['\\', quote]),
             _ if is_printable(character) => text.push(character),
-            _ => {
-                let code = u32::from(character);
-                let _ = match code {
-                    0..0x100 => write!(text, "\\x{code:02x}"),
-                    0x100..0x10000 => write!(text, "\\u{code:04x}"),
-                    _ => write!(text, "\\U{code:08x}"),
-                };
-            }
+            _ => push_escape(&mut text, character),
         }
     }
     text.push(quote);
     text
+}
+
+/// Text from a peer, safe to print on a terminal: what is not printable
+/// (a newline, an escape code that could clear the screen or fake a
+/// `[server]` line) is shown as Python's `repr` shows it (`\n`, `\x1b`),
+/// the rest as it is.
+///
+/// ```
+/// use socket_lessons::python::escape_unprintable;
+/// assert_eq!(escape_unprintable("hi\n\x1b[2J"), r"hi\n\x1b[2J");
+/// ```
+pub fn escape_unprintable(string: &str) -> String {
+    let mut text = String::with_capacity(string.len());
+    for character in string.chars() {
+        match character {
+            _ if is_printable(character) => text.push(character),
+            _ => push_escape(&mut text, character),
+        }
+    }
+    text
+}
+
+fn push_escape(text: &mut String, character: char) {
+    let code = u32::from(character);
+    let _ = match character {
+        '\t' => write!(text, "\\t"),
+        '\n' => write!(text, "\\n"),
+        '\r' => write!(text, "\\r"),
+        _ if code < 0x100 => write!(text, "\\x{code:02x}"),
+        _ if code < 0x10000 => write!(text, "\\u{code:04x}"),
+        _ => write!(text, "\\U{code:08x}"),
+    };
 }
 
 fn preferred_quote(has_single: bool, has_double: bool) -> char {

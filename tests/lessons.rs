@@ -4,7 +4,8 @@
 mod support;
 
 use support::{
-    LESSONS, assert_exit, assert_transcript, lesson, run, server_then_client,
+    LESSONS, assert_exit, assert_sides_transcript, assert_transcript, lesson,
+    run, server_then_client,
 };
 
 /// `cargo run --example NAME`: server and client in one process.
@@ -12,7 +13,7 @@ fn demo(name: &str) {
     let output = run(lesson(name, &[]));
     assert_exit(&output, 0);
     assert_eq!(output.stderr, "", "the demo should print nothing on stderr");
-    assert_transcript(name, "demo", &output.stdout);
+    assert_sides_transcript(name, "demo", &output.stdout);
 }
 
 /// A teacher's two terminals: `-- server` in one, `-- client` in the other.

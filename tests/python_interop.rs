@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::{assert_transcript, lesson, python3, server_then_client};
+use support::{assert_transcript, lesson, python3, server_then_client, unfold};
 
 /// The Rust server with the Python client: both print what the Rust pair prints.
 fn rust_server_python_client(name: &str) {
@@ -96,17 +96,19 @@ fn the_rust_client_reads_every_pickle_protocol() {
         let (server, client) = server_then_client(server, |port| {
             lesson("lesson_05", &["client", "--port", port])
         });
+        let (client, server) = (unfold(&client.stdout), unfold(&server.stdout));
         let printed_values: Vec<&str> = client
-            .stdout
             .lines()
-            .filter(|line| {
-                !line.contains("connecting to") && !line.contains("header b'")
-            })
-            .filter(|line| !line.contains("closed the connection"))
             .map(|line| line.trim_start_matches("[client] "))
+            // The lines about the connection and the framing; the rest are
+            // the values.
+            .filter(|line| {
+                !["connecting to", "connected from", "header b'", "recv("]
+                    .iter()
+                    .any(|story| line.starts_with(story))
+            })
             .collect();
         let python_reprs: Vec<&str> = server
-            .stdout
             .lines()
             .skip(1)
             .map(|line| line.trim_start_matches("[server] "))

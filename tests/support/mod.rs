@@ -235,6 +235,41 @@ pub fn assert_transcript(lesson: &str, name: &str, output: &str) {
         .eq(mask_ports(output), expected);
 }
 
+/// Like [`assert_transcript`], for output where two sides print at once (a
+/// demo): the sides' lines may interleave differently from run to run, so
+/// the output matches if each side printed the transcript's lines for that
+/// side, in the same order.
+pub fn assert_sides_transcript(lesson: &str, name: &str, output: &str) {
+    let path = transcript_path(lesson, name);
+    let expected = std::fs::read_to_string(&path).unwrap_or_default();
+    let output = mask_ports(output);
+    let side = |text: &str, label: &str| -> Vec<String> {
+        text.lines()
+            .filter(|line| line.starts_with(label))
+            .map(str::to_string)
+            .collect()
+    };
+    let same_sides = ["[server]", "[client]"]
+        .iter()
+        .all(|label| side(&output, label) == side(&expected, label));
+    let only_sides = output.lines().all(|line| {
+        line.starts_with("[server]") || line.starts_with("[client]")
+    });
+    if !(same_sides
+        && only_sides
+        && output.lines().count() == expected.lines().count())
+    {
+        assert_transcript(lesson, name, &output);
+    }
+}
+
+/// Joins the lines the lessons fold at 80 columns (a continuation starts
+/// with the label and three spaces), so that a test can look for a phrase
+/// wherever the fold fell.
+pub fn unfold(text: &str) -> String {
+    text.replace("\n[server]   ", " ").replace("\n[client]   ", " ")
+}
+
 /// Asserts a run ended with `code`, showing what it printed where it did not.
 pub fn assert_exit(output: &Output, code: i32) {
     assert_eq!(
