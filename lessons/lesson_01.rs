@@ -23,7 +23,11 @@ use socket2::{Domain, Socket, Type};
 const LESSON: Lesson = Lesson {
     name: "lesson_01",
     title: "basic send",
-    defaults: Defaults { port: 4101, wait: Duration::from_secs(10) },
+    defaults: Defaults {
+        port: 4101,
+        wait: Duration::from_secs(10),
+        buffer: 1024,
+    },
     options: &[],
     server,
     client,
@@ -80,7 +84,8 @@ fn client(config: &ClientConfig, out: &Out) -> io::Result<()> {
     server.connect_timeout(&config.server.into(), config.wait)?;
     server.set_read_timeout(Some(config.wait))?;
 
-    let mut buffer = [0; 1024];
+    // 1024 bytes, the tutorial's recv(1024); --buffer BYTES sets another.
+    let mut buffer = vec![0; config.buffer];
     // recv(2): wait until some bytes have arrived, then take as many as
     // have arrived, up to the buffer's size. `read` on a socket is recv
     // with no flags; it returns how many bytes it put in the buffer.

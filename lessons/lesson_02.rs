@@ -22,7 +22,7 @@ mod lesson_01;
 const LESSON: Lesson = Lesson {
     name: "lesson_02",
     title: "tiny buffer truncation",
-    defaults: Defaults { port: 4102, wait: Duration::from_secs(10) },
+    defaults: Defaults { port: 4102, wait: Duration::from_secs(10), buffer: 7 },
     options: &[],
     server: lesson_01::server,
     client,
@@ -40,7 +40,8 @@ fn client(config: &ClientConfig, out: &Out) -> io::Result<()> {
     server.connect_timeout(&config.server.into(), config.wait)?;
     server.set_read_timeout(Some(config.wait))?;
 
-    let mut buffer = [0; 7];
+    // 7 bytes, the tutorial's recv(7); --buffer BYTES sets another.
+    let mut buffer = vec![0; config.buffer];
     // recv(2) never returns more than the buffer holds, however many bytes
     // have arrived.
     let received = server.read(&mut buffer)?;

@@ -20,7 +20,7 @@ use socket2::{Domain, Socket, Type};
 const LESSON: Lesson = Lesson {
     name: "lesson_03",
     title: "loop receive",
-    defaults: Defaults { port: 4103, wait: Duration::from_secs(2) },
+    defaults: Defaults { port: 4103, wait: Duration::from_secs(2), buffer: 7 },
     options: &[HOLD],
     server,
     client,
@@ -92,7 +92,7 @@ fn client(config: &ClientConfig, out: &Out) -> io::Result<()> {
     // Here the read timeout is the lesson: how long recv may wait for more.
     server.set_read_timeout(Some(config.wait))?;
 
-    let mut buffer = [0; 7];
+    let mut buffer = vec![0; config.buffer];
     let size = buffer.len();
     let mut total = 0;
     loop {

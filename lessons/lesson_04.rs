@@ -17,7 +17,7 @@ use socket2::{Domain, Socket, Type};
 const LESSON: Lesson = Lesson {
     name: "lesson_04",
     title: "close detection",
-    defaults: Defaults { port: 4104, wait: Duration::from_secs(10) },
+    defaults: Defaults { port: 4104, wait: Duration::from_secs(10), buffer: 7 },
     options: &[],
     server,
     client,
@@ -69,7 +69,7 @@ fn client(config: &ClientConfig, out: &Out) -> io::Result<()> {
     server.set_read_timeout(Some(config.wait))?;
 
     let mut message = Vec::new();
-    let mut buffer = [0; 7];
+    let mut buffer = vec![0; config.buffer];
     let size = buffer.len();
     loop {
         let received = server.read(&mut buffer)?;

@@ -31,7 +31,11 @@ use socket2::{Domain, Socket, Type};
 const LESSON: Lesson = Lesson {
     name: "lesson_05",
     title: "pickled object transfer",
-    defaults: Defaults { port: 4105, wait: Duration::from_secs(10) },
+    defaults: Defaults {
+        port: 4105,
+        wait: Duration::from_secs(10),
+        buffer: HEADER_LEN,
+    },
     options: &[],
     server,
     client,
@@ -124,12 +128,12 @@ fn client(config: &ClientConfig, out: &Out) -> io::Result<()> {
     server.connect_timeout(&config.server.into(), config.wait)?;
     server.set_read_timeout(Some(config.wait))?;
 
-    // The stream has no message boundaries: a recv into this 10-byte buffer
-    // may return a whole header, part of one, or the end of one message and
-    // the start of the next. The reassembler keeps what has come and hands
-    // back each header and each message once it is complete.
+    // The stream has no message boundaries: a recv into this buffer (10
+    // bytes by default) may return a whole header, part of one, or the end
+    // of one message and the start of the next. The reassembler keeps what
+    // has come and hands back each header and each message once complete.
     let mut reassembler = Reassembler::new();
-    let mut buffer = [0; HEADER_LEN];
+    let mut buffer = vec![0; config.buffer];
     loop {
         let received = server.read(&mut buffer)?;
         if received == 0 {

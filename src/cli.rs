@@ -84,6 +84,9 @@ pub struct Defaults {
     pub port: u16,
     /// How long the client's `connect` and each `recv` wait.
     pub wait: Duration,
+    /// The size of the client's receive buffer: how much one `recv` may
+    /// return.
+    pub buffer: usize,
 }
 
 /// Which of the three ways to run a lesson the command line asks for.
@@ -125,6 +128,7 @@ pub struct Options {
     pub once: bool,
     pub wait: Duration,
     pub deadline: Duration,
+    pub buffer: usize,
     pub pace: Pace,
     pub show: Show,
     /// The lesson's own options, by flag, each with its value or default.
@@ -174,12 +178,13 @@ impl fmt::Display for UsageError {
 impl std::error::Error for UsageError {}
 
 /// The options every lesson has, with the side each is for.
-const SHARED: [(&str, Side); 9] = [
+const SHARED: [(&str, Side); 10] = [
     ("--host", Side::Both),
     ("--port", Side::Both),
     ("--once", Side::Server),
     ("--wait", Side::Client),
     ("--deadline", Side::Client),
+    ("--buffer", Side::Client),
     ("--chunk", Side::Server),
     ("--pause", Side::Server),
     ("--hex", Side::Both),
@@ -290,7 +295,7 @@ where
         None => DEFAULT_HOST.to_string(),
     };
     let chunk = match given.get("--chunk") {
-        Some(text) => Some(parse_chunk(text)?),
+        Some(text) => Some(parse_bytes("--chunk", text)?),
         None => None,
     };
     if given.contains_key("--pause") && chunk.is_none() {
@@ -319,6 +324,10 @@ where
         once: given.contains_key("--once"),
         wait: seconds("--wait", defaults.wait)?,
         deadline: seconds("--deadline", DEFAULT_DEADLINE)?,
+        buffer: match given.get("--buffer") {
+            Some(text) => parse_bytes("--buffer", text)?,
+            None => defaults.buffer,
+        },
         pace: Pace { chunk, pause: seconds("--pause", DEFAULT_PAUSE)? },
         show: Show {
             hex: given.contains_key("--hex"),
@@ -351,15 +360,15 @@ fn parse_port(text: &str) -> Result<u16, UsageError> {
     })
 }
 
-/// The largest `--chunk`: a piece that big is no longer slow motion.
-const MAX_CHUNK: usize = 65536;
+/// The largest `--chunk` or `--buffer`: 64 KiB, a common size for one
+/// `recv`.
+const MAX_BYTES: usize = 65536;
 
-fn parse_chunk(text: &str) -> Result<usize, UsageError> {
+fn parse_bytes(flag: &str, text: &str) -> Result<usize, UsageError> {
     match text.parse() {
-        Ok(bytes) if (1..=MAX_CHUNK).contains(&bytes) => Ok(bytes),
+        Ok(bytes) if (1..=MAX_BYTES).contains(&bytes) => Ok(bytes),
         _ => Err(UsageError(format!(
-            "--chunk takes a number of bytes from 1 to {MAX_CHUNK}, \
-             not '{text}'"
+            "{flag} takes a number of bytes from 1 to {MAX_BYTES}, not '{text}'"
         ))),
     }
 }
@@ -406,6 +415,8 @@ pub fn usage(
                                  [default: {wait}]
               --deadline SECONDS client: how long it may run in all
                                  [default: {deadline}]
+              --buffer BYTES     client: the most one recv may return
+                                 [default: {buffer}]
               --chunk BYTES      server: send in pieces of at most BYTES bytes,
                                  each its own send (slow motion)
               --pause SECONDS    server: the pause between pieces
@@ -420,6 +431,7 @@ pub fn usage(
         port = defaults.port,
         wait = defaults.wait.as_secs_f64(),
         deadline = DEFAULT_DEADLINE.as_secs_f64(),
+        buffer = defaults.buffer,
         pause = DEFAULT_PAUSE.as_secs_f64(),
     );
     for option in lesson_options {
@@ -450,7 +462,7 @@ mod tests {
     use super::*;
 
     const DEFAULTS: Defaults =
-        Defaults { port: 4101, wait: Duration::from_secs(10) };
+        Defaults { port: 4101, wait: Duration::from_secs(10), buffer: 1024 };
 
     const MESSAGE: LessonOption = LessonOption {
         flag: "--message",
@@ -542,7 +554,8 @@ mod tests {
 
     #[test]
     fn usage_shows_the_lessons_defaults_within_80_columns() {
-        let defaults = Defaults { port: 4103, wait: Duration::from_secs(2) };
+        let defaults =
+            Defaults { port: 4103, wait: Duration::from_secs(2), buffer: 7 };
         let text = usage("lesson_03", "loop receive", defaults, &[MESSAGE]);
         assert!(text.contains("[default: 4103]"), "{text}");
         assert!(text.contains("[default: 2]"), "{text}");

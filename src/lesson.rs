@@ -58,6 +58,8 @@ pub struct ClientConfig {
     /// The longest a client runs in all: a client of these lessons never
     /// hangs forever, even on a server that sends a byte now and then.
     pub deadline: Duration,
+    /// `--buffer`: the size of the buffer each `recv` fills.
+    pub buffer: usize,
     /// The lesson's own options.
     pub extra: Extra,
 }
@@ -243,6 +245,7 @@ fn client_config(server: SocketAddrV4, options: &Options) -> ClientConfig {
         server,
         wait: options.wait,
         deadline: options.deadline,
+        buffer: options.buffer,
         extra: options.extra.clone(),
     }
 }
