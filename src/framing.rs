@@ -15,7 +15,6 @@
 //! Because it never sees the socket, the same code can be tested on every way a
 //! stream can be cut into pieces.
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::io;
 
@@ -114,16 +113,21 @@ impl From<FramingError> for io::Error {
 
 /// Rebuilds headers and messages from the pieces `recv` returns.
 ///
-/// Each byte is copied once, by [`push`](Self::push), straight to where it
-/// belongs: into the header being read, or into the message being read, whose
-/// buffer is reserved whole as soon as its header is in (and found not too
-/// long). A finished message is handed back as that same buffer.
+/// A message's bytes are copied into a buffer reserved whole as soon as its
+/// header is in (and found not too long), and that buffer is what is handed
+/// back. Bytes that arrive past the end of a message wait, copied, until that
+/// message has been handed back: so the reader never holds two big messages
+/// at once.
 #[derive(Debug)]
 pub struct Reassembler {
     /// What the next bytes of the stream belong to.
     filling: Filling,
-    /// Headers and messages complete and not yet handed back, in order.
-    ready: VecDeque<Piece>,
+    /// A header or message complete and not yet handed back.
+    ready: Option<Piece>,
+    /// Bytes received after `ready` was complete, not yet sorted into a
+    /// header or message; the first `sorted` of them are done with.
+    unsorted: Vec<u8>,
+    sorted: usize,
     /// What was wrong with the stream, once something was: the bytes after a
     /// bad header cannot be read, so they are not.
     error: Option<FramingError>,
@@ -159,7 +163,9 @@ impl Reassembler {
     pub fn with_max_len(max_len: usize) -> Self {
         Reassembler {
             filling: Filling::Header { raw: [0; HEADER_LEN], got: 0 },
-            ready: VecDeque::new(),
+            ready: None,
+            unsorted: Vec::new(),
+            sorted: 0,
             error: None,
             max_len,
             messages: 0,
@@ -167,50 +173,40 @@ impl Reassembler {
     }
 
     /// Adds the bytes one `recv` returned.
-    pub fn push(&mut self, mut received: &[u8]) {
-        // One recv may end anywhere: inside a header, inside a message, or
-        // after several of each. So take, each time round, only what the
-        // current piece still lacks, and leave the rest for the next piece.
-        while !received.is_empty() && self.error.is_none() {
-            let taken = match &mut self.filling {
-                Filling::Header { raw, got } => {
-                    let taken = received.len().min(HEADER_LEN - *got);
-                    raw[*got..*got + taken].copy_from_slice(&received[..taken]);
-                    *got += taken;
-                    if *got == HEADER_LEN {
-                        let raw = *raw;
-                        self.header_complete(raw);
-                    }
-                    taken
-                }
-                Filling::Message { length, bytes } => {
-                    let taken = received.len().min(*length - bytes.len());
-                    // Never more than the room reserved: no reallocation.
-                    bytes.extend_from_slice(&received[..taken]);
-                    if bytes.len() == *length {
-                        let message = std::mem::take(bytes);
-                        self.message_complete(message);
-                    }
-                    taken
-                }
-            };
-            received = &received[taken..];
+    pub fn push(&mut self, received: &[u8]) {
+        if self.ready.is_none() && self.sorted == self.unsorted.len() {
+            // The usual case: the bytes go straight where they belong, and
+            // only what comes after a complete piece has to wait.
+            let taken = self.sort(received);
+            let rest = &received[taken..];
+            self.unsorted.clear();
+            self.sorted = 0;
+            // Exactly: the rest of one recv, not twice that.
+            self.unsorted.reserve_exact(rest.len());
+            self.unsorted.extend_from_slice(rest);
+        } else {
+            self.unsorted.extend_from_slice(received);
         }
     }
 
     /// The next complete header or message, or `None` until more bytes
     /// arrive.
     pub fn next_piece(&mut self) -> Result<Option<Piece>, FramingError> {
-        match (self.ready.pop_front(), &self.error) {
+        if self.ready.is_none() {
+            let unsorted = std::mem::take(&mut self.unsorted);
+            self.sorted += self.sort(&unsorted[self.sorted..]);
+            self.unsorted = unsorted;
+        }
+        match (self.ready.take(), &self.error) {
             (Some(piece), _) => Ok(Some(piece)),
             (None, Some(error)) => Err(error.clone()),
             (None, None) => Ok(None),
         }
     }
 
-    /// Call when `recv` returns 0 (the peer closed): returns how many messages
-    /// came, or says what was cut off. Closing between messages is the normal
-    /// end of the stream.
+    /// Call when `recv` returns 0 (the peer closed) and `next_piece` has
+    /// returned `None`: returns how many messages came, or says what was cut
+    /// off. Closing between messages is the normal end of the stream.
     pub fn finish(&self) -> Result<usize, FramingError> {
         if let Some(error) = &self.error {
             return Err(error.clone());
@@ -235,35 +231,64 @@ impl Reassembler {
         }
     }
 
+    /// Copies `bytes` into the header or message being received, up to the
+    /// end of the first piece to complete; returns how many it took.
+    fn sort(&mut self, bytes: &[u8]) -> usize {
+        // One recv may end anywhere: inside a header, inside a message, or
+        // after several of each. So take only what the current piece still
+        // lacks, and stop once a piece is ready to be handed back.
+        let mut taken = 0;
+        while self.ready.is_none() && self.error.is_none() {
+            let rest = &bytes[taken..];
+            match &mut self.filling {
+                // Checked before looking for more bytes: an empty message
+                // needs none.
+                Filling::Message { length, bytes }
+                    if bytes.len() == *length =>
+                {
+                    self.ready = Some(Piece::Message(std::mem::take(bytes)));
+                    self.messages += 1;
+                    self.filling =
+                        Filling::Header { raw: [0; HEADER_LEN], got: 0 };
+                }
+                _ if rest.is_empty() => break,
+                Filling::Header { raw, got } => {
+                    let take = rest.len().min(HEADER_LEN - *got);
+                    raw[*got..*got + take].copy_from_slice(&rest[..take]);
+                    *got += take;
+                    taken += take;
+                    if *got == HEADER_LEN {
+                        let raw = *raw;
+                        self.header_complete(raw);
+                    }
+                }
+                Filling::Message { length, bytes } => {
+                    let take = rest.len().min(*length - bytes.len());
+                    // Never more than the room reserved: no reallocation.
+                    bytes.extend_from_slice(&rest[..take]);
+                    taken += take;
+                }
+            }
+        }
+        taken
+    }
+
     fn header_complete(&mut self, raw: [u8; HEADER_LEN]) {
-        let length = match parse_header(&raw) {
+        match parse_header(&raw) {
             Ok(length) if length > self.max_len => {
                 self.error =
                     Some(FramingError::TooLong { length, max: self.max_len });
-                return;
             }
-            Ok(length) => length,
-            Err(error) => {
-                self.error = Some(error);
-                return;
+            Ok(length) => {
+                self.ready = Some(Piece::Header { raw, length });
+                // The length is now known and allowed, and the message before
+                // this one has been handed back: reserve this one's memory
+                // once, so that filling it never moves what came before.
+                let bytes = Vec::with_capacity(length);
+                self.filling = Filling::Message { length, bytes };
             }
-        };
-        self.ready.push_back(Piece::Header { raw, length });
-        if length == 0 {
-            // An empty message is complete before any of its bytes arrive.
-            self.message_complete(Vec::new());
-        } else {
-            // The length is now known and allowed: reserve the message's
-            // memory once, so that filling it never moves what came before.
-            let bytes = Vec::with_capacity(length);
-            self.filling = Filling::Message { length, bytes };
+            Err(error) => self.error = Some(error),
         }
-    }
-
-    fn message_complete(&mut self, message: Vec<u8>) {
-        self.ready.push_back(Piece::Message(message));
-        self.messages += 1;
-        self.filling = Filling::Header { raw: [0; HEADER_LEN], got: 0 };
     }
 }
 
