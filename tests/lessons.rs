@@ -4,7 +4,8 @@
 mod support;
 
 use support::{
-    LESSONS, assert_exit, assert_transcript, lesson, run, server_then_client,
+    LESSON_03_SHORT_WAIT, LESSONS, assert_exit, assert_transcript, lesson,
+    lesson_03_as_if_default_wait, run, server_then_client,
 };
 
 /// `cargo run --example NAME`: server and client in one process.
@@ -46,6 +47,7 @@ fn lesson_02_server_and_client() {
     server_and_client("lesson_02");
 }
 
+/// With the default wait: the one lesson 3 test that takes its full 2 s.
 #[test]
 fn lesson_03_demo() {
     demo("lesson_03");
@@ -53,7 +55,17 @@ fn lesson_03_demo() {
 
 #[test]
 fn lesson_03_server_and_client() {
-    server_and_client("lesson_03");
+    let (server, client) = server_then_client(
+        lesson("lesson_03", &["server", "--port", "0", "--once"]),
+        |port| {
+            let wait = LESSON_03_SHORT_WAIT;
+            lesson("lesson_03", &["client", "--port", port, "--wait", wait])
+        },
+    );
+    assert_eq!((client.stderr.as_str(), server.stderr.as_str()), ("", ""));
+    assert_transcript("lesson_03", "server", &server.stdout);
+    let client = lesson_03_as_if_default_wait(&client.stdout);
+    assert_transcript("lesson_03", "client", &client);
 }
 
 #[test]

@@ -3,7 +3,10 @@
 
 mod support;
 
-use support::{assert_transcript, lesson, python3, server_then_client};
+use support::{
+    LESSON_03_SHORT_WAIT, assert_transcript, lesson,
+    lesson_03_as_if_default_wait, python3, server_then_client,
+};
 
 /// The Rust server with the Python client: both print what the Rust pair prints.
 fn rust_server_python_client(name: &str) {
@@ -54,14 +57,39 @@ fn lesson_02_python_server_rust_client() {
     python_server_rust_client("lesson_02");
 }
 
+// Lesson 3's clients here wait less than their default 2 s: the demo in
+// tests/lessons.rs is the run that shows it.
 #[test]
 fn lesson_03_rust_server_python_client() {
-    rust_server_python_client("lesson_03");
+    let Some(mut client) = python3("lessons/python/lesson_03.py") else {
+        return;
+    };
+    let (server, client) = server_then_client(
+        lesson("lesson_03", &["server", "--port", "0", "--once"]),
+        |port| {
+            client.args(["client", "--port", port]);
+            client.args(["--wait", LESSON_03_SHORT_WAIT]);
+            client
+        },
+    );
+    assert_transcript("lesson_03", "server", &server.stdout);
+    let client = lesson_03_as_if_default_wait(&client.stdout);
+    assert_transcript("lesson_03", "client", &client);
 }
 
 #[test]
 fn lesson_03_python_server_rust_client() {
-    python_server_rust_client("lesson_03");
+    let Some(mut server) = python3("lessons/python/lesson_03.py") else {
+        return;
+    };
+    server.args(["server", "--port", "0", "--once"]);
+    let (server, client) = server_then_client(server, |port| {
+        let wait = LESSON_03_SHORT_WAIT;
+        lesson("lesson_03", &["client", "--port", port, "--wait", wait])
+    });
+    assert_transcript("lesson_03", "python-server", &server.stdout);
+    let client = lesson_03_as_if_default_wait(&client.stdout);
+    assert_transcript("lesson_03", "client-of-python-server", &client);
 }
 
 #[test]

@@ -264,3 +264,17 @@ pub fn python3(script: &str) -> Option<Command> {
     eprintln!("note: python3 is not on PATH; skipping this interop test");
     None
 }
+
+/// How long lesson 3's client waits for more, in the tests that need not
+/// show its default of 2 s: long enough for the whole message to come, and
+/// then it gives up sooner.
+pub const LESSON_03_SHORT_WAIT: &str = "0.5";
+
+/// Lesson 3's client `output` from a run with `--wait LESSON_03_SHORT_WAIT`,
+/// as the transcripts show it: with the default wait. The wait it printed
+/// must be the one it was given; only that figure is put back to the default.
+pub fn lesson_03_as_if_default_wait(output: &str) -> String {
+    let printed = format!("still waiting after {LESSON_03_SHORT_WAIT} s:");
+    assert_eq!(output.matches(&printed).count(), 1, "{output}");
+    output.replace(&printed, "still waiting after 2 s:")
+}
