@@ -57,8 +57,8 @@ fn lesson_02_python_server_rust_client() {
     python_server_rust_client("lesson_02");
 }
 
-// Lesson 3's clients here wait less than their default 2 s: the demo in
-// tests/lessons.rs is the run that shows it.
+// Lesson 3's clients here wait 0.5 s, not their default 2 s (see
+// tests/lessons.rs).
 #[test]
 fn lesson_03_rust_server_python_client() {
     let Some(mut client) = python3("lessons/python/lesson_03.py") else {

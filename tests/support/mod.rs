@@ -265,9 +265,9 @@ pub fn python3(script: &str) -> Option<Command> {
     None
 }
 
-/// How long lesson 3's client waits for more, in the tests that need not
-/// show its default of 2 s: long enough for the whole message to come, and
-/// then it gives up sooner.
+/// How long lesson 3's client waits for more in the tests, rather than its
+/// default 2 s: long enough for the whole message to come, and then it gives
+/// up sooner.
 pub const LESSON_03_SHORT_WAIT: &str = "0.5";
 
 /// Lesson 3's client `output` from a run with `--wait LESSON_03_SHORT_WAIT`,
