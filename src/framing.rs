@@ -1,19 +1,20 @@
 //! Message framing: a 10-character length header in front of every message.
 //!
-//! TCP carries a stream of bytes, not messages: one `recv` may return half a header, or the end
-//! of one message and the start of the next. So lesson 5 writes each message as
+//! TCP carries a stream of bytes, not messages: one `recv` may return half a
+//! header, or the end of one message and the start of the next. So lesson 5
+//! writes each message as
 //!
 //! ```text
 //! b'41        ' + 41 bytes of pickle
 //! ```
 //!
-//! the length in ASCII decimal, left-aligned and padded with spaces to 10 characters, as Python's
-//! `f"{len(msg):<10}"` writes it. The reader here does not touch a socket: the lesson hands it
-//! whatever each `recv` returned, and it hands back a header, then a whole message, as soon as
-//! they are complete. Because it never sees the socket, the same code can be tested on every
-//! way a stream can be cut into pieces.
+//! the length in ASCII decimal, left-aligned and padded with spaces to 10
+//! characters, as Python's `f"{len(msg):<10}"` writes it. The reader here does
+//! not touch a socket: the lesson hands it whatever each `recv` returned, and
+//! it hands back a header, then a whole message, as soon as they are complete.
+//! Because it never sees the socket, the same code can be tested on every way a
+//! stream can be cut into pieces.
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::io;
 
@@ -35,7 +36,8 @@ pub fn frame(message: &[u8]) -> io::Result<Vec<u8>> {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!(
-                "a message of {} bytes is too long for a {HEADER_LEN}-digit header",
+                "a message of {} bytes is too long for a {HEADER_LEN}-digit \
+                 header",
                 message.len()
             ),
         ));
@@ -70,17 +72,20 @@ impl fmt::Display for FramingError {
         match self {
             FramingError::NotALength { raw } => write!(
                 f,
-                "the header {} is not a length: it must be digits, padded with spaces to {HEADER_LEN} characters",
+                "the header {} is not a length: it must be digits, padded \
+                 with spaces to {HEADER_LEN} characters",
                 crate::python::bytes_repr(raw)
             ),
             FramingError::TooLong { length, max } => write!(
                 f,
-                "the header announces a message of {length} bytes, more than the {max} this reader accepts"
+                "the header announces a message of {length} bytes, more than \
+                 the {max} this reader accepts"
             ),
             FramingError::Truncated { what, got, expected } => {
                 write!(
                     f,
-                    "the connection closed after {got} of the {expected} bytes of a {what}"
+                    "the connection closed after {got} of the {expected} \
+                     bytes of a {what}"
                 )
             }
             FramingError::Empty => {
@@ -107,14 +112,38 @@ impl From<FramingError> for io::Error {
 }
 
 /// Rebuilds headers and messages from the pieces `recv` returns.
+///
+/// A message's bytes are copied into a buffer reserved whole as soon as its
+/// header is in (and found not too long), and that buffer is what is handed
+/// back. Bytes that arrive past the end of a message wait, copied, until that
+/// message has been handed back: so the reader never holds two big messages
+/// at once.
 #[derive(Debug)]
 pub struct Reassembler {
-    /// Bytes received and not yet handed back.
-    pending: VecDeque<u8>,
-    /// The length of the message being received, once its header is in.
-    expecting: Option<usize>,
+    /// What the next bytes of the stream belong to.
+    filling: Filling,
+    /// A header or message complete and not yet handed back.
+    ready: Option<Piece>,
+    /// Bytes received after `ready` was complete, not yet sorted into a
+    /// header or message; the first `sorted` of them are done with.
+    unsorted: Vec<u8>,
+    sorted: usize,
+    /// What was wrong with the stream, once something was: the bytes after a
+    /// bad header cannot be read, so they are not.
+    error: Option<FramingError>,
     max_len: usize,
+    /// Messages completed so far.
     messages: usize,
+}
+
+/// The piece of the stream being received.
+#[derive(Debug)]
+enum Filling {
+    /// A header, `got` bytes of it so far.
+    Header { raw: [u8; HEADER_LEN], got: usize },
+    /// A message of `length` bytes, whose buffer already has room for all of
+    /// them.
+    Message { length: usize, bytes: Vec<u8> },
 }
 
 impl Default for Reassembler {
@@ -128,12 +157,16 @@ impl Reassembler {
         Self::default()
     }
 
-    /// A reader that refuses messages longer than `max_len` bytes, before reserving any memory
-    /// for them: a length header is a promise from the peer, not a fact.
+    /// A reader that refuses messages longer than `max_len` bytes, before
+    /// reserving any memory for them: a length header is a promise from the
+    /// peer, not a fact.
     pub fn with_max_len(max_len: usize) -> Self {
         Reassembler {
-            pending: VecDeque::new(),
-            expecting: None,
+            filling: Filling::Header { raw: [0; HEADER_LEN], got: 0 },
+            ready: None,
+            unsorted: Vec::new(),
+            sorted: 0,
+            error: None,
             max_len,
             messages: 0,
         }
@@ -141,57 +174,126 @@ impl Reassembler {
 
     /// Adds the bytes one `recv` returned.
     pub fn push(&mut self, received: &[u8]) {
-        self.pending.extend(received);
-    }
-
-    /// The next complete header or message, or `None` until more bytes arrive.
-    pub fn next_piece(&mut self) -> Result<Option<Piece>, FramingError> {
-        match self.expecting {
-            None if self.pending.len() >= HEADER_LEN => {
-                let mut raw = [0; HEADER_LEN];
-                for (byte, received) in
-                    raw.iter_mut().zip(self.pending.drain(..HEADER_LEN))
-                {
-                    *byte = received;
-                }
-                let length = parse_header(&raw)?;
-                if length > self.max_len {
-                    return Err(FramingError::TooLong {
-                        length,
-                        max: self.max_len,
-                    });
-                }
-                self.expecting = Some(length);
-                Ok(Some(Piece::Header { raw, length }))
-            }
-            Some(length) if self.pending.len() >= length => {
-                self.expecting = None;
-                self.messages += 1;
-                Ok(Some(Piece::Message(self.pending.drain(..length).collect())))
-            }
-            _ => Ok(None),
+        if self.ready.is_none() && self.sorted == self.unsorted.len() {
+            // The usual case: the bytes go straight where they belong, and
+            // only what comes after a complete piece has to wait.
+            let taken = self.sort(received);
+            let rest = &received[taken..];
+            self.unsorted.clear();
+            self.sorted = 0;
+            // Exactly: the rest of one recv, not twice that.
+            self.unsorted.reserve_exact(rest.len());
+            self.unsorted.extend_from_slice(rest);
+        } else {
+            self.unsorted.extend_from_slice(received);
         }
     }
 
-    /// Call when `recv` returns 0 (the peer closed): returns how many messages came, or says
-    /// what was cut off. Closing between messages is the normal end of the stream.
+    /// The next complete header or message, or `None` until more bytes
+    /// arrive.
+    pub fn next_piece(&mut self) -> Result<Option<Piece>, FramingError> {
+        if self.ready.is_none() {
+            let unsorted = std::mem::take(&mut self.unsorted);
+            self.sorted += self.sort(&unsorted[self.sorted..]);
+            self.unsorted = unsorted;
+        }
+        match (self.ready.take(), &self.error) {
+            (Some(piece), _) => Ok(Some(piece)),
+            (None, Some(error)) => Err(error.clone()),
+            (None, None) => Ok(None),
+        }
+    }
+
+    /// Call when `recv` returns 0 (the peer closed) and `next_piece` has
+    /// returned `None`: returns how many messages came, or says what was cut
+    /// off. Closing between messages is the normal end of the stream.
     pub fn finish(&self) -> Result<usize, FramingError> {
-        match (self.expecting, self.pending.len()) {
-            (Some(expected), got) => {
-                Err(FramingError::Truncated { what: "message", got, expected })
+        if let Some(error) = &self.error {
+            return Err(error.clone());
+        }
+        match &self.filling {
+            Filling::Message { length, bytes } => {
+                Err(FramingError::Truncated {
+                    what: "message",
+                    got: bytes.len(),
+                    expected: *length,
+                })
             }
-            (None, 0) if self.messages == 0 => Err(FramingError::Empty),
-            (None, 0) => Ok(self.messages),
-            (None, got) => Err(FramingError::Truncated {
+            Filling::Header { got: 0, .. } if self.messages == 0 => {
+                Err(FramingError::Empty)
+            }
+            Filling::Header { got: 0, .. } => Ok(self.messages),
+            Filling::Header { got, .. } => Err(FramingError::Truncated {
                 what: "header",
-                got,
+                got: *got,
                 expected: HEADER_LEN,
             }),
         }
     }
+
+    /// Copies `bytes` into the header or message being received, up to the
+    /// end of the first piece to complete; returns how many it took.
+    fn sort(&mut self, bytes: &[u8]) -> usize {
+        // One recv may end anywhere: inside a header, inside a message, or
+        // after several of each. So take only what the current piece still
+        // lacks, and stop once a piece is ready to be handed back.
+        let mut taken = 0;
+        while self.ready.is_none() && self.error.is_none() {
+            let rest = &bytes[taken..];
+            match &mut self.filling {
+                // Checked before looking for more bytes: an empty message
+                // needs none.
+                Filling::Message { length, bytes }
+                    if bytes.len() == *length =>
+                {
+                    self.ready = Some(Piece::Message(std::mem::take(bytes)));
+                    self.messages += 1;
+                    self.filling =
+                        Filling::Header { raw: [0; HEADER_LEN], got: 0 };
+                }
+                _ if rest.is_empty() => break,
+                Filling::Header { raw, got } => {
+                    let take = rest.len().min(HEADER_LEN - *got);
+                    raw[*got..*got + take].copy_from_slice(&rest[..take]);
+                    *got += take;
+                    taken += take;
+                    if *got == HEADER_LEN {
+                        let raw = *raw;
+                        self.header_complete(raw);
+                    }
+                }
+                Filling::Message { length, bytes } => {
+                    let take = rest.len().min(*length - bytes.len());
+                    // Never more than the room reserved: no reallocation.
+                    bytes.extend_from_slice(&rest[..take]);
+                    taken += take;
+                }
+            }
+        }
+        taken
+    }
+
+    fn header_complete(&mut self, raw: [u8; HEADER_LEN]) {
+        match parse_header(&raw) {
+            Ok(length) if length > self.max_len => {
+                self.error =
+                    Some(FramingError::TooLong { length, max: self.max_len });
+            }
+            Ok(length) => {
+                self.ready = Some(Piece::Header { raw, length });
+                // The length is now known and allowed, and the message before
+                // this one has been handed back: reserve this one's memory
+                // once, so that filling it never moves what came before.
+                let bytes = Vec::with_capacity(length);
+                self.filling = Filling::Message { length, bytes };
+            }
+            Err(error) => self.error = Some(error),
+        }
+    }
 }
 
-/// Reads a header as Python's `int()` would, but stricter: ASCII digits, with spaces around them.
+/// Reads a header as Python's `int()` would, but stricter: ASCII digits, with
+/// spaces around them.
 fn parse_header(raw: &[u8; HEADER_LEN]) -> Result<usize, FramingError> {
     let text = std::str::from_utf8(raw)
         .map_err(|_| FramingError::NotALength { raw: *raw })?;
@@ -199,8 +301,8 @@ fn parse_header(raw: &[u8; HEADER_LEN]) -> Result<usize, FramingError> {
     if digits.is_empty() || !digits.bytes().all(|byte| byte.is_ascii_digit()) {
         return Err(FramingError::NotALength { raw: *raw });
     }
-    // Ten digits fit in a u64 and, on 64-bit machines, a usize; on smaller ones a huge length
-    // is simply too long.
+    // Ten digits fit in a u64 and, on 64-bit machines, a usize; on smaller
+    // ones a huge length is simply too long.
     Ok(digits.parse().unwrap_or(usize::MAX))
 }
 

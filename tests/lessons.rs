@@ -4,8 +4,8 @@
 mod support;
 
 use support::{
-    LESSONS, assert_exit, assert_sides_transcript, assert_transcript, lesson,
-    run, server_then_client,
+    LESSONS, assert_exit, assert_sides_transcript, assert_transcript,
+    client_options, lesson, run, server_then_client,
 };
 
 /// `cargo run --example NAME`: server and client in one process.
@@ -20,7 +20,11 @@ fn demo(name: &str) {
 fn server_and_client(name: &str) {
     let (server, client) = server_then_client(
         lesson(name, &["server", "--port", "0", "--once"]),
-        |port| lesson(name, &["client", "--port", port]),
+        |port| {
+            let mut client = lesson(name, &["client", "--port", port]);
+            client.args(client_options(name));
+            client
+        },
     );
     assert_eq!((client.stderr.as_str(), server.stderr.as_str()), ("", ""));
     assert_transcript(name, "server", &server.stdout);

@@ -3,7 +3,10 @@
 
 mod support;
 
-use support::{assert_transcript, lesson, python3, server_then_client, unfold};
+use support::{
+    assert_transcript, client_options, lesson, python3, server_then_client,
+    unfold,
+};
 
 /// The Rust server with the Python client: both print what the Rust pair prints.
 fn rust_server_python_client(name: &str) {
@@ -14,6 +17,7 @@ fn rust_server_python_client(name: &str) {
         lesson(name, &["server", "--port", "0", "--once"]),
         |port| {
             client.args(["client", "--port", port]);
+            client.args(client_options(name));
             client
         },
     );
@@ -28,7 +32,9 @@ fn python_server_rust_client(name: &str) {
     };
     server.args(["server", "--port", "0", "--once"]);
     let (server, client) = server_then_client(server, |port| {
-        lesson(name, &["client", "--port", port])
+        let mut client = lesson(name, &["client", "--port", port]);
+        client.args(client_options(name));
+        client
     });
     assert_transcript(name, "python-server", &server.stdout);
     assert_transcript(name, "client-of-python-server", &client.stdout);

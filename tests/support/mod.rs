@@ -299,3 +299,13 @@ pub fn python3(script: &str) -> Option<Command> {
     eprintln!("note: python3 is not on PATH; skipping this interop test");
     None
 }
+
+/// Options the tests give a lesson's client besides `--port`: lesson 3's
+/// waits 0.5 s instead of its default 2 s where a transcript shows it, so
+/// the suite is not held up (the demo keeps the real default).
+pub fn client_options(name: &str) -> &'static [&'static str] {
+    match name {
+        "lesson_03" => &["--wait", "0.5"],
+        _ => &[],
+    }
+}
