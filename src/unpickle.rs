@@ -10,7 +10,7 @@
 //! | bound | value |
 //! |---|---|
 //! | nesting of containers | [`MAX_DEPTH`] levels |
-//! | values in the result, each copy of a repeated one counted | [`MAX_VALUES`] |
+//! | values in the result, each copy counted | [`MAX_VALUES`] |
 //! | bytes of the result written out in full | [`MAX_SIZE`] |
 //! | values pushed on pickle's stack, copies included | [`MAX_PUSHES`] |
 //! | marks open at once | [`MAX_OPEN_MARKS`] |
