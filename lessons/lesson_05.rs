@@ -19,10 +19,11 @@ use std::io::{self, Read, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use serde_pickle::{DeOptions, HashableValue, SerOptions, Value};
+use serde_pickle::{HashableValue, SerOptions, Value};
 use socket_lessons::cli::Defaults;
 use socket_lessons::framing::{self, HEADER_LEN, Piece, Reassembler};
 use socket_lessons::python::{self, bytes_repr};
+use socket_lessons::unpickle::unpickle;
 use socket_lessons::{
     ClientConfig, Lesson, Out, ServerConfig, output, reuse_address,
 };
@@ -157,13 +158,10 @@ fn client(config: &ClientConfig, out: &Out) -> io::Result<()> {
                     ));
                 }
                 Piece::Message(pickled) => {
-                    // pickle.loads, but safe: serde-pickle builds values and
-                    // never runs code.
-                    let value = serde_pickle::value_from_slice(
-                        &pickled,
-                        DeOptions::new(),
-                    )
-                    .map_err(python::unpickle_error)?;
+                    // pickle.loads, but safe: checked within bounds, then
+                    // read by serde-pickle, which builds values and never
+                    // runs code.
+                    let value = unpickle(&pickled)?;
                     out.say(python::repr(&value));
                 }
             }

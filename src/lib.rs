@@ -13,6 +13,7 @@
 //! | [`errors`] | Explains what went wrong (a port in use, a refused connection, a reset) and what to do. |
 //! | [`framing`] | Lesson 5's 10-character length header, and the reader that rebuilds messages from whatever `recv` returns. |
 //! | [`python`] | Prints values and bytes the way Python's `repr` does, so Rust and Python print the same lines. |
+//! | [`unpickle`] | Reads lesson 5's pickles from a peer that may be hostile: checks the opcodes within bounds, then unpickles with serde-pickle; lists opcodes as `pickletools.dis` does. |
 //!
 //! Run a lesson with `cargo run --example lesson_01`; `-- --help` lists its options.
 
@@ -22,6 +23,7 @@ pub mod framing;
 pub mod lesson;
 pub mod output;
 pub mod python;
+pub mod unpickle;
 pub mod wire;
 
 pub use lesson::{ClientConfig, Lesson, ServerConfig};

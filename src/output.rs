@@ -221,6 +221,16 @@ pub fn fold(line: &str, label: &str) -> Vec<String> {
     let mut lines = Vec::new();
     let mut rest: Vec<char> = line.chars().collect();
     let mut prefix_len = 0;
+    // The first line keeps its label, its kind (`error:`) and one word.
+    let mut first_word = match line.strip_prefix(label) {
+        Some(text) => {
+            let words: Vec<&str> = text.trim_start().splitn(3, ' ').collect();
+            let kind = words.first().filter(|word| word.ends_with(':'));
+            label.chars().count()
+                + kind.map_or(0, |kind| kind.chars().count() + 1)
+        }
+        None => 0,
+    };
     loop {
         if rest.len() + prefix_len <= WIDTH {
             break;
@@ -229,7 +239,7 @@ pub fn fold(line: &str, label: &str) -> Vec<String> {
         // sides; else the first one after it.
         let is_break = |at: usize| {
             rest[at] == ' '
-                && at > 0
+                && at > first_word
                 && rest[at - 1] != ' '
                 && rest.get(at + 1).is_some_and(|next| *next != ' ')
         };
@@ -248,6 +258,7 @@ pub fn fold(line: &str, label: &str) -> Vec<String> {
         });
         rest.drain(..=at);
         prefix_len = indent.chars().count();
+        first_word = 0;
     }
     let tail: String = rest.iter().collect();
     lines.push(if prefix_len == 0 { tail } else { format!("{indent}{tail}") });

@@ -10,10 +10,8 @@
 //! in sorted order. For dicts built in sorted order and for sets of small integers (the
 //! lessons' values) the text is the same.
 
+use serde_pickle::{HashableValue, Value};
 use std::fmt::Write as _;
-use std::io;
-
-use serde_pickle::{ErrorCode, HashableValue, Value};
 
 /// `repr(value)`, as Python prints it.
 pub fn repr(value: &Value) -> String {
@@ -46,22 +44,6 @@ pub fn bytes_repr(bytes: &[u8]) -> String {
     }
     text.push(quote);
     text
-}
-
-/// Turns serde-pickle's error into a sentence for the reader of lesson 5.
-///
-/// serde-pickle never calls anything a pickle names: where Python's `pickle.loads` would look
-/// up a function such as `os.system` and call it, serde-pickle stops with an unresolved global.
-pub fn unpickle_error(error: serde_pickle::Error) -> io::Error {
-    let message = match &error {
-        serde_pickle::Error::Syntax(ErrorCode::UnresolvedGlobal | ErrorCode::UnsupportedGlobal(..)) => {
-            "refused to unpickle: the message asks to look up and call a Python function (a global \
-             such as os.system). Python's pickle.loads would run it; serde-pickle runs nothing"
-                .to_string()
-        }
-        other => format!("the message is not a pickle this client can read: {other}"),
-    };
-    io::Error::new(io::ErrorKind::InvalidData, message)
 }
 
 fn write_value(text: &mut String, value: &Value) {
@@ -147,7 +129,7 @@ fn write_items<T>(
 
 /// `repr(str)`: single quotes unless the text has a `'` and no `"`; escapes
 /// for what is not printable.
-fn str_repr(string: &str) -> String {
+pub(crate) fn str_repr(string: &str) -> String {
     let quote = preferred_quote(string.contains('\''), string.contains('"'));
     let mut text = String::from(quote);
     for character in string.chars() {
