@@ -1,0 +1,109 @@
+//! The options that make the invisible visible (`--chunk`, `--trace`,
+//! `--hex`) and the experiments the book's "Try it" sections suggest, run
+//! for real: what each prints is a transcript the book shows.
+
+mod support;
+
+use support::{
+    Output, Process, assert_exit, assert_transcript, lesson, run, unfold,
+};
+
+/// A server started with `server` options, and one client with `client`
+/// options against it; both outputs, the server's once it has finished.
+fn pair(name: &str, server: &[&str], client: &[&str]) -> (Output, Output) {
+    let mut args = vec!["server", "--port", "0", "--once"];
+    args.extend_from_slice(server);
+    let mut server = Process::spawn(lesson(name, &args));
+    let port = server.listening_port().to_string();
+    let mut args = vec!["client", "--port", &port];
+    args.extend_from_slice(client);
+    let client = run(lesson(name, &args));
+    (server.finish(), client)
+}
+
+#[test]
+fn in_slow_motion_lesson_1s_single_recv_gets_only_the_first_piece() {
+    let (server, client) =
+        pair("lesson_01", &["--chunk", "5", "--pause", "0.2"], &[]);
+    assert_exit(&client, 0);
+    assert!(
+        client.stdout.contains("recv(1024) returned 5 bytes"),
+        "{}",
+        client.stdout
+    );
+    assert_transcript("lesson_01", "slow-motion-client", &client.stdout);
+    // The client has closed after one recv: the server's next piece finds
+    // no one to take it, and the server says so.
+    assert_exit(&server, 1);
+    let story = format!("{}{}", server.stdout, server.stderr);
+    assert_transcript("lesson_01", "slow-motion-server", &story);
+}
+
+#[test]
+fn trace_names_every_call_that_can_block() {
+    let (server, client) = pair("lesson_02", &["--trace"], &["--trace"]);
+    assert_exit(&server, 0);
+    assert_exit(&client, 0);
+    for call in ["accept()", "send(26 bytes)"] {
+        assert!(unfold(&server.stdout).contains(call), "{}", server.stdout);
+    }
+    for call in ["connect(127.0.0.1:", "recv(7) -> 7 bytes"] {
+        assert!(unfold(&client.stdout).contains(call), "{}", client.stdout);
+    }
+    assert_transcript("lesson_02", "trace-server", &server.stdout);
+    assert_transcript("lesson_02", "trace-client", &client.stdout);
+}
+
+#[test]
+fn hex_shows_lesson_5s_headers_and_pickles_as_they_are_sent() {
+    let (server, client) = pair("lesson_05", &["--hex"], &[]);
+    assert_exit(&server, 0);
+    assert_exit(&client, 0);
+    assert!(
+        server.stdout.contains("0000 33 38 20 20 20 20 20 20 20 20 80 03"),
+        "{}",
+        server.stdout
+    );
+    assert_transcript("lesson_05", "hex-server", &server.stdout);
+}
+
+#[test]
+fn lesson_1_with_a_7_byte_buffer_gets_7_bytes_and_says_so() {
+    let (_, client) = pair("lesson_01", &[], &["--buffer", "7"]);
+    assert_exit(&client, 0);
+    assert_transcript("lesson_01", "client-buffer-7", &client.stdout);
+}
+
+#[test]
+fn lesson_2_with_a_1024_byte_buffer_gets_everything_that_had_arrived() {
+    let (_, client) = pair("lesson_02", &[], &["--buffer", "1024"]);
+    assert_exit(&client, 0);
+    assert!(
+        client.stdout.contains("recv(1024) returned 26 bytes"),
+        "{}",
+        client.stdout
+    );
+    assert_transcript("lesson_02", "client-buffer-1024", &client.stdout);
+}
+
+#[test]
+fn lesson_4s_client_cannot_tell_the_end_from_a_server_that_never_closes() {
+    // Lesson 3's server sends the same 26 bytes but keeps the connection
+    // open: lesson 4's client waits for a 0 that never comes.
+    let mut server = Process::spawn(lesson(
+        "lesson_03",
+        &["server", "--port", "0", "--once", "--hold", "5"],
+    ));
+    let port = server.listening_port().to_string();
+    let client =
+        run(lesson("lesson_04", &["client", "--port", &port, "--wait", "0.5"]));
+    assert_exit(&client, 1);
+    let stderr = unfold(&client.stderr);
+    assert!(
+        stderr.contains("sent 26 bytes, then nothing more within 0.5 s"),
+        "{stderr}"
+    );
+    let story = format!("{}{}", client.stdout, client.stderr);
+    assert_transcript("lesson_04", "client-of-lesson-03-server", &story);
+    server.finish();
+}
