@@ -183,11 +183,12 @@ impl Read for Wire {
     fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
         let call = format!("recv({})", buffer.len());
         let peer = self.peer();
-        let wait = self.socket.read_timeout()?;
-        let left = self.time_left()?;
-        if wait.is_none_or(|wait| wait > left) {
-            // The deadline comes first: this recv waits only until then.
-            self.socket.set_read_timeout(Some(left))?;
+        if self.deadline.is_some() {
+            let left = self.time_left()?;
+            if self.socket.read_timeout()?.is_none_or(|wait| wait > left) {
+                // The deadline comes first: this recv waits only until then.
+                self.socket.set_read_timeout(Some(left))?;
+            }
         }
         self.out.trace(format_args!("{call} waits for bytes from {peer}"));
         match (&self.socket).read(buffer) {
