@@ -26,7 +26,7 @@ const LESSON: Lesson = Lesson {
     defaults: Defaults {
         port: 4101,
         wait: Duration::from_secs(10),
-        buffer: 1024,
+        buffer: Some(1024),
     },
     options: &[],
     server,

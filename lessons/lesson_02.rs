@@ -22,7 +22,11 @@ mod lesson_01;
 const LESSON: Lesson = Lesson {
     name: "lesson_02",
     title: "tiny buffer truncation",
-    defaults: Defaults { port: 4102, wait: Duration::from_secs(10), buffer: 7 },
+    defaults: Defaults {
+        port: 4102,
+        wait: Duration::from_secs(10),
+        buffer: Some(7),
+    },
     options: &[],
     server: lesson_01::server,
     client,

@@ -20,7 +20,11 @@ use socket2::{Domain, Socket, Type};
 const LESSON: Lesson = Lesson {
     name: "lesson_03",
     title: "loop receive",
-    defaults: Defaults { port: 4103, wait: Duration::from_secs(2), buffer: 7 },
+    defaults: Defaults {
+        port: 4103,
+        wait: Duration::from_secs(2),
+        buffer: Some(7),
+    },
     options: &[HOLD],
     server,
     client,

@@ -17,7 +17,11 @@ use socket2::{Domain, Socket, Type};
 const LESSON: Lesson = Lesson {
     name: "lesson_04",
     title: "close detection",
-    defaults: Defaults { port: 4104, wait: Duration::from_secs(10), buffer: 7 },
+    defaults: Defaults {
+        port: 4104,
+        wait: Duration::from_secs(10),
+        buffer: Some(7),
+    },
     options: &[],
     server,
     client,

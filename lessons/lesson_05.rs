@@ -35,7 +35,7 @@ const LESSON: Lesson = Lesson {
     defaults: Defaults {
         port: 4105,
         wait: Duration::from_secs(10),
-        buffer: HEADER_LEN,
+        buffer: Some(HEADER_LEN),
     },
     options: &[],
     server,
@@ -72,7 +72,7 @@ fn messages() -> Result<Vec<Value>, serde_pickle::Error> {
 // ANCHOR_END: messages
 
 // ANCHOR: server
-fn server(config: &ServerConfig, out: &Out) -> io::Result<()> {
+pub fn server(config: &ServerConfig, out: &Out) -> io::Result<()> {
     let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
     let listener = config.wire(socket, out);
     reuse_address(&listener)?;
@@ -108,11 +108,15 @@ fn server(config: &ServerConfig, out: &Out) -> io::Result<()> {
              header, then closing",
             pickles.len()
         ));
-        for pickled in &pickles {
-            // The header is the length, left-aligned in 10 characters:
-            // f"{len(msg):<10}". Header and pickle go out in one send.
-            client.write_all(&framing::frame(pickled)?)?;
-        }
+        // Each header is the length, left-aligned in 10 characters:
+        // f"{len(msg):<10}". All the messages go out in one sendall: the
+        // stream has no boundaries anyway, and with --chunk one piece may
+        // carry the end of one message and the start of the next.
+        let framed: Vec<Vec<u8>> = pickles
+            .iter()
+            .map(|pickled| framing::frame(pickled))
+            .collect::<io::Result<_>>()?;
+        client.write_all(&framed.concat())?;
         // close(2): after the last message, the end of the stream tells the
         // client there are no more.
         drop(client);

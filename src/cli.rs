@@ -85,8 +85,9 @@ pub struct Defaults {
     /// How long the client's `connect` and each `recv` wait.
     pub wait: Duration,
     /// The size of the client's receive buffer: how much one `recv` may
-    /// return.
-    pub buffer: usize,
+    /// return. `None` for a lesson whose client reads otherwise (with
+    /// `read_to_end`, say): it refuses `--buffer`.
+    pub buffer: Option<usize>,
 }
 
 /// Which of the three ways to run a lesson the command line asks for.
@@ -324,9 +325,16 @@ where
         once: given.contains_key("--once"),
         wait: seconds("--wait", defaults.wait)?,
         deadline: seconds("--deadline", DEFAULT_DEADLINE)?,
-        buffer: match given.get("--buffer") {
-            Some(text) => parse_bytes("--buffer", text)?,
-            None => defaults.buffer,
+        buffer: match (given.get("--buffer"), defaults.buffer) {
+            (Some(text), Some(_)) => parse_bytes("--buffer", text)?,
+            (Some(_), None) => {
+                return Err(UsageError(
+                    "--buffer does not apply: this lesson's client does not \
+                     read into a buffer of its own"
+                        .into(),
+                ));
+            }
+            (None, buffer) => buffer.unwrap_or(0),
         },
         pace: Pace { chunk, pause: seconds("--pause", DEFAULT_PAUSE)? },
         show: Show {
@@ -415,15 +423,6 @@ pub fn usage(
                                  [default: {wait}]
               --deadline SECONDS client: how long it may run in all
                                  [default: {deadline}]
-              --buffer BYTES     client: the most one recv may return
-                                 [default: {buffer}]
-              --chunk BYTES      server: send in pieces of at most BYTES bytes,
-                                 each its own send (slow motion)
-              --pause SECONDS    server: the pause between pieces
-                                 [default: {pause}]
-              --hex              show every byte sent and received, in hex
-              --trace            say what each call waits for, and what it
-                                 returned
         "},
         lesson = lesson,
         title = title,
@@ -431,9 +430,29 @@ pub fn usage(
         port = defaults.port,
         wait = defaults.wait.as_secs_f64(),
         deadline = DEFAULT_DEADLINE.as_secs_f64(),
-        buffer = defaults.buffer,
-        pause = DEFAULT_PAUSE.as_secs_f64(),
     );
+    if let Some(bytes) = defaults.buffer {
+        text.push_str(&format!(
+            concat!(
+                "  --buffer BYTES     client: the most one recv may return\n",
+                "                     [default: {bytes}]\n",
+            ),
+            bytes = bytes
+        ));
+    }
+    text.push_str(&format!(
+        concat!(
+            "  --chunk BYTES      server: send in pieces of at most BYTES \
+             bytes,\n",
+            "                     each its own send (slow motion)\n",
+            "  --pause SECONDS    server: the pause between pieces\n",
+            "                     [default: {pause}]\n",
+            "  --hex              show every byte sent and received, in hex\n",
+            "  --trace            say what each call waits for, and what it\n",
+            "                     returned\n",
+        ),
+        pause = DEFAULT_PAUSE.as_secs_f64(),
+    ));
     for option in lesson_options {
         let side = match option.side {
             Side::Server => "server: ",
@@ -461,8 +480,11 @@ pub fn usage(
 mod tests {
     use super::*;
 
-    const DEFAULTS: Defaults =
-        Defaults { port: 4101, wait: Duration::from_secs(10), buffer: 1024 };
+    const DEFAULTS: Defaults = Defaults {
+        port: 4101,
+        wait: Duration::from_secs(10),
+        buffer: Some(1024),
+    };
 
     const MESSAGE: LessonOption = LessonOption {
         flag: "--message",
@@ -554,8 +576,11 @@ mod tests {
 
     #[test]
     fn usage_shows_the_lessons_defaults_within_80_columns() {
-        let defaults =
-            Defaults { port: 4103, wait: Duration::from_secs(2), buffer: 7 };
+        let defaults = Defaults {
+            port: 4103,
+            wait: Duration::from_secs(2),
+            buffer: Some(7),
+        };
         let text = usage("lesson_03", "loop receive", defaults, &[MESSAGE]);
         assert!(text.contains("[default: 4103]"), "{text}");
         assert!(text.contains("[default: 2]"), "{text}");

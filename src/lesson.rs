@@ -58,7 +58,8 @@ pub struct ClientConfig {
     /// The longest a client runs in all: a client of these lessons never
     /// hangs forever, even on a server that sends a byte now and then.
     pub deadline: Duration,
-    /// `--buffer`: the size of the buffer each `recv` fills.
+    /// `--buffer`: the size of the buffer each `recv` fills (0 in a lesson
+    /// whose client has none).
     pub buffer: usize,
     /// The lesson's own options.
     pub extra: Extra,
