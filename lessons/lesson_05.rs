@@ -22,7 +22,7 @@ use std::time::Duration;
 use serde_pickle::{HashableValue, SerOptions, Value};
 use socket_lessons::cli::Defaults;
 use socket_lessons::framing::{self, HEADER_LEN, Piece, Reassembler};
-use socket_lessons::python::{self, bytes_repr};
+use socket_lessons::python::{self, bytes_repr, bytes_repr_lines};
 use socket_lessons::unpickle::unpickle;
 use socket_lessons::{
     ClientConfig, Lesson, Out, ServerConfig, output, reuse_address,
@@ -41,6 +41,10 @@ const LESSON: Lesson = Lesson {
     server,
     client,
 };
+
+/// How wide a piece of a pickle's bytes the server prints on one line, so
+/// that with its label a line fits 80 columns.
+const PICKLE_LINE: usize = 69;
 
 fn main() -> ExitCode {
     LESSON.main()
@@ -96,11 +100,13 @@ pub fn server(config: &ServerConfig, out: &Out) -> io::Result<()> {
             let pickled = serde_pickle::value_to_vec(&value, SerOptions::new())
                 .map_err(io::Error::other)?;
             out.say(format_args!(
-                "{} pickles to {} bytes: {}",
+                "{} pickles to {} bytes:",
                 python::repr(&value),
                 pickled.len(),
-                bytes_repr(&pickled)
             ));
+            for line in bytes_repr_lines(&pickled, PICKLE_LINE) {
+                out.say(format_args!("  {line}"));
+            }
             pickles.push(pickled);
         }
         out.say(format_args!(

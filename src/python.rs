@@ -46,6 +46,32 @@ pub fn bytes_repr(bytes: &[u8]) -> String {
     text
 }
 
+/// `bytes_repr` of `bytes` cut into pieces of at most `width` characters
+/// each, for printing a long value on several lines. Python reads pieces
+/// written one after another as one value: `b'ab' b'cd'` is `b'abcd'`.
+///
+/// ```
+/// use socket_lessons::python::bytes_repr_lines;
+/// assert_eq!(bytes_repr_lines(b"abcdef", 6), ["b'abc'", "b'def'"]);
+/// ```
+pub fn bytes_repr_lines(bytes: &[u8], width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut start = 0;
+    while start < bytes.len() || lines.is_empty() {
+        // The longest piece that fits; at least one byte, so a piece always
+        // moves on (one byte's repr is at most 7 characters: b'\xff').
+        let mut end = start + 1;
+        while end < bytes.len()
+            && bytes_repr(&bytes[start..=end]).len() <= width
+        {
+            end += 1;
+        }
+        lines.push(bytes_repr(&bytes[start..end.min(bytes.len())]));
+        start = end;
+    }
+    lines
+}
+
 fn write_value(text: &mut String, value: &Value) {
     match value {
         Value::None => text.push_str("None"),
