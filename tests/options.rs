@@ -5,7 +5,8 @@
 mod support;
 
 use support::{
-    Output, Process, assert_exit, assert_transcript, lesson, run, unfold,
+    Output, Process, assert_exit, assert_transcript, lesson, mask_ports, run,
+    unfold,
 };
 
 /// A server started with `server` options, and one client with `client`
@@ -106,4 +107,20 @@ fn lesson_4s_client_cannot_tell_the_end_from_a_server_that_never_closes() {
     let story = format!("{}{}", client.stdout, client.stderr);
     assert_transcript("lesson_04", "client-of-lesson-03-server", &story);
     server.finish();
+}
+
+#[test]
+fn lesson_5s_values_do_not_depend_on_the_clients_buffer() {
+    let values = |buffer: &str| {
+        let (_, client) = pair("lesson_05", &[], &["--buffer", buffer]);
+        assert_exit(&client, 0);
+        let lines: Vec<String> =
+            client.stdout.lines().map(String::from).collect();
+        // The last line names the buffer's size; the rest must not change.
+        mask_ports(&lines[..lines.len() - 2].join("\n"))
+    };
+    let tiny = values("1");
+    assert!(tiny.contains("{1: 'Client', 2: 'Server'}"), "{tiny}");
+    assert_eq!(tiny, values("4096"));
+    assert_eq!(tiny, values("10"));
 }
