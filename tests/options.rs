@@ -124,3 +124,78 @@ fn lesson_5s_values_do_not_depend_on_the_clients_buffer() {
     assert_eq!(tiny, values("4096"));
     assert_eq!(tiny, values("10"));
 }
+
+/// One lesson's client against another lesson's server (`--once`).
+fn cross(server: &str, client: &str, client_options: &[&str]) -> Output {
+    let mut server =
+        Process::spawn(lesson(server, &["server", "--port", "0", "--once"]));
+    let port = server.listening_port().to_string();
+    let mut args = vec!["client", "--port", &port];
+    args.extend_from_slice(client_options);
+    let client = run(lesson(client, &args));
+    server.stop();
+    client
+}
+
+#[test]
+fn lesson_1s_server_serves_one_client_after_another() {
+    let mut server =
+        Process::spawn(lesson("lesson_01", &["server", "--port", "0"]));
+    let port = server.listening_port().to_string();
+    for _ in 0..2 {
+        assert_exit(&run(lesson("lesson_01", &["client", "--port", &port])), 0);
+    }
+    let server = server.stop();
+    let clients: Vec<&str> = server
+        .stdout
+        .lines()
+        .filter_map(|line| line.strip_prefix("[server] Connection to "))
+        .collect();
+    assert_eq!(clients.len(), 2, "{}", server.stdout);
+    assert_ne!(clients[0], clients[1], "each client has a port of its own");
+    assert_transcript("lesson_01", "two-clients-server", &server.stdout);
+}
+
+#[test]
+fn lesson_3s_client_ends_cleanly_against_lesson_4s_server() {
+    let client = cross("lesson_04", "lesson_03", &[]);
+    assert_exit(&client, 0);
+    assert_transcript(
+        "lesson_03",
+        "client-of-lesson-04-server",
+        &client.stdout,
+    );
+}
+
+#[test]
+fn lesson_3_with_a_26_byte_buffer_gets_all_in_one_recv_then_still_waits() {
+    let (_, client) = pair(
+        "lesson_03",
+        &["--hold", "5"],
+        &["--buffer", "26", "--wait", "0.5"],
+    );
+    assert_exit(&client, 0);
+    assert!(
+        client.stdout.contains("recv(26) returned 26 bytes"),
+        "{}",
+        client.stdout
+    );
+    assert_transcript("lesson_03", "client-buffer-26", &client.stdout);
+}
+
+#[test]
+fn lesson_4s_client_takes_lesson_5s_four_messages_for_one() {
+    let client = cross("lesson_05", "lesson_04", &[]);
+    assert_exit(&client, 0);
+    let stdout = unfold(&client.stdout);
+    let complete: Vec<&str> = stdout
+        .lines()
+        .filter(|line| line.contains("complete message:"))
+        .collect();
+    assert_eq!(complete.len(), 1, "{stdout}");
+    // Four headers in one message: nothing told the client where each
+    // message ended.
+    for header in ["38        ", "24        ", "29        ", "37        "] {
+        assert!(complete[0].contains(header), "{stdout}");
+    }
+}
