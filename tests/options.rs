@@ -199,3 +199,33 @@ fn lesson_4s_client_takes_lesson_5s_four_messages_for_one() {
         assert!(complete[0].contains(header), "{stdout}");
     }
 }
+
+/// The demo of lesson 1 on a terminal (a pty made by `script`), with
+/// `variables` set; what it printed.
+fn on_a_terminal(variables: &[(&str, &str)]) -> Option<String> {
+    let script = std::process::Command::new("script").arg("--version").output();
+    if !script.is_ok_and(|output| output.status.success()) {
+        eprintln!("note: no `script` command here to make a terminal; skipped");
+        return None;
+    }
+    let program = support::example("lesson_01");
+    let mut command = std::process::Command::new("script");
+    command
+        .args(["-qec", &program.display().to_string(), "/dev/null"])
+        .env_remove("NO_COLOR")
+        .env_remove("CLICOLOR_FORCE")
+        .env("TERM", "xterm")
+        .envs(variables.iter().copied());
+    Some(run(command).stdout)
+}
+
+#[test]
+fn colour_on_a_terminal_unless_no_color_or_a_dumb_terminal() {
+    let Some(coloured) = on_a_terminal(&[]) else { return };
+    assert!(coloured.contains("\x1b["), "{coloured:?}");
+    for variables in [[("TERM", "dumb")], [("NO_COLOR", "1")]] {
+        let plain = on_a_terminal(&variables).unwrap();
+        assert!(plain.contains("[server] listening on"), "{plain:?}");
+        assert!(!plain.contains('\x1b'), "{variables:?}: {plain:?}");
+    }
+}
