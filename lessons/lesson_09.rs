@@ -207,7 +207,10 @@ fn join(client: &mut Wire, messages: &mut Messages) -> io::Result<String> {
         return bad(&format!("a name has 1 to {MAX_NAME} bytes"));
     }
     if name.chars().any(char::is_control) || name == ROOM {
-        return bad(&format!("{name:?} cannot be a name"));
+        return bad(&format!(
+            "'{}' cannot be a name",
+            escape_unprintable(&name)
+        ));
     }
     Ok(name)
 }
