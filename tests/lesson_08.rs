@@ -65,17 +65,16 @@ fn idle_client(port: &str) -> (TcpStream, String) {
     (stream, greeting)
 }
 
-/// Reads server lines until one contains `text`; returns them all.
-fn lines_until(server: &mut Process, text: &str) -> Vec<String> {
-    let mut lines = Vec::new();
-    loop {
-        let line = server.next_line();
-        let found = line.contains(text);
-        lines.push(line);
-        if found {
-            return lines;
+/// Reads lines until `times` of them contain `text`; returns those.
+fn wait_for(process: &mut Process, text: &str, times: usize) -> Vec<String> {
+    let mut found = Vec::new();
+    while found.len() < times {
+        let line = process.next_line();
+        if line.contains(text) {
+            found.push(line);
         }
     }
+    found
 }
 
 #[test]
@@ -96,7 +95,7 @@ fn lesson_03_makes_the_second_client_wait() {
     let port = server.listening_port().to_string();
     let first_args = ["client", "--port", &port, "--wait", "10"];
     let mut first = Process::spawn(lesson("lesson_03", &first_args));
-    lines_until(&mut first, "recv(7) returned");
+    wait_for(&mut first, "recv(7) returned", 1);
     // The server is now holding the first client for 3 s.
     let second_args = ["client", "--port", &port, "--wait", "1", "--trace"];
     let second = run(lesson("lesson_03", &second_args));
@@ -117,14 +116,14 @@ fn lesson_08_serves_the_second_client_at_once() {
     let (mut server, port) = server(&["--port", "0"]);
     let first_args = ["client", "--port", &port, "--stay", "30"];
     let mut first = Process::spawn(lesson(NAME, &first_args));
-    lines_until(&mut first, "the server says");
+    wait_for(&mut first, "the server says", 1);
     let second_args = ["client", "--port", &port, "--trace"];
     let second = run(lesson(NAME, &second_args));
     assert_exit(&second, 0);
-    lines_until(&mut server, "connection 2: the client hung up");
+    wait_for(&mut server, "connection 2: the client hung up", 1);
     // Only now does the first client leave: it was connected throughout.
     let first = first.stop();
-    lines_until(&mut server, "connection 1: the client hung up");
+    wait_for(&mut server, "connection 1: the client hung up", 1);
     let server = server.stop();
     assert_transcript(NAME, "second-client", &second.stdout);
     assert_groups_transcript("server", &server.stdout);
@@ -147,18 +146,9 @@ fn idle_clients_delay_no_one() {
         let line = format!("the server says: you are connection {number},");
         assert!(clients.stdout.contains(&line), "{}", clients.stdout);
     }
-    let mut hung_up = Vec::new();
-    while hung_up.len() < 5 {
-        hung_up.extend(
-            lines_until(&mut server, "hung up")
-                .into_iter()
-                .filter(|line| line.contains("hung up")),
-        );
-    }
+    let mut hung_up = wait_for(&mut server, "hung up", 5);
     drop(idle);
-    for _ in 0..3 {
-        hung_up.extend(lines_until(&mut server, "hung up").pop());
-    }
+    hung_up.extend(wait_for(&mut server, "hung up", 3));
     let numbers: Vec<u32> = hung_up
         .iter()
         .filter_map(|line| {
@@ -180,11 +170,10 @@ fn a_full_server_says_so_and_recovers() {
     assert_exit(&refused, 0);
     assert_transcript(NAME, "full-client", &refused.stdout);
     drop(idle);
-    lines_until(&mut server, "hung up");
-    lines_until(&mut server, "hung up");
+    wait_for(&mut server, "hung up", 2);
     let served = run(lesson(NAME, &["client", "--port", &port]));
     assert!(served.stdout.contains("you are connection 4,"));
-    lines_until(&mut server, "connection 4: the client hung up");
+    wait_for(&mut server, "connection 4: the client hung up", 1);
     let server = server.stop();
     assert_groups_transcript("full-server", &server.stdout);
 }
@@ -209,9 +198,7 @@ fn rust_clients_and_python_server() {
     let port = server.listening_port().to_string();
     let args = ["client", "--port", &port, "--count", "3"];
     served_three(&run(lesson(NAME, &args)));
-    for number in 1..=3 {
-        lines_until(&mut server, &format!("connection {number}: the client"));
-    }
+    wait_for(&mut server, "the client hung up", 3);
 }
 
 #[test]
