@@ -61,7 +61,7 @@ const SCRIPT: LessonOption = LessonOption {
     placeholder: "",
     default: "",
     side: Side::Client,
-    help: "instead of the keyboard: three scripted clients talk",
+    help: "three scripted clients talk (for the demo)",
 };
 
 /// The name the server announces joins and leaves under; no client may
@@ -82,11 +82,14 @@ fn main() -> ExitCode {
 }
 
 // ANCHOR: events
+/// Framed bytes waiting for the thread that writes to one client.
+type Queue = SyncSender<Vec<u8>>;
+
 /// What the threads that read the clients tell the room.
 enum Event {
     /// A client sent a good name. `queue` feeds the thread that writes to
     /// it; `socket` lets the room close it.
-    Joined { id: u64, name: String, queue: SyncSender<Vec<u8>>, socket: Socket },
+    Joined { id: u64, name: String, queue: Queue, socket: Socket },
     /// A client said a line.
     Said { id: u64, text: String },
     /// A client hung up, or broke the protocol (`why` says how).
@@ -232,7 +235,7 @@ fn write_client(mut client: Wire, to_send: Receiver<Vec<u8>>) {
 /// Someone in the room, as the room knows them.
 struct Member {
     name: String,
-    queue: SyncSender<Vec<u8>>,
+    queue: Queue,
     socket: Socket,
 }
 
