@@ -334,7 +334,8 @@ fn broadcast(
             if let Some(member) = members.remove(&id) {
                 let _ = member.socket.shutdown(Shutdown::Both);
                 let why = format!(
-                    "{} was dropped: {QUEUE} messages waited for it",
+                    "{} was dropped: it does not read ({QUEUE} messages wait \
+                     for it)",
                     member.name
                 );
                 out.say(escape_unprintable(&why));

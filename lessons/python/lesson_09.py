@@ -105,7 +105,7 @@ def server(args, out):
 
     def send(member, data):
         if len(member.outgoing) + len(data) > QUEUE_BYTES:
-            drop(member, f"{member.name} was dropped: it does not read")
+            drop(member, f"{member.name} was dropped: it does not read ({len(member.outgoing)} bytes wait for it)")
             return
         member.outgoing += data
         sel.modify(member.sock, selectors.EVENT_READ | selectors.EVENT_WRITE)
