@@ -10,9 +10,28 @@ import socket
 import sys
 import threading
 
-from common import Out, explain, port_number, positive_seconds
+import common
+from common import explain, port_number, positive_seconds
 
 MAX_GREETING = 200
+
+
+class Out(common.Out):
+    """common.Out, safe for threads: print() writes a line's text and its end separately, so
+    lines printed by two threads at once could run together. Each line is one write here."""
+
+    lock = threading.Lock()
+
+    def say(self, text):
+        self.write(sys.stdout, f"[{self.role}] {text}\n")
+
+    def error(self, text):
+        self.write(sys.stderr, f"[{self.role}] error: {text}\n")
+
+    def write(self, stream, line):
+        with self.lock:
+            stream.write(line)
+            stream.flush()
 
 
 def count(maximum):
