@@ -17,7 +17,7 @@ use std::net::Shutdown;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TrySendError};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::thread;
 use std::time::Duration;
 
@@ -71,9 +71,15 @@ const ROOM: &str = "room";
 const MAX_NAME: usize = 32;
 /// The longest message, in bytes: a name or a line.
 const MAX_MESSAGE: usize = 4096;
-/// How many messages may wait for one client before it counts as not
-/// reading, and is dropped.
+/// How many messages may wait for one client's writing thread, and how
+/// many events for the room.
 const QUEUE: usize = 64;
+/// How long the room waits for room in a full queue before it drops the
+/// client that does not read. While it waits, the other clients wait too,
+/// so this is short.
+const PATIENCE: Duration = Duration::from_secs(2);
+/// How often the room looks again at a full queue.
+const RETRY: Duration = Duration::from_millis(10);
 /// How long a new connection has to send its name.
 const NAME_WAIT: Duration = Duration::from_secs(10);
 
@@ -109,7 +115,9 @@ fn server(config: &ServerConfig, out: &Out) -> io::Result<()> {
 
     // Every reading thread holds a sender of this channel; the room alone
     // receives. Events from one client arrive in the order it sent them.
-    let (events, room) = mpsc::channel();
+    // It is bounded: when the room is behind, the readers wait, and the
+    // fastest talker is slowed down by TCP itself.
+    let (events, room) = mpsc::sync_channel(QUEUE);
     let accept_out = out.clone();
     // The accepting thread runs until the process ends: a server without
     // --once never stops, and with --once it ends when the room is empty.
@@ -120,7 +128,12 @@ fn server(config: &ServerConfig, out: &Out) -> io::Result<()> {
 
 /// Accepts clients, and starts a reading thread for each, up to
 /// `max_clients` at once.
-fn accept(listener: Wire, max_clients: usize, events: Sender<Event>, out: Out) {
+fn accept(
+    listener: Wire,
+    max_clients: usize,
+    events: SyncSender<Event>,
+    out: Out,
+) {
     let connected = Arc::new(AtomicUsize::new(0));
     for id in 1.. {
         let (mut client, address) = match listener.accept() {
@@ -161,7 +174,12 @@ fn accept(listener: Wire, max_clients: usize, events: Sender<Event>, out: Out) {
 
 /// One client's reading thread: its name first, then its lines, each
 /// passed to the room; at the end, `Left`.
-fn read_client(mut client: Wire, id: u64, events: &Sender<Event>, out: &Out) {
+fn read_client(
+    mut client: Wire,
+    id: u64,
+    events: &SyncSender<Event>,
+    out: &Out,
+) {
     let mut messages = Messages::new();
     let name = match join(&mut client, &mut messages) {
         Ok(name) => name,
@@ -308,7 +326,8 @@ fn run_room(events: Receiver<Event>, once: bool, out: &Out) {
 }
 
 /// Queues `name` and `text` for every member but `sender`. A member whose
-/// queue is full is not reading: it is dropped, and that is announced too.
+/// queue stays full for [`PATIENCE`] is not reading: it is dropped, and
+/// that is announced too.
 fn broadcast(
     members: &mut BTreeMap<u64, Member>,
     sender: Option<u64>,
@@ -319,27 +338,46 @@ fn broadcast(
     let mut announcements = vec![(sender, name.to_string(), text.to_string())];
     while let Some((sender, name, text)) = announcements.pop() {
         let bytes = pair(&name, &text);
-        let mut stalled = Vec::new();
+        let mut failed = Vec::new();
         for (&id, member) in members.iter() {
             if Some(id) == sender {
                 continue;
             }
-            if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) =
-                member.queue.try_send(bytes.clone())
-            {
-                stalled.push(id);
+            if let Err(why) = deliver(&member.queue, bytes.clone()) {
+                failed.push((id, why));
             }
         }
-        for id in stalled {
+        for (id, why) in failed {
             if let Some(member) = members.remove(&id) {
                 let _ = member.socket.shutdown(Shutdown::Both);
-                let why = format!(
-                    "{} was dropped: it does not read ({QUEUE} messages wait \
-                     for it)",
-                    member.name
-                );
-                out.say(escape_unprintable(&why));
-                announcements.push((None, ROOM.to_string(), why));
+                let dropped = format!("{} was dropped: {why}", member.name);
+                out.say(escape_unprintable(&dropped));
+                announcements.push((None, ROOM.to_string(), dropped));
+            }
+        }
+    }
+}
+
+/// Queues `bytes` for one member, waiting up to [`PATIENCE`] while its
+/// queue is full: a client that reads slowly gets time to catch up.
+fn deliver(queue: &Queue, mut bytes: Vec<u8>) -> Result<(), String> {
+    let mut waited = Duration::ZERO;
+    loop {
+        match queue.try_send(bytes) {
+            Ok(()) => return Ok(()),
+            Err(TrySendError::Full(back)) if waited < PATIENCE => {
+                thread::sleep(RETRY);
+                waited += RETRY;
+                bytes = back;
+            }
+            Err(TrySendError::Full(_)) => {
+                return Err(format!(
+                    "it does not read ({QUEUE} messages waited {} s)",
+                    PATIENCE.as_secs()
+                ));
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                return Err("its connection failed".to_string());
             }
         }
     }

@@ -21,7 +21,10 @@ HEADERSIZE = 10
 ROOM = "room"
 MAX_NAME = 32
 MAX_MESSAGE = 4096
-QUEUE_BYTES = 64 * (2 * HEADERSIZE + MAX_MESSAGE + MAX_NAME)  # what may wait for one client
+QUEUE = 64  # as many full messages may wait for one client
+QUEUE_BYTES = QUEUE * (2 * HEADERSIZE + MAX_MESSAGE + MAX_NAME)
+HIGH_WATER = QUEUE_BYTES // 4  # above it, the server reads no one until it drains
+PATIENCE = 2  # seconds a client may stay above HIGH_WATER before it is dropped
 NAME_WAIT = 10
 SCRIPT_NAMES = ["ada", "bob", "cy"]
 SCRIPT_LINES = [(0, "hello, everyone"), (1, "hi ada! the room works"), (2, "hello from cy"), (0, "bye for now")]
@@ -86,6 +89,8 @@ class Member:
         self.name = None
         self.messages = Messages()
         self.outgoing = b""
+        self.events = selectors.EVENT_READ  # what the selector watches for it
+        self.full_since = None  # when its output went over HIGH_WATER
 
 
 def server(args, out):
@@ -108,7 +113,36 @@ def server(args, out):
             drop(member, f"{member.name} was dropped: it does not read ({len(member.outgoing)} bytes wait for it)")
             return
         member.outgoing += data
-        sel.modify(member.sock, selectors.EVENT_READ | selectors.EVENT_WRITE)
+
+    def watch(member, paused):
+        """Watches a member's socket for what is wanted now: reading unless paused, writing if
+        something waits for it."""
+        want = (0 if paused else selectors.EVENT_READ) | (selectors.EVENT_WRITE if member.outgoing else 0)
+        if want == member.events:
+            return
+        if member.events == 0:
+            sel.register(member.sock, want)
+        elif want == 0:
+            sel.unregister(member.sock)
+        else:
+            sel.modify(member.sock, want)
+        member.events = want
+
+    def backpressure():
+        """While someone's output is over HIGH_WATER, read no one (the talkers wait, slowed by
+        TCP); drop whoever stays over it for PATIENCE seconds."""
+        now = time.monotonic()
+        for member in list(members.values()):
+            if len(member.outgoing) <= HIGH_WATER:
+                member.full_since = None
+            elif member.full_since is None:
+                member.full_since = now
+            elif now - member.full_since > PATIENCE:
+                drop(member, f"{member.name} was dropped: it does not read ({len(member.outgoing)} bytes "
+                             f"waited {PATIENCE} s)")
+        paused = any(member.full_since is not None for member in members.values())
+        for member in members.values():
+            watch(member, paused)
 
     def broadcast(sender, name, text):
         for member in named():
@@ -119,7 +153,8 @@ def server(args, out):
         if member.sock not in members:
             return
         del members[member.sock]
-        sel.unregister(member.sock)
+        if member.events:
+            sel.unregister(member.sock)
         member.sock.close()
         if member.name is not None:
             out.say(escape(announcement))
@@ -185,13 +220,12 @@ def server(args, out):
         except OSError as error:
             return drop(member, f"{member.name} was dropped: {explain(error, 'the client')}")
         member.outgoing = member.outgoing[sent:]
-        if not member.outgoing:
-            sel.modify(member.sock, selectors.EVENT_READ)
 
     joined_once = False
     while True:
         # Bounded wait, so a connection that never sends its name is closed in time.
-        for key, mask in sel.select(timeout=1):
+        backpressure()
+        for key, mask in sel.select(timeout=0.2):
             if key.fileobj is s:
                 try:
                     clt, adr = s.accept()
