@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread::{self, JoinHandle};
@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 pub const DEADLINE: Duration = Duration::from_secs(60);
 
 /// The lessons, as their example names.
-pub const LESSONS: [&str; 7] = [
+pub const LESSONS: [&str; 9] = [
     "lesson_01",
     "lesson_02",
     "lesson_03",
@@ -22,6 +22,8 @@ pub const LESSONS: [&str; 7] = [
     "lesson_05",
     "lesson_06",
     "lesson_07",
+    "lesson_08",
+    "lesson_09",
 ];
 
 /// The project's root: the lessons, the book and the Python programs are there.
@@ -87,9 +89,22 @@ pub struct Process {
 }
 
 impl Process {
-    pub fn spawn(mut command: Command) -> Process {
+    pub fn spawn(command: Command) -> Process {
+        Process::spawn_with_stdin(command, Stdio::null())
+    }
+
+    /// Like [`Process::spawn`], with a pipe to its stdin: what the test
+    /// writes there is what a user types (a chat client's lines); dropping
+    /// it is the end of input.
+    pub fn spawn_piped(command: Command) -> (Process, ChildStdin) {
+        let mut process = Process::spawn_with_stdin(command, Stdio::piped());
+        let stdin = process.child.stdin.take().unwrap();
+        (process, stdin)
+    }
+
+    fn spawn_with_stdin(mut command: Command, stdin: Stdio) -> Process {
         let mut child = command
-            .stdin(Stdio::null())
+            .stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
