@@ -65,7 +65,7 @@ const SCRIPT: LessonOption = LessonOption {
     placeholder: "",
     default: "",
     side: Side::Client,
-    help: "three scripted clients talk (for the demo)",
+    help: "three scripted clients talk (as in the demo)",
 };
 
 /// The name the server announces joins and leaves under; no client may
@@ -449,7 +449,8 @@ impl Messages {
 
 // ANCHOR: client
 fn client(config: &ClientConfig, out: &Out) -> io::Result<()> {
-    if config.extra.switch(SCRIPT.flag) {
+    // The demo is the scripted conversation: one command shows a room.
+    if config.demo || config.extra.switch(SCRIPT.flag) {
         return conversation(config, out);
     }
     let name = config.extra.text(NAME.flag);

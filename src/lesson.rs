@@ -61,6 +61,9 @@ pub struct ClientConfig {
     /// `--buffer`: the size of the buffer each `recv` fills (0 in a lesson
     /// whose client has none).
     pub buffer: usize,
+    /// Whether this client is the demo's: a lesson whose client reads the
+    /// keyboard can play a scripted part instead.
+    pub demo: bool,
     /// The lesson's own options.
     pub extra: Extra,
 }
@@ -247,6 +250,7 @@ fn client_config(server: SocketAddrV4, options: &Options) -> ClientConfig {
         wait: options.wait,
         deadline: options.deadline,
         buffer: options.buffer,
+        demo: options.mode == Mode::Demo,
         extra: options.extra.clone(),
     }
 }

@@ -91,7 +91,7 @@ fn wait_line(process: &mut Process, line: &str) {
 
 #[test]
 fn demo_is_a_scripted_conversation() {
-    let output = support::run(lesson(NAME, &["--script"]));
+    let output = support::run(lesson(NAME, &[]));
     assert_exit(&output, 0);
     assert_eq!(output.stderr, "");
     assert_sides_transcript(NAME, "demo", &output.stdout);

@@ -294,7 +294,7 @@ def next_pair(s, messages):
 
 
 def client(args, out):
-    if args.script:
+    if args.script or args.mode is None:  # the demo is the conversation
         return conversation(args, out)
     s = connect(args, out, f"connecting to {args.host}:{args.port} as {args.name}")
     s.settimeout(None)  # a chat waits as long as people talk
