@@ -85,7 +85,9 @@ fn server(config: &ServerConfig, out: &Out) -> io::Result<()> {
             ));
         }
         if datagram.len == 0 {
-            out.say("an empty datagram is still a datagram, and gets an answer");
+            out.say(
+                "an empty datagram is still a datagram, and gets an answer",
+            );
         }
         out.say(format_args!(
             "answering with one datagram of {} bytes",
@@ -283,9 +285,8 @@ fn receive(
     // zero them first.
     // SAFETY: socket2 promises never to write uninitialised bytes into the
     // buffer (see its `recv`), so `buffer` still holds valid bytes after.
-    let buffer_for_socket2 = unsafe {
-        &mut *(&mut *buffer as *mut [u8] as *mut [MaybeUninit<u8>])
-    };
+    let buffer_for_socket2 =
+        unsafe { &mut *(&mut *buffer as *mut [u8] as *mut [MaybeUninit<u8>]) };
     let mut buffers = [MaybeUninitSlice::new(buffer_for_socket2)];
     match socket.recv_from_vectored(&mut buffers) {
         Ok((len, flags, from)) => {
@@ -319,11 +320,8 @@ fn send(
     to: &SockAddr,
     out: &Out,
 ) -> io::Result<()> {
-    let call = format!(
-        "sendto({} bytes, {})",
-        datagram.len(),
-        output::address(to)
-    );
+    let call =
+        format!("sendto({} bytes, {})", datagram.len(), output::address(to));
     out.trace(format_args!("{call} hands one datagram to the system"));
     match socket.send_to(datagram, to) {
         Ok(sent) => {
