@@ -14,8 +14,15 @@ use std::time::{Duration, Instant};
 pub const DEADLINE: Duration = Duration::from_secs(60);
 
 /// The lessons, as their example names.
-pub const LESSONS: [&str; 5] =
-    ["lesson_01", "lesson_02", "lesson_03", "lesson_04", "lesson_05"];
+pub const LESSONS: [&str; 7] = [
+    "lesson_01",
+    "lesson_02",
+    "lesson_03",
+    "lesson_04",
+    "lesson_05",
+    "lesson_10",
+    "lesson_11",
+];
 
 /// The project's root: the lessons, the book and the Python programs are there.
 pub fn root() -> &'static Path {
