@@ -172,11 +172,21 @@ fn server(config: &ServerConfig, out: &Out) -> io::Result<()> {
         out.say(format_args!("Connection to {address} established"));
         // A client that sends nothing must not hold the server for ever.
         client.set_read_timeout(Some(REQUEST_WAIT))?;
-        let request = receive_one(&mut client, MAX_REQUEST)?;
+        // A header that is not a length, or announces more than
+        // MAX_REQUEST bytes, is a bad request like any other: answered.
+        let request = match receive_one(&mut client, MAX_REQUEST) {
+            Err(error) if error.kind() == io::ErrorKind::InvalidData => {
+                Err(error.to_string())
+            }
+            result => Ok(result?),
+        };
         // Typed decoding: a pickle that is not {'lesson': <int>} is refused
         // here, with the reason, and the reason goes back to the client.
-        let answer = serde_pickle::from_slice::<Request>(&request, de())
-            .map_err(|error| error.to_string())
+        let answer = request
+            .and_then(|request| {
+                serde_pickle::from_slice::<Request>(&request, de())
+                    .map_err(|error| error.to_string())
+            })
             .and_then(|request| {
                 out.say(format_args!("asked for lesson {}", request.lesson));
                 lesson_info(request.lesson)

@@ -93,8 +93,7 @@ fn an_oversized_datagram_does_not_stop_the_server() {
     let mut answer = [0; 64];
     let (received, _) = hostile.recv_from(&mut answer).unwrap();
     assert_eq!(&answer[..received], b"Socket Programming in Rust");
-    let client =
-        run(lesson(NAME, &["client", "--port", &port.to_string()]));
+    let client = run(lesson(NAME, &["client", "--port", &port.to_string()]));
     assert_exit(&client, 0);
     let server = server.stop();
     assert!(
