@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 pub const DEADLINE: Duration = Duration::from_secs(60);
 
 /// The lessons, as their example names.
-pub const LESSONS: [&str; 9] = [
+pub const LESSONS: [&str; 11] = [
     "lesson_01",
     "lesson_02",
     "lesson_03",
@@ -24,6 +24,8 @@ pub const LESSONS: [&str; 9] = [
     "lesson_07",
     "lesson_08",
     "lesson_09",
+    "lesson_10",
+    "lesson_11",
 ];
 
 /// The project's root: the lessons, the book and the Python programs are there.

@@ -1,0 +1,259 @@
+//! Lesson 11, own types with serde: the typed round trip, the clear errors
+//! for bad answers and bad requests, a server that outlives them, and
+//! Python in all four pairings.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::thread;
+use std::time::Duration;
+
+use serde_pickle::{DeOptions, HashableValue, SerOptions, Value};
+use socket_lessons::framing::{Reassembler, frame};
+use support::{
+    Process, assert_exit, assert_sides_transcript, assert_transcript, lesson,
+    mask_ports, python3, run, server_then_client, transcript_path, unfold,
+};
+
+const NAME: &str = "lesson_11";
+
+fn assert_same_lines(name: &str, output: &str) {
+    let expected = std::fs::read_to_string(transcript_path(NAME, name))
+        .expect("the transcript exists");
+    assert_eq!(unfold(&mask_ports(output)), unfold(&expected));
+}
+
+fn dict(pairs: &[(&str, Value)]) -> Value {
+    Value::Dict(
+        pairs
+            .iter()
+            .map(|(key, value)| {
+                (HashableValue::String(key.to_string()), value.clone())
+            })
+            .collect(),
+    )
+}
+
+fn pickle(value: &Value) -> Vec<u8> {
+    serde_pickle::value_to_vec(value, SerOptions::new()).unwrap()
+}
+
+/// Sends `bytes` to the server at `port` as they are, and returns the
+/// answer it frames back, as a dict.
+fn ask(port: u16, bytes: &[u8]) -> BTreeMap<String, Value> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream.write_all(bytes).unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).unwrap();
+    let mut reassembler = Reassembler::new();
+    reassembler.push(&answer);
+    reassembler.next_piece().unwrap();
+    let Some(socket_lessons::framing::Piece::Message(message)) =
+        reassembler.next_piece().unwrap()
+    else {
+        panic!("no whole answer in {answer:?}");
+    };
+    serde_pickle::from_slice(&message, DeOptions::new()).unwrap()
+}
+
+fn error_of(answer: &BTreeMap<String, Value>) -> String {
+    match answer.get("error") {
+        Some(Value::String(error)) => error.clone(),
+        other => panic!("no error field: {other:?} in {answer:?}"),
+    }
+}
+
+#[test]
+fn demo() {
+    let output = run(lesson(NAME, &[]));
+    assert_exit(&output, 0);
+    assert_eq!(output.stderr, "");
+    assert_sides_transcript(NAME, "demo", &output.stdout);
+}
+
+#[test]
+fn typed_round_trip_between_server_and_client() {
+    let (server, client) = server_then_client(
+        lesson(NAME, &["server", "--port", "0", "--once"]),
+        |port| lesson(NAME, &["client", "--port", port, "--lesson", "11"]),
+    );
+    assert_eq!((client.stderr.as_str(), server.stderr.as_str()), ("", ""));
+    assert_transcript(NAME, "server", &server.stdout);
+    assert_transcript(NAME, "client", &client.stdout);
+}
+
+#[test]
+fn help() {
+    let output = run(lesson(NAME, &["--help"]));
+    assert_exit(&output, 0);
+    assert_transcript(NAME, "help", &output.stdout);
+}
+
+#[test]
+fn an_unknown_lesson_is_refused_by_the_server() {
+    let mut server = Process::spawn(lesson(NAME, &["server", "--port", "0"]));
+    let port = server.listening_port().to_string();
+    let client =
+        run(lesson(NAME, &["client", "--port", &port, "--lesson", "7"]));
+    assert_exit(&client, 1);
+    assert_transcript(NAME, "unknown-lesson", &client.stderr);
+    let client =
+        run(lesson(NAME, &["client", "--port", &port, "--lesson", "1"]));
+    assert_exit(&client, 0);
+    server.stop();
+}
+
+/// Garbage, a huge header, a field of the wrong type, a missing field and
+/// an unknown one: each gets an answer whose `error` says what was wrong,
+/// and the server serves the next client.
+#[test]
+fn hostile_requests_get_an_error_and_the_server_keeps_serving() {
+    let mut server = Process::spawn(lesson(NAME, &["server", "--port", "0"]));
+    let port = server.listening_port();
+    let ten = Value::String("ten".into());
+    let cases: [(Vec<u8>, &str); 5] = [
+        (frame(b"garbage").unwrap(), "literal is invalid"),
+        (b"9999999999".to_vec(), "more than the 256 this reader accepts"),
+        (
+            frame(&pickle(&dict(&[("lesson", ten)]))).unwrap(),
+            "field `lesson`: invalid type: string \"ten\", expected u32",
+        ),
+        (frame(&pickle(&dict(&[]))).unwrap(), "missing field `lesson`"),
+        (
+            frame(&pickle(&dict(&[
+                ("lesson", Value::I64(1)),
+                ("sudo", Value::Bool(true)),
+            ])))
+            .unwrap(),
+            "unknown field `sudo`",
+        ),
+    ];
+    for (request, expected) in &cases {
+        let error = error_of(&ask(port, request));
+        assert!(error.contains(expected), "{error:?} lacks {expected:?}");
+    }
+    let client = run(lesson(NAME, &["client", "--port", &port.to_string()]));
+    assert_exit(&client, 0);
+    server.stop();
+}
+
+/// A server answering `answer` to one client, in a thread of this test.
+fn fake_server(answer: Value) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut request = [0; 256];
+        let _ = stream.read(&mut request);
+        let _ = stream.write_all(&frame(&pickle(&answer)).unwrap());
+    });
+    port
+}
+
+#[test]
+fn a_bad_answer_is_a_clear_error_that_names_the_field() {
+    let good = |number: Value| {
+        dict(&[
+            ("number", number),
+            ("title", Value::String("t".into())),
+            ("transport", Value::String("Tcp".into())),
+            ("calls", Value::List(vec![])),
+            ("next", Value::None),
+        ])
+    };
+    let mut missing = good(Value::I64(1));
+    if let Value::Dict(map) = &mut missing {
+        map.remove(&HashableValue::String("title".into()));
+    }
+    let mut bad_variant = good(Value::I64(1));
+    if let Value::Dict(map) = &mut bad_variant {
+        map.insert(
+            HashableValue::String("transport".into()),
+            Value::String("Carrier pigeon".into()),
+        );
+    }
+    for (answer, expected) in [
+        (
+            good(Value::String("ten".into())),
+            "the answer is not a LessonInfo: decoding error: field `number`: \
+             invalid type: string \"ten\", expected u32",
+        ),
+        (missing, "missing field `title`"),
+        (bad_variant, "field `transport`: unknown variant `Carrier pigeon`"),
+        (Value::List(vec![]), "the answer is not a LessonInfo"),
+    ] {
+        let port = fake_server(answer).to_string();
+        let client = run(lesson(NAME, &["client", "--port", &port]));
+        assert_exit(&client, 1);
+        let stderr = unfold(&client.stderr);
+        assert!(stderr.contains(expected), "{stderr:?} lacks {expected:?}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+#[test]
+fn rust_server_python_client() {
+    let Some(mut client) = python3("lessons/python/lesson_11.py") else {
+        return;
+    };
+    let (server, client) = server_then_client(
+        lesson(NAME, &["server", "--port", "0", "--once"]),
+        |port| {
+            client.args(["client", "--port", port, "--lesson", "11"]);
+            client
+        },
+    );
+    assert_transcript(NAME, "server", &server.stdout);
+    assert_same_lines("client", &client.stdout);
+}
+
+#[test]
+fn python_server_rust_client() {
+    let Some(mut server) = python3("lessons/python/lesson_11.py") else {
+        return;
+    };
+    server.args(["server", "--port", "0", "--once"]);
+    let (server, client) = server_then_client(server, |port| {
+        lesson(NAME, &["client", "--port", port, "--lesson", "11"])
+    });
+    assert_same_lines("server", &server.stdout);
+    assert_transcript(NAME, "client", &client.stdout);
+}
+
+#[test]
+fn python_server_and_client() {
+    let (Some(mut server), Some(mut client)) = (
+        python3("lessons/python/lesson_11.py"),
+        python3("lessons/python/lesson_11.py"),
+    ) else {
+        return;
+    };
+    server.args(["server", "--port", "0", "--once"]);
+    let (server, client) = server_then_client(server, |port| {
+        client.args(["client", "--port", port, "--lesson", "11"]);
+        client
+    });
+    assert_same_lines("server", &server.stdout);
+    assert_same_lines("client", &client.stdout);
+}
+
+/// The Python server's restricted Unpickler refuses a pickle that names a
+/// global (here `os.system`), answers why, and keeps serving.
+#[test]
+fn the_python_server_refuses_globals() {
+    let Some(mut server) = python3("lessons/python/lesson_11.py") else {
+        return;
+    };
+    server.args(["server", "--port", "0"]);
+    let mut server = Process::spawn(server);
+    let port = server.listening_port();
+    let evil = b"\x80\x03cos\nsystem\nX\x04\x00\x00\x00trueq\x00\x85R.";
+    let error = error_of(&ask(port, &frame(evil).unwrap()));
+    assert!(error.contains("names the global os.system"), "{error}");
+    let client = run(lesson(NAME, &["client", "--port", &port.to_string()]));
+    assert_exit(&client, 0);
+    server.stop();
+}
