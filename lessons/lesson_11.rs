@@ -127,7 +127,7 @@ mod named {
 
 /// The lessons the server knows about: number, title, transport, and the
 /// calls the lesson's client makes.
-const LESSONS: [(u32, &str, Transport, &[&str]); 7] = {
+const LESSONS: [(u32, &str, Transport, &[&str]); 11] = {
     use Transport::{Tcp, Udp};
     const STREAM: &[&str] = &["socket", "connect", "recv"];
     [
@@ -136,6 +136,15 @@ const LESSONS: [(u32, &str, Transport, &[&str]); 7] = {
         (3, "loop receive", Tcp, STREAM),
         (4, "close detection", Tcp, STREAM),
         (5, "pickled object transfer", Tcp, STREAM),
+        (6, "when a recv brings less, or more, than one message", Tcp, STREAM),
+        (
+            7,
+            "a request, its answer, and the half-close (std::net)",
+            Tcp,
+            &["socket", "connect", "send", "shutdown", "recv"],
+        ),
+        (8, "many clients at once", Tcp, STREAM),
+        (9, "a chat room", Tcp, &["socket", "connect", "send", "recv"]),
         (
             10,
             "UDP datagrams keep their edges",

@@ -97,7 +97,7 @@ fn an_unknown_lesson_is_refused_by_the_server() {
     let mut server = Process::spawn(lesson(NAME, &["server", "--port", "0"]));
     let port = server.listening_port().to_string();
     let client =
-        run(lesson(NAME, &["client", "--port", &port, "--lesson", "7"]));
+        run(lesson(NAME, &["client", "--port", &port, "--lesson", "12"]));
     assert_exit(&client, 1);
     assert_transcript(NAME, "unknown-lesson", &client.stderr);
     let client =

@@ -26,6 +26,11 @@ LESSONS = [
     (3, "loop receive", "Tcp", STREAM),
     (4, "close detection", "Tcp", STREAM),
     (5, "pickled object transfer", "Tcp", STREAM),
+    (6, "when a recv brings less, or more, than one message", "Tcp", STREAM),
+    (7, "a request, its answer, and the half-close (std::net)", "Tcp",
+     ["socket", "connect", "send", "shutdown", "recv"]),
+    (8, "many clients at once", "Tcp", STREAM),
+    (9, "a chat room", "Tcp", ["socket", "connect", "send", "recv"]),
     (10, "UDP datagrams keep their edges", "Udp", ["socket", "sendto", "recvmsg", "bind"]),
     (11, "your own types, with serde", "Tcp", ["socket", "connect", "send", "recv"]),
 ]
