@@ -160,14 +160,20 @@ def silence_stdout():
         pass
 
 
+_BROKEN = set()  # the streams that could not be written: every later line fails too
+
+
 def write_text(stream_name, text):
     """Writes and flushes; returns False if it could not."""
+    if stream_name in _BROKEN:
+        return False
     stream = sys.stdout if stream_name == "stdout" else sys.stderr
     try:
         stream.write(text)
         stream.flush()
         return True
     except (OSError, ValueError):
+        _BROKEN.add(stream_name)
         if stream_name == "stdout":
             silence_stdout()
         return False

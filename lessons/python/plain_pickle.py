@@ -197,6 +197,10 @@ def scan(data):
                 raise refuse("depth")
     except Refused:
         raise
+    except ValueError as error:
+        if "integer string conversion" in str(error):  # a text integer (INT, LONG) too long
+            raise refuse("digits") from None
+        raise refuse("unreadable", error=error) from None
     except Exception as error:  # genops on bytes that are not a pickle
         raise refuse("unreadable", error=error) from None
 
