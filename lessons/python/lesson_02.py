@@ -2,21 +2,33 @@
 
 import socket
 
-from common import main
+from common import Lesson, address_text, peer_text
 from lesson_01 import server
 
 
-def client(args, out):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    out.say(f"connecting to {args.host}:{args.port}")
-    s.settimeout(args.wait)
-    s.connect((args.host, args.port))
-    msg = s.recv(7)
-    out.say(f"recv(7) returned {len(msg)} bytes: {msg!r}")
-    out.say(msg.decode("utf-8"))
-    out.say("the buffer is full, so anything else the server sent is still unread; closing anyway")
-    s.close()
+def client(config, out):
+    s = config.wire(socket.socket(socket.AF_INET, socket.SOCK_STREAM), out)
+    try:
+        out.say(f"connecting to {address_text(config.server)}")
+        s.connect(config.server, config.wait)
+        s.set_read_timeout(config.wait)
+        # recv(2) never returns more than the buffer holds, however many bytes have arrived.
+        msg = s.recv(7)
+        out.say(f"recv(7) returned {len(msg)} bytes: {msg!r}")
+        out.say(peer_text(msg))
+        if len(msg) == 0:
+            out.say("the server will send no more, and sent nothing")
+        elif len(msg) == 7:
+            out.say("the buffer is full, so anything else the server sent is still unread; closing anyway")
+        else:
+            out.say("the buffer is not full: that was all that had arrived when recv returned; closing "
+                    "anyway")
+    finally:
+        # Closing with bytes unread: the system discards them, and answers with a reset (RST).
+        s.close()
 
+
+LESSON = Lesson("lesson_02", "tiny buffer truncation", 4102, server, client)
 
 if __name__ == "__main__":
-    main("lesson_02: tiny buffer truncation", 4102, server, client)
+    LESSON.main()

@@ -5,87 +5,114 @@ parse); the client keeps what each recv returns and takes out a header once it h
 and a message once it has all of it, instead of assuming recv returns them whole; and a close
 between messages ends the client cleanly.
 
-Never unpickle data from a peer you do not trust: pickle.loads can run any code the data names.
+Never unpickle data from a peer you do not trust with pickle.loads: it can run any code the data
+names. This client uses plain_pickle.loads, which reads plain data only (see plain_pickle.py).
 """
 
 import pickle
 import socket
 
-from common import main, serve_clients
+import plain_pickle
+from common import Lesson, LessonError, address_text, listener
 
 HEADERSIZE = 10
 MAX_LENGTH = 16 * 1024 * 1024
 MESSAGES = [{1: "Client", 2: "Server"}, [1, 2, "abc"], ("Python", 3, 3.5, True), {1, 2, 3}]
 
+# The pickle protocol the server writes. Pinned: pickle.dumps's default changes with the Python
+# version (4 on 3.8 to 3.13, 5 on 3.14), and with it the bytes the server prints, which the book's
+# transcript shows. Protocol 4 is read by every Python from 3.4 on.
+PROTOCOL = 4
 
-def server(args, out):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind((args.host, args.port))
-    s.listen(5)
-    out.listening(s)
+
+def server(config, out):
+    s = listener(config, out)
 
     def serve_one():
         clt, adr = s.accept()
-        out.say(f"Connection to {adr[0]}:{adr[1]} established")
-        pickles = []
-        for m in MESSAGES:
-            mymsg = pickle.dumps(m)
-            out.say(f"{m!r} pickles to {len(mymsg)} bytes: {mymsg!r}")
-            pickles.append(mymsg)
-        out.say(f"sending {len(pickles)} messages, each behind a {HEADERSIZE}-byte length header, then closing")
-        for mymsg in pickles:
-            clt.sendall(bytes(f"{len(mymsg):<{HEADERSIZE}}", "utf-8") + mymsg)
-        clt.close()
+        try:
+            out.say(f"Connection to {address_text(adr)} established")
+            pickles = []
+            for m in MESSAGES:
+                mymsg = pickle.dumps(m, protocol=PROTOCOL)
+                out.say(f"{m!r} pickles to {len(mymsg)} bytes: {mymsg!r}")
+                pickles.append(mymsg)
+            out.say(f"sending {len(pickles)} messages, each behind a {HEADERSIZE}-byte length header, "
+                    "then closing")
+            for mymsg in pickles:
+                # Header and pickle go out in one send.
+                clt.sendall(bytes(f"{len(mymsg):<{HEADERSIZE}}", "utf-8") + mymsg)
+        finally:
+            # close(2): the end of the stream tells the client there are no more messages.
+            clt.close()
 
-    serve_clients(args, out, serve_one)
+    config.serve_clients(out, serve_one)
     s.close()
 
 
 def parse_header(header):
-    text = header.decode("ascii", errors="replace").strip(" ")
-    if not text.isdigit() or not text.isascii():
-        raise ValueError(f"the header {header!r} is not a length: it must be digits, padded with spaces to 10 characters")
+    """int(header), but stricter: ASCII digits, with spaces around them."""
+    text = bytes(header).decode("ascii", errors="replace").strip(" ")
+    if not text or not text.isascii() or not text.isdigit():
+        raise LessonError(f"the header {bytes(header)!r} is not a length: it must be digits, padded with "
+                          f"spaces to {HEADERSIZE} characters")
     length = int(text)
     if length > MAX_LENGTH:
-        raise ValueError(f"the header announces a message of {length} bytes, more than the {MAX_LENGTH} this reader accepts")
+        raise LessonError(f"the header announces a message of {length} bytes, more than the {MAX_LENGTH} "
+                          "this reader accepts")
     return length
 
 
-def client(args, out):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    out.say(f"connecting to {args.host}:{args.port}")
-    s.settimeout(args.wait)
-    s.connect((args.host, args.port))
-    pending = b""
-    length = None  # the length of the message being received, once its header is in
-    count = 0
-    while True:
-        chunk = s.recv(10)
-        if not chunk:
-            break
-        pending += chunk
+def client(config, out):
+    s = config.wire(socket.socket(socket.AF_INET, socket.SOCK_STREAM), out)
+    try:
+        out.say(f"connecting to {address_text(config.server)}")
+        s.connect(config.server, config.wait)
+        s.set_read_timeout(config.wait)
+        # What has come and is not yet handed out: a bytearray and an offset into it, so that
+        # taking a header or a message off the front does not copy the rest each time.
+        pending = bytearray()
+        start = 0
+        length = None  # the length of the message being received, once its header is in
+        count = 0
         while True:
-            if length is None and len(pending) >= HEADERSIZE:
-                header, pending = pending[:HEADERSIZE], pending[HEADERSIZE:]
-                length = parse_header(header)
-                out.say(f"header {header!r}: the next message is {length} bytes")
-            elif length is not None and len(pending) >= length:
-                body, pending = pending[:length], pending[length:]
-                out.say(repr(pickle.loads(body)))
-                length = None
-                count += 1
-            else:
+            chunk = s.recv(HEADERSIZE)
+            if not chunk:
                 break
-    s.close()
-    if length is not None:
-        raise ValueError(f"the connection closed after {len(pending)} of the {length} bytes of a message")
-    if pending:
-        raise ValueError(f"the connection closed after {len(pending)} of the {HEADERSIZE} bytes of a header")
-    if count == 0:
-        raise ValueError("the connection closed before the first message")
-    out.say(f"the server closed the connection after {count} messages")
+            pending += chunk
+            while True:
+                if length is None and len(pending) - start >= HEADERSIZE:
+                    header = pending[start:start + HEADERSIZE]
+                    start += HEADERSIZE
+                    length = parse_header(header)
+                    out.say(f"header {bytes(header)!r}: the next message is {length} bytes")
+                elif length is not None and len(pending) - start >= length:
+                    body = bytes(pending[start:start + length])
+                    start += length
+                    length = None
+                    count += 1
+                    try:
+                        out.say(plain_pickle.plain_repr(plain_pickle.loads(body)))
+                    except plain_pickle.Refused as refusal:
+                        raise LessonError(str(refusal)) from None
+                else:
+                    break
+            if start > 0 and start * 2 >= len(pending):
+                del pending[:start]  # each byte is moved at most once more: linear in all
+                start = 0
+        left = len(pending) - start
+        if length is not None:
+            raise LessonError(f"the connection closed after {left} of the {length} bytes of a message")
+        if left:
+            raise LessonError(f"the connection closed after {left} of the {HEADERSIZE} bytes of a header")
+        if count == 0:
+            raise LessonError("the connection closed before the first message")
+        out.say(f"recv({HEADERSIZE}) returned 0 bytes: the server will send no more, after {count} messages")
+    finally:
+        s.close()
 
+
+LESSON = Lesson("lesson_05", "pickled object transfer", 4105, server, client)
 
 if __name__ == "__main__":
-    main("lesson_05: pickled object transfer", 4105, server, client)
+    LESSON.main()
