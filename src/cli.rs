@@ -382,16 +382,16 @@ fn parse_bytes(flag: &str, text: &str) -> Result<usize, UsageError> {
 }
 
 fn parse_seconds(flag: &str, text: &str) -> Result<Duration, UsageError> {
-    // --pause may be 0 (pieces sent back to back); a wait may not.
-    let least = if flag == "--pause" { 0.0 } else { f64::MIN_POSITIVE };
+    // --pause may be 0 (pieces sent back to back); a wait must be at least
+    // a millisecond, so that it is not 0 once the system rounds it.
+    let least = if flag == "--pause" { 0.0 } else { 0.001 };
     match text.parse::<f64>() {
         Ok(seconds) if seconds >= least && seconds <= MAX_SECONDS => {
             Ok(Duration::from_secs_f64(seconds))
         }
         _ => Err(UsageError(format!(
-            "{flag} takes a number of seconds {} and at most {MAX_SECONDS}, \
-             not '{text}'",
-            if least == 0.0 { "from 0" } else { "above 0" }
+            "{flag} takes a number of seconds from {least} and at most \
+             {MAX_SECONDS}, not '{text}'"
         ))),
     }
 }
@@ -553,6 +553,7 @@ mod tests {
             &["server", "--message", "x"],
             &["client", "--wait", "-1"],
             &["client", "--wait", "nan"],
+            &["client", "--wait", "1e-10"],
             &["client", "--port", "0"],
             &["client", "--once"],
             &["client", "--chunk", "3"],

@@ -218,49 +218,46 @@ pub const WIDTH: usize = 80;
 /// ```
 pub fn fold(line: &str, label: &str) -> Vec<String> {
     let indent = format!("{label}   ");
-    let mut lines = Vec::new();
-    let mut rest: Vec<char> = line.chars().collect();
-    let mut prefix_len = 0;
-    // The first line keeps its label, its kind (`error:`) and one word.
+    let chars: Vec<char> = line.chars().collect();
+    // The first line keeps its label, its kind (`error:`) and one word: no
+    // break before that.
     let mut first_word = match line.strip_prefix(label) {
         Some(text) => {
-            let words: Vec<&str> = text.trim_start().splitn(3, ' ').collect();
-            let kind = words.first().filter(|word| word.ends_with(':'));
+            let kind = text.trim_start().split(' ').next();
+            let kind = kind.filter(|word| word.ends_with(':'));
             label.chars().count()
                 + kind.map_or(0, |kind| kind.chars().count() + 1)
         }
         None => 0,
     };
-    loop {
-        if rest.len() + prefix_len <= WIDTH {
+    let is_break = |at: usize, first_word: usize| {
+        chars[at] == ' '
+            && at > first_word
+            && chars[at - 1] != ' '
+            && chars.get(at + 1).is_some_and(|next| *next != ' ')
+    };
+    let mut lines = Vec::new();
+    let (mut start, mut prefix_len) = (0, 0);
+    while chars.len() - start + prefix_len > WIDTH {
+        // The last break within the width; else the first one after it.
+        let limit = start + WIDTH - prefix_len;
+        let within = (start + 1..limit.min(chars.len()))
+            .rev()
+            .find(|&at| is_break(at, first_word));
+        let Some(at) = within.or_else(|| {
+            (limit..chars.len()).find(|&at| is_break(at, first_word))
+        }) else {
             break;
-        }
-        // The last single space, within the width, that has a word on both
-        // sides; else the first one after it.
-        let is_break = |at: usize| {
-            rest[at] == ' '
-                && at > first_word
-                && rest[at - 1] != ' '
-                && rest.get(at + 1).is_some_and(|next| *next != ' ')
         };
-        let limit = WIDTH - prefix_len;
-        let within = (1..limit.min(rest.len())).rev().find(|&at| is_break(at));
-        let Some(at) =
-            within.or_else(|| (limit..rest.len()).find(|&at| is_break(at)))
-        else {
-            break;
-        };
-        let head: String = rest[..at].iter().collect();
+        let head: String = chars[start..at].iter().collect();
         lines.push(if prefix_len == 0 {
             head
         } else {
             format!("{indent}{head}")
         });
-        rest.drain(..=at);
-        prefix_len = indent.chars().count();
-        first_word = 0;
+        (start, prefix_len, first_word) = (at + 1, indent.chars().count(), 0);
     }
-    let tail: String = rest.iter().collect();
+    let tail: String = chars[start..].iter().collect();
     lines.push(if prefix_len == 0 { tail } else { format!("{indent}{tail}") });
     lines
 }

@@ -43,6 +43,9 @@ pub struct Wire {
     pieces: usize,
     /// Bytes received so far, for saying what came before a silence.
     received: usize,
+    /// The read timeout as the lesson set it: the system may round what it
+    /// keeps, and messages give the lesson's own figure.
+    wait: Option<Duration>,
 }
 
 impl Deref for Wire {
@@ -63,6 +66,9 @@ impl Wire {
         deadline: Option<Duration>,
     ) -> Wire {
         let deadline = deadline.map(|limit| (Instant::now() + limit, limit));
+        // A socket may come with a read timeout already (set on a std
+        // `TcpStream` before it became a Socket, say): keep it.
+        let wait = socket.read_timeout().ok().flatten();
         Wire {
             socket,
             out: out.clone(),
@@ -70,7 +76,19 @@ impl Wire {
             deadline,
             pieces: 0,
             received: 0,
+            wait,
         }
+    }
+
+    /// `setsockopt(SO_RCVTIMEO)`: how long each `recv` may wait (`None`:
+    /// without end). Python's `settimeout`, for receiving.
+    pub fn set_read_timeout(
+        &mut self,
+        wait: Option<Duration>,
+    ) -> io::Result<()> {
+        self.socket.set_read_timeout(wait)?;
+        self.wait = wait;
+        Ok(())
     }
 
     /// What the other end is called in messages.
@@ -144,13 +162,17 @@ impl Wire {
 
     fn past_deadline(&self) -> io::Error {
         let limit = self.deadline.map_or(Duration::ZERO, |(_, limit)| limit);
-        io::Error::other(format!(
-            "gave up after {} s in all, with {} bytes received: {} was \
-             still sending. --deadline SECONDS allows longer.",
-            limit.as_secs_f64(),
-            self.received,
-            self.peer(),
-        ))
+        let (limit, peer) = (limit.as_secs_f64(), self.peer());
+        io::Error::other(match self.received {
+            0 => format!(
+                "gave up after {limit} s in all: nothing arrived from {peer} \
+                 in that time. --deadline SECONDS allows longer."
+            ),
+            bytes => format!(
+                "gave up after {limit} s in all, with {bytes} bytes received: \
+                 {peer} was still sending. --deadline SECONDS allows longer."
+            ),
+        })
     }
 
     /// Says what a `recv` that timed out waited for, for the error message.
@@ -183,13 +205,15 @@ impl Read for Wire {
     fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
         let call = format!("recv({})", buffer.len());
         let peer = self.peer();
-        if self.deadline.is_some() {
-            let left = self.time_left()?;
-            if self.socket.read_timeout()?.is_none_or(|wait| wait > left) {
-                // The deadline comes first: this recv waits only until then.
-                self.socket.set_read_timeout(Some(left))?;
+        // The deadline comes first: this recv waits only until then.
+        let wait = match self.deadline {
+            Some(_) => {
+                let left = self.time_left()?;
+                Some(self.wait.map_or(left, |wait| wait.min(left)))
             }
-        }
+            None => self.wait,
+        };
+        self.socket.set_read_timeout(wait)?;
         self.out.trace(format_args!("{call} waits for bytes from {peer}"));
         match (&self.socket).read(buffer) {
             Ok(0) => {
@@ -205,7 +229,7 @@ impl Read for Wire {
                 Ok(received)
             }
             Err(error) if is_timeout(&error) => {
-                let waited = self.socket.read_timeout()?.unwrap_or_default();
+                let waited = wait.unwrap_or_default();
                 self.out.trace(format_args!(
                     "{call} -> nothing within {} s",
                     waited.as_secs_f64()

@@ -334,3 +334,68 @@ fn the_python_demo_runs_both_sides() {
         assert!(output.stdout.starts_with("[server] listening on 127.0.0.1:"));
     }
 }
+
+/// Python's `common.fold` folds every line as Rust's `output::fold` does:
+/// both sides' lines must be the same, so the two must agree everywhere,
+/// checked here on lines with odd spacing, long words and kinds.
+#[test]
+fn python_folds_lines_exactly_as_rust_does() {
+    // Only to learn that python3 is there (or to fail under CI if not).
+    if python3("lessons/python/common.py").is_none() {
+        return;
+    }
+    // A small seeded generator (xorshift): the same lines on every run.
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = |bound: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % bound
+    };
+    let mut lines = Vec::new();
+    for _ in 0..2000 {
+        let kind = ["", "error: ", "trace: "][next(3) as usize];
+        let mut words: Vec<String> = (0..1 + next(25))
+            .map(|_| {
+                let letters = ['a', 'b', ':', ' ', 'é'];
+                (0..next(40)).map(|_| letters[next(5) as usize]).collect()
+            })
+            .collect();
+        // Now and then a first word too long to share a line with the
+        // label: neither side may leave the label alone on a line.
+        if next(4) == 0 {
+            words[0] = "x".repeat(60 + next(40) as usize);
+        }
+        lines.push(format!("[client] {kind}{}", words.join(" ")));
+    }
+    let folded = |line: &String| {
+        socket_lessons::output::fold(line, "[client]").join("\u{1}")
+    };
+    let expected: Vec<String> = lines.iter().map(folded).collect();
+    let program = "import sys, common\n\
+        for line in sys.stdin.read().split('\\n'):\n    \
+        print('\\x01'.join(common.fold(line, '[client]')))\n";
+    let output = Command::new("python3")
+        .env("PYTHONPATH", support::root().join("lessons/python"))
+        .args(["-c", program])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(lines.join("\n").as_bytes())?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    let printed = String::from_utf8(output.stdout).unwrap();
+    let python_folds: Vec<&str> = printed.lines().collect();
+    for (line, (rust, python)) in
+        lines.iter().zip(expected.iter().zip(&python_folds))
+    {
+        assert_eq!(rust, python, "{line:?}");
+    }
+    assert_eq!(python_folds.len(), lines.len());
+}

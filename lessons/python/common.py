@@ -28,7 +28,7 @@ DEFAULT_HOST = "127.0.0.1"
 MAX_SECONDS = 3600.0
 DEFAULT_PAUSE = 0.2
 DEFAULT_DEADLINE = 60.0
-MAX_CHUNK = 65536
+MAX_BYTES = 65536  # the largest --chunk or --buffer
 ACCEPT_RETRY_PAUSE = 0.5
 WIDTH = 80
 HEX_WIDTH = 16
@@ -88,10 +88,16 @@ def fold(line, label):
     start = 0
     prefix_len = 0
     n = len(line)
+    # The first line keeps its label, its kind (`error:`) and one word: no break before that.
+    first_word = 0
+    if line.startswith(label):
+        kind = line[len(label):].lstrip().split(" ")[0]
+        first_word = len(label) + (len(kind) + 1 if kind.endswith(":") else 0)
 
     def is_break(at):
         i = start + at
-        return line[i] == " " and at > 0 and line[i - 1] != " " and i + 1 < n and line[i + 1] != " "
+        return (line[i] == " " and at > 0 and i > first_word and line[i - 1] != " "
+                and i + 1 < n and line[i + 1] != " ")
 
     while n - start + prefix_len > WIDTH:
         limit = WIDTH - prefix_len
@@ -111,6 +117,7 @@ def fold(line, label):
         lines.append(head if prefix_len == 0 else indent + head)
         start += found + 1
         prefix_len = len(indent)
+        first_word = 0
     tail = line[start:]
     lines.append(tail if prefix_len == 0 else indent + tail)
     return lines
@@ -401,6 +408,9 @@ class Wire:
 
     def past_deadline(self):
         limit = self.deadline[1] if self.deadline else 0
+        if self.received == 0:
+            return LessonError(f"gave up after {seconds_text(limit)} s in all: nothing arrived from "
+                               f"{self.peer()} in that time. --deadline SECONDS allows longer.")
         return LessonError(f"gave up after {seconds_text(limit)} s in all, with {self.received} bytes "
                            f"received: {self.peer()} was still sending. --deadline SECONDS allows longer.")
 
@@ -505,7 +515,7 @@ class Option:
 
 SHARED = {
     "--host": "both", "--port": "both", "--once": "server", "--wait": "client",
-    "--deadline": "client", "--chunk": "server", "--pause": "server", "--hex": "both", "--trace": "both",
+    "--deadline": "client", "--buffer": "client", "--chunk": "server", "--pause": "server", "--hex": "both", "--trace": "both",
 }
 
 # What Rust's str::parse accepts: f64 (no spaces, no underscores), and u16/u64 (an optional +).
@@ -521,11 +531,19 @@ def whole(text):
     return int(text) if WHOLE_TEXT.fullmatch(text) else None
 
 
+def byte_count(flag, text):
+    """--chunk and --buffer: a whole number of bytes from 1 to MAX_BYTES."""
+    number = whole(text)
+    if number is None or not 1 <= number <= MAX_BYTES:
+        raise UsageError(f"{flag} takes a number of bytes from 1 to {MAX_BYTES}, not '{text}'")
+    return number
+
+
 class Options:
     pass
 
 
-def parse(words, default_port, default_wait, lesson_options):
+def parse(words, default_port, default_wait, lesson_options, default_buffer=None):
     """src/cli.rs `parse`: returns "help" or an Options; raises UsageError."""
     words = list(words)
     mode = "demo"
@@ -578,11 +596,11 @@ def parse(words, default_port, default_wait, lesson_options):
         if flag not in given:
             return default
         text = given[flag]
-        least_zero = flag == "--pause"
+        # --pause may be 0; a wait must be at least a millisecond, as in Rust.
+        least = 0.0 if flag == "--pause" else 0.001
         number = float(text) if FLOAT_TEXT.fullmatch(text) else float("nan")
-        ok = (number >= 0.0 if least_zero else number > 0.0) and number <= MAX_SECONDS
-        if not ok:
-            raise UsageError(f"{flag} takes a number of seconds {'from 0' if least_zero else 'above 0'} "
+        if not least <= number <= MAX_SECONDS:
+            raise UsageError(f"{flag} takes a number of seconds from {seconds_text(least)} "
                              f"and at most {seconds_text(MAX_SECONDS)}, not '{text}'")
         return number
 
@@ -600,11 +618,7 @@ def parse(words, default_port, default_wait, lesson_options):
     if not host.strip():
         raise UsageError("--host needs a host name or an IPv4 address, such as 127.0.0.1 (0.0.0.0 means "
                          "every interface)")
-    chunk = None
-    if "--chunk" in given:
-        chunk = whole(given["--chunk"])
-        if chunk is None or not 1 <= chunk <= MAX_CHUNK:
-            raise UsageError(f"--chunk takes a number of bytes from 1 to {MAX_CHUNK}, not '{given['--chunk']}'")
+    chunk = byte_count("--chunk", given["--chunk"]) if "--chunk" in given else None
     if "--pause" in given and chunk is None:
         raise UsageError("--pause goes with --chunk: it is the pause between pieces")
     extra = {}
@@ -626,15 +640,25 @@ def parse(words, default_port, default_wait, lesson_options):
     options.host, options.port, options.once = host, port, "--once" in given
     options.wait = seconds("--wait", default_wait)
     options.deadline = seconds("--deadline", DEFAULT_DEADLINE)
+    options.buffer = default_buffer or 0
+    if "--buffer" in given:
+        if default_buffer is None:
+            raise UsageError("--buffer does not apply: this lesson's client does not read into a "
+                             "buffer of its own")
+        options.buffer = byte_count("--buffer", given["--buffer"])
     options.chunk, options.pause = chunk, seconds("--pause", DEFAULT_PAUSE)
     options.hex, options.trace = "--hex" in given, "--trace" in given
     options.extra = extra
     return options
 
 
-def usage(lesson, title, default_port, default_wait, lesson_options):
+def usage(lesson, title, default_port, default_wait, lesson_options, default_buffer=None):
     """src/cli.rs `usage`, with the Python command in place of `cargo run --example`."""
     command = f"python3 lessons/python/{lesson}.py"
+    buffer_help = ""
+    if default_buffer is not None:
+        buffer_help = (f"  --buffer BYTES     client: the most one recv may return\n"
+                       f"{'':21}[default: {default_buffer}]\n")
     text = f"""{lesson}: {title}
 
 Usage:
@@ -653,7 +677,7 @@ Options:
                      [default: {seconds_text(default_wait)}]
   --deadline SECONDS client: how long it may run in all
                      [default: {seconds_text(DEFAULT_DEADLINE)}]
-  --chunk BYTES      server: send in pieces of at most BYTES bytes,
+{buffer_help}  --chunk BYTES      server: send in pieces of at most BYTES bytes,
                      each its own send (slow motion)
   --pause SECONDS    server: the pause between pieces
                      [default: {seconds_text(DEFAULT_PAUSE)}]
@@ -707,6 +731,8 @@ class ClientConfig:
         self.server = server
         self.wait = options.wait
         self.deadline = options.deadline
+        self.buffer = options.buffer
+        self.demo = options.mode == "demo"
         self.extra = options.extra
 
     def wire(self, sock, out):
@@ -725,18 +751,22 @@ def words_as_text(argv):
 
 
 class Lesson:
-    def __init__(self, name, title, port, server, client, wait=10.0, options=()):
+    def __init__(self, name, title, port, server, client, wait=10.0, options=(), buffer=None):
+        """`buffer`: the client's receive buffer by default; None for a lesson whose client has
+        none of its own (it refuses --buffer)."""
         self.name, self.title, self.port, self.wait = name, title, port, wait
         self.server, self.client, self.options = server, client, list(options)
+        self.buffer = buffer
 
     def usage(self):
-        return usage(self.name, self.title, self.port, self.wait, self.options)
+        return usage(self.name, self.title, self.port, self.wait, self.options, self.buffer)
 
     def main(self):
         # Ctrl-C stops a lesson as it stops the Rust one: the process ends, without a traceback.
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         try:
-            command = parse(words_as_text(sys.argv[1:]), self.port, self.wait, self.options)
+            command = parse(words_as_text(sys.argv[1:]), self.port, self.wait, self.options,
+                            self.buffer)
         except UsageError as error:
             write_text("stderr", f"error: {error}\n\n{self.usage()}")
             sys.exit(USAGE_ERROR)

@@ -38,8 +38,9 @@ def client(config, out):
         # connect(2), given up after --wait seconds; every recv waits at most as long.
         s.connect(config.server, config.wait)
         s.set_read_timeout(config.wait)
-        msg = s.recv(1024)
-        out.say(f"recv(1024) returned {len(msg)} bytes")
+        size = config.buffer  # 1024, the tutorial's recv(1024); --buffer BYTES sets another
+        msg = s.recv(size)
+        out.say(f"recv({size}) returned {len(msg)} bytes")
         # Control characters are shown escaped: printed raw, a peer's bytes could clear the
         # screen or fake a line of this program's.
         out.say(peer_text(msg))
@@ -47,7 +48,7 @@ def client(config, out):
         s.close()
 
 
-LESSON = Lesson("lesson_01", "basic send", 4101, server, client)
+LESSON = Lesson("lesson_01", "basic send", 4101, server, client, buffer=1024)
 
 if __name__ == "__main__":
     LESSON.main()

@@ -13,8 +13,9 @@ def client(config, out):
         s.connect(config.server, config.wait)
         s.set_read_timeout(config.wait)
         # recv(2) never returns more than the buffer holds, however many bytes have arrived.
-        msg = s.recv(7)
-        out.say(f"recv(7) returned {len(msg)} bytes: {msg!r}")
+        size = config.buffer  # 7, the tutorial's recv(7); --buffer BYTES sets another
+        msg = s.recv(size)
+        out.say(f"recv({size}) returned {len(msg)} bytes: {msg!r}")
         out.say(peer_text(msg))
         if len(msg) == 0:
             out.say("the server will send no more, and sent nothing")
@@ -28,7 +29,7 @@ def client(config, out):
         s.close()
 
 
-LESSON = Lesson("lesson_02", "tiny buffer truncation", 4102, server, client)
+LESSON = Lesson("lesson_02", "tiny buffer truncation", 4102, server, client, buffer=7)
 
 if __name__ == "__main__":
     LESSON.main()

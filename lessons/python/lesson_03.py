@@ -52,9 +52,10 @@ def client(config, out):
         # Here the read timeout is the lesson: how long recv may wait for more.
         s.set_read_timeout(config.wait)
         total = 0
+        size = config.buffer  # 7, the tutorial's recv(7); --buffer BYTES sets another
         while True:
             try:
-                msg = s.recv(7)
+                msg = s.recv(size)
             except Exception as error:
                 if not is_timeout(error):
                     raise
@@ -62,7 +63,7 @@ def client(config, out):
                 # is over" from "the rest is on its way".
                 waited = seconds_text(config.wait)
                 if total > 0:
-                    out.say(f"recv(7) is still waiting after {waited} s: nothing in the stream says the "
+                    out.say(f"recv({size}) is still waiting after {waited} s: nothing in the stream says the "
                             "message is over")
                 else:
                     out.say(f"nothing arrived within {waited} s. The server serves one client at a time: "
@@ -70,15 +71,16 @@ def client(config, out):
                 out.say("giving up, and closing the connection")
                 return
             if not msg:
-                out.say("recv(7) returned 0 bytes: the server will send no more")
+                out.say(f"recv({size}) returned 0 bytes: the server will send no more")
                 return
             total += len(msg)
-            out.say(f"recv(7) returned {len(msg)} bytes: {msg!r}")
+            out.say(f"recv({size}) returned {len(msg)} bytes: {msg!r}")
     finally:
         s.close()
 
 
-LESSON = Lesson("lesson_03", "loop receive", 4103, server, client, wait=2.0, options=[HOLD])
+LESSON = Lesson("lesson_03", "loop receive", 4103, server, client, wait=2.0, options=[HOLD],
+                buffer=7)
 
 if __name__ == "__main__":
     LESSON.main()

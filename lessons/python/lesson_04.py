@@ -36,12 +36,13 @@ def client(config, out):
         # A bytearray grows in place: `complete_info += msg` on bytes copies everything received
         # so far at every recv, which takes quadratic time (1 MiB in 7-byte pieces took 19 s).
         complete_info = bytearray()
+        size = config.buffer  # 7, the tutorial's recv(7); --buffer BYTES sets another
         while True:
-            msg = s.recv(7)
+            msg = s.recv(size)
             if len(msg) <= 0:
-                out.say("recv(7) returned 0 bytes: the server will send no more, so the message ends here")
+                out.say(f"recv({size}) returned 0 bytes: the server will send no more, so the message ends here")
                 break
-            out.say(f"recv(7) returned {len(msg)} bytes: {msg!r}")
+            out.say(f"recv({size}) returned {len(msg)} bytes: {msg!r}")
             if len(complete_info) + len(msg) > MAX_MESSAGE:
                 raise LessonError(f"the server sent more than the {MAX_MESSAGE} bytes this client keeps; "
                                   "stopping")
@@ -52,7 +53,7 @@ def client(config, out):
         s.close()
 
 
-LESSON = Lesson("lesson_04", "close detection", 4104, server, client)
+LESSON = Lesson("lesson_04", "close detection", 4104, server, client, buffer=7)
 
 if __name__ == "__main__":
     LESSON.main()

@@ -76,7 +76,7 @@ def client(config, out):
         length = None  # the length of the message being received, once its header is in
         count = 0
         while True:
-            chunk = s.recv(HEADERSIZE)
+            chunk = s.recv(config.buffer)
             if not chunk:
                 break
             pending += chunk
@@ -107,12 +107,12 @@ def client(config, out):
             raise LessonError(f"the connection closed after {left} of the {HEADERSIZE} bytes of a header")
         if count == 0:
             raise LessonError("the connection closed before the first message")
-        out.say(f"recv({HEADERSIZE}) returned 0 bytes: the server will send no more, after {count} messages")
+        out.say(f"recv({config.buffer}) returned 0 bytes: the server will send no more, after {count} messages")
     finally:
         s.close()
 
 
-LESSON = Lesson("lesson_05", "pickled object transfer", 4105, server, client)
+LESSON = Lesson("lesson_05", "pickled object transfer", 4105, server, client, buffer=HEADERSIZE)
 
 if __name__ == "__main__":
     LESSON.main()
