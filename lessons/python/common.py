@@ -123,6 +123,20 @@ def fold(line, label):
     return lines
 
 
+def bytes_repr_lines(data, width):
+    """src/python.rs `bytes_repr_lines`: repr(data) in pieces of at most `width` characters
+    each; Python reads pieces written one after another as one value (b'ab' b'cd')."""
+    lines = []
+    start = 0
+    while start < len(data) or not lines:
+        end = start + 1
+        while end < len(data) and len(repr(bytes(data[start:end + 1]))) <= width:
+            end += 1
+        lines.append(repr(bytes(data[start:end])))
+        start = end
+    return lines
+
+
 def hex_dump(data):
     """Lines in the style of `hexdump -C`, as src/output.rs `hex_dump`."""
     lines = []

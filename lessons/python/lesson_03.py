@@ -1,17 +1,35 @@
-"""Lesson 3: recv(7) in a loop. The server never closes, so the client never learns the end.
+"""Lesson 3: recv(7) in a loop. The server never closes, so the client never
+learns the end.
 
-The tutorial's client loops forever; this one stops when recv has waited --wait seconds (2 by
-default) and says why it had to. The server holds each connection until the client hangs up, for
-at most --hold seconds, so that one client cannot keep the others waiting for ever.
+The tutorial's client loops forever; this one stops when recv has waited --wait
+seconds (2 by
+default) and says why it had to. The server holds each connection until the
+client hangs up, for
+at most --hold seconds, so that one client cannot keep the others waiting for
+ever.
 """
 
 import socket
 
-from common import Lesson, Option, address_text, is_timeout, listener, seconds_text
+from common import (
+    Lesson,
+    Option,
+    address_text,
+    is_timeout,
+    listener,
+    seconds_text,
+)
 
 MESSAGE = "Socket Programming in Python".encode("utf-8")
 
-HOLD = Option("--hold", ("count", 3600), "SECONDS", "30", "server", "how long to wait for a client to hang up")
+HOLD = Option(
+    "--hold",
+    ("count", 3600),
+    "SECONDS",
+    "30",
+    "server",
+    "how long to wait for a client to hang up",
+)
 
 
 def server(config, out):
@@ -22,10 +40,14 @@ def server(config, out):
         clt, adr = s.accept()
         try:
             out.say(f"Connection to {address_text(adr)} established")
-            out.say(f"sending {len(MESSAGE)} bytes, then keeping the connection open until the client "
-                    "hangs up")
+            out.say(
+                f"sending {len(MESSAGE)} bytes, then keeping the connection "
+                "open until the client "
+                "hangs up"
+            )
             clt.sendall(MESSAGE)
-            # Held open by reading until the client hangs up (recv returns 0 bytes); whatever comes
+            # Held open by reading until the client hangs up
+            # (recv returns 0 bytes); whatever comes
             # is dropped. Bounded: other clients wait in the backlog meanwhile.
             clt.set_read_timeout(hold)
             try:
@@ -35,8 +57,11 @@ def server(config, out):
             except Exception as error:
                 if not is_timeout(error):
                     raise
-                out.say(f"the client has not hung up after {hold} s: closing its connection, to serve "
-                        "the next client")
+                out.say(
+                    f"the client has not hung up after {hold} s: closing its "
+                    "connection, to serve "
+                    "the next client"
+                )
         finally:
             clt.close()
 
@@ -52,26 +77,39 @@ def client(config, out):
         # Here the read timeout is the lesson: how long recv may wait for more.
         s.set_read_timeout(config.wait)
         total = 0
-        size = config.buffer  # 7, the tutorial's recv(7); --buffer BYTES sets another
+        size = (
+            config.buffer
+        )  # 7, the tutorial's recv(7); --buffer BYTES sets another
         while True:
             try:
                 msg = s.recv(size)
             except Exception as error:
                 if not is_timeout(error):
                     raise
-                # The wait ran out with no byte and no close: the client cannot tell "the message
+                # The wait ran out with no byte and no close:
+                # the client cannot tell "the message
                 # is over" from "the rest is on its way".
                 waited = seconds_text(config.wait)
                 if total > 0:
-                    out.say(f"recv({size}) is still waiting after {waited} s: nothing in the stream says the "
-                            "message is over")
+                    out.say(
+                        f"recv({size}) is still waiting after {waited} s: "
+                        "nothing in the stream says the "
+                        "message is over"
+                    )
                 else:
-                    out.say(f"nothing arrived within {waited} s. The server serves one client at a time: "
-                            "while another is connected, this connection waits in its backlog")
+                    out.say(
+                        f"nothing arrived within {waited} s. The server "
+                        "serves one client at a time: "
+                        "while another is connected, this connection waits in "
+                        "its backlog"
+                    )
                 out.say("giving up, and closing the connection")
                 return
             if not msg:
-                out.say(f"recv({size}) returned 0 bytes: the server will send no more")
+                out.say(
+                    f"recv({size}) returned 0 bytes: the server will send no "
+                    "more"
+                )
                 return
             total += len(msg)
             out.say(f"recv({size}) returned {len(msg)} bytes: {msg!r}")
@@ -79,8 +117,16 @@ def client(config, out):
         s.close()
 
 
-LESSON = Lesson("lesson_03", "loop receive", 4103, server, client, wait=2.0, options=[HOLD],
-                buffer=7)
+LESSON = Lesson(
+    "lesson_03",
+    "loop receive",
+    4103,
+    server,
+    client,
+    wait=2.0,
+    options=[HOLD],
+    buffer=7,
+)
 
 if __name__ == "__main__":
     LESSON.main()

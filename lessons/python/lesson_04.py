@@ -17,7 +17,9 @@ def server(config, out):
         clt, adr = s.accept()
         try:
             out.say(f"Connection to {address_text(adr)} established")
-            out.say(f"sending {len(MESSAGE)} bytes, then closing the connection")
+            out.say(
+                f"sending {len(MESSAGE)} bytes, then closing the connection"
+            )
             clt.sendall(MESSAGE)
         finally:
             # close(2): the client's recv returns 0 once it has read the rest.
@@ -33,21 +35,32 @@ def client(config, out):
         out.say(f"connecting to {address_text(config.server)}")
         s.connect(config.server, config.wait)
         s.set_read_timeout(config.wait)
-        # A bytearray grows in place: `complete_info += msg` on bytes copies everything received
-        # so far at every recv, which takes quadratic time (1 MiB in 7-byte pieces took 19 s).
+        # A bytearray grows in place: `complete_info += msg` on bytes
+        # copies everything received
+        # so far at every recv, which takes quadratic time (1 MiB in
+        # 7-byte pieces took 19 s).
         complete_info = bytearray()
-        size = config.buffer  # 7, the tutorial's recv(7); --buffer BYTES sets another
+        size = (
+            config.buffer
+        )  # 7, the tutorial's recv(7); --buffer BYTES sets another
         while True:
             msg = s.recv(size)
             if len(msg) <= 0:
-                out.say(f"recv({size}) returned 0 bytes: the server will send no more, so the message ends here")
+                out.say(
+                    f"recv({size}) returned 0 bytes: the server will send no "
+                    "more, so the message ends here"
+                )
                 break
             out.say(f"recv({size}) returned {len(msg)} bytes: {msg!r}")
             if len(complete_info) + len(msg) > MAX_MESSAGE:
-                raise LessonError(f"the server sent more than the {MAX_MESSAGE} bytes this client keeps; "
-                                  "stopping")
+                raise LessonError(
+                    f"the server sent more than the {MAX_MESSAGE} bytes this "
+                    "client keeps; "
+                    "stopping"
+                )
             complete_info += msg
-        # Decoded once, at the end: a piece may end in the middle of a multi-byte character.
+        # Decoded once, at the end: a piece may end in the middle of
+        # a multi-byte character.
         out.say(f"complete message: {peer_text(complete_info)}")
     finally:
         s.close()
