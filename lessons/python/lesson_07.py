@@ -1,112 +1,160 @@
 """Lesson 7: a request and its answer, and the half-close.
 
 The client sends --message, then shuts down its writing half (SHUT_WR): the server's recv returns
-0 while the connection stays open for the answer. The server echoes the bytes and closes.
---no-shutdown skips the half-close: the server's read timeout then ends the wait.
+0 while the connection stays open for the answer. The server reads until that 0, answers with
+exactly the bytes it received, and closes; the client reads until its own recv returns 0.
+--no-shutdown skips the half-close, to show the deadlock it prevents: the server's read timeout
+ends the wait.
+
+The Rust lesson uses std::net's TcpListener and TcpStream here instead of socket2; in Python the
+socket module is both. Each connected socket is handed to the lesson's Wire, so that --trace,
+--hex and --chunk still show every recv and send.
 """
 
-import argparse
 import socket
-import sys
 
-from common import main, serve_clients
+from common import (Lesson, LessonError, Option, address_text, is_timeout, peer_text,
+                    seconds_text)
 
+# The longest request the server takes, and the longest answer the client reads: 1 MiB.
 MAX_LEN = 1024 * 1024
+
+# How long the server waits for each recv and each send: a client that never finishes its
+# request, or never reads the answer, cannot hold it.
 SERVER_WAIT = 3.0
 
-
-def lesson_options():
-    """--message and --no-shutdown, which common.py does not know: taken from sys.argv here."""
-    parser = argparse.ArgumentParser(prog="lesson_07.py", add_help=False)
-    parser.add_argument("--message", default="Hello, server!")
-    parser.add_argument("--no-shutdown", action="store_true")
-    options, rest = parser.parse_known_args()
-    if not options.message:
-        parser.error("--message needs some text, not ''")
-    sys.argv[1:] = rest
-    return options
+PROBE = 32  # Rust's read_to_end starts with a recv of 32 bytes
+READ_SIZE = 8192
 
 
-OPTIONS = lesson_options() if __name__ == "__main__" else None
+def recv_until_closed(wire, data):
+    """recv until it returns 0, into `data`, but never more than MAX_LEN + 1 bytes: one more says
+    it is too long. The recv sizes are those of Rust's `take(MAX_LEN + 1).read_to_end`, so that
+    --trace prints the same calls: a probe of 32 bytes, then a buffer that doubles."""
+    limit = MAX_LEN + 1
+    capacity = 0
+    max_read = READ_SIZE
+
+    def recv(size):
+        size = min(size, limit - len(data))
+        if size == 0:
+            return 0  # at the limit: Rust's Take returns 0 without a recv
+        piece = wire.recv(size)
+        data.extend(piece)
+        return len(piece)
+
+    if recv(PROBE) == 0:
+        return
+    capacity = max(8, len(data))
+    while True:
+        if len(data) == capacity:
+            capacity = max(capacity * 2, len(data) + PROBE, 8)
+        size = min(capacity - len(data), max_read)
+        received = recv(size)
+        if received == 0:
+            return
+        capacity = max(capacity, len(data))
+        if received == size and size >= max_read:
+            max_read *= 2
 
 
-def recv_until_closed(sock):
-    """recv until it returns 0, but never more than MAX_LEN + 1 bytes."""
-    data = b""
-    while len(data) <= MAX_LEN:
-        piece = sock.recv(min(65536, MAX_LEN + 1 - len(data)))
-        if not piece:
-            break
-        data += piece
-    return data
-
-
-def text(data):
-    """The bytes as text, with what is not printable escaped, as the Rust lessons print it."""
-    decoded = data.decode("utf-8", errors="replace")
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in decoded)
-
-
-def server(args, out):
+def server(config, out):
+    # socket(2), SO_REUSEADDR, bind(2) and listen(2) with a backlog of 128, as Rust's
+    # TcpListener::bind does.
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind((args.host, args.port))
-    s.listen(128)
-    out.listening(s)
+    try:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(config.address)
+        s.listen(128)
+        out.listening(s)
 
-    def serve_one():
-        clt, adr = s.accept()
-        out.say(f"Connection to {adr[0]}:{adr[1]} established")
-        clt.settimeout(SERVER_WAIT)  # bounds each recv and each send
-        request = b""
-        try:
-            while len(request) <= MAX_LEN:
-                piece = clt.recv(min(65536, MAX_LEN + 1 - len(request)))
-                if not piece:
-                    break
-                request += piece
-        except socket.timeout:
-            out.say(f"{len(request)} bytes came, then no end of the request within {SERVER_WAIT:g} s "
-                    "(this server's read timeout): the client has not shut down its writing half. "
-                    "Closing without an answer.")
-            clt.close()
-            return
-        if len(request) > MAX_LEN:
-            out.say(f"the request is longer than {MAX_LEN} bytes: refused, closing without an answer")
-            clt.close()
-            return
-        out.say(f"recv returned 0: the request is over, {len(request)} bytes: {text(request)}")
-        clt.sendall(request)
-        out.say(f"answered {len(request)} bytes, closing")
-        clt.close()
+        def serve_one():
+            clt, adr = s.accept()
+            out.say(f"Connection to {address_text(adr)} established")
+            clt.settimeout(SERVER_WAIT)  # bounds each recv and each send
+            if config.chunk is not None:
+                # Pieces of --chunk leave in segments of their own.
+                clt.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            client = config.wire(clt, out)
+            client.set_read_timeout(SERVER_WAIT)
+            try:
+                request = bytearray()
+                try:
+                    recv_until_closed(client, request)
+                except (OSError, LessonError) as error:
+                    if not is_timeout(error):
+                        raise
+                    out.say(f"{len(request)} bytes came, then no end of the request within "
+                            f"{seconds_text(SERVER_WAIT)} s "
+                            "(this server's read timeout): the client has not shut down its "
+                            "writing half. Closing without an answer.")
+                    return
+                if len(request) > MAX_LEN:
+                    out.say(f"the request is longer than {MAX_LEN} bytes: refused, closing without "
+                            "an answer")
+                    return
+                out.say(f"recv returned 0: the request is over, {len(request)} bytes: "
+                        f"{peer_text(request)}")
+                # send(2) the same bytes back, each send bounded by SERVER_WAIT.
+                client.sendall(request)
+                out.say(f"answered {len(request)} bytes, closing")
+            finally:
+                # close(2): the client's recv returns 0.
+                client.close()
 
-    serve_clients(args, out, serve_one)
-    s.close()
+        config.serve_clients(out, serve_one)
+    finally:
+        s.close()
 
 
-def client(args, out):
-    out.say(f"connecting to {args.host}:{args.port}")
-    s = socket.create_connection((args.host, args.port), timeout=args.wait)
-    host, port = s.getsockname()
-    out.say(f"connected from {host}:{port}: the port the system gave this side")
-    message = OPTIONS.message.encode("utf-8")
-    out.say(f"sending {len(message)} bytes: {text(message)}")
-    s.sendall(message)
-    if OPTIONS.no_shutdown:
-        out.say("not shutting down the writing half (--no-shutdown): the server cannot tell "
-                "that the request is over")
-    else:
-        s.shutdown(socket.SHUT_WR)
-        out.say("shutdown(SHUT_WR): this side will send no more")
-    answer = recv_until_closed(s)
-    s.close()
-    if len(answer) > MAX_LEN:
-        raise ValueError(f"the answer is longer than {MAX_LEN} bytes: not reading more")
-    verdict = ("the server closed without answering" if not answer
-               else "the same bytes as sent" if answer == message else "not the bytes sent")
-    shown = f": {text(answer)}" if answer else ""
-    out.say(f"recv returned 0: the answer is over, {len(answer)} bytes, {verdict}{shown}")
+def client(config, out):
+    out.say(f"connecting to {address_text(config.server)}")
+    # socket(2) and connect(2), given up after --wait.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(config.wait)
+        sock.connect(config.server)
+        local = sock.getsockname()
+        out.say(f"connected from {address_text(local)}: the port the system gave this side")
+        server = config.wire(sock, out)
+        server.set_read_timeout(config.wait)
 
+        message = config.extra["--message"].encode("utf-8")
+        out.say(f"sending {len(message)} bytes: {peer_text(message)}")
+        server.sendall(message)
+        if config.extra.get("--no-shutdown"):
+            out.say("not shutting down the writing half (--no-shutdown): the server cannot tell "
+                    "that the request is over")
+        else:
+            # shutdown(2) with SHUT_WR: this side sends no more, and the server's recv returns 0.
+            # Reading stays open, for the answer.
+            sock.shutdown(socket.SHUT_WR)
+            out.say("shutdown(SHUT_WR): this side will send no more")
+
+        # recv(2) until it returns 0: the server's close ends the answer.
+        answer = bytearray()
+        recv_until_closed(server, answer)
+        if len(answer) > MAX_LEN:
+            raise LessonError(f"the answer is longer than {MAX_LEN} bytes: not reading more")
+        if not answer:
+            verdict = "the server closed without answering"
+        elif answer == message:
+            verdict = "the same bytes as sent"
+        else:
+            verdict = "not the bytes sent"
+        shown = f": {peer_text(answer)}" if answer else ""
+        out.say(f"recv returned 0: the answer is over, {len(answer)} bytes, {verdict}{shown}")
+    finally:
+        sock.close()
+
+
+LESSON = Lesson(
+    "lesson_07", "a request, its answer, and the half-close (std::net)", 4107, server, client,
+    options=[
+        Option("--message", "text", "TEXT", "Hello, server!", "client", "what to send"),
+        Option("--no-shutdown", "switch", "", "", "client",
+               "do not shut down the writing half after sending"),
+    ])
 
 if __name__ == "__main__":
-    main("lesson_07: a request, its answer, and the half-close", 4107, server, client)
+    LESSON.main()
