@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use socket_lessons::cli::{Defaults, Pace};
-use socket_lessons::framing::{Piece, Reassembler};
+use socket_lessons::framing::{DEFAULT_MAX_LEN, Piece, Reassembler};
 use socket_lessons::python::{self, bytes_repr};
 use socket_lessons::unpickle::unpickle;
 use socket_lessons::{ClientConfig, Lesson, Out, ServerConfig};
@@ -184,6 +184,18 @@ impl TutorialClient {
             ));
             self.x = x;
             self.rec_msg = false;
+            if x > DEFAULT_MAX_LEN as i64 {
+                // Unlike the tutorial, this one does not keep gigabytes for
+                // a peer.
+                self.stop(
+                    out,
+                    format!(
+                        "x = {x} is more than the {DEFAULT_MAX_LEN} bytes this \
+                         client keeps"
+                    ),
+                );
+                return;
+            }
         }
         if let Some(length) = &mut self.overshot {
             *length += mymsg.len();
@@ -195,7 +207,11 @@ impl TutorialClient {
         if body == self.x {
             // len(complete_info)-a == x: the message is complete, it
             // believes.
-            match unpickle(&self.complete_info[A..]) {
+            // A header such as b'-5' makes x negative: then the body is
+            // empty, not a slice past the end.
+            let pickled = self.complete_info.get(A..).unwrap_or_default();
+            let pickled = pickled.to_vec();
+            match unpickle(&pickled) {
                 Ok(value) => {
                     self.messages += 1;
                     out.say(format_args!(
@@ -212,7 +228,7 @@ impl TutorialClient {
                             "{} bytes after the header, as x says, but \
                          pickle.loads({}) raises an error: {error}",
                             self.x,
-                            bytes_repr(&self.complete_info[A..])
+                            bytes_repr(&pickled)
                         ),
                     );
                     return;
@@ -221,8 +237,14 @@ impl TutorialClient {
             self.rec_msg = true;
             self.complete_info.clear();
         } else if body > self.x {
-            let extra = (body - self.x) as usize;
-            let from = self.complete_info.len() - extra;
+            let extra = body - self.x;
+            // complete_info[len - extra:], as Python slices: a start below
+            // 0 (a negative x does that) counts from the end.
+            let len = self.complete_info.len() as i64;
+            let from = match len - extra {
+                from if from < 0 => (len + from).max(0),
+                from => from,
+            } as usize;
             out.say(format_args!(
                 "  tutorial: len(complete_info)-a is now {body}, past x = \
                  {}: it took {}, the first {extra} of what follows, as part \
