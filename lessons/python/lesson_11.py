@@ -386,7 +386,8 @@ def client(config, out):
 
 
 LESSON = Lesson("lesson_11", "your own types, with serde", 4111, server, client, options=[
-    Option("--lesson", ("count", 999), "N", "10", "client", "the number of the lesson to ask about"),
+    Option("--lesson", ("count", 999), "N", "10", "client",
+           "the number of the lesson to ask about"),
 ])
 
 if __name__ == "__main__":
