@@ -4,21 +4,22 @@
 mod support;
 
 use std::net::UdpSocket;
+use std::process::Command;
 use std::time::Duration;
 
 use support::{
     Process, assert_exit, assert_sides_transcript, assert_transcript, lesson,
-    mask_ports, python3, run, server_then_client, transcript_path, unfold,
+    python3, run, server_then_client, unfold,
 };
 
 const NAME: &str = "lesson_10";
 
-/// `output` says what the transcript `name` says, wherever either folds its
-/// lines (the Python twin does not fold yet).
-fn assert_same_lines(name: &str, output: &str) {
-    let expected = std::fs::read_to_string(transcript_path(NAME, name))
-        .expect("the transcript exists");
-    assert_eq!(unfold(&mask_ports(output)), unfold(&expected));
+/// The Python twin, with `args`; `None` where python3 is missing (outside
+/// CI).
+fn twin(args: &[&str]) -> Option<Command> {
+    let mut command = python3("lessons/python/lesson_10.py")?;
+    command.args(args).env_remove("CLICOLOR_FORCE");
+    Some(command)
 }
 
 #[test]
@@ -107,10 +108,17 @@ fn an_oversized_datagram_does_not_stop_the_server() {
 }
 
 #[test]
+fn python_demo() {
+    let Some(python) = twin(&[]) else { return };
+    let output = run(python);
+    assert_exit(&output, 0);
+    assert_eq!(output.stderr, "");
+    assert_sides_transcript(NAME, "demo", &output.stdout);
+}
+
+#[test]
 fn rust_server_python_client() {
-    let Some(mut client) = python3("lessons/python/lesson_10.py") else {
-        return;
-    };
+    let Some(mut client) = twin(&[]) else { return };
     let (server, client) = server_then_client(
         lesson(NAME, &["server", "--port", "0", "--once"]),
         |port| {
@@ -118,19 +126,114 @@ fn rust_server_python_client() {
             client
         },
     );
+    assert_eq!((client.stderr.as_str(), server.stderr.as_str()), ("", ""));
     assert_transcript(NAME, "server", &server.stdout);
-    assert_same_lines("client", &client.stdout);
+    assert_transcript(NAME, "client", &client.stdout);
 }
 
 #[test]
 fn python_server_rust_client() {
-    let Some(mut server) = python3("lessons/python/lesson_10.py") else {
+    let Some(server) = twin(&["server", "--port", "0", "--once"]) else {
         return;
     };
-    server.args(["server", "--port", "0", "--once"]);
     let (server, client) = server_then_client(server, |port| {
         lesson(NAME, &["client", "--port", port])
     });
-    assert_same_lines("server", &server.stdout);
+    assert_eq!((client.stderr.as_str(), server.stderr.as_str()), ("", ""));
+    assert_transcript(NAME, "server", &server.stdout);
     assert_transcript(NAME, "client", &client.stdout);
+}
+
+#[test]
+fn python_server_and_client() {
+    let (Some(server), Some(mut client)) =
+        (twin(&["server", "--port", "0", "--once"]), twin(&[]))
+    else {
+        return;
+    };
+    let (server, client) = server_then_client(server, |port| {
+        client.args(["client", "--port", port]);
+        client
+    });
+    assert_transcript(NAME, "server", &server.stdout);
+    assert_transcript(NAME, "client", &client.stdout);
+}
+
+#[test]
+fn python_trace_is_the_rust_clients() {
+    let Some(mut client) = twin(&[]) else { return };
+    let (_, client) = server_then_client(
+        lesson(NAME, &["server", "--port", "0", "--once"]),
+        |port| {
+            client.args(["client", "--port", port, "--trace"]);
+            client
+        },
+    );
+    assert_transcript(NAME, "client-trace", &client.stdout);
+}
+
+/// What the Rust lesson refuses or reports, the Python twin refuses or
+/// reports in the same words, with the same exit code.
+#[test]
+fn python_errors_are_the_rust_ones() {
+    let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port().to_string();
+    let cases: &[&[&str]] = &[
+        &["client", "--buffer", "0"],
+        &["client", "--buffer", "65537"],
+        &["server", "--buffer", "7"],
+        &["client", "--port", &port, "--wait", "0.2"],
+        &["client", "--port", &port, "--wait", "0.2", "--deadline", "0.1"],
+    ];
+    for args in cases {
+        let Some(python) = twin(args) else { return };
+        let python = run(python);
+        let rust = run(lesson(NAME, args));
+        assert_eq!(python.status.code(), rust.status.code(), "{args:?}");
+        assert!(!python.stderr.contains("Traceback"), "{}", python.stderr);
+        let python_command = "python3 lessons/python/lesson_10.py";
+        let rust_stderr = rust
+            .stderr
+            .replace(
+                "cargo run --example lesson_10             ",
+                &format!("{python_command:<41} "),
+            )
+            .replace(
+                "cargo run --example lesson_10 -- ",
+                "python3 lessons/python/lesson_10.py ",
+            );
+        assert_eq!(python.stderr, rust_stderr, "{args:?}");
+        assert_eq!(python.stdout, rust.stdout, "{args:?}");
+    }
+}
+
+/// The Python server, like the Rust one, cuts an oversized datagram, says
+/// so, answers it, and serves the next.
+#[test]
+fn an_oversized_datagram_does_not_stop_the_python_server() {
+    let Some(server) = twin(&["server", "--port", "0"]) else { return };
+    let mut server = Process::spawn(server);
+    let port = server.listening_port();
+    let hostile = UdpSocket::bind("127.0.0.1:0").unwrap();
+    hostile.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    hostile.send_to(&[b'x'; 4000], ("127.0.0.1", port)).unwrap();
+    hostile.send_to(b"", ("127.0.0.1", port)).unwrap();
+    let mut answer = [0; 64];
+    for _ in 0..2 {
+        let (received, _) = hostile.recv_from(&mut answer).unwrap();
+        assert_eq!(&answer[..received], b"Socket Programming in Rust");
+    }
+    let client = run(lesson(NAME, &["client", "--port", &port.to_string()]));
+    assert_exit(&client, 0);
+    let server = server.stop();
+    assert!(
+        unfold(&server.stderr).contains("the system discarded the rest"),
+        "{}",
+        server.stderr
+    );
+    assert!(!server.stderr.contains("Traceback"), "{}", server.stderr);
+    let stdout = unfold(&server.stdout);
+    assert!(stdout.contains("received a datagram of 1024 bytes"), "{stdout}");
+    assert!(stdout.contains("an empty datagram is still a datagram"));
+    assert!(stdout.contains("received a datagram of 5 bytes"), "{stdout}");
 }

@@ -7,6 +7,7 @@ mod support;
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::process::Command;
 use std::thread;
 use std::time::Duration;
 
@@ -14,15 +15,17 @@ use serde_pickle::{DeOptions, HashableValue, SerOptions, Value};
 use socket_lessons::framing::{Reassembler, frame};
 use support::{
     Process, assert_exit, assert_sides_transcript, assert_transcript, lesson,
-    mask_ports, python3, run, server_then_client, transcript_path, unfold,
+    python3, run, server_then_client, unfold,
 };
 
 const NAME: &str = "lesson_11";
 
-fn assert_same_lines(name: &str, output: &str) {
-    let expected = std::fs::read_to_string(transcript_path(NAME, name))
-        .expect("the transcript exists");
-    assert_eq!(unfold(&mask_ports(output)), unfold(&expected));
+/// The Python twin, with `args`; `None` where python3 is missing (outside
+/// CI).
+fn twin(args: &[&str]) -> Option<Command> {
+    let mut command = python3("lessons/python/lesson_11.py")?;
+    command.args(args).env_remove("CLICOLOR_FORCE");
+    Some(command)
 }
 
 fn dict(pairs: &[(&str, Value)]) -> Value {
@@ -111,11 +114,30 @@ fn an_unknown_lesson_is_refused_by_the_server() {
 /// and the server serves the next client.
 #[test]
 fn hostile_requests_get_an_error_and_the_server_keeps_serving() {
-    let mut server = Process::spawn(lesson(NAME, &["server", "--port", "0"]));
+    hostile_requests_get_an_error(
+        lesson(NAME, &["server", "--port", "0"]),
+        "literal is invalid",
+    );
+}
+
+#[test]
+fn hostile_requests_get_an_error_and_the_python_server_keeps_serving() {
+    if let Some(server) = twin(&["server", "--port", "0"]) {
+        hostile_requests_get_an_error(
+            server,
+            "is not a pickle this server can read",
+        );
+    }
+}
+
+/// `garbage`: what the server's answer to a request that is not a pickle
+/// says (serde-pickle's words and Python's differ).
+fn hostile_requests_get_an_error(server: Command, garbage: &str) {
+    let mut server = Process::spawn(server);
     let port = server.listening_port();
     let ten = Value::String("ten".into());
     let cases: [(Vec<u8>, &str); 5] = [
-        (frame(b"garbage").unwrap(), "literal is invalid"),
+        (frame(b"garbage").unwrap(), garbage),
         (b"9999999999".to_vec(), "more than the 256 this reader accepts"),
         (
             frame(&pickle(&dict(&[("lesson", ten)]))).unwrap(),
@@ -155,6 +177,21 @@ fn fake_server(answer: Value) -> u16 {
 
 #[test]
 fn a_bad_answer_is_a_clear_error_that_names_the_field() {
+    a_bad_answer_is_a_clear_error(|port| {
+        lesson(NAME, &["client", "--port", port])
+    });
+}
+
+#[test]
+fn a_bad_answer_is_a_clear_error_to_the_python_client() {
+    if twin(&[]).is_some() {
+        a_bad_answer_is_a_clear_error(|port| {
+            twin(&["client", "--port", port]).unwrap()
+        });
+    }
+}
+
+fn a_bad_answer_is_a_clear_error(client: impl Fn(&str) -> Command) {
     let good = |number: Value| {
         dict(&[
             ("number", number),
@@ -186,11 +223,12 @@ fn a_bad_answer_is_a_clear_error_that_names_the_field() {
         (Value::List(vec![]), "the answer is not a LessonInfo"),
     ] {
         let port = fake_server(answer).to_string();
-        let client = run(lesson(NAME, &["client", "--port", &port]));
+        let client = run(client(&port));
         assert_exit(&client, 1);
         let stderr = unfold(&client.stderr);
         assert!(stderr.contains(expected), "{stderr:?} lacks {expected:?}");
         assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(!stderr.contains("Traceback"), "{stderr}");
     }
 }
 
@@ -207,7 +245,7 @@ fn rust_server_python_client() {
         },
     );
     assert_transcript(NAME, "server", &server.stdout);
-    assert_same_lines("client", &client.stdout);
+    assert_transcript(NAME, "client", &client.stdout);
 }
 
 #[test]
@@ -219,7 +257,7 @@ fn python_server_rust_client() {
     let (server, client) = server_then_client(server, |port| {
         lesson(NAME, &["client", "--port", port, "--lesson", "11"])
     });
-    assert_same_lines("server", &server.stdout);
+    assert_transcript(NAME, "server", &server.stdout);
     assert_transcript(NAME, "client", &client.stdout);
 }
 
@@ -236,8 +274,8 @@ fn python_server_and_client() {
         client.args(["client", "--port", port, "--lesson", "11"]);
         client
     });
-    assert_same_lines("server", &server.stdout);
-    assert_same_lines("client", &client.stdout);
+    assert_transcript(NAME, "server", &server.stdout);
+    assert_transcript(NAME, "client", &client.stdout);
 }
 
 /// The Python server's restricted Unpickler refuses a pickle that names a
@@ -256,4 +294,96 @@ fn the_python_server_refuses_globals() {
     let client = run(lesson(NAME, &["client", "--port", &port.to_string()]));
     assert_exit(&client, 0);
     server.stop();
+}
+
+#[test]
+fn python_demo() {
+    let Some(python) = twin(&[]) else { return };
+    let output = run(python);
+    assert_exit(&output, 0);
+    assert_eq!(output.stderr, "");
+    assert_sides_transcript(NAME, "demo", &output.stdout);
+}
+
+/// An unknown lesson, asked by either client of either server: the same
+/// error, in the same words, exit 1.
+#[test]
+fn an_unknown_lesson_is_refused_in_every_pairing() {
+    let (Some(python_server), Some(_)) =
+        (twin(&["server", "--port", "0"]), twin(&[]))
+    else {
+        return;
+    };
+    for server in [lesson(NAME, &["server", "--port", "0"]), python_server] {
+        let mut server = Process::spawn(server);
+        let port = server.listening_port().to_string();
+        let args = ["client", "--port", &port, "--lesson", "12"];
+        for client in [lesson(NAME, &args), twin(&args).unwrap()] {
+            let client = run(client);
+            assert_exit(&client, 1);
+            assert_transcript(NAME, "unknown-lesson", &client.stderr);
+            assert_eq!(client.stdout.lines().count(), 3, "{}", client.stdout);
+        }
+        server.stop();
+    }
+}
+
+/// What the Rust lesson refuses on its command line, the Python twin
+/// refuses in the same words, exit 2.
+#[test]
+fn python_usage_errors_are_the_rust_ones() {
+    let cases: &[&[&str]] = &[
+        &["client", "--lesson", "0"],
+        &["client", "--lesson", "1000"],
+        &["client", "--lesson"],
+        &["server", "--lesson", "3"],
+        &["client", "--buffer", "7"],
+    ];
+    let python_command = "python3 lessons/python/lesson_11.py";
+    for args in cases {
+        let Some(python) = twin(args) else { return };
+        let python = run(python);
+        let rust = run(lesson(NAME, args));
+        assert_exit(&rust, 2);
+        assert_exit(&python, 2);
+        let rust_stderr = rust
+            .stderr
+            .replace(
+                "cargo run --example lesson_11             ",
+                &format!("{python_command:<41} "),
+            )
+            .replace(
+                "cargo run --example lesson_11 -- ",
+                &format!("{python_command} "),
+            );
+        assert_eq!(python.stderr, rust_stderr, "{args:?}");
+    }
+}
+
+/// With --trace and --hex, the Python client prints what the Rust client
+/// prints, byte for byte: serde-pickle's pickles, the same calls.
+#[test]
+fn python_trace_and_hex_are_the_rust_clients() {
+    let Some(mut python) = twin(&[]) else { return };
+    let args = ["--lesson", "11", "--trace", "--hex"];
+    let (_, rust) = server_then_client(
+        lesson(NAME, &["server", "--port", "0", "--once"]),
+        |port| {
+            let mut command = lesson(NAME, &["client", "--port", port]);
+            command.args(args);
+            command
+        },
+    );
+    let (_, python) = server_then_client(
+        lesson(NAME, &["server", "--port", "0", "--once"]),
+        |port| {
+            python.args(["client", "--port", port]).args(args);
+            python
+        },
+    );
+    assert_exit(&python, 0);
+    assert_eq!(
+        support::mask_ports(&python.stdout),
+        support::mask_ports(&rust.stdout)
+    );
 }
