@@ -13,6 +13,7 @@
 //! sends three datagrams in a row to a socket of its own, and receives them
 //! one by one, the last one empty.
 
+use std::fmt;
 use std::io;
 use std::mem::MaybeUninit;
 use std::process::ExitCode;
@@ -75,7 +76,7 @@ fn server(config: &ServerConfig, out: &Out) -> io::Result<()> {
 
     config.serve_clients(out, || {
         let mut buffer = [0; SERVER_BUFFER];
-        let datagram = receive(&socket, &mut buffer, out)?;
+        let datagram = receive(&socket, &mut buffer, None, out)?;
         let from = output::address(&datagram.from);
         out.say(format_args!(
             "received a datagram of {} bytes from {from}: {}",
@@ -120,17 +121,16 @@ fn client(config: &ClientConfig, out: &Out) -> io::Result<()> {
 
     let mut buffer = vec![0; config.buffer];
     let size = buffer.len();
-    socket.set_read_timeout(Some(deadline.wait()?))?;
-    let datagram = match receive(&socket, &mut buffer, out) {
+    let wait = deadline.wait()?;
+    let datagram = match receive(&socket, &mut buffer, Some(wait), out) {
         Err(error) if is_timeout(&error) => {
             return Err(io::Error::new(
                 io::ErrorKind::TimedOut,
                 format!(
-                    "no answer from {} within {} s (--wait). Is this \
-                     lesson's server running there? UDP cannot tell: a \
-                     datagram to a port where nothing listens is dropped.",
+                    "no answer from {} within {wait}. Is this lesson's \
+                     server running there? UDP cannot tell: a datagram to a \
+                     port where nothing listens is dropped.",
                     config.server,
-                    config.wait.as_secs_f64()
                 ),
             ));
         }
@@ -153,12 +153,11 @@ fn client(config: &ClientConfig, out: &Out) -> io::Result<()> {
              was longer than the {size}-byte buffer, and the rest is gone"
         ));
     }
-    socket.set_read_timeout(Some(deadline.wait()?))?;
-    match receive(&socket, &mut buffer, out) {
+    let wait = deadline.wait()?;
+    match receive(&socket, &mut buffer, Some(wait), out) {
         Err(error) if is_timeout(&error) => out.say(format_args!(
-            "a second recvmsg({size}) got nothing within {} s: the rest of \
+            "a second recvmsg({size}) got nothing within {wait}: the rest of \
              the datagram was never kept, unlike lesson 2's stream",
-            config.wait.as_secs_f64()
         )),
         Err(error) => return Err(error),
         Ok(datagram) => out.say(format_args!(
@@ -167,19 +166,14 @@ fn client(config: &ClientConfig, out: &Out) -> io::Result<()> {
             datagram.len
         )),
     }
-    burst(&socket, config, &deadline, out)
+    burst(&socket, &deadline, out)
 }
 // ANCHOR_END: client
 
 // ANCHOR: burst
 /// Datagrams sent in a row arrive one per receive, each whole, and none of
 /// them says "closed".
-fn burst(
-    sender: &Socket,
-    config: &ClientConfig,
-    deadline: &Deadline,
-    out: &Out,
-) -> io::Result<()> {
+fn burst(sender: &Socket, deadline: &Deadline, out: &Out) -> io::Result<()> {
     // A second socket of this client's own, on a port the system picks, as
     // the receiver: the server answers one datagram with one, and this part
     // needs a receiver that does nothing but receive.
@@ -204,8 +198,8 @@ fn burst(
     let mut buffer = [0; 1024];
     let size = buffer.len();
     for _ in BURST {
-        receiver.set_read_timeout(Some(deadline.wait()?))?;
-        let datagram = receive(&receiver, &mut buffer, out)?;
+        let wait = deadline.wait()?;
+        let datagram = receive(&receiver, &mut buffer, Some(wait), out)?;
         let piece = bytes_repr(&buffer[..datagram.len]);
         out.say(format_args!(
             "recvmsg({size}) returned {} bytes: {piece}",
@@ -216,14 +210,13 @@ fn burst(
         "the empty datagram is a datagram like the others: 0 bytes here is \
          not an end, as it is on a stream",
     );
-    receiver.set_read_timeout(Some(deadline.wait()?))?;
-    match receive(&receiver, &mut buffer, out) {
+    let wait = deadline.wait()?;
+    match receive(&receiver, &mut buffer, Some(wait), out) {
         Err(error) if is_timeout(&error) => out.say(format_args!(
-            "recvmsg({size}) got nothing more within {} s, and nothing ever \
+            "recvmsg({size}) got nothing more within {wait}, and nothing ever \
              says \"closed\": UDP has no connection to close. A datagram \
              lost on the way is not sent again either (loopback loses none, \
              so this run cannot show it)",
-            config.wait.as_secs_f64()
         )),
         Err(error) => return Err(error),
         Ok(datagram) => out.say(format_args!(
@@ -250,8 +243,9 @@ impl Deadline {
         Deadline { at, wait: config.wait, limit: config.deadline }
     }
 
-    /// How long the next receive may wait.
-    fn wait(&self) -> io::Result<Duration> {
+    /// How long the next receive may wait: `--wait`, or less if the
+    /// deadline comes first.
+    fn wait(&self) -> io::Result<Wait> {
         let left = self.at.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return Err(io::Error::new(
@@ -262,7 +256,33 @@ impl Deadline {
                 ),
             ));
         }
-        Ok(self.wait.min(left))
+        Ok(match left < self.wait {
+            true => Wait { time: left, deadline: Some(self.limit) },
+            false => Wait { time: self.wait, deadline: None },
+        })
+    }
+}
+
+/// How long one receive waits, and why: `--wait`, or what is left before
+/// the deadline. Messages name the figures the learner gave, not what the
+/// system rounded the socket's timeout to.
+#[derive(Debug, Clone, Copy)]
+struct Wait {
+    time: Duration,
+    /// The `--deadline`, when it is what cut this wait short.
+    deadline: Option<Duration>,
+}
+
+impl fmt::Display for Wait {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.deadline {
+            None => write!(f, "{} s (--wait)", self.time.as_secs_f64()),
+            Some(limit) => write!(
+                f,
+                "what was left of its {} s in all (--deadline)",
+                limit.as_secs_f64()
+            ),
+        }
     }
 }
 
@@ -278,11 +298,16 @@ struct Datagram {
 /// `recvmsg(2)`: takes one datagram off the socket's queue, into `buffer`.
 /// Unlike `recvfrom(2)` (Python's `recvfrom`), it also returns flags, and
 /// `MSG_TRUNC` among them says the datagram did not fit.
+/// With a `wait`, it waits at most that long (`SO_RCVTIMEO`).
 fn receive(
     socket: &Socket,
     buffer: &mut [u8],
+    wait: Option<Wait>,
     out: &Out,
 ) -> io::Result<Datagram> {
+    if let Some(wait) = wait {
+        socket.set_read_timeout(Some(wait.time))?;
+    }
     let call = format!("recvmsg({})", buffer.len());
     out.trace(format_args!("{call} waits for a datagram"));
     // socket2 takes buffers as MaybeUninit<u8>, so that a program need not
@@ -304,11 +329,10 @@ fn receive(
             Ok(Datagram { len, truncated, from })
         }
         Err(error) => {
-            match socket.read_timeout()? {
-                Some(wait) if is_timeout(&error) => out.trace(format_args!(
-                    "{call} -> nothing within {} s",
-                    wait.as_secs_f64()
-                )),
+            match wait {
+                Some(wait) if is_timeout(&error) => {
+                    out.trace(format_args!("{call} -> nothing within {wait}"))
+                }
                 _ => out.trace(format_args!("{call} -> error: {error}")),
             }
             Err(error)

@@ -18,6 +18,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_pickle::{DeOptions, SerOptions};
 use socket_lessons::cli::{Defaults, LessonOption, Side, Value};
 use socket_lessons::framing::{self, Piece, Reassembler};
+use socket_lessons::python::escape_unprintable;
 use socket_lessons::{
     ClientConfig, Lesson, Out, ServerConfig, Wire, output, python,
     reuse_address,
@@ -211,7 +212,11 @@ fn server(config: &ServerConfig, out: &Out) -> io::Result<()> {
                 to_pickle(&info)?
             }
             Err(error) => {
-                out.say(format_args!("refusing: {error}"));
+                // serde's message may quote the peer's own text.
+                out.say(format_args!(
+                    "refusing: {}",
+                    escape_unprintable(&error)
+                ));
                 to_pickle(&Refusal { error })?
             }
         };

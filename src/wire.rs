@@ -177,7 +177,11 @@ impl Wire {
 
     /// Says what a `recv` that timed out waited for, for the error message.
     fn silence(&self, wait: Duration) -> io::Error {
-        let waited = format!("{} s (--wait)", wait.as_secs_f64());
+        // A client's wait is its --wait; a server's is the lesson's own.
+        let waited = match self.out.role() {
+            Role::Client => format!("{} s (--wait)", wait.as_secs_f64()),
+            Role::Server => format!("{} s", wait.as_secs_f64()),
+        };
         let peer = match self.socket.peer_addr() {
             Ok(address) => output::address(&address).to_string(),
             Err(_) => self.peer().to_string(),

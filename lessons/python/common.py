@@ -429,7 +429,8 @@ class Wire:
                            f"received: {self.peer()} was still sending. --deadline SECONDS allows longer.")
 
     def silence(self, wait):
-        waited = f"{seconds_text(wait)} s (--wait)"
+        # A client's wait is its --wait; a server's is the lesson's own.
+        waited = f"{seconds_text(wait)} s" + (" (--wait)" if self.out.role == "client" else "")
         try:
             peer = address_text(self.sock.getpeername())
         except OSError:

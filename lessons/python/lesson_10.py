@@ -72,14 +72,13 @@ def client(config, out):
         send(s, REQUEST, config.server, out)
 
         size = config.buffer  # 7, as in lesson 2; --buffer BYTES sets another
-        set_read_timeout(s, deadline.wait())
+        wait = deadline.wait()
         try:
-            data, truncated, address = receive(s, size, out)
+            data, truncated, address = receive(s, size, out, wait)
         except BlockingIOError:
-            raise LessonError(f"no answer from {address_text(config.server)} within "
-                              f"{seconds_text(config.wait)} s (--wait). Is this lesson's server "
-                              "running there? UDP cannot tell: a datagram to a port where nothing "
-                              "listens is dropped.", timeout=True) from None
+            raise LessonError(f"no answer from {address_text(config.server)} within {wait}. Is "
+                              "this lesson's server running there? UDP cannot tell: a datagram to "
+                              "a port where nothing listens is dropped.", timeout=True) from None
         out.say(f"recvmsg({size}) returned {len(data)} bytes from {address_text(address)}: "
                 f"{data!r}")
         out.say(peer_text(data))
@@ -88,22 +87,22 @@ def client(config, out):
             # waiting in the socket, as lesson 2's was: the system threw it away.
             out.say("the system flagged the datagram as truncated (MSG_TRUNC): it was longer than "
                     f"the {size}-byte buffer, and the rest is gone")
-        set_read_timeout(s, deadline.wait())
+        wait = deadline.wait()
         try:
-            data, _, _ = receive(s, size, out)
+            data, _, _ = receive(s, size, out, wait)
             out.say(f"a second recvmsg({size}) returned another datagram, of {len(data)} bytes, "
                     "not the rest of the first")
         except BlockingIOError:
-            out.say(f"a second recvmsg({size}) got nothing within {seconds_text(config.wait)} s: "
-                    "the rest of the datagram was never kept, unlike lesson 2's stream")
-        burst(s, config, deadline, out)
+            out.say(f"a second recvmsg({size}) got nothing within {wait}: the rest of the "
+                    "datagram was never kept, unlike lesson 2's stream")
+        burst(s, deadline, out)
     finally:
         s.close()
 # ANCHOR_END: client
 
 
 # ANCHOR: burst
-def burst(sender, config, deadline, out):
+def burst(sender, deadline, out):
     """Datagrams sent in a row arrive one per receive, each whole, and none of them says
     "closed"."""
     # A second socket of this client's own, on a port the system picks, as the receiver: the
@@ -122,18 +121,17 @@ def burst(sender, config, deadline, out):
         # both had arrived.
         size = 1024
         for _ in BURST:
-            set_read_timeout(receiver, deadline.wait())
-            data, _, _ = receive(receiver, size, out)
+            data, _, _ = receive(receiver, size, out, deadline.wait())
             out.say(f"recvmsg({size}) returned {len(data)} bytes: {data!r}")
         out.say("the empty datagram is a datagram like the others: 0 bytes here is not an end, as "
                 "it is on a stream")
-        set_read_timeout(receiver, deadline.wait())
+        wait = deadline.wait()
         try:
-            data, _, _ = receive(receiver, size, out)
+            data, _, _ = receive(receiver, size, out, wait)
             out.say(f"recvmsg({size}) returned a datagram of {len(data)} bytes this client did "
                     "not send: anyone may send to a UDP port")
         except BlockingIOError:
-            out.say(f"recvmsg({size}) got nothing more within {seconds_text(config.wait)} s, and "
+            out.say(f"recvmsg({size}) got nothing more within {wait}, and "
                     "nothing ever says \"closed\": UDP has no connection to close. A datagram lost "
                     "on the way is not sent again either (loopback loses none, so this run cannot "
                     "show it)")
@@ -151,12 +149,27 @@ class Deadline:
         self.limit = config.deadline
 
     def wait(self):
-        """How long the next receive may wait."""
+        """How long the next receive may wait: --wait, or less if the deadline comes first."""
         left = self.at - time.monotonic()
         if left <= 0:
             raise LessonError(f"gave up after {seconds_text(self.limit)} s in all (--deadline)",
                               timeout=True)
-        return min(self.wait_each, left)
+        if left < self.wait_each:
+            return Wait(left, self.limit)
+        return Wait(self.wait_each, None)
+
+
+class Wait:
+    """How long one receive waits, and why: --wait, or what is left before the deadline.
+    Messages name the figures the learner gave, not what the system rounded the timeout to."""
+
+    def __init__(self, seconds, deadline):
+        self.seconds, self.deadline = seconds, deadline
+
+    def __str__(self):
+        if self.deadline is None:
+            return f"{seconds_text(self.seconds)} s (--wait)"
+        return f"what was left of its {seconds_text(self.deadline)} s in all (--deadline)"
 
 
 # ANCHOR: calls
@@ -168,23 +181,19 @@ def set_read_timeout(s, seconds):
                  struct.pack(TIMEVAL, nanos // 10**9, nanos % 10**9 // 1000))
 
 
-def read_timeout(s):
-    """The read timeout as the system keeps it: it may round what it was given."""
-    whole, micros = struct.unpack(
-        TIMEVAL, s.getsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.calcsize(TIMEVAL)))
-    return whole + micros * 1000 / 1e9
-
-
-def receive(s, size, out):
+def receive(s, size, out, wait=None):
     """recvmsg(2): takes one datagram off the socket's queue, at most `size` bytes of it. Unlike
     recvfrom(2), it also returns flags, and MSG_TRUNC among them says the datagram did not fit.
-    Returns the bytes, whether the system cut them, and who sent them."""
+    Returns the bytes, whether the system cut them, and who sent them. With a `wait`, it waits
+    at most that long (SO_RCVTIMEO)."""
+    if wait is not None:
+        set_read_timeout(s, wait.seconds)
     call = f"recvmsg({size})"
     out.trace(f"{call} waits for a datagram")
     try:
         data, _, flags, address = s.recvmsg(size)
     except BlockingIOError:
-        out.trace(f"{call} -> nothing within {seconds_text(read_timeout(s))} s")
+        out.trace(f"{call} -> nothing within {wait}")
         raise
     except OSError as error:
         out.trace(f"{call} -> error: {os_error_text(error)}")
