@@ -15,10 +15,11 @@ use std::time::Duration;
 
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize};
-use serde_pickle::{DeOptions, SerOptions};
+use serde_pickle::SerOptions;
 use socket_lessons::cli::{Defaults, LessonOption, Side, Value};
 use socket_lessons::framing::{self, Piece, Reassembler};
 use socket_lessons::python::escape_unprintable;
+use socket_lessons::unpickle::unpickle;
 use socket_lessons::{
     ClientConfig, Lesson, Out, ServerConfig, Wire, output, python,
     reuse_address,
@@ -198,7 +199,11 @@ fn server(config: &ServerConfig, out: &Out) -> io::Result<()> {
         // here, with the reason, and the reason goes back to the client.
         let answer = request
             .and_then(|request| {
-                serde_pickle::from_slice::<Request>(&request, de())
+                // Lesson 5's bounded checks first, then serde fits the value
+                // to the struct.
+                let value =
+                    unpickle(&request).map_err(|error| error.to_string())?;
+                serde_pickle::from_value::<Request>(value)
                     .map_err(|error| error.to_string())
             })
             .and_then(|request| {
@@ -267,19 +272,20 @@ fn client(config: &ClientConfig, out: &Out) -> io::Result<()> {
     let answer = receive_one(&mut server, MAX_ANSWER)?;
     // pickle.loads, but typed: the answer must have every field of a
     // LessonInfo, each of its type, or this fails and says which.
-    let info = match serde_pickle::from_slice::<LessonInfo>(&answer, de()) {
+    // The bytes pass lesson 5's bounded checks before serde sees them.
+    let value = unpickle(&answer)?;
+    let info = match serde_pickle::from_value::<LessonInfo>(value.clone()) {
         Ok(info) => info,
         Err(error) => {
-            let message =
-                match serde_pickle::from_slice::<Refusal>(&answer, de()) {
-                    Ok(refusal) => format!(
-                        "the server refused: {}",
-                        python::escape_unprintable(&refusal.error)
-                    ),
-                    Err(_) => {
-                        format!("the answer is not a LessonInfo: {error}")
-                    }
-                };
+            let message = match serde_pickle::from_value::<Refusal>(value) {
+                Ok(refusal) => format!(
+                    "the server refused: {}",
+                    python::escape_unprintable(&refusal.error)
+                ),
+                Err(_) => {
+                    format!("the answer is not a LessonInfo: {error}")
+                }
+            };
             return Err(io::Error::new(io::ErrorKind::InvalidData, message));
         }
     };
@@ -319,10 +325,6 @@ fn receive_one(peer: &mut Wire, max_len: usize) -> io::Result<Vec<u8>> {
             }
         }
     }
-}
-
-fn de() -> DeOptions {
-    DeOptions::new()
 }
 
 fn to_pickle(value: &impl Serialize) -> io::Result<Vec<u8>> {

@@ -66,7 +66,7 @@ pub fn unpickle(pickled: &[u8]) -> io::Result<Value> {
     let plain = Scan::new(pickled).run()?;
     serde_pickle::value_from_slice(&plain, DeOptions::new()).map_err(|error| {
         invalid(format!(
-            "the message is not a pickle this client can read: {error}"
+            "the message is not a pickle this program can read: {error}"
         ))
     })
 }
@@ -99,7 +99,7 @@ fn refused(reason: impl std::fmt::Display) -> io::Error {
 
 fn malformed(reason: impl std::fmt::Display) -> io::Error {
     invalid(format!(
-        "the message is not a pickle this client can read: {reason}"
+        "the message is not a pickle this program can read: {reason}"
     ))
 }
 
@@ -589,7 +589,7 @@ impl<'a> Scan<'a> {
                 // the rest (PERSID, EXT1, NEXT_BUFFER...) fetch objects from
                 // outside the pickle. Plain data needs none of them.
                 return Err(refused(format_args!(
-                    "uses the opcode {} (offset {}); this client reads only \
+                    "uses the opcode {} (offset {}); this program reads only \
                      plain data: {ALLOWED_GLOBALS}",
                     op.name, op.offset
                 )));
@@ -720,7 +720,7 @@ impl<'a> Scan<'a> {
         if object.shared {
             return Err(refused(format_args!(
                 "adds to a {} it has already used: that is how a pickle \
-                 writes a value that contains itself, which this client \
+                 writes a value that contains itself, which this program \
                  cannot read",
                 expected.name()
             )));
@@ -928,7 +928,7 @@ fn underflow(op: &Op) -> io::Error {
 
 fn global_as_value(global: Global) -> io::Error {
     refused(format_args!(
-        "uses the global {} itself as a value; this client reads only plain \
+        "uses the global {} itself as a value; this program reads only plain \
          data: {ALLOWED_GLOBALS}",
         global.name()
     ))
@@ -945,7 +945,7 @@ fn refused_global(module: &[u8], name: &[u8]) -> io::Error {
         text
     };
     refused(format_args!(
-        "names the global {}.{}; this client reads only plain data: \
+        "names the global {}.{}; this program reads only plain data: \
          {ALLOWED_GLOBALS}",
         show(module),
         show(name)
@@ -965,7 +965,7 @@ fn check_integer(op: &Op) -> io::Result<()> {
     }
     if !text && op.arg.len() > MAX_INT_BYTES {
         return Err(refused(format_args!(
-            "holds an integer of {} bytes ({} at offset {}); this client \
+            "holds an integer of {} bytes ({} at offset {}); this program \
              reads up to {MAX_INT_BYTES}, the most that always fit in the \
              {MAX_INT_DIGITS} digits Python prints",
             op.arg.len(),

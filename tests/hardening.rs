@@ -87,7 +87,7 @@ fn a_body_that_is_not_a_pickle_is_an_error() {
     assert_fails_with(
         &output,
         1,
-        "the message is not a pickle this client can read",
+        "the message is not a pickle this program can read",
     );
 }
 

@@ -159,7 +159,7 @@ fn a_flood_of_marks_is_refused() {
 
 #[test]
 fn integers_too_long_to_print_are_refused() {
-    let refusal = format!("this client reads up to {MAX_INT_BYTES}");
+    let refusal = format!("this program reads up to {MAX_INT_BYTES}");
     // LONG4: a length, then that many bytes of two's complement.
     let length = (MAX_INT_BYTES as u32 + 1).to_le_bytes();
     let long4 = [&b"\x8b"[..], &length, &vec![0x7f; MAX_INT_BYTES + 1], b"."];
@@ -207,7 +207,7 @@ fn types_other_than_plain_data_are_refused_by_name() {
             };
             let output = assert_refused(
                 &pickle,
-                &format!("{global}; this client reads"),
+                &format!("{global}; this program reads"),
             );
             if protocol == 4 && global == "datetime.datetime" {
                 assert_transcript("pickle", "datetime", &output.stderr);
