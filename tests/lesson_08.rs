@@ -7,6 +7,7 @@ mod support;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
+use std::process::Command;
 
 use support::{
     Output, Process, assert_exit, assert_transcript, lesson, mask_ports,
@@ -14,6 +15,17 @@ use support::{
 };
 
 const NAME: &str = "lesson_08";
+const PYTHON: &str = "lessons/python/lesson_08.py";
+
+/// The lesson in Rust, or its Python twin (None where python3 is missing).
+fn program(python: bool, args: &[&str]) -> Option<Command> {
+    if !python {
+        return Some(lesson(NAME, args));
+    }
+    let mut command = python3(PYTHON)?;
+    command.args(args);
+    Some(command)
+}
 
 /// The label that groups a line: its side and, where there is one, the
 /// client (`client 2:`) or connection (`connection 2`) it is about. Threads
@@ -56,6 +68,14 @@ fn server(args: &[&str]) -> (Process, String) {
     (server, port)
 }
 
+/// The server in Rust or in Python.
+fn server_in(python: bool, args: &[&str]) -> Option<(Process, String)> {
+    let command = program(python, &[&["server"], args].concat())?;
+    let mut server = Process::spawn(command);
+    let port = server.listening_port().to_string();
+    Some((server, port))
+}
+
 /// A connection that reads its greeting and then does nothing: an idle
 /// client, held open until the test drops it.
 fn idle_client(port: &str) -> (TcpStream, String) {
@@ -77,12 +97,22 @@ fn wait_for(process: &mut Process, text: &str, times: usize) -> Vec<String> {
     found
 }
 
-#[test]
-fn demo_serves_three_clients_at_once() {
-    let output = run(lesson(NAME, &["--count", "3"]));
+fn demo(python: bool) {
+    let Some(command) = program(python, &["--count", "3"]) else { return };
+    let output = run(command);
     assert_exit(&output, 0);
     assert_eq!(output.stderr, "");
     assert_groups_transcript("demo", &output.stdout);
+}
+
+#[test]
+fn demo_serves_three_clients_at_once() {
+    demo(false);
+}
+
+#[test]
+fn python_demo_serves_three_clients_at_once() {
+    demo(true);
 }
 
 /// The problem: lesson 3's server holds its first client, and the second
@@ -111,14 +141,17 @@ fn lesson_03_makes_the_second_client_wait() {
 
 /// The same two clients with lesson 8's server: the second is served while
 /// the first is still connected.
-#[test]
-fn lesson_08_serves_the_second_client_at_once() {
-    let (mut server, port) = server(&["--port", "0"]);
+fn serves_the_second_client_at_once(python: bool) {
+    let Some((mut server, port)) = server_in(python, &["--port", "0"]) else {
+        return;
+    };
     let first_args = ["client", "--port", &port, "--stay", "30"];
-    let mut first = Process::spawn(lesson(NAME, &first_args));
+    let Some(first) = program(python, &first_args) else { return };
+    let mut first = Process::spawn(first);
     wait_for(&mut first, "the server says", 1);
     let second_args = ["client", "--port", &port, "--trace"];
-    let second = run(lesson(NAME, &second_args));
+    let Some(second) = program(python, &second_args) else { return };
+    let second = run(second);
     assert_exit(&second, 0);
     wait_for(&mut server, "connection 2: the client hung up", 1);
     // Only now does the first client leave: it was connected throughout.
@@ -128,6 +161,16 @@ fn lesson_08_serves_the_second_client_at_once() {
     assert_transcript(NAME, "second-client", &second.stdout);
     assert_groups_transcript("server", &server.stdout);
     assert!(first.stdout.contains("you are connection 1"));
+}
+
+#[test]
+fn lesson_08_serves_the_second_client_at_once() {
+    serves_the_second_client_at_once(false);
+}
+
+#[test]
+fn python_lesson_08_serves_the_second_client_at_once() {
+    serves_the_second_client_at_once(true);
 }
 
 /// Idle clients do not delay the others: every other client is served and
@@ -162,20 +205,38 @@ fn idle_clients_delay_no_one() {
 
 /// Beyond --max-clients, a client is told and closed; a freed place is
 /// given to the next.
-#[test]
-fn a_full_server_says_so_and_recovers() {
-    let (mut server, port) = server(&["--port", "0", "--max-clients", "2"]);
+fn full_server_says_so_and_recovers(python: bool) {
+    let server_args = ["--port", "0", "--max-clients", "2"];
+    let Some((mut server, port)) = server_in(python, &server_args) else {
+        return;
+    };
     let idle: Vec<_> = (0..2).map(|_| idle_client(&port)).collect();
-    let refused = run(lesson(NAME, &["client", "--port", &port]));
+    let Some(client) = program(python, &["client", "--port", &port]) else {
+        return;
+    };
+    let refused = run(client);
     assert_exit(&refused, 0);
     assert_transcript(NAME, "full-client", &refused.stdout);
     drop(idle);
     wait_for(&mut server, "hung up", 2);
-    let served = run(lesson(NAME, &["client", "--port", &port]));
+    let Some(client) = program(python, &["client", "--port", &port]) else {
+        return;
+    };
+    let served = run(client);
     assert!(served.stdout.contains("you are connection 4,"));
     wait_for(&mut server, "connection 4: the client hung up", 1);
     let server = server.stop();
     assert_groups_transcript("full-server", &server.stdout);
+}
+
+#[test]
+fn a_full_server_says_so_and_recovers() {
+    full_server_says_so_and_recovers(false);
+}
+
+#[test]
+fn a_full_python_server_says_so_and_recovers() {
+    full_server_says_so_and_recovers(true);
 }
 
 fn served_three(output: &Output) {

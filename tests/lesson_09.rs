@@ -89,12 +89,22 @@ fn wait_line(process: &mut Process, line: &str) {
     while !is_it(process.next_line()) {}
 }
 
-#[test]
-fn demo_is_a_scripted_conversation() {
-    let output = support::run(lesson(NAME, &[]));
+fn demo(python: bool) {
+    let Some(command) = program(python, &[]) else { return };
+    let output = support::run(command);
     assert_exit(&output, 0);
     assert_eq!(output.stderr, "");
     assert_sides_transcript(NAME, "demo", &output.stdout);
+}
+
+#[test]
+fn demo_is_a_scripted_conversation() {
+    demo(false);
+}
+
+#[test]
+fn python_demo_is_a_scripted_conversation() {
+    demo(true);
 }
 
 /// A Rust client and a Python client, on a Rust and on a Python server,

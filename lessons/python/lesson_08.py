@@ -1,196 +1,204 @@
-"""Lesson 8: many clients at once, a thread for each (threading).
+"""Lesson 8: many clients at once, a thread for each.
 
-Each accepted connection gets a thread of its own, so an idle client delays
-no one; at most --max-clients are served at once, and a client beyond that is
-told so and closed. The client's --count N starts N clients at once."""
+Lesson 3's server serves one client at a time: while it holds one connection, the next client
+waits in the backlog. This server hands each accepted connection to a thread of its own and goes
+straight back to accept(), so clients are served side by side, and one idle client delays no one.
+Threads cost memory, so it serves at most --max-clients at once; a client beyond that is told so
+and closed. The client's --count N starts N clients at once.
+"""
 
-import argparse
-import queue
 import socket
-import sys
 import threading
 
-import common
-from common import explain, port_number, positive_seconds
+from common import (Lesson, LessonError, Option, address_text, escape_unprintable, is_timeout,
+                    listener, os_error_text)
 
+MAX_CLIENTS = Option("--max-clients", ("count", 1000), "N", "4", "server",
+                     "how many clients it serves at once")
+HOLD = Option("--hold", ("count", 3600), "SECONDS", "30", "server",
+              "how long to wait for a client to hang up")
+COUNT = Option("--count", ("count", 100), "N", "1", "client", "how many clients to start at once")
+STAY = Option("--stay", ("count", 3600), "SECONDS", "1", "client",
+              "how long each client stays connected")
+
+# The longest greeting a client reads: a line from a server is a few dozen bytes, and a hostile
+# one must not fill the client's memory.
 MAX_GREETING = 200
+# What one recv takes while the server holds a connection (Rust's io::copy reads 8 KiB at a time).
+HOLD_BUFFER = 8192
 
 
-class Out(common.Out):
-    """common.Out, safe for threads: print() writes a line's text and its end separately, so
-    lines printed by two threads at once could run together. Each line is one write here."""
+def error_text(error):
+    """An error in its own words, as Rust's `{error}` prints it (not explained)."""
+    return os_error_text(error) if isinstance(error, OSError) else str(error)
 
+
+def server(config, out):
+    s = listener(config, out)
+    max_clients = config.extra[MAX_CLIENTS.flag]
+    hold = config.extra[HOLD.flag]
+    # `server --once` serves one client; the demo's server serves as many as the demo's client
+    # starts (--count).
+    to_serve = config.extra[COUNT.flag] if config.once else None
+    # How many connections have a thread now. Threads add and take away at once, so the count
+    # is changed under a lock.
+    connected = [0]
     lock = threading.Lock()
-
-    def say(self, text):
-        self.write(sys.stdout, f"[{self.role}] {text}\n")
-
-    def error(self, text):
-        self.write(sys.stderr, f"[{self.role}] error: {text}\n")
-
-    def write(self, stream, line):
-        with self.lock:
-            stream.write(line)
-            stream.flush()
-
-
-def count(maximum):
-    def parse(text):
-        if not text.isdigit() or not 1 <= int(text) <= maximum:
-            raise argparse.ArgumentTypeError(f"takes a whole number from 1 to {maximum}, not {text!r}")
-        return int(text)
-    return parse
-
-
-def server(args, out):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind((args.host, args.port))
-    s.listen(5)
-    out.listening(s)
-    connected = threading.Semaphore(args.max_clients)  # a free place per client
-    threads = []
+    threads = []  # with --once, the threads to wait for before returning
     number = 0
-    to_serve = args.count if args.once else None
-    while to_serve is None or number < to_serve:
-        clt, adr = s.accept()
-        number += 1
-        address = f"{adr[0]}:{adr[1]}"
-        if not connected.acquire(blocking=False):
-            out.say(f"connection {number} from {address}: refused, {args.max_clients} clients are "
-                    f"connected already (--max-clients)")
-            try:
-                clt.sendall(f"the server is full ({args.max_clients} clients); try again later\n".encode())
-            except OSError:
-                pass
-            clt.close()
-            continue
-        out.say(f"connection {number} from {address}: a thread of its own")
-        thread = threading.Thread(target=serve_one, args=(clt, number, address, args.hold, out, connected))
-        thread.start()
-        if args.once:
-            threads.append(thread)
-    for thread in threads:
-        thread.join()
-    s.close()
-
-
-def serve_one(clt, number, address, hold, out, connected):
     try:
-        clt.sendall(f"you are connection {number}, from {address}\n".encode())
-        clt.settimeout(hold)
-        try:
-            while clt.recv(1024):
-                pass
-            out.say(f"connection {number}: the client hung up; its thread ends")
-        except socket.timeout:
-            out.say(f"connection {number}: no hang-up after {hold} s: closing it")
-    except OSError as error:
-        out.error(f"connection {number}: {explain(error, 'the client')}")
+        while to_serve is None or number < to_serve:
+            try:
+                clt, adr = s.accept()
+            except OSError as error:
+                if config.once:
+                    raise
+                out.error(f"accept failed: {os_error_text(error)}")
+                continue
+            number += 1
+            address = address_text(adr)
+            with lock:
+                full = connected[0] >= max_clients
+                if not full:
+                    connected[0] += 1
+            if full:
+                out.say(f"connection {number} from {address}: refused, {max_clients} clients are "
+                        "connected already (--max-clients)")
+                # Best effort: a client that cannot be told is closed all the same.
+                try:
+                    clt.sendall(f"the server is full ({max_clients} clients); try again later\n"
+                                .encode())
+                except OSError:
+                    pass
+                clt.close()
+                continue
+            out.say(f"connection {number} from {address}: a thread of its own")
+
+            def run(clt=clt, number=number, address=address):
+                try:
+                    serve_one(clt, number, address, hold, out)
+                except (OSError, LessonError) as error:
+                    out.error(f"connection {number}: {error_text(error)}")
+                finally:
+                    clt.close()
+                    with lock:
+                        connected[0] -= 1
+
+            # The thread takes the accepted socket: the loop goes back to accept at once.
+            thread = threading.Thread(target=run, daemon=True)
+            try:
+                thread.start()
+            except RuntimeError as error:
+                # No thread (out of memory or of threads): this client is closed, and the
+                # server goes on.
+                clt.close()
+                with lock:
+                    connected[0] -= 1
+                out.error(f"connection {number}: {error}")
+                continue
+            if config.once:
+                threads.append(thread)
     finally:
-        clt.close()
-        connected.release()
+        for thread in threads:
+            thread.join()
+        s.close()
 
 
-def client(args, out):
-    failures = []
+def serve_one(clt, number, address, hold, out):
+    """What one thread does for its client: tells it which connection it is, then holds the
+    connection until the client hangs up, as lesson 3 does."""
+    clt.sendall(f"you are connection {number}, from {address}\n".encode())
+    clt.set_read_timeout(hold)
+    try:
+        while clt.recv(HOLD_BUFFER):
+            pass
+        out.say(f"connection {number}: the client hung up; its thread ends")
+    except (OSError, LessonError) as error:
+        if not is_timeout(error):
+            raise
+        out.say(f"connection {number}: no hang-up after {hold} s: closing it")
+
+
+def client(config, out):
+    count = config.extra[COUNT.flag]
+    stay = config.extra[STAY.flag]
+    errors = [None] * count
     threads = []
-    for number in range(1, args.count + 1):
-        label = "" if args.count == 1 else f"client {number}: "
+    for number in range(1, count + 1):
+        # Each thread says when its client is connected, so that the clients connect in order
+        # (and the server numbers them so); after that they all run at once.
         connected = threading.Event()
-        thread = threading.Thread(target=one_client, args=(args, out, label, connected, failures, number))
+        label = "" if count == 1 else f"client {number}: "
+
+        def run(index=number - 1, label=label, connected=connected):
+            try:
+                one_client(config, out, stay, label, connected)
+            except (OSError, LessonError) as error:
+                errors[index] = error
+            except Exception:  # noqa: BLE001 - as Rust reports a panicked thread
+                errors[index] = LessonError("a client's thread panicked")
+            finally:
+                # A client that fails says so too: the next one starts at once.
+                connected.set()
+
+        thread = threading.Thread(target=run, daemon=True)
         thread.start()
         threads.append(thread)
-        connected.wait()  # connect in order, so the server numbers them so
+        connected.wait()
     for thread in threads:
         thread.join()
+    if count == 1:
+        if errors[0] is not None:
+            raise errors[0]
+        return
+    failures = 0
+    for number, error in enumerate(errors, 1):
+        if error is not None:
+            out.error(f"client {number}: {error_text(error)}")
+            failures += 1
     if failures:
-        if args.count == 1:
-            sys.exit(1)
-        out.error(f"{len(failures)} of the {args.count} clients failed")
-        sys.exit(1)
+        raise LessonError(f"{failures} of the {count} clients failed")
 
 
-def one_client(args, out, label, connected, failures, number):
+def one_client(config, out, stay, label, connected):
+    """One client: connects, reads the server's greeting line, stays connected for `stay`
+    seconds, and hangs up."""
+    server = config.wire(socket.socket(socket.AF_INET, socket.SOCK_STREAM), out)
     try:
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        out.say(f"{label}connecting to {args.host}:{args.port}")
-        s.settimeout(args.wait)
-        try:
-            s.connect((args.host, args.port))
-        finally:
-            connected.set()
-        host, port = s.getsockname()
-        out.say(f"connected from {host}:{port}: the port the system gave this side")
-        greeting = b""
+        out.say(f"{label}connecting to {address_text(config.server)}")
+        server.connect(config.server, config.wait)
+        connected.set()
+        server.set_read_timeout(config.wait)
+
+        # The greeting is one line: read until the newline, the close, or MAX_GREETING bytes.
+        greeting = bytearray()
         while not greeting.endswith(b"\n") and len(greeting) < MAX_GREETING:
-            chunk = s.recv(MAX_GREETING - len(greeting))
-            if not chunk:
+            data = server.recv(MAX_GREETING - len(greeting))
+            if not data:
                 break
-            greeting += chunk
-        text = greeting.decode("utf-8", errors="replace").rstrip("\n")
-        out.say(f"{label}the server says: {escape(text)}")
-        s.settimeout(args.stay)
+            greeting += data
+        text = bytes(greeting).decode("utf-8", errors="replace").rstrip("\n")
+        out.say(f"{label}the server says: {escape_unprintable(text)}")
+
+        # Stay connected: a recv that waits `stay`, unless the server closes.
+        server.set_read_timeout(stay)
         try:
-            more = s.recv(MAX_GREETING)
-            if more:
-                out.say(f"{label}the server sent more than a greeting: hanging up")
-            else:
-                out.say(f"{label}the server closed the connection")
-        except socket.timeout:
-            out.say(f"{label}hanging up after staying {args.stay} s")
-        s.close()
-    except OSError as error:
-        prefix = f"client {number}: " if args.count > 1 else ""
-        out.error(prefix + explain(error, "the server"))
-        failures.append(number)
-
-
-def escape(text):
-    """Peer text with its unprintable characters escaped, as repr() does."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-
-
-def main():
-    parser = argparse.ArgumentParser(description="lesson_08: many clients at once")
-    parser.add_argument("mode", nargs="?", choices=["server", "client"], help="without it: a demo")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=port_number, default=4108)
-    parser.add_argument("--once", action="store_true")
-    parser.add_argument("--wait", type=positive_seconds, default=10.0)
-    parser.add_argument("--max-clients", type=count(1000), default=4)
-    parser.add_argument("--hold", type=count(3600), default=30)
-    parser.add_argument("--count", type=count(100), default=1)
-    parser.add_argument("--stay", type=count(3600), default=1)
-    args = parser.parse_args()
-    if args.mode == "client" and args.port == 0:
-        parser.error("a client needs the server's real port, not 0")
-    try:
-        if args.mode == "server":
-            run(server, args, Out("server"))
-        elif args.mode == "client":
-            args.host = socket.gethostbyname(args.host)
-            run(client, args, Out("client"))
+            data = server.recv(MAX_GREETING)
+        except (OSError, LessonError) as error:
+            if not is_timeout(error):
+                raise
+            out.say(f"{label}hanging up after staying {stay} s")
+            return
+        if not data:
+            out.say(f"{label}the server closed the connection")
         else:
-            ports = queue.Queue()
-            server_args = argparse.Namespace(**{**vars(args), "host": "127.0.0.1", "port": 0, "once": True})
-            thread = threading.Thread(target=run, args=(server, server_args, Out("server", ports.put)),
-                                      daemon=True)
-            thread.start()
-            args.port = ports.get(timeout=10)
-            run(client, args, Out("client"))
-            thread.join()
-    except KeyboardInterrupt:
-        pass
+            out.say(f"{label}the server sent more than a greeting: hanging up")
+    finally:
+        server.close()
 
 
-def run(side, args, out):
-    try:
-        side(args, out)
-    except OSError as error:
-        out.error(explain(error, "the server" if out.role == "client" else "the client"))
-        sys.exit(1)
-
+LESSON = Lesson("lesson_08", "many clients at once", 4108, server, client,
+                options=[MAX_CLIENTS, HOLD, COUNT, STAY])
 
 if __name__ == "__main__":
-    main()
+    LESSON.main()

@@ -1,13 +1,17 @@
-"""Lesson 9: a chat room, on lesson 5's framing (a 10-character length header).
+"""Lesson 9: a chat room, on lesson 5's framing (a 10-character length header, then the bytes).
 
-A client's first message is its name; each later one is a line it says. The
-server sends every other client the sender's name, then the text, and
-announces joins and leaves under the name "room". The server is one thread
-with non-blocking sockets and selectors; the client reads the keyboard in a
-thread of its own (select() cannot watch stdin on Windows)."""
+A client's first message is its name; each later one is a line it says. The server sends every
+other client two messages for each line: the sender's name, then the text. It announces joins and
+leaves the same way, under the name "room".
 
-import argparse
-import queue
+The Rust server is threads and channels; this one is one thread with non-blocking sockets and
+selectors: it reads whoever has sent something and writes to whoever has room. Each client's
+outgoing messages wait in a queue; while one is full the server reads no one (the talkers are
+slowed down by TCP itself), and a client whose queue stays full is dropped. The client reads the
+keyboard in a thread of its own (select() cannot watch stdin on Windows).
+"""
+
+import collections
 import selectors
 import socket
 import sys
@@ -15,403 +19,502 @@ import threading
 import time
 import unicodedata
 
-from common import Out, explain, port_number, positive_seconds
+from common import (Lesson, LessonError, Option, Wire, address_text, escape_unprintable,
+                    listener, os_error_text)
+
+MAX_CLIENTS = Option("--max-clients", ("count", 1000), "N", "16", "server",
+                     "how many clients the room holds")
+NAME = Option("--name", "text", "NAME", "guest", "client", "the name the others see")
+SCRIPT = Option("--script", "switch", "", "", "client",
+                "three scripted clients talk (as in the demo)")
 
 HEADERSIZE = 10
+# The name the server announces joins and leaves under; no client may take it.
 ROOM = "room"
-MAX_NAME = 32
-MAX_MESSAGE = 4096
-QUEUE = 64  # as many full messages may wait for one client
-QUEUE_BYTES = QUEUE * (2 * HEADERSIZE + MAX_MESSAGE + MAX_NAME)
-HIGH_WATER = QUEUE_BYTES // 4  # above it, the server reads no one until it drains
-PATIENCE = 2  # seconds a client may stay above HIGH_WATER before it is dropped
-NAME_WAIT = 10
-SCRIPT_NAMES = ["ada", "bob", "cy"]
-SCRIPT_LINES = [(0, "hello, everyone"), (1, "hi ada! the room works"), (2, "hello from cy"), (0, "bye for now")]
+MAX_NAME = 32  # the longest name, in bytes
+MAX_MESSAGE = 4096  # the longest message, in bytes: a name or a line
+QUEUE = 64  # how many messages may wait for one client
+PATIENCE = 2  # seconds a client's queue may stay full before it is dropped
+NAME_WAIT = 10  # seconds a new connection has to send its name
+TICK = 0.1  # the longest select() waits, so that the waits above are kept
 
 
-def frame(text):
-    data = text.encode("utf-8")
+def frame(data):
     return f"{len(data):<{HEADERSIZE}}".encode() + data
 
 
 def pair(name, text):
-    return frame(name) + frame(text)
+    """A name and a text as two framed messages, in one buffer."""
+    return frame(name.encode("utf-8")) + frame(text.encode("utf-8"))
 
 
-def escape(text):
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+def parse_header(header):
+    """ASCII digits with spaces around them, as src/framing.rs reads a header."""
+    digits = header.decode("ascii", errors="replace").strip(" ")
+    if not digits or not all("0" <= c <= "9" for c in digits):
+        raise LessonError(f"the header {header!r} is not a length: it must be digits, padded with "
+                          f"spaces to {HEADERSIZE} characters")
+    length = int(digits)
+    if length > MAX_MESSAGE:
+        raise LessonError(f"the header announces a message of {length} bytes, more than the "
+                          f"{MAX_MESSAGE} this reader accepts")
+    return length
 
 
 class Messages:
-    """Framed UTF-8 messages out of whatever recv returns; raises ValueError on bad framing."""
+    """Framed UTF-8 messages out of whatever recv returns, in linear time; LessonError for a
+    stream that is not framed text."""
 
     def __init__(self):
-        self.pending = b""
+        self.pending = bytearray()
+        self.start = 0  # the bytes before it are handed out already
+        self.length = None  # the length of the message being received, once its header is in
 
     def push(self, data):
+        if self.start * 2 >= len(self.pending):
+            del self.pending[:self.start]  # each byte is moved at most once more
+            self.start = 0
         self.pending += data
 
     def next(self):
-        if len(self.pending) < HEADERSIZE:
+        """The next message, or None until more bytes arrive."""
+        if self.length is None:
+            if len(self.pending) - self.start < HEADERSIZE:
+                return None
+            self.length = parse_header(bytes(self.pending[self.start:self.start + HEADERSIZE]))
+            self.start += HEADERSIZE
+        if len(self.pending) - self.start < self.length:
             return None
-        header = self.pending[:HEADERSIZE]
-        text = header.decode("ascii", errors="replace").strip(" ")
-        if not text.isdigit() or not text.isascii():
-            raise ValueError(f"the header {header!r} is not a length: it must be digits, padded with "
-                             f"spaces to {HEADERSIZE} characters")
-        length = int(text)
-        if length > MAX_MESSAGE:
-            raise ValueError(f"the header announces a message of {length} bytes, more than the "
-                             f"{MAX_MESSAGE} this reader accepts")
-        if len(self.pending) < HEADERSIZE + length:
-            return None
-        body = self.pending[HEADERSIZE:HEADERSIZE + length]
-        self.pending = self.pending[HEADERSIZE + length:]
+        body = bytes(self.pending[self.start:self.start + self.length])
+        self.start += self.length
+        self.length = None
         try:
             return body.decode("utf-8")
         except UnicodeDecodeError:
-            raise ValueError("a message that is not UTF-8 text") from None
+            raise LessonError("a message that is not UTF-8 text") from None
 
     def finish(self):
-        got = len(self.pending)
-        if 0 < got < HEADERSIZE:
-            raise ValueError(f"the connection closed after {got} of the {HEADERSIZE} bytes of a header")
-        if got:
-            expected = int(self.pending[:HEADERSIZE].decode("ascii").strip(" "))
-            raise ValueError(f"the connection closed after {got - HEADERSIZE} of the {expected} bytes of a message")
+        """When the peer closed: nothing, if it closed between messages."""
+        left = len(self.pending) - self.start
+        if self.length is not None:
+            raise LessonError(f"the connection closed after {left} of the {self.length} bytes of "
+                              "a message")
+        if left:
+            raise LessonError(f"the connection closed after {left} of the {HEADERSIZE} bytes of a "
+                              "header")
+
+    def receive(self, wire):
+        """The next message from a socket, or None when the peer closes between messages."""
+        while True:
+            text = self.next()
+            if text is not None:
+                return text
+            data = wire.recv(MAX_MESSAGE)
+            if not data:
+                self.finish()
+                return None
+            self.push(data)
+
+    def receive_pair(self, wire):
+        """The next name and text the server sends, or None when it closes."""
+        name = self.receive(wire)
+        if name is None:
+            return None
+        text = self.receive(wire)
+        if text is None:
+            raise LessonError("the server closed between a name and its text")
+        return name, text
+
+
+# ---------------------------------------------------------------------------------------------
+# The server
 
 
 class Member:
-    def __init__(self, number, sock):
+    """A connection, named once it has joined."""
+
+    def __init__(self, number, wire):
         self.number = number
-        self.sock = sock
+        self.wire = wire
         self.name = None
         self.messages = Messages()
-        self.outgoing = b""
-        self.events = selectors.EVENT_READ  # what the selector watches for it
-        self.full_since = None  # when its output went over HIGH_WATER
+        self.outgoing = collections.deque()  # framed pairs waiting to be sent
+        self.sending = None  # what is left of the pair being sent
+        self.events = 0  # what the selector watches it for
+        self.full_since = None  # when its queue filled up
+        self.heard = time.monotonic()  # when it last sent bytes
 
 
-def server(args, out):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind((args.host, args.port))
-    s.listen(5)
-    out.listening(s)
-    s.setblocking(False)
-    sel = selectors.DefaultSelector()
-    sel.register(s, selectors.EVENT_READ)
-    members = {}  # socket -> Member, named or not yet
-    number = 0
+def name_problem(name):
+    if not 1 <= len(name.encode("utf-8")) <= MAX_NAME:
+        return f"a name has 1 to {MAX_NAME} bytes"
+    if any(unicodedata.category(c) == "Cc" for c in name) or name == ROOM:
+        return f"'{escape_unprintable(name)}' cannot be a name"
+    return None
 
-    def named():
-        return [m for m in members.values() if m.name is not None]
 
-    def send(member, data):
-        if len(member.outgoing) + len(data) > QUEUE_BYTES:
-            drop(member, f"{member.name} was dropped: it does not read ({len(member.outgoing)} bytes wait for it)")
+class Room:
+    def __init__(self, config, out, sock):
+        self.out = out
+        self.listener = sock
+        self.max_clients = config.extra[MAX_CLIENTS.flag]
+        self.once = config.once
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(sock.sock, selectors.EVENT_READ)
+        self.connections = {}  # number -> Member, named or not yet
+        self.members = {}  # number -> Member, named: the room
+        self.number = 0
+        self.closed = False
+
+    def run(self):
+        while not self.closed:
+            self.check()
+            for key, mask in self.selector.select(timeout=TICK):
+                if self.closed:
+                    break
+                if key.data is None:
+                    self.accept()
+                    continue
+                member = self.connections.get(key.data)
+                if member is not None and mask & selectors.EVENT_READ:
+                    self.read(member)
+                if member is not None and mask & selectors.EVENT_WRITE:
+                    if member.number in self.connections:
+                        self.write(member)
+        for member in list(self.connections.values()):
+            self.forget(member)
+
+    def accept(self):
+        self.number += 1
+        try:
+            wire, address = self.listener.accept()
+        except OSError as error:
+            self.out.error(f"accept failed: {os_error_text(error)}")
             return
-        member.outgoing += data
+        address = address_text(address)
+        if len(self.connections) >= self.max_clients:
+            self.out.say(f"connection {self.number} from {address}: refused, the room holds "
+                         f"{self.max_clients} (--max-clients)")
+            try:
+                wire.sendall(pair(ROOM, "the room is full"))
+            except OSError:
+                pass
+            wire.close()
+            return
+        self.out.say(f"connection {self.number} from {address}")
+        wire.sock.setblocking(False)
+        wire.set_read_timeout(0.0)  # select() has said there is something: recv never waits
+        member = Member(self.number, wire)
+        self.connections[member.number] = member
+        self.watch(member, False)
 
-    def watch(member, paused):
-        """Watches a member's socket for what is wanted now: reading unless paused, writing if
-        something waits for it."""
-        want = (0 if paused else selectors.EVENT_READ) | (selectors.EVENT_WRITE if member.outgoing else 0)
+    def watch(self, member, paused):
+        """Watches a socket for what is wanted now: reading unless paused, writing if something
+        waits to be sent."""
+        want = 0 if paused else selectors.EVENT_READ
+        if member.sending is not None or member.outgoing:
+            want |= selectors.EVENT_WRITE
         if want == member.events:
             return
         if member.events == 0:
-            sel.register(member.sock, want)
+            self.selector.register(member.wire.sock, want, member.number)
         elif want == 0:
-            sel.unregister(member.sock)
+            self.selector.unregister(member.wire.sock)
         else:
-            sel.modify(member.sock, want)
+            self.selector.modify(member.wire.sock, want, member.number)
         member.events = want
 
-    def backpressure():
-        """While someone's output is over HIGH_WATER, read no one (the talkers wait, slowed by
-        TCP); drop whoever stays over it for PATIENCE seconds."""
+    def check(self):
+        """Refuses connections that sent no name in time; while a queue is full, reads no one;
+        drops a member whose queue stays full for PATIENCE seconds."""
         now = time.monotonic()
-        for member in list(members.values()):
-            if len(member.outgoing) <= HIGH_WATER:
+        for member in list(self.connections.values()):
+            if member.name is None and now - member.heard > NAME_WAIT:
+                self.out.trace(f"recv({MAX_MESSAGE}) -> nothing within {NAME_WAIT} s")
+                self.refuse(member, str(member.wire.silence(NAME_WAIT)))
+        for number in sorted(self.members):
+            member = self.members.get(number)
+            if member is None:
+                continue
+            if len(member.outgoing) < QUEUE:
                 member.full_since = None
             elif member.full_since is None:
                 member.full_since = now
-            elif now - member.full_since > PATIENCE:
-                drop(member, f"{member.name} was dropped: it does not read ({len(member.outgoing)} bytes "
-                             f"waited {PATIENCE} s)")
-        paused = any(member.full_since is not None for member in members.values())
-        for member in members.values():
-            watch(member, paused)
+            elif now - member.full_since >= PATIENCE:
+                self.drop(member, f"it does not read ({QUEUE} messages waited {PATIENCE} s)")
+        paused = any(member.full_since is not None for member in self.members.values())
+        for member in self.connections.values():
+            self.watch(member, paused)
 
-    def broadcast(sender, name, text):
-        for member in named():
-            if member is not sender and member.sock in members:
-                send(member, pair(name, text))
-
-    def drop(member, announcement):
-        if member.sock not in members:
-            return
-        del members[member.sock]
-        if member.events:
-            sel.unregister(member.sock)
-        member.sock.close()
-        if member.name is not None:
-            out.say(escape(announcement))
-            broadcast(None, ROOM, announcement)
-
-    def refuse(member, why):
-        out.say(f"connection {member.number}: not let in: {why}")
+    def read(self, member):
         try:
-            member.sock.setblocking(True)
-            member.sock.settimeout(1)
-            member.sock.sendall(pair(ROOM, f"not let in: {why}"))
-        except OSError:
-            pass
-        drop(member, "")
-
-    def on_message(member, text):
-        if member.name is None:
-            taken = any(m.name == text for m in named())
-            if not 1 <= len(text.encode()) <= MAX_NAME:
-                return refuse(member, f"a name has 1 to {MAX_NAME} bytes")
-            if any(unicodedata.category(c) == "Cc" for c in text) or text == ROOM:
-                return refuse(member, f"'{escape(text)}' cannot be a name")
-            if taken:
-                return refuse(member, f"{text} is taken")
-            here = [m.name for m in named()]
-            member.name = text
-            out.say(f"connection {member.number}: {text} joined")
-            if not here:
-                welcome = f"welcome, {text}; nobody else is here"
-            elif len(", ".join(here)) > MAX_MESSAGE // 2:
-                welcome = f"welcome, {text}; {len(here)} others are here"
-            else:
-                welcome = f"welcome, {text}; here: {', '.join(here)}"
-            send(member, pair(ROOM, welcome))
-            broadcast(member, ROOM, f"{text} joined")
-        else:
-            out.say(f"{escape(member.name)}: {escape(text)}")
-            broadcast(member, member.name, text)
-
-    def on_readable(member):
-        try:
-            data = member.sock.recv(MAX_MESSAGE)
+            data = member.wire.recv(MAX_MESSAGE)
+        except LessonError as error:
+            if error.timeout:
+                return  # nothing after all
+            raise
         except OSError as error:
-            return drop(member, f"{member.name} was dropped: {explain(error, 'the client')}")
+            self.leave(member, os_error_text(error))
+            return
+        member.heard = time.monotonic()
         try:
             if not data:
                 member.messages.finish()
-                return drop(member, f"{member.name} left")
+                self.leave(member, None)
+                return
             member.messages.push(data)
-            while member.sock in members:
+            while member.number in self.connections and not self.closed:
                 text = member.messages.next()
                 if text is None:
                     break
-                on_message(member, text)
-        except ValueError as error:
-            if member.name is None:
-                return refuse(member, str(error))
-            drop(member, f"{member.name} was dropped: {error}")
+                self.said(member, text)
+        except LessonError as error:
+            self.leave(member, str(error))
 
-    def on_writable(member):
-        try:
-            sent = member.sock.send(member.outgoing)
-        except OSError as error:
-            return drop(member, f"{member.name} was dropped: {explain(error, 'the client')}")
-        member.outgoing = member.outgoing[sent:]
+    def leave(self, member, why):
+        """The connection ended (why is None) or broke the protocol."""
+        if member.name is None:
+            self.refuse(member, "it sent no name" if why is None else why)
+        else:
+            self.drop(member, why)
 
-    joined_once = False
-    while True:
-        # Bounded wait, so a connection that never sends its name is closed in time.
-        backpressure()
-        for key, mask in sel.select(timeout=0.2):
-            if key.fileobj is s:
-                try:
-                    clt, adr = s.accept()
-                except OSError:
-                    continue
-                number += 1
-                if len(members) >= args.max_clients:
-                    out.say(f"connection {number} from {adr[0]}:{adr[1]}: refused, the room holds "
-                            f"{args.max_clients} (--max-clients)")
-                    try:
-                        clt.send(pair(ROOM, "the room is full"))
-                    except OSError:
-                        pass
-                    clt.close()
-                    continue
-                out.say(f"connection {number} from {adr[0]}:{adr[1]}")
-                clt.setblocking(False)
-                member = Member(number, clt)
-                member.joined_at = time.monotonic()
-                members[clt] = member
-                sel.register(clt, selectors.EVENT_READ)
-                continue
-            member = members.get(key.fileobj)
-            if member is None:
-                continue
-            if mask & selectors.EVENT_READ:
-                on_readable(member)
-            if mask & selectors.EVENT_WRITE and key.fileobj in members:
-                on_writable(member)
-        for member in list(members.values()):
-            if member.name is None and time.monotonic() - member.joined_at > NAME_WAIT:
-                refuse(member, "it sent no name")
-        if named():
-            joined_once = True
-        if args.once and joined_once and not named():
-            out.say("the room is empty: closing it (--once)")
+    def said(self, member, text):
+        if member.name is not None:
+            self.out.say(f"{escape_unprintable(member.name)}: {escape_unprintable(text)}")
+            self.broadcast(member.number, member.name, text)
             return
+        problem = name_problem(text)
+        if problem is not None:
+            self.refuse(member, problem)
+            return
+        if any(other.name == text for other in self.members.values()):
+            self.out.say(f"connection {member.number}: {text} is taken")
+            self.tell(member, f"not let in: {text} is taken")
+            self.forget(member)
+            return
+        here = [self.members[number].name for number in sorted(self.members)]
+        listed = ", ".join(here)
+        # The list must fit in a message.
+        if not here:
+            welcome = f"welcome, {text}; nobody else is here"
+        elif len(listed.encode("utf-8")) > MAX_MESSAGE // 2:
+            welcome = f"welcome, {text}; {len(here)} others are here"
+        else:
+            welcome = f"welcome, {text}; here: {listed}"
+        self.out.say(f"connection {member.number}: {text} joined")
+        member.name = text
+        member.outgoing.append(pair(ROOM, welcome))
+        self.broadcast(None, ROOM, f"{text} joined")
+        self.members[member.number] = member
 
+    def broadcast(self, sender, name, text):
+        """Queues name and text for every member but the sender."""
+        data = pair(name, text)
+        for number, member in self.members.items():
+            if number != sender:
+                member.outgoing.append(data)
 
-def connect(args, out, text):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    out.say(text)
-    s.settimeout(args.wait)
-    s.connect((args.host, args.port))
-    host, port = s.getsockname()
-    out.say(f"connected from {host}:{port}: the port the system gave this side")
-    return s
-
-
-def next_pair(s, messages):
-    """The next name and text from the server, or None when it closes."""
-    texts = []
-    while len(texts) < 2:
-        text = messages.next()
-        if text is not None:
-            texts.append(text)
-            continue
-        data = s.recv(MAX_MESSAGE)
-        if not data:
-            messages.finish()
-            if texts:
-                raise ValueError("the server closed between a name and its text")
-            return None
-        messages.push(data)
-    return texts[0], texts[1]
-
-
-def client(args, out):
-    if args.script or args.mode is None:  # the demo is the conversation
-        return conversation(args, out)
-    s = connect(args, out, f"connecting to {args.host}:{args.port} as {args.name}")
-    s.settimeout(None)  # a chat waits as long as people talk
-    s.sendall(frame(args.name))
-
-    def keyboard():
+    def write(self, member):
+        if member.sending is None:
+            if not member.outgoing:
+                return
+            member.sending = memoryview(member.outgoing.popleft())
         try:
-            for line in sys.stdin.buffer:
-                text = line.rstrip(b"\n").rstrip(b"\r") if line.endswith(b"\n") else line
-                if len(text) > MAX_MESSAGE:
-                    raise ValueError(f"a line is longer than {MAX_MESSAGE} bytes")
-                s.sendall(frame(text.decode("utf-8")))
-        except (OSError, ValueError) as error:
-            out.error(f"cannot send: {error}")
+            sent = member.wire.send(member.sending)
+        except BlockingIOError:
+            return
+        except OSError:
+            self.drop(member, "its connection failed")
+            return
+        member.sending = member.sending[sent:] if sent < len(member.sending) else None
+
+    def tell(self, member, text):
+        """Best effort: a refusal, before the connection is closed."""
         try:
-            s.shutdown(socket.SHUT_WR)
+            member.wire.sendall(pair(ROOM, text))
         except OSError:
             pass
 
-    threading.Thread(target=keyboard, daemon=True).start()
-    messages = Messages()
-    while True:
-        got = next_pair(s, messages)
-        if got is None:
-            break
-        out.say(f"{escape(got[0])}: {escape(got[1])}")
-    out.say("the server closed the connection")
+    def refuse(self, member, why):
+        if member.number not in self.connections:
+            return
+        self.out.say(f"connection {member.number}: not let in: {why}")
+        self.tell(member, f"not let in: {why}")
+        self.forget(member)
+
+    def drop(self, member, why):
+        """A member leaves (why is None) or is dropped; the others are told."""
+        if self.members.get(member.number) is not member:
+            return
+        self.forget(member)
+        left = f"{member.name} left" if why is None else f"{member.name} was dropped: {why}"
+        self.out.say(escape_unprintable(left))
+        self.broadcast(None, ROOM, left)
+        if self.once and not self.members:
+            self.out.say("the room is empty: closing it (--once)")
+            self.closed = True
+
+    def forget(self, member):
+        self.connections.pop(member.number, None)
+        self.members.pop(member.number, None)
+        if member.events:
+            self.selector.unregister(member.wire.sock)
+            member.events = 0
+        member.wire.close()
 
 
-def conversation(args, out):
-    bots = []
+def server(config, out):
+    s = listener(config, out)
+    s.sock.setblocking(False)
+    try:
+        Room(config, out, s).run()
+    finally:
+        s.close()
 
-    def hear(bot, sender, text):
+
+# ---------------------------------------------------------------------------------------------
+# The client
+
+
+def client(config, out):
+    # The demo is the scripted conversation: one command shows a room.
+    if config.demo or config.extra.get(SCRIPT.flag):
+        conversation(config, out)
+        return
+    name = config.extra[NAME.flag]
+    # A chat waits as long as people talk: no deadline on this socket.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server = Wire(sock, out)
+    try:
+        out.say(f"connecting to {address_text(config.server)} as {name}")
+        server.connect(config.server, config.wait)
+        server.sendall(frame(name.encode("utf-8")))
+
+        # The keyboard has a thread of its own, so that reading it and reading the socket
+        # happen at once.
+        keyboard = Wire(sock, out)
+
+        def send_lines():
+            try:
+                read_lines(keyboard)
+            except OSError as error:
+                out.error(f"cannot send: {os_error_text(error)}")
+            except LessonError as error:
+                out.error(f"cannot send: {error}")
+            # End of input: no more lines from this side. The server sees the end of the
+            # stream, and says we left.
+            try:
+                sock.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+
+        threading.Thread(target=send_lines, daemon=True).start()
+        messages = Messages()
         while True:
-            got = next_pair(bot["sock"], bot["messages"])
+            got = messages.receive_pair(server)
             if got is None:
-                raise ValueError(f"{bot['name']}: the server closed the connection")
-            out.say(f"{bot['name']} hears {escape(got[0])}: {escape(got[1])}")
-            if got[0] == sender and text in got[1]:
+                break
+            out.say(f"{escape_unprintable(got[0])}: {escape_unprintable(got[1])}")
+        out.say("the server closed the connection")
+    finally:
+        server.close()
+
+
+def read_lines(server):
+    """Sends each line of stdin as a framed message, until stdin ends."""
+    stdin = sys.stdin.buffer
+    while True:
+        # At most one byte more than a message may hold: enough to know the line is too long,
+        # without reading all of it.
+        line = stdin.readline(MAX_MESSAGE + 1)
+        if not line:
+            return
+        text = line
+        if text.endswith(b"\n"):
+            text = text[:-1]
+            if text.endswith(b"\r"):
+                text = text[:-1]
+        if len(text) > MAX_MESSAGE:
+            raise LessonError(f"a line is longer than {MAX_MESSAGE} bytes")
+        try:
+            text.decode("utf-8")
+        except UnicodeDecodeError:
+            raise LessonError("a line is not UTF-8") from None
+        server.sendall(frame(text))
+
+
+# The demo's conversation: who says what, in order.
+SCRIPT_LINES = [
+    (0, "hello, everyone"),
+    (1, "hi ada! the room works"),
+    (2, "hello from cy"),
+    (0, "bye for now"),
+]
+SCRIPT_NAMES = ["ada", "bob", "cy"]
+
+
+class Bot:
+    """A scripted client."""
+
+    def __init__(self, name, server):
+        self.name = name
+        self.server = server
+        self.messages = Messages()
+
+    def hear(self, out, sender, text):
+        """Reads and shows what the server sends, until a message from `sender` that contains
+        `text`."""
+        while True:
+            got = self.messages.receive_pair(self.server)
+            if got is None:
+                raise LessonError(f"{self.name}: the server closed the connection")
+            name, said = got
+            out.say(f"{self.name} hears {escape_unprintable(name)}: {escape_unprintable(said)}")
+            if name == sender and text in said:
                 return
 
-    for name in SCRIPT_NAMES:
-        s = connect(args, out, f"{name} connects to {args.host}:{args.port}")
-        s.sendall(frame(name))
-        bot = {"name": name, "sock": s, "messages": Messages()}
-        hear(bot, ROOM, "welcome")
-        for earlier in bots:
-            hear(earlier, ROOM, f"{name} joined")
-        bots.append(bot)
-    for speaker, text in SCRIPT_LINES:
-        name = bots[speaker]["name"]
-        out.say(f"{name} says: {text}")
-        bots[speaker]["sock"].sendall(frame(text))
-        for index, bot in enumerate(bots):
-            if index != speaker:
-                hear(bot, name, text)
-    while bots:
-        leaving = bots.pop(0)
-        out.say(f"{leaving['name']} leaves")
-        leaving["sock"].shutdown(socket.SHUT_WR)
-        if next_pair(leaving["sock"], leaving["messages"]) is not None:
-            raise ValueError(f"{leaving['name']} heard something after leaving")
-        leaving["sock"].close()
+
+def conversation(config, out):
+    """Three clients in one process, each waiting to hear the line before its own, so that the
+    conversation goes the same way every time."""
+    bots = []
+    try:
+        for name in SCRIPT_NAMES:
+            server = config.wire(socket.socket(socket.AF_INET, socket.SOCK_STREAM), out)
+            bot = Bot(name, server)
+            out.say(f"{name} connects to {address_text(config.server)}")
+            server.connect(config.server, config.wait)
+            server.set_read_timeout(config.wait)
+            server.sendall(frame(name.encode("utf-8")))
+            bot.hear(out, ROOM, "welcome")
+            for earlier in bots:
+                earlier.hear(out, ROOM, f"{name} joined")
+            bots.append(bot)
+        for speaker, text in SCRIPT_LINES:
+            name = bots[speaker].name
+            out.say(f"{name} says: {text}")
+            bots[speaker].server.sendall(frame(text.encode("utf-8")))
+            for index, bot in enumerate(bots):
+                if index != speaker:
+                    bot.hear(out, name, text)
+        while bots:
+            leaving = bots.pop(0)
+            out.say(f"{leaving.name} leaves")
+            leaving.server.sock.shutdown(socket.SHUT_WR)
+            got = leaving.messages.receive_pair(leaving.server)
+            leaving.server.close()
+            if got is not None:
+                raise LessonError(f"{leaving.name} heard {got[0]}: {got[1]} after leaving")
+            for bot in bots:
+                bot.hear(out, ROOM, f"{leaving.name} left")
+        out.say("everyone has left")
+    finally:
         for bot in bots:
-            hear(bot, ROOM, f"{leaving['name']} left")
-    out.say("everyone has left")
+            bot.server.close()
 
 
-def count(maximum):
-    def parse(text):
-        if not text.isdigit() or not 1 <= int(text) <= maximum:
-            raise argparse.ArgumentTypeError(f"takes a whole number from 1 to {maximum}, not {text!r}")
-        return int(text)
-    return parse
-
-
-def main():
-    parser = argparse.ArgumentParser(description="lesson_09: a chat room")
-    parser.add_argument("mode", nargs="?", choices=["server", "client"], help="without it: a demo")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=port_number, default=4109)
-    parser.add_argument("--once", action="store_true")
-    parser.add_argument("--wait", type=positive_seconds, default=10.0)
-    parser.add_argument("--max-clients", type=count(1000), default=16)
-    parser.add_argument("--name", default="guest")
-    parser.add_argument("--script", action="store_true")
-    args = parser.parse_args()
-    if args.mode == "client" and args.port == 0:
-        parser.error("a client needs the server's real port, not 0")
-    if not args.name:
-        parser.error("--name needs some text, not ''")
-    try:
-        if args.mode == "server":
-            run(server, args, Out("server"))
-        elif args.mode == "client":
-            args.host = socket.gethostbyname(args.host)
-            run(client, args, Out("client"))
-        else:
-            ports = queue.Queue()
-            server_args = argparse.Namespace(**{**vars(args), "host": "127.0.0.1", "port": 0, "once": True})
-            thread = threading.Thread(target=run, args=(server, server_args, Out("server", ports.put)),
-                                      daemon=True)
-            thread.start()
-            args.port = ports.get(timeout=10)
-            run(client, args, Out("client"))
-            thread.join()
-    except KeyboardInterrupt:
-        pass
-
-
-def run(side, args, out):
-    try:
-        side(args, out)
-    except (OSError, ValueError) as error:
-        out.error(explain(error, "the server" if out.role == "client" else "the client"))
-        sys.exit(1)
-
+LESSON = Lesson("lesson_09", "a chat room", 4109, server, client,
+                options=[MAX_CLIENTS, NAME, SCRIPT])
 
 if __name__ == "__main__":
-    main()
+    LESSON.main()
