@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use socket_lessons::cli::{Defaults, LessonOption, Side, Value};
 use socket_lessons::python::bytes_repr;
-use socket_lessons::wire::is_timeout;
+use socket_lessons::wire::{is_past_deadline, is_timeout};
 use socket_lessons::{ClientConfig, Lesson, Out, ServerConfig};
 use socket_lessons::{output, reuse_address};
 use socket2::{Domain, Socket, Type};
@@ -71,11 +71,12 @@ fn server(config: &ServerConfig, out: &Out) -> io::Result<()> {
         // closure returns, so it is held open on purpose, by reading until
         // the client hangs up (recv returns 0). Whatever comes is dropped.
         // While it is held, other clients wait in the backlog; so that one
-        // client cannot hold the server for ever, the hold is bounded.
-        client.set_read_timeout(Some(hold))?;
+        // client cannot hold the server for ever, the hold is bounded: in
+        // all, however slowly the client sends.
+        client.set_deadline(hold);
         match io::copy(&mut client, &mut io::sink()) {
             Ok(_) => out.say("the client hung up, so this side closes too"),
-            Err(error) if is_timeout(&error) => out.say(format_args!(
+            Err(error) if is_past_deadline(&error) => out.say(format_args!(
                 "the client has not hung up after {} s: closing its \
                  connection, to serve the next client",
                 hold.as_secs()

@@ -61,6 +61,9 @@ const MAX_LEN: usize = 1024 * 1024;
 /// never finishes its request, or never reads the answer, cannot hold it.
 const SERVER_WAIT: Duration = Duration::from_secs(3);
 
+/// The most the server gives one client to send its whole request.
+const REQUEST_LIMIT: Duration = Duration::from_secs(30);
+
 fn main() -> ExitCode {
     LESSON.main()
 }
@@ -81,6 +84,10 @@ fn server(config: &ServerConfig, out: &Out) -> io::Result<()> {
         // Pieces of --chunk leave in segments of their own.
         stream.set_nodelay(config.pace.chunk.is_some())?;
         let mut client = config.wire(Socket::from(stream), out);
+        // Each recv waits SERVER_WAIT at most, and the whole request
+        // REQUEST_LIMIT: a client sending a byte now and then cannot keep
+        // the server for itself.
+        client.set_deadline(REQUEST_LIMIT);
 
         // recv(2) until it returns 0, the client's half-close, but never
         // more than MAX_LEN + 1 bytes: one more says the request is too long.

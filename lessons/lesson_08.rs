@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use socket_lessons::cli::{Defaults, LessonOption, Side, Value};
 use socket_lessons::python::escape_unprintable;
-use socket_lessons::wire::is_timeout;
+use socket_lessons::wire::{is_past_deadline, is_timeout};
 use socket_lessons::{ClientConfig, Lesson, Out, ServerConfig, Wire};
 use socket_lessons::{output, reuse_address};
 use socket2::{Domain, Socket, Type};
@@ -169,12 +169,13 @@ fn serve_one(
 ) -> io::Result<()> {
     let greeting = format!("you are connection {number}, from {address}\n");
     client.write_all(greeting.as_bytes())?;
-    client.set_read_timeout(Some(hold))?;
+    // The hold is bounded in all, however slowly the client sends.
+    client.set_deadline(hold);
     match io::copy(&mut client, &mut io::sink()) {
         Ok(_) => out.say(format_args!(
             "connection {number}: the client hung up; its thread ends"
         )),
-        Err(error) if is_timeout(&error) => out.say(format_args!(
+        Err(error) if is_past_deadline(&error) => out.say(format_args!(
             "connection {number}: no hang-up after {} s: closing it",
             hold.as_secs()
         )),

@@ -185,8 +185,9 @@ fn server(config: &ServerConfig, out: &Out) -> io::Result<()> {
         let (mut client, address) = listener.accept()?;
         let address = output::address(&address);
         out.say(format_args!("Connection to {address} established"));
-        // A client that sends nothing must not hold the server for ever.
-        client.set_read_timeout(Some(REQUEST_WAIT))?;
+        // A client that sends nothing, or a byte now and then, must not
+        // hold the server for ever: its request has REQUEST_WAIT in all.
+        client.set_deadline(REQUEST_WAIT);
         // A header that is not a length, or announces more than
         // MAX_REQUEST bytes, is a bad request like any other: answered.
         let request = match receive_one(&mut client, MAX_REQUEST) {

@@ -154,25 +154,40 @@ impl Wire {
             return Ok(Duration::MAX);
         };
         let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
+        // Under a millisecond left is past it: a timeout of less than a
+        // microsecond would reach the system as 0, which means no timeout.
+        if left < Duration::from_millis(1) {
             return Err(self.past_deadline());
         }
         Ok(left)
     }
 
+    /// From now, this socket may be used for at most `limit` in all: a
+    /// server's bound on one connection, however slowly its client sends.
+    /// (A client's wire has its `--deadline` from the start.)
+    pub fn set_deadline(&mut self, limit: Duration) {
+        self.deadline = Some((Instant::now() + limit, limit));
+    }
+
     fn past_deadline(&self) -> io::Error {
         let limit = self.deadline.map_or(Duration::ZERO, |(_, limit)| limit);
         let (limit, peer) = (limit.as_secs_f64(), self.peer());
-        io::Error::other(match self.received {
+        // Only a client has the option; a server's limit is its lesson's.
+        let hint = match self.out.role() {
+            Role::Client => " --deadline SECONDS allows longer.",
+            Role::Server => "",
+        };
+        let message = match self.received {
             0 => format!(
                 "gave up after {limit} s in all: nothing arrived from {peer} \
-                 in that time. --deadline SECONDS allows longer."
+                 in that time.{hint}"
             ),
             bytes => format!(
                 "gave up after {limit} s in all, with {bytes} bytes received: \
-                 {peer} was still sending. --deadline SECONDS allows longer."
+                 {peer} was still sending.{hint}"
             ),
-        })
+        };
+        io::Error::new(io::ErrorKind::TimedOut, PastDeadline(message))
     }
 
     /// Says what a `recv` that timed out waited for, for the error message.
@@ -186,14 +201,18 @@ impl Wire {
             Ok(address) => output::address(&address).to_string(),
             Err(_) => self.peer().to_string(),
         };
-        let message = match self.received {
-            0 => format!(
+        let message = match (self.received, self.out.role()) {
+            (0, Role::Client) => format!(
                 "connected to {peer}, but nothing arrived within {waited}. \
                  Is this lesson's server the one listening there? A server \
                  busy with another client leaves this connection waiting in \
                  its backlog."
             ),
-            bytes => format!(
+            (0, Role::Server) => format!(
+                "the client at {peer} connected, but sent nothing within \
+                 {waited}"
+            ),
+            (bytes, _) => format!(
                 "{} sent {bytes} bytes, then nothing more within {waited}, \
                  and did not close the connection",
                 self.peer()
@@ -234,13 +253,24 @@ impl Read for Wire {
             }
             Err(error) if is_timeout(&error) => {
                 let waited = wait.unwrap_or_default();
-                self.out.trace(format_args!(
-                    "{call} -> nothing within {} s",
-                    waited.as_secs_f64()
-                ));
-                match self.time_left() {
-                    Ok(_) => Err(self.silence(waited)),
-                    Err(past) => Err(past),
+                match (self.time_left(), self.deadline) {
+                    (Err(past), Some((_, limit))) => {
+                        // The deadline cut this wait short: say so, not the
+                        // fraction of a second that was left.
+                        self.out.trace(format_args!(
+                            "{call} -> nothing within what was left of its \
+                             {} s in all",
+                            limit.as_secs_f64()
+                        ));
+                        Err(past)
+                    }
+                    _ => {
+                        self.out.trace(format_args!(
+                            "{call} -> nothing within {} s",
+                            waited.as_secs_f64()
+                        ));
+                        Err(self.silence(waited))
+                    }
                 }
             }
             Err(error) => {
@@ -288,5 +318,26 @@ impl Write for Wire {
 /// Whether `error` is a timeout: `WouldBlock` on Unix, `TimedOut` on
 /// Windows.
 pub fn is_timeout(error: &io::Error) -> bool {
-    matches!(error.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
+    let kind = error.kind();
+    matches!(kind, io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
+        && !is_past_deadline(error)
 }
+
+/// Whether `error` says a wire's deadline has passed (see
+/// [`Wire::set_deadline`]), rather than one call's wait.
+pub fn is_past_deadline(error: &io::Error) -> bool {
+    error.get_ref().is_some_and(|inner| inner.is::<PastDeadline>())
+}
+
+/// The error of a wire whose deadline has passed: a timeout, told apart
+/// from the wait of one call by [`is_past_deadline`].
+#[derive(Debug)]
+struct PastDeadline(String);
+
+impl std::fmt::Display for PastDeadline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for PastDeadline {}

@@ -250,3 +250,50 @@ fn a_closed_stdout_is_not_a_panic() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(status.code(), Some(1), "{stderr}");
 }
+
+#[test]
+fn a_client_that_trickles_cannot_hold_lesson_3s_server_past_its_hold() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let mut server = Process::spawn(lesson(
+        "lesson_03",
+        &["server", "--port", "0", "--hold", "1"],
+    ));
+    let port = server.listening_port();
+    // A byte every 200 ms for up to 30 s: each recv gets something well
+    // within any per-recv timeout, so only a bound on the whole hold ends
+    // it.
+    let trickling = Arc::new(AtomicBool::new(true));
+    let mut trickler = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let still = Arc::clone(&trickling);
+    let trickle = thread::spawn(move || {
+        for _ in 0..150 {
+            // Cut off by the server: it is no longer trickling, but it
+            // did not finish either.
+            if trickler.write_all(b"x").is_err() {
+                return;
+            }
+            thread::sleep(Duration::from_millis(200));
+        }
+        still.store(false, Ordering::SeqCst);
+    });
+    let port = port.to_string();
+    let queued =
+        run(lesson("lesson_03", &["client", "--port", &port, "--wait", "20"]));
+    // Served before the trickler had sent all it meant to: its hold was
+    // cut.
+    assert!(trickling.load(Ordering::SeqCst), "served only after the trickle");
+    assert_exit(&queued, 0);
+    assert!(
+        queued.stdout.contains("recv(7) returned 5 bytes: b' Rust'"),
+        "{}",
+        queued.stdout
+    );
+    let server = server.stop();
+    assert!(
+        unfold(&server.stdout).contains("the client has not hung up after 1 s"),
+        "{}",
+        server.stdout
+    );
+    drop(trickle);
+}

@@ -272,11 +272,13 @@ class Out:
 class LessonError(Exception):
     """An error whose message already says what happened (src/errors.rs keeps those as they are).
 
-    `timeout` marks the silence of a recv (Rust's ErrorKind::TimedOut)."""
+    `timeout` marks the silence of a recv (Rust's ErrorKind::TimedOut); `past_deadline` a wire
+    whose deadline has passed (src/wire.rs `is_past_deadline`)."""
 
-    def __init__(self, message, timeout=False):
+    def __init__(self, message, timeout=False, past_deadline=False):
         super().__init__(message)
         self.timeout = timeout
+        self.past_deadline = past_deadline
 
 
 def os_error_text(error):
@@ -286,6 +288,11 @@ def os_error_text(error):
     if error.errno is not None:
         return f"{os.strerror(error.errno)} (os error {error.errno})"
     return str(error)
+
+
+def is_past_deadline(error):
+    """src/wire.rs `is_past_deadline`: a wire's deadline has passed, rather than one call's wait."""
+    return isinstance(error, LessonError) and error.past_deadline
 
 
 def is_timeout(error):
@@ -416,17 +423,27 @@ class Wire:
         if self.deadline is None:
             return float("inf")
         left = self.deadline[0] - time.monotonic()
-        if left <= 0:
+        # Under a millisecond left is past it, as in src/wire.rs.
+        if left < 0.001:
             raise self.past_deadline()
         return left
 
+    def set_deadline(self, limit):
+        """From now, this socket may be used for at most `limit` seconds in all: a server's bound
+        on one connection, however slowly its client sends."""
+        self.deadline = (time.monotonic() + limit, limit)
+
     def past_deadline(self):
         limit = self.deadline[1] if self.deadline else 0
+        # Only a client has the option; a server's limit is its lesson's.
+        hint = " --deadline SECONDS allows longer." if self.out.role == "client" else ""
         if self.received == 0:
-            return LessonError(f"gave up after {seconds_text(limit)} s in all: nothing arrived from "
-                               f"{self.peer()} in that time. --deadline SECONDS allows longer.")
-        return LessonError(f"gave up after {seconds_text(limit)} s in all, with {self.received} bytes "
-                           f"received: {self.peer()} was still sending. --deadline SECONDS allows longer.")
+            message = (f"gave up after {seconds_text(limit)} s in all: nothing arrived from "
+                       f"{self.peer()} in that time.{hint}")
+        else:
+            message = (f"gave up after {seconds_text(limit)} s in all, with {self.received} bytes "
+                       f"received: {self.peer()} was still sending.{hint}")
+        return LessonError(message, past_deadline=True)
 
     def silence(self, wait):
         # A client's wait is its --wait; a server's is the lesson's own.
@@ -435,10 +452,12 @@ class Wire:
             peer = address_text(self.sock.getpeername())
         except OSError:
             peer = self.peer()
-        if self.received == 0:
+        if self.received == 0 and self.out.role == "client":
             message = (f"connected to {peer}, but nothing arrived within {waited}. Is this lesson's "
                        "server the one listening there? A server busy with another client leaves this "
                        "connection waiting in its backlog.")
+        elif self.received == 0:
+            message = f"the client at {peer} connected, but sent nothing within {waited}"
         else:
             message = (f"{self.peer()} sent {self.received} bytes, then nothing more within {waited}, "
                        "and did not close the connection")
@@ -461,8 +480,14 @@ class Wire:
                 self.out.trace(f"{call} -> error: {os_error_text(error)}")
                 raise
             waited = self.read_timeout
+            try:
+                self.time_left()
+            except LessonError:
+                # The deadline cut this wait short: say so, not the fraction of a second left.
+                self.out.trace(f"{call} -> nothing within what was left of its "
+                               f"{seconds_text(self.deadline[1])} s in all")
+                raise
             self.out.trace(f"{call} -> nothing within {seconds_text(waited)} s")
-            self.time_left()  # past the deadline: that error instead
             raise self.silence(waited) from None
         if not data:
             self.out.trace(f"{call} -> 0 bytes ({peer} will send no more)")

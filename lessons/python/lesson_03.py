@@ -15,6 +15,7 @@ from common import (
     Lesson,
     Option,
     address_text,
+    is_past_deadline,
     is_timeout,
     listener,
     seconds_text,
@@ -46,16 +47,17 @@ def server(config, out):
                 "hangs up"
             )
             clt.sendall(MESSAGE)
-            # Held open by reading until the client hangs up
-            # (recv returns 0 bytes); whatever comes
-            # is dropped. Bounded: other clients wait in the backlog meanwhile.
-            clt.set_read_timeout(hold)
+            # Held open by reading until the client hangs up (recv returns
+            # 0 bytes); whatever comes is dropped. Other clients wait in the
+            # backlog meanwhile, so the hold is bounded: in all, however
+            # slowly the client sends.
+            clt.set_deadline(hold)
             try:
                 while clt.recv(8192):
                     pass
                 out.say("the client hung up, so this side closes too")
             except Exception as error:
-                if not is_timeout(error):
+                if not is_past_deadline(error):
                     raise
                 out.say(
                     f"the client has not hung up after {hold} s: closing its "

@@ -22,6 +22,7 @@ MAX_LEN = 1024 * 1024
 # How long the server waits for each recv and each send: a client that never finishes its
 # request, or never reads the answer, cannot hold it.
 SERVER_WAIT = 3.0
+REQUEST_LIMIT = 30.0  # the most the server gives one client to send its whole request
 
 PROBE = 32  # Rust's read_to_end starts with a recv of 32 bytes
 READ_SIZE = 8192
@@ -77,6 +78,9 @@ def server(config, out):
                 clt.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             client = config.wire(clt, out)
             client.set_read_timeout(SERVER_WAIT)
+            # Each recv waits SERVER_WAIT at most, and the whole request REQUEST_LIMIT: a client
+            # sending a byte now and then cannot keep the server for itself.
+            client.set_deadline(REQUEST_LIMIT)
             try:
                 request = bytearray()
                 try:

@@ -307,8 +307,9 @@ def server(config, out):
         client, address = s.accept()
         try:
             out.say(f"Connection to {address_text(address)} established")
-            # A client that sends nothing must not hold the server for ever.
-            client.set_read_timeout(REQUEST_WAIT)
+            # A client that sends nothing, or a byte now and then, must not hold the server for
+            # ever: its request has REQUEST_WAIT in all.
+            client.set_deadline(REQUEST_WAIT)
             try:
                 # A header that is not a length, or too long, is a bad request like any other.
                 request = decode(loads(receive_one(client, MAX_REQUEST), "this server"), REQUEST)
