@@ -187,7 +187,8 @@ fn the_python_client_refuses_a_pickle_nested_too_deep() {
     assert_no_traceback(&output);
     assert!(
         unfold(&output.stderr).contains(
-            "refused to unpickle: the message nests values more than 100 deep"
+            "refused to unpickle: the message holds a value that nests deeper \
+             than 100 levels"
         ),
         "{}",
         output.stderr
