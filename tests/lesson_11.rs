@@ -125,7 +125,7 @@ fn hostile_requests_get_an_error_and_the_python_server_keeps_serving() {
     if let Some(server) = twin(&["server", "--port", "0"]) {
         hostile_requests_get_an_error(
             server,
-            "is not a pickle this server can read",
+            "is not a pickle this program can read",
         );
     }
 }

@@ -166,7 +166,7 @@ fn the_python_client_refuses_a_pickle_that_names_os_system() {
     assert!(
         unfold(&output.stderr).contains(
             "refused to unpickle: the message names the global os.system; \
-             this client reads only plain data"
+             this program reads only plain data"
         ),
         "{}",
         output.stderr
@@ -187,7 +187,8 @@ fn the_python_client_refuses_a_pickle_nested_too_deep() {
     assert_no_traceback(&output);
     assert!(
         unfold(&output.stderr).contains(
-            "refused to unpickle: the message nests values more than 100 deep"
+            "refused to unpickle: the message holds a value that nests deeper \
+             than 100 levels"
         ),
         "{}",
         output.stderr
@@ -204,7 +205,7 @@ fn the_python_client_reports_a_body_that_is_not_a_pickle() {
     assert_no_traceback(&output);
     assert!(
         unfold(&output.stderr)
-            .contains("the message is not a pickle this client can read"),
+            .contains("the message is not a pickle this program can read"),
         "{}",
         output.stderr
     );

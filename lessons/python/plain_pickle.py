@@ -1,277 +1,872 @@
 """Unpickling a peer's message safely: plain data only, bounded, never code.
 
 pickle.loads runs whatever the data names: `cos\\nsystem\\n(V...\\ntR.` calls os.system. Lesson 5's
-client reads from the network, so it uses `loads` here instead, which
+client reads from the network, so it uses `loads` here instead. It is the twin of the Rust
+client's src/unpickle.rs and applies the same rules, in the same order, with the same words:
 
-1. scans the pickle with pickletools.genops before anything is built, and refuses it if it has
-   more than MAX_OPCODES instructions, nests values more than MAX_DEPTH deep, holds an integer of
-   more than MAX_DIGITS digits, names any global but the few plain data needs, or uses an
-   instruction that builds objects of classes;
-2. unpickles with an Unpickler whose find_class hands out only harmless stand-ins for those few
-   globals (set, frozenset, bytes, bytearray, and _codecs.encode, which protocols 0 to 2 use
-   for bytes);
-3. and `plain_repr` prints the value as repr does, but refuses output longer than MAX_REPR
-   characters (shared references in a pickle can make a small message print as gigabytes),
-   deeper than MAX_DEPTH, or values of any other type.
+1. one pass over the opcodes, with no recursion and with bounds a plain value never meets:
+   containers nest at most MAX_DEPTH levels; the value holds at most MAX_VALUES values (each copy
+   of a repeated object counted) and MAX_SIZE bytes written out in full; at most MAX_PUSHES
+   values are pushed on pickle's stack and MAX_OPEN_MARKS marks are open at once; integers have
+   at most MAX_INT_DIGITS digits (MAX_INT_BYTES bytes in binary). Only the globals plain data
+   needs are accepted (set, frozenset, bytearray, bytes and _codecs.encode, called with the
+   arguments Python's protocols 0 to 3 give them), no opcode that builds an object of a class,
+   and no value that contains itself;
+2. the value is written out again as a plain pickle without memo, each repeated object in full;
+3. that pickle is read as serde-pickle (the Rust client's reader) reads it: its rules for each
+   opcode (STRING is bytes, INT is at most 64 bits, ...), its messages, and its values (a dict's
+   keys and a set's items sorted, a bytearray read as bytes); `plain_repr` prints the value as
+   the Rust client's python::repr does.
 
-Every refusal's words are in REFUSALS, in one place, so they can be kept the same as the Rust
-client's.
+So the Python client prints what the Rust client prints for every message, not what
+pickle.loads would give: the two clients are one lesson. Where Python's own pickle would read
+more (a list that contains itself, a class instance), it is refused here as it is in Rust.
+
+Every message's words are in REFUSALS, in one place, kept the same as the Rust client's.
 """
 
-import io
-import pickle
-import pickletools
+import math
+import re
+import struct
+import unicodedata
+from functools import cmp_to_key
 
 MAX_DEPTH = 100
-MAX_OPCODES = 100_000
-MAX_DIGITS = 4300  # Python's own limit for int <-> str (sys.get_int_max_str_digits())
-MAX_REPR = 1024 * 1024
+MAX_VALUES = 100_000
+MAX_SIZE = 4 * 1024 * 1024
+MAX_PUSHES = 2 * MAX_VALUES
+MAX_OPEN_MARKS = 256
+MAX_INT_DIGITS = 4300  # Python's own limit for int <-> str (sys.get_int_max_str_digits())
+MAX_INT_BYTES = 1785  # 1785 bytes hold less than 2**14280, which has 4299 digits
+ALLOWED_GLOBALS = ("None, bool, int, float, str, bytes, bytearray, list, tuple, dict, set, "
+                   "frozenset")
+# Counts saturate here, as the Rust client's u64 counts do: copies multiply.
+SATURATED = 2**64 - 1
 
+_REFUSED = "refused to unpickle: the message "
+_MALFORMED = "the message is not a pickle this program can read: "
 REFUSALS = {
-    "global": "refused to unpickle: the message names the global {name}; this client reads only plain data",
-    "instruction": "refused to unpickle: the message uses the pickle instruction {name}, which builds "
-                   "objects; this client reads only plain data",
-    "depth": f"refused to unpickle: the message nests values more than {MAX_DEPTH} deep; this client reads "
-             "only plain data",
-    "opcodes": f"refused to unpickle: the message has more than {MAX_OPCODES} pickle instructions; this "
-               "client reads only small plain data",
-    "digits": f"refused to unpickle: the message holds an integer of more than {MAX_DIGITS} digits; this "
-              "client reads only plain data",
-    "size": f"refused to print: the message's value would take more than {MAX_REPR} characters",
-    "type": "refused to print: the message holds a value of type {name}, which is not plain data",
-    "unreadable": "the message is not a pickle this client can read: {error}",
+    # Refusals: a pickle that may be well formed, but is not small plain data.
+    "marks": _REFUSED + f"opens more than {MAX_OPEN_MARKS} marks (MARK) at once",
+    "memo": _REFUSED + f"stores more than {MAX_VALUES} values in its memo",
+    "opcode": _REFUSED + "uses the opcode {name} (offset {offset}); this program reads only plain "
+                         f"data: {ALLOWED_GLOBALS}",
+    "pushes": _REFUSED + f"pushes more than {MAX_PUSHES} values on pickle's stack",
+    "recursive": _REFUSED + "adds to a {form} it has already used: that is how a pickle writes a "
+                            "value that contains itself, which this program cannot read",
+    "call": _REFUSED + "calls {name} with arguments plain data never has (REDUCE at offset "
+                       "{offset})",
+    "depth": _REFUSED + f"holds a value that nests deeper than {MAX_DEPTH} levels",
+    "values": _REFUSED + f"holds more than {MAX_VALUES} values, counting each copy of a repeated "
+                         "one",
+    "size": _REFUSED + f"holds a value of more than {MAX_SIZE} bytes written out in full, counting "
+                       "each copy of a repeated one",
+    "global value": _REFUSED + "uses the global {name} itself as a value; this program reads only "
+                               f"plain data: {ALLOWED_GLOBALS}",
+    "global": _REFUSED + "names the global {name}; this program reads only plain data: "
+                         f"{ALLOWED_GLOBALS}",
+    "digits": _REFUSED + "holds an integer of {digits} digits ({name} at offset {offset}), more "
+                         f"than the {MAX_INT_DIGITS} Python prints",
+    "int bytes": _REFUSED + "holds an integer of {length} bytes ({name} at offset {offset}); this "
+                            f"program reads up to {MAX_INT_BYTES}, the most that always fit in the "
+                            f"{MAX_INT_DIGITS} digits Python prints",
+    # Malformed: not a pickle at all, or not one that reads.
+    "no stop": _MALFORMED + "it ends before its STOP opcode",
+    "after stop": _MALFORMED + "bytes follow its STOP opcode at offset {offset}",
+    "unknown": _MALFORMED + "byte 0x{code:02x} at offset {offset} is no pickle opcode",
+    "cut short": _MALFORMED + "it ends inside {name} at offset {offset}",
+    "no number": _MALFORMED + "{name} at offset {offset} has no number",
+    "no mark": _MALFORMED + "{name} at offset {offset} has no MARK before it",
+    "no value": _MALFORMED + "{name} finds no value",
+    "no string": _MALFORMED + "{name} at offset {offset} finds no string",
+    "odd dict": _MALFORMED + "a dict has a key without a value",
+    "no container": _MALFORMED + "{name} at offset {offset} finds no {form} to add to",
+    "not a global": _MALFORMED + "REDUCE at offset {offset} calls something that is not a global",
+    "underflow": _MALFORMED + "{name} at offset {offset} finds too few values on the stack",
+    "no memo": _MALFORMED + "{name} at offset {offset} fetches memo {index}, never stored",
+    # What serde-pickle says of the plain pickle written out (step 3), as it words it.
+    "eval": _MALFORMED + "eval error at offset {offset}: {error}",
+    "decoding": _MALFORMED + "decoding error: {error}",
+    "literal": "literal is invalid: {text}",
+    "not utf-8": "string is not UTF-8 encoded",
+    "unhashable": "dict key or set item not hashable",
 }
 
 
 class Refused(Exception):
-    """A message this client will not unpickle or print; str() says why."""
+    """A message this client will not unpickle; str() says why."""
 
 
 def refuse(key, **details):
     return Refused(REFUSALS[key].format(**details))
 
 
-def _bytes_like(args):
-    return len(args) == 0 or (len(args) == 1 and isinstance(args[0], (bytes, bytearray)))
+# How an opcode's argument is written after it: nothing, a fixed number of bytes, a line, two
+# lines, or a length of this many bytes and then that many bytes.
+NONE, LINE, TWO_LINES = "none", "line", "two lines"
+FIXED = {1: ("fixed", 1), 2: ("fixed", 2), 4: ("fixed", 4), 8: ("fixed", 8)}
+COUNTED = {1: ("counted", 1), 4: ("counted", 4), 8: ("counted", 8)}
 
-
-def _plain_bytes(*args):
-    if not _bytes_like(args):
-        raise TypeError("bytes() is given only bytes here")
-    return bytes(*args)
-
-
-def _plain_bytearray(*args):
-    if not _bytes_like(args):
-        raise TypeError("bytearray() is given only bytes here")
-    return bytearray(*args)
-
-
-def _plain_set(*args):
-    if len(args) > 1 or (args and not isinstance(args[0], (list, tuple))):
-        raise TypeError("set() is given only a list here")
-    return set(*args)
-
-
-def _plain_frozenset(*args):
-    if len(args) > 1 or (args and not isinstance(args[0], (list, tuple))):
-        raise TypeError("frozenset() is given only a list here")
-    return frozenset(*args)
-
-
-def _latin1_encode(text, encoding="utf-8"):
-    # Protocols 0 to 2 write bytes as _codecs.encode(str, 'latin1'); nothing else is allowed.
-    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
-        raise TypeError("_codecs.encode is allowed only for latin1 text")
-    return text.encode("latin-1")
-
-
-# The globals plain data needs, by (module, name); protocols 0 to 2 write __builtin__.
-ALLOWED = {}
-for _module in ("builtins", "__builtin__"):
-    ALLOWED.update({
-        (_module, "set"): _plain_set,
-        (_module, "frozenset"): _plain_frozenset,
-        (_module, "bytes"): _plain_bytes,
-        (_module, "bytearray"): _plain_bytearray,
-    })
-ALLOWED[("_codecs", "encode")] = _latin1_encode
-
-# Instructions that build instances of classes, or need what this client does not give.
-REFUSED_INSTRUCTIONS = {
-    "INST", "OBJ", "NEWOBJ", "NEWOBJ_EX", "BUILD", "EXT1", "EXT2", "EXT4",
-    "PERSID", "BINPERSID", "NEXT_BUFFER", "READONLY_BUFFER",
+# Each opcode's name, as Python's pickletools calls it, and its argument.
+OPCODES = {
+    ord("("): ("MARK", NONE), ord("."): ("STOP", NONE), ord("0"): ("POP", NONE),
+    ord("1"): ("POP_MARK", NONE), ord("2"): ("DUP", NONE), ord("F"): ("FLOAT", LINE),
+    ord("I"): ("INT", LINE), ord("J"): ("BININT", FIXED[4]), ord("K"): ("BININT1", FIXED[1]),
+    ord("L"): ("LONG", LINE), ord("M"): ("BININT2", FIXED[2]), ord("N"): ("NONE", NONE),
+    ord("P"): ("PERSID", LINE), ord("Q"): ("BINPERSID", NONE), ord("R"): ("REDUCE", NONE),
+    ord("S"): ("STRING", LINE), ord("T"): ("BINSTRING", COUNTED[4]),
+    ord("U"): ("SHORT_BINSTRING", COUNTED[1]), ord("V"): ("UNICODE", LINE),
+    ord("X"): ("BINUNICODE", COUNTED[4]), ord("a"): ("APPEND", NONE), ord("b"): ("BUILD", NONE),
+    ord("c"): ("GLOBAL", TWO_LINES), ord("d"): ("DICT", NONE), ord("}"): ("EMPTY_DICT", NONE),
+    ord("e"): ("APPENDS", NONE), ord("g"): ("GET", LINE), ord("h"): ("BINGET", FIXED[1]),
+    ord("i"): ("INST", TWO_LINES), ord("j"): ("LONG_BINGET", FIXED[4]), ord("l"): ("LIST", NONE),
+    ord("]"): ("EMPTY_LIST", NONE), ord("o"): ("OBJ", NONE), ord("p"): ("PUT", LINE),
+    ord("q"): ("BINPUT", FIXED[1]), ord("r"): ("LONG_BINPUT", FIXED[4]),
+    ord("s"): ("SETITEM", NONE), ord("t"): ("TUPLE", NONE), ord(")"): ("EMPTY_TUPLE", NONE),
+    ord("u"): ("SETITEMS", NONE), ord("G"): ("BINFLOAT", FIXED[8]), 0x80: ("PROTO", FIXED[1]),
+    0x81: ("NEWOBJ", NONE), 0x82: ("EXT1", FIXED[1]), 0x83: ("EXT2", FIXED[2]),
+    0x84: ("EXT4", FIXED[4]), 0x85: ("TUPLE1", NONE), 0x86: ("TUPLE2", NONE),
+    0x87: ("TUPLE3", NONE), 0x88: ("NEWTRUE", NONE), 0x89: ("NEWFALSE", NONE),
+    0x8A: ("LONG1", COUNTED[1]), 0x8B: ("LONG4", COUNTED[4]), ord("B"): ("BINBYTES", COUNTED[4]),
+    ord("C"): ("SHORT_BINBYTES", COUNTED[1]), 0x8C: ("SHORT_BINUNICODE", COUNTED[1]),
+    0x8D: ("BINUNICODE8", COUNTED[8]), 0x8E: ("BINBYTES8", COUNTED[8]),
+    0x8F: ("EMPTY_SET", NONE), 0x90: ("ADDITEMS", NONE), 0x91: ("FROZENSET", NONE),
+    0x92: ("NEWOBJ_EX", NONE), 0x93: ("STACK_GLOBAL", NONE), 0x94: ("MEMOIZE", NONE),
+    0x95: ("FRAME", FIXED[8]), 0x96: ("BYTEARRAY8", COUNTED[8]), 0x97: ("NEXT_BUFFER", NONE),
+    0x98: ("READONLY_BUFFER", NONE),
 }
-TEXT = {"STRING", "BINSTRING", "SHORT_BINSTRING", "UNICODE", "BINUNICODE", "SHORT_BINUNICODE",
-        "BINUNICODE8"}
-BUILDS_FROM_MARK = {"TUPLE", "LIST", "DICT", "FROZENSET"}
-ADDS_FROM_MARK = {"APPENDS", "SETITEMS", "ADDITEMS"}
-EMPTY = {"EMPTY_LIST", "EMPTY_DICT", "EMPTY_TUPLE", "EMPTY_SET"}
+
+SCALARS = frozenset(b"N\x88\x89JKMFGSTUVX\x8c\x8dBC\x8e\x96")
+INTEGERS = frozenset(b"IL\x8a\x8b")
 
 
-class _PlainUnpickler(pickle.Unpickler):
-    def find_class(self, module, name):
-        found = ALLOWED.get((module, name))
-        if found is None:
-            raise refuse("global", name=f"{module}.{name}")
-        return found
+def read_op(data, offset):
+    """The opcode at offset: (code, name, argument's bytes, where the next opcode starts)."""
+    code = data[offset]
+    found = OPCODES.get(code)
+    if found is None:
+        raise refuse("unknown", code=code, offset=offset)
+    name, kind = found
+    start = offset + 1
+    if kind == NONE:
+        return code, name, b"", start
+    if kind == LINE or kind == TWO_LINES:
+        newline = data.find(b"\n", start)
+        if newline >= 0 and kind == TWO_LINES:
+            newline = data.find(b"\n", newline + 1)
+        if newline < 0:
+            raise refuse("cut short", name=name, offset=offset)
+        return code, name, data[start:newline], newline + 1
+    how, width = kind
+    if how == "fixed":
+        end = start + width
+        if end > len(data):
+            raise refuse("cut short", name=name, offset=offset)
+        return code, name, data[start:end], end
+    if start + width > len(data):
+        raise refuse("cut short", name=name, offset=offset)
+    length = int.from_bytes(data[start:start + width], "little")
+    # BINSTRING and LONG4 write a signed length; a negative one is too long for any message.
+    end = start + width + length
+    if (width == 4 and length >= 1 << 31) or end > len(data):
+        raise refuse("cut short", name=name, offset=offset)
+    return code, name, data[start + width:end], end
+
+
+# The globals a plain value needs, by the name the Rust client shows.
+SET, FROZENSET, BYTEARRAY, BYTES, ENCODE = ("builtins.set", "builtins.frozenset",
+                                            "builtins.bytearray", "builtins.bytes",
+                                            "_codecs.encode")
+
+
+def find_global(module, name):
+    if module in (b"builtins", b"__builtin__"):
+        return {b"set": SET, b"frozenset": FROZENSET, b"bytearray": BYTEARRAY,
+                b"bytes": BYTES}.get(name)
+    return ENCODE if (module, name) == (b"_codecs", b"encode") else None
+
+
+# The containers, with the opcodes that write one out: (opening, closing).
+FORMS = {"list": (b"](", b"e"), "tuple": (b"(", b"t"), "dict": (b"}(", b"u"),
+         "set": (b"\x8f(", b"\x90"), "frozenset": (b"(", b"\x91")}
+
+# Each object: [kind, values, size, depth, shared, detail...]. Kinds:
+SCALAR = 0      # detail: start, end (the opcode's bytes in the message), code
+EMPTY_BYTES = 1
+ENCODED = 2     # detail: text id, encoding id
+CONTAINER = 3   # detail: form, items (ids)
+ITEMS_OF = 4    # detail: form, list id (set(list): the list's items, not copied)
+KIND, VALUES, SIZE, DEPTH, SHARED = range(5)
+
+
+def _rust_char_escape(character):
+    """char::escape_debug, for the printable characters and the usual escapes.
+
+    Rust's notion of printable is its own table; this uses Unicode's categories, which agree
+    for every character a module or a name written by Python holds."""
+    special = {"\0": "\\0", "\t": "\\t", "\r": "\\r", "\n": "\\n", "\\": "\\\\", "'": "\\'",
+               '"': '\\"'}
+    if character in special:
+        return special[character]
+    category = unicodedata.category(character)
+    if category in ("Mn", "Me") or (category[0] in "CZ" and character != " "):
+        return f"\\u{{{ord(character):x}}}"
+    return character
+
+
+def _show(text):
+    # A hostile name may be long or hold control characters: show a little.
+    return "".join(_rust_char_escape(c) for c in text.decode("utf-8", "replace")[:60])
+
+
+def _refused_global(module, name):
+    return refuse("global", name=f"{_show(module)}.{_show(name)}")
+
+
+def _decimal(name, offset, arg):
+    """A text argument, for opcodes that take a decimal number (PUT, GET): a u64."""
+    try:
+        text = arg.decode("utf-8").strip(RUST_WHITESPACE)
+    except UnicodeDecodeError:
+        text = ""
+    if not re.fullmatch(r"\+?[0-9]+", text, re.ASCII) or int(text) >= 2**64:
+        raise refuse("no number", name=name, offset=offset)
+    return int(text)
+
+
+# What Rust's str::trim and char::is_whitespace take for whitespace (Unicode's White_Space).
+RUST_WHITESPACE = ("\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+                   "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
+
+
+def _check_integer(code, name, offset, arg):
+    """Integers Python would refuse to print."""
+    if code in b"IL":
+        digits = sum(1 for byte in arg if 48 <= byte <= 57)
+        if digits > MAX_INT_DIGITS:
+            raise refuse("digits", digits=digits, name=name, offset=offset)
+    elif len(arg) > MAX_INT_BYTES:
+        raise refuse("int bytes", length=len(arg), name=name, offset=offset)
 
 
 def scan(data):
-    """Refuses, before anything is built, a pickle that is not small, shallow, plain data."""
-    stack = []  # (depth, text) for each value the pickle would push
-    marks = []
+    """Checks the pickle, and writes its value out again as a plain pickle (bytes)."""
+    objects = []
+    stack = []  # ids of objects, or ("global", name) for a global to call
+    marks = []  # the stack's length at each open MARK
     memo = {}
+    pushes = 0
+    length = len(data)
 
-    def pop_to_mark():
-        at = marks.pop() if marks else 0
+    def push(entry):
+        nonlocal pushes
+        pushes += 1
+        if pushes > MAX_PUSHES:
+            raise refuse("pushes")
+        stack.append(entry)
+
+    def new_object(obj):
+        objects.append(obj)
+        push(len(objects) - 1)
+        return len(objects) - 1
+
+    def floor():
+        return marks[-1] if marks else 0
+
+    def global_as_value(entry):
+        return refuse("global value", name=entry[1])
+
+    def pop_mark(name, offset):
+        if not marks:
+            raise refuse("no mark", name=name, offset=offset)
+        at = marks.pop()
         items = stack[at:]
         del stack[at:]
-        return max((depth for depth, _ in items), default=0)
+        return items
 
-    def pop(count):
-        items = stack[len(stack) - count:] if count else []
-        del stack[len(stack) - count:]
-        return max((depth for depth, _ in items), default=0)
+    def pop_value(what):
+        if len(stack) <= floor():
+            raise refuse("no value", name=what)
+        entry = stack.pop()
+        if isinstance(entry, tuple):
+            raise global_as_value(entry)
+        return entry
 
-    def raise_top(depth):
-        if stack:
-            stack[-1] = (max(stack[-1][0], depth), None)
+    def text(ident):
+        """The UTF-8 of a string written in one binary opcode, or in protocol 0's UNICODE."""
+        obj = objects[ident]
+        if obj[KIND] != SCALAR:
+            return None
+        start, end, code = obj[5], obj[6], obj[7]
+        skip = {0x8C: 2, ord("X"): 5, 0x8D: 9, ord("V"): 1}.get(code)
+        if skip is None:
+            return None
+        return data[start + skip:end - 1] if code == ord("V") else data[start + skip:end]
 
-    try:
-        for count, (opcode, arg, _) in enumerate(pickletools.genops(data)):
-            if count >= MAX_OPCODES:
-                raise refuse("opcodes")
-            name = opcode.name
-            if name in REFUSED_INSTRUCTIONS:
-                raise refuse("instruction", name=name)
-            if name == "GLOBAL":
-                module, _, attribute = str(arg).partition(" ")
-                if (module, attribute) not in ALLOWED:
-                    raise refuse("global", name=f"{module}.{attribute}")
-                stack.append((0, None))
-            elif name == "STACK_GLOBAL":
-                module = stack[-2][1] if len(stack) >= 2 else None
-                attribute = stack[-1][1] if stack else None
-                if (module, attribute) not in ALLOWED:
-                    raise refuse("global", name=f"{module}.{attribute}")
-                pop(2)
-                stack.append((0, None))
-            elif name in ("LONG1", "LONG4", "LONG", "INT") and isinstance(arg, int) \
-                    and arg.bit_length() > MAX_DIGITS * 3.33:
-                raise refuse("digits")
-            elif name == "MARK":
-                marks.append(len(stack))
-            elif name in BUILDS_FROM_MARK:
-                stack.append((pop_to_mark() + 1, None))
-            elif name in ADDS_FROM_MARK:
-                raise_top(pop_to_mark() + 1)
-            elif name == "APPEND":
-                raise_top(pop(1) + 1)
-            elif name == "SETITEM":
-                raise_top(pop(2) + 1)
-            elif name in ("TUPLE1", "TUPLE2", "TUPLE3"):
-                stack.append((pop(int(name[-1])) + 1, None))
-            elif name == "REDUCE":
-                stack.append((pop(2), None))
-            elif name in EMPTY:
-                stack.append((1, None))
-            elif name == "POP":
-                pop(1)
-            elif name == "POP_MARK":
-                pop_to_mark()
-            elif name == "DUP":
-                stack.append(stack[-1] if stack else (0, None))
-            elif name in ("PUT", "BINPUT", "LONG_BINPUT"):
-                memo[arg] = stack[-1] if stack else (0, None)
-            elif name == "MEMOIZE":
-                memo[len(memo)] = stack[-1] if stack else (0, None)
-            elif name in ("GET", "BINGET", "LONG_BINGET"):
-                stack.append(memo.get(arg, (0, None)))
-            elif name in ("PROTO", "FRAME", "STOP"):
-                pass
+    def place(target, items):
+        parent = objects[target]
+        for item in items:
+            if isinstance(item, tuple):
+                raise global_as_value(item)
+            child = objects[item]
+            child[SHARED] = True
+            parent[VALUES] = min(parent[VALUES] + child[VALUES], SATURATED)
+            parent[SIZE] = min(parent[SIZE] + child[SIZE], SATURATED)
+            parent[DEPTH] = max(parent[DEPTH], child[DEPTH] + 1)
+            if parent[KIND] == CONTAINER:
+                parent[6].append(item)
+
+    def container(form, items):
+        if form == "dict" and len(items) % 2 == 1:
+            raise refuse("odd dict")
+        opening, closing = FORMS[form]
+        ident = new_object([CONTAINER, 1, len(opening) + len(closing), 1, False, form, []])
+        place(ident, items)
+
+    def add(code, name, offset, items):
+        expected = "list" if code in b"ae" else "dict" if code in b"su" else "set"
+        top = stack[-1] if stack else None
+        if top is None or isinstance(top, tuple) or len(stack) <= floor():
+            raise refuse("underflow", name=name, offset=offset)
+        obj = objects[top]
+        form = obj[5] if obj[KIND] == CONTAINER else None
+        if form != expected:
+            raise refuse("no container", name=name, offset=offset, form=expected)
+        if obj[SHARED]:
+            raise refuse("recursive", form=expected)
+        if expected == "dict" and len(items) % 2 == 1:
+            raise refuse("odd dict")
+        place(top, items)
+
+    def global_named(module, name):
+        found = find_global(module, name)
+        if found is None:
+            raise _refused_global(module, name)
+        push(("global", found))
+
+    def reduce(offset):
+        arguments = pop_value("REDUCE")
+        if not stack:
+            raise refuse("underflow", name="REDUCE", offset=offset)
+        callable_ = stack.pop()
+        if not isinstance(callable_, tuple):
+            raise refuse("not a global", offset=offset)
+        called = callable_[1]
+        obj = objects[arguments]
+        args = list(obj[6]) if obj[KIND] == CONTAINER and obj[5] == "tuple" else []
+
+        def is_bytes(ident):
+            o = objects[ident]
+            return (o[KIND] == SCALAR and o[7] in b"BC\x8e") or o[KIND] in (EMPTY_BYTES, ENCODED)
+
+        def is_list(ident):
+            o = objects[ident]
+            return o[KIND] == CONTAINER and o[5] == "list"
+
+        if called in (SET, FROZENSET) and not args:
+            return container("set" if called == SET else "frozenset", [])
+        if called in (SET, FROZENSET) and len(args) == 1 and is_list(args[0]):
+            form = "set" if called == SET else "frozenset"
+            source = objects[args[0]]
+            opening, closing = FORMS[form]
+            size = source[SIZE] - (len(FORMS["list"][0]) + 1) + len(opening) + len(closing)
+            objects.append([ITEMS_OF, source[VALUES], size, source[DEPTH], False, form, args[0]])
+            return push(len(objects) - 1)
+        if called in (BYTEARRAY, BYTES) and not args:
+            return new_object([EMPTY_BYTES, 1, 2, 0, False])
+        # serde-pickle reads a bytearray as bytes: the value passes as is.
+        if called == BYTEARRAY and len(args) == 1 and is_bytes(args[0]):
+            return push(args[0])
+        if called == ENCODE and len(args) == 2 and text(args[0]) is not None \
+                and text(args[1]) == b"latin1":
+            size = objects[args[0]][SIZE] + objects[args[1]][SIZE] + len(ENCODE_CALL) + 2
+            return new_object([ENCODED, 1, size, 0, False, args[0], args[1]])
+        raise refuse("call", name=called, offset=offset)
+
+    offset = 0
+    while True:
+        if offset >= length:
+            raise refuse("no stop")
+        code, name, arg, end = read_op(data, offset)
+        if code == 0x2E:  # STOP
+            if end != length:
+                raise refuse("after stop", offset=offset)
+            return write_out(data, objects, pop_value("STOP"))
+        if code in SCALARS or code in INTEGERS:
+            if code in INTEGERS:
+                _check_integer(code, name, offset, arg)
+            new_object([SCALAR, 1, end - offset, 0, False, offset, end, code])
+        elif code == 0x80 or code == 0x95:  # PROTO and FRAME change nothing here.
+            pass
+        elif code == 0x28:  # MARK
+            if len(marks) >= MAX_OPEN_MARKS:
+                raise refuse("marks")
+            marks.append(len(stack))
+        elif code == 0x30:  # POP
+            if len(stack) > floor():
+                stack.pop()
             else:
-                # A value: a number, text, bytes, None, True, False.
-                stack.append((0, arg if name in TEXT and isinstance(arg, str) else None))
-            if stack and stack[-1][0] > MAX_DEPTH:
-                raise refuse("depth")
-    except Refused:
-        raise
-    except ValueError as error:
-        if "integer string conversion" in str(error):  # a text integer (INT, LONG) too long
-            raise refuse("digits") from None
-        raise refuse("unreadable", error=error) from None
-    except Exception as error:  # genops on bytes that are not a pickle
-        raise refuse("unreadable", error=error) from None
+                pop_mark(name, offset)
+        elif code == 0x31:  # POP_MARK
+            pop_mark(name, offset)
+        elif code == 0x32:  # DUP
+            if not stack:
+                raise refuse("underflow", name=name, offset=offset)
+            copy(objects, push, stack[-1])
+        elif code in b"pqr\x94":  # PUT, BINPUT, LONG_BINPUT, MEMOIZE
+            if code == 0x70:
+                index = _decimal(name, offset, arg)
+            elif code == 0x94:
+                index = len(memo)
+            else:
+                index = int.from_bytes(arg, "little")
+            if len(memo) >= MAX_VALUES and index not in memo:
+                raise refuse("memo")
+            if not stack:
+                raise refuse("underflow", name=name, offset=offset)
+            memo[index] = stack[-1]
+        elif code in b"ghj":  # GET, BINGET, LONG_BINGET
+            index = _decimal(name, offset, arg) if code == 0x67 else int.from_bytes(arg, "little")
+            if index not in memo:
+                raise refuse("no memo", name=name, offset=offset, index=index)
+            copy(objects, push, memo[index])
+        elif code in b")]}\x8f":
+            container({0x29: "tuple", 0x5D: "list", 0x7D: "dict", 0x8F: "set"}[code], [])
+        elif code in b"\x85\x86\x87":  # TUPLE1, TUPLE2, TUPLE3
+            at = len(stack) - (code - 0x84)
+            if at < 0 or at < floor():
+                raise refuse("underflow", name=name, offset=offset)
+            items = stack[at:]
+            del stack[at:]
+            container("tuple", items)
+        elif code in b"tl\x91d":
+            items = pop_mark(name, offset)
+            container({0x74: "tuple", 0x6C: "list", 0x91: "frozenset", 0x64: "dict"}[code], items)
+        elif code in b"as":  # APPEND, SETITEM
+            at = len(stack) - (1 if code == 0x61 else 2)
+            if at < 0 or at <= floor():
+                raise refuse("underflow", name=name, offset=offset)
+            items = stack[at:]
+            del stack[at:]
+            add(code, name, offset, items)
+        elif code in b"eu\x90":  # APPENDS, SETITEMS, ADDITEMS
+            add(code, name, offset, pop_mark(name, offset))
+        elif code == 0x63:  # GLOBAL
+            module, _, attribute = arg.partition(b"\n")
+            global_named(module, attribute)
+        elif code == 0x93:  # STACK_GLOBAL: a module and a name, strings, as protocol 4 writes them
+            names = []
+            for _ in range(2):
+                found = text(pop_value(name))
+                if found is None:
+                    raise refuse("no string", name=name, offset=offset)
+                names.append(found)
+            global_named(names[1], names[0])
+        elif code == 0x52:  # REDUCE
+            reduce(offset)
+        elif code == 0x69:  # INST
+            module, _, attribute = arg.partition(b"\n")
+            raise _refused_global(module, attribute)
+        else:
+            # OBJ, NEWOBJ, NEWOBJ_EX and BUILD make objects of classes; the rest (PERSID, EXT1,
+            # NEXT_BUFFER...) fetch objects from outside the pickle. Plain data needs none.
+            raise refuse("opcode", name=name, offset=offset)
+        offset = end
+
+
+def copy(objects, push, entry):
+    """DUP and memo fetches: the same object again."""
+    if not isinstance(entry, tuple):
+        objects[entry][SHARED] = True
+    push(entry)
+
+
+ENCODE_CALL = b"c_codecs\nencode\n"
+
+
+def write_out(data, objects, root):
+    """The value, within the bounds, as a pickle without memo. No recursion: a list of steps."""
+    obj = objects[root]
+    if obj[DEPTH] > MAX_DEPTH:
+        raise refuse("depth")
+    if obj[VALUES] > MAX_VALUES:
+        raise refuse("values")
+    if obj[SIZE] > MAX_SIZE:
+        raise refuse("size")
+    plain = bytearray()
+    steps = [root]  # an id, or bytes to write
+    while steps:
+        step = steps.pop()
+        if isinstance(step, bytes):
+            plain += step
+            continue
+        obj = objects[step]
+        kind = obj[KIND]
+        if kind == SCALAR:
+            plain += data[obj[5]:obj[6]]
+            continue
+        if kind == EMPTY_BYTES:
+            plain += b"C\x00"
+            continue
+        if kind == ENCODED:
+            plain += ENCODE_CALL
+            # TUPLE2, REDUCE: encode(text, encoding).
+            steps.extend([b"\x86R", obj[6], obj[5]])
+            continue
+        form = obj[5]
+        items = obj[6] if kind == CONTAINER else objects[obj[6]][6]
+        opening, closing = FORMS[form]
+        plain += opening
+        steps.append(closing)
+        steps.extend(reversed(items))
+    plain += b"."
+    return bytes(plain)
+
+
+# Step 3: the plain pickle as serde-pickle reads it. Values are (tag, payload).
+
+class _Serde(Exception):
+    """An error serde-pickle reports, already worded."""
+
+
+def _eval_error(offset, error):
+    return _Serde(REFUSALS["eval"].format(offset=offset, error=error))
+
+
+def _literal(offset, raw):
+    return _eval_error(offset, REFUSALS["literal"].format(text=raw.decode("utf-8", "replace")))
+
+
+_RUST_FLOAT = re.compile(rb"[+-]?(?:(?i:inf|infinity|nan)|(?:[0-9]+\.?[0-9]*|\.[0-9]+)"
+                         rb"(?:[eE][+-]?[0-9]+)?)")
+_RUST_INT = re.compile(rb"[+-]?[0-9]+")
+_BIGINT = re.compile(rb"-?\+?(?![_])[0-9_]*[0-9][0-9_]*")
+_ESCAPES = {ord("\\"): 0x5C, ord("a"): 7, ord("b"): 8, ord("t"): 9, ord("n"): 10, ord("v"): 11,
+            ord("f"): 12, ord("r"): 13}
+
+
+def _line(arg):
+    return arg[:-1] if arg.endswith(b"\r") else arg
+
+
+def _scalar(code, arg, pos):
+    """One scalar opcode's value, as serde-pickle decodes it; pos is where it ends."""
+    if code == 0x4E:
+        return ("none", None)
+    if code in (0x88, 0x89):
+        return ("bool", code == 0x88)
+    if code == 0x49:  # INT
+        line = _line(arg)
+        if line in (b"00", b"01"):
+            return ("bool", line == b"01")
+        if not _RUST_INT.fullmatch(line) or not -2**63 <= int(line) < 2**63:
+            raise _literal(pos, line)
+        return ("int", int(line))
+    if code == 0x4C:  # LONG
+        line = _line(arg)
+        if line.endswith(b"L"):
+            line = line[:-1]
+        if not _BIGINT.fullmatch(line):
+            raise _literal(pos, line)
+        digits = line.replace(b"_", b"").replace(b"+", b"")
+        return ("int", int(digits))
+    if code == 0x46:  # FLOAT
+        line = _line(arg)
+        if not _RUST_FLOAT.fullmatch(line):
+            raise _literal(pos, line)
+        return ("float", float(line))
+    if code == 0x47:
+        return ("float", struct.unpack(">d", arg)[0])
+    if code == 0x4A:
+        return ("int", int.from_bytes(arg, "little", signed=True))
+    if code in (0x4B, 0x4D):
+        return ("int", int.from_bytes(arg, "little"))
+    if code in (0x8A, 0x8B):
+        return ("int", int.from_bytes(arg, "little", signed=True))
+    if code == 0x53:  # STRING: Python 2's str, which serde-pickle reads as bytes
+        line = _line(arg)
+        if len(line) >= 2 and line[0] == line[-1] and line[0] in b"\"'":
+            line = line[1:-1]
+        out = bytearray()
+        at = 0
+        while at < len(line):
+            byte = line[at]
+            at += 1
+            if byte != 0x5C:
+                out.append(byte)
+                continue
+            escape = line[at] if at < len(line) else None
+            at += 1
+            if escape in _ESCAPES:
+                out.append(_ESCAPES[escape])
+            elif escape == ord("x") and re.fullmatch(rb"[0-9a-fA-F]{2}", line[at:at + 2]):
+                out.append(int(line[at:at + 2], 16))
+                at += 2
+            else:
+                raise _literal(pos, line)
+        return ("bytes", bytes(out))
+    if code == 0x56:  # UNICODE: raw-unicode-escape, \\u and \\U only
+        line = _line(arg)
+        out = []
+        at = 0
+        while at < len(line):
+            byte = line[at]
+            at += 1
+            if byte != 0x5C:
+                out.append(chr(byte))
+                continue
+            width = {ord("u"): 4, ord("U"): 8}.get(line[at] if at < len(line) else None)
+            hex_digits = line[at + 1:at + 1 + width] if width else b""
+            if not width or not re.fullmatch(rb"[0-9a-fA-F]+", hex_digits) \
+                    or len(hex_digits) != width:
+                raise _literal(pos, line)
+            point = int(hex_digits, 16)
+            if point > 0x10FFFF or 0xD800 <= point <= 0xDFFF:
+                raise _literal(pos, line)
+            out.append(chr(point))
+            at += 1 + width
+        return ("str", "".join(out))
+    if code in (0x58, 0x8C, 0x8D):
+        try:
+            return ("str", arg.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise _eval_error(pos, REFUSALS["not utf-8"]) from None
+    return ("bytes", bytes(arg))  # T, U, B, C, BINBYTES8, BYTEARRAY8
+
+
+def _serde_read(plain):
+    """serde-pickle's parse of the plain pickle: the value, before its dicts and sets are made."""
+    stack = []
+    stacks = []
+    offset = 0
+    while True:
+        code, _, arg, end = read_op(plain, offset)
+        if code == 0x2E:
+            return stack.pop()
+        if code == 0x28:
+            stacks.append(stack)
+            stack = []
+        elif code in (0x5D, 0x7D, 0x8F):
+            stack.append(({0x5D: "list", 0x7D: "dict", 0x8F: "set"}[code], []))
+        elif code in b"et\x91u\x90":
+            items = stack
+            stack = stacks.pop()
+            if code == 0x74:
+                stack.append(("tuple", items))
+            elif code == 0x91:
+                stack.append(("frozenset", items))
+            elif code == 0x75:
+                stack[-1][1].extend(zip(items[::2], items[1::2]))
+            else:
+                stack[-1][1].extend(items)
+        elif code == 0x63:  # _codecs.encode
+            stack.append(("encode", None))
+        elif code == 0x86:
+            second = stack.pop()
+            stack.append(("tuple", [stack.pop(), second]))
+        elif code == 0x52:
+            arguments = stack.pop()[1]
+            stack.pop()
+            # serde-pickle keeps each character's low byte: latin1's bytes.
+            stack.append(("bytes", bytes(ord(c) & 0xFF for c in arguments[0][1])))
+        else:
+            stack.append(_scalar(code, arg, end))
+        offset = end
+
+
+def _hashable(value):
+    if value[0] in ("list", "dict", "set"):
+        raise _Serde(REFUSALS["decoding"].format(error=REFUSALS["unhashable"]))
+    if value[0] == "tuple":
+        for item in value[1]:
+            _hashable(item)
+    return value
+
+
+def _convert(value):
+    """serde-pickle's conversion: dict keys and set items hashable, kept in its sorted order."""
+    tag, payload = value
+    if tag in ("list", "tuple"):
+        return (tag, [_convert(item) for item in payload])
+    if tag in ("set", "frozenset"):
+        items = sorted((_hashable(_convert(item)) for item in payload), key=_ORDER)
+        # A BTreeSet collected from items keeps the last of equal ones.
+        kept = [item for at, item in enumerate(items)
+                if at + 1 == len(items) or _compare(item, items[at + 1]) != 0]
+        return (tag, kept)
+    if tag == "dict":
+        pairs = []
+        for key, item in payload:
+            pairs.append((_hashable(_convert(key)), _convert(item)))
+        pairs.sort(key=lambda pair: _ORDER(pair[0]))
+        # BTreeMap.insert keeps the first of equal keys, with the last value.
+        kept = []
+        for key, item in pairs:
+            if kept and _compare(kept[-1][0], key) == 0:
+                kept[-1] = (kept[-1][0], item)
+            else:
+                kept.append((key, item))
+        return (tag, kept)
+    return value
+
+
+_RANKS = {"none": 0, "bool": 1, "int": 1, "float": 1, "bytes": 2, "str": 3, "frozenset": 4,
+          "tuple": 5}
+
+
+def _sign(a, b):
+    return (a > b) - (a < b)
+
+
+def _float_order(f, g):
+    # serde-pickle's "reasonable" order: a NaN is less than everything.
+    return _sign(f, g) if not (math.isnan(f) or math.isnan(g)) else -1
+
+
+def _as_i64(f):
+    if math.isnan(f):
+        return 0
+    if math.isinf(f):
+        return 2**63 - 1 if f > 0 else -2**63
+    return max(-2**63, min(2**63 - 1, int(f)))
+
+
+def _compare(a, b):
+    """HashableValue's Ord in serde-pickle: numbers by value, then bytes, str, frozenset, tuple."""
+    (tag, x), (other, y) = a, b
+    if _RANKS[tag] != _RANKS[other]:
+        return _sign(_RANKS[tag], _RANKS[other])
+    if tag == "none":
+        return 0
+    if _RANKS[tag] == 1:
+        big = lambda n: not -2**63 <= n < 2**63  # noqa: E731 (serde-pickle's Int)
+        if tag != "float" and other != "float":
+            return _sign(int(x), int(y))
+        if tag == "float" and other == "float":
+            return _float_order(x, y)
+        if tag == "float":
+            return _sign(_as_i64(x), y) if big(y) else _float_order(x, float(y))
+        if big(x):
+            try:
+                return _float_order(float(x), y)
+            except OverflowError:
+                return 1 if x > 0 else -1
+        return _float_order(float(x), y)
+    if tag in ("frozenset", "tuple"):
+        for p, q in zip(x, y):
+            order = _compare(p, q)
+            if order:
+                return order
+        return _sign(len(x), len(y))
+    return _sign(x, y)
+
+
+_ORDER = cmp_to_key(_compare)
 
 
 def loads(data):
     """The value a peer's pickle holds, if it is plain data; raises Refused otherwise."""
-    scan(data)
+    plain = scan(bytes(data))
     try:
-        return _PlainUnpickler(io.BytesIO(data)).load()
-    except Refused:
-        raise
-    except Exception as error:
-        raise refuse("unreadable", error=error) from None
+        return _convert(_serde_read(plain))
+    except _Serde as error:
+        raise Refused(str(error)) from None
+
+
+def to_python(value):
+    """A value from `loads` as Python's own objects (dict, list, tuple, set, ...), for a program
+    that uses the data rather than prints it. Recursion is bounded by MAX_DEPTH."""
+    tag, payload = value
+    if tag == "list":
+        return [to_python(item) for item in payload]
+    if tag == "tuple":
+        return tuple(to_python(item) for item in payload)
+    if tag == "set":
+        return {to_python(item) for item in payload}
+    if tag == "frozenset":
+        return frozenset(to_python(item) for item in payload)
+    if tag == "dict":
+        return {to_python(key): to_python(item) for key, item in payload}
+    return payload
+
+
+# Rust's python::repr, which prints what Python's repr prints for the lessons' values.
+
+_FORMAT = {0xAD, 0x61C, 0x6DD, 0x70F, 0x8E2, 0x180E, 0xFEFF, 0x110BD, 0x110CD, 0xE0001}
+_FORMAT_RANGES = [(0x600, 0x605), (0x890, 0x891), (0x200B, 0x200F), (0x202A, 0x202E),
+                  (0x2060, 0x2064), (0x2066, 0x206F), (0xFFF9, 0xFFFB), (0xE0020, 0xE007F)]
+
+
+def _printable(character):
+    code = ord(character)
+    if code < 0x20 or 0x7F <= code <= 0x9F:
+        return False
+    if code in _FORMAT or any(low <= code <= high for low, high in _FORMAT_RANGES):
+        return False
+    if 0xE000 <= code <= 0xF8FF or code >= 0xF0000:
+        return False
+    return not (character in RUST_WHITESPACE and character != " ")
+
+
+def _str_repr(text):
+    quote = '"' if "'" in text and '"' not in text else "'"
+    parts = [quote]
+    for character in text:
+        if character == "\\":
+            parts.append("\\\\")
+        elif character == quote:
+            parts.append("\\" + quote)
+        elif character.isascii() and character.isprintable() or (
+                not character.isascii() and _printable(character)):
+            parts.append(character)
+        else:
+            code = ord(character)
+            parts.append({"\t": "\\t", "\n": "\\n", "\r": "\\r"}.get(character) or (
+                f"\\x{code:02x}" if code < 0x100 else
+                f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"))
+    parts.append(quote)
+    return "".join(parts)
 
 
 def plain_repr(value):
-    """repr(value), for plain data only, bounded in depth and length."""
+    """repr of a value `loads` returned, as the Rust client prints it."""
     parts = []
-    size = [0]
-    on_path = set()
 
-    def put(text):
-        size[0] += len(text)
-        if size[0] > MAX_REPR:
-            raise refuse("size")
-        parts.append(text)
-
-    def items(open_text, values, close_text, show, depth):
-        put(open_text)
+    def items(opening, values, closing, show):
+        parts.append(opening)
         for index, item in enumerate(values):
             if index:
-                put(", ")
-            show(item, depth)
-        put(close_text)
+                parts.append(", ")
+            show(item)
+        parts.append(closing)
 
-    def show(item, depth):
-        if depth > MAX_DEPTH:
-            raise refuse("depth")
-        kind = type(item)
-        if item is None or kind in (bool, float, str, bytes, bytearray):
-            put(repr(item))
-        elif kind is int:
-            try:
-                put(repr(item))
-            except ValueError:  # more digits than int -> str converts
-                raise refuse("digits") from None
-        elif kind in (list, tuple, dict, set, frozenset):
-            if id(item) in on_path:
-                # A value that holds itself: repr shows [...] and {...}.
-                put({list: "[...]", tuple: "(...)", dict: "{...}"}.get(kind, "..."))
-                return
-            on_path.add(id(item))
-            if kind is list:
-                items("[", item, "]", show, depth + 1)
-            elif kind is tuple:
-                items("(", item, ",)" if len(item) == 1 else ")", show, depth + 1)
-            elif kind is dict:
-                def entry(pair, level):
-                    show(pair[0], level)
-                    put(": ")
-                    show(pair[1], level)
-                items("{", list(item.items()), "}", entry, depth + 1)
-            elif not item:
-                put(f"{kind.__name__}()")
-            elif kind is set:
-                items("{", item, "}", show, depth + 1)
-            else:
-                items("frozenset({", item, "})", show, depth + 1)
-            on_path.discard(id(item))
+    def entry(pair):
+        show(pair[0])
+        parts.append(": ")
+        show(pair[1])
+
+    def show(item):
+        tag, payload = item
+        if tag == "none":
+            parts.append("None")
+        elif tag in ("bool", "int", "bytes"):
+            parts.append(repr(payload))
+        elif tag == "float":
+            parts.append(repr(payload))
+        elif tag == "str":
+            parts.append(_str_repr(payload))
+        elif tag == "list":
+            items("[", payload, "]", show)
+        elif tag == "tuple":
+            items("(", payload, ",)" if len(payload) == 1 else ")", show)
+        elif tag == "dict":
+            items("{", payload, "}", entry)
+        elif not payload:
+            parts.append(f"{tag}()")
+        elif tag == "set":
+            items("{", payload, "}", show)
         else:
-            raise refuse("type", name=kind.__name__)
+            items("frozenset({", payload, "})", show)
 
-    show(value, 0)
+    show(value)
     return "".join(parts)
