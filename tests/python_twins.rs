@@ -317,22 +317,49 @@ fn a_server_whose_stdout_is_closed_serves_and_exits_1() {
     );
 }
 
+/// A lesson's Python demo runs its server and its client to the end.
+fn the_python_demo_runs_both_sides(name: &str) {
+    let Some(python) = twin(name, &[]) else { return };
+    let output = run(python);
+    assert_exit(&output, 0);
+    let server =
+        output.stdout.lines().filter(|line| line.starts_with("[server]"));
+    let client =
+        output.stdout.lines().filter(|line| line.starts_with("[client]"));
+    assert!(server.count() >= 3 && client.count() >= 3, "{}", output.stdout);
+    assert!(output.stdout.starts_with("[server] listening on 127.0.0.1:"));
+}
+
+/// One test per lesson, so that the demos run at once, not one by one.
+macro_rules! python_demos {
+    ($($test:ident: $lesson:literal,)*) => {$(
+        #[test]
+        fn $test() {
+            the_python_demo_runs_both_sides($lesson);
+        }
+    )*};
+}
+
+python_demos! {
+    python_demo_01: "lesson_01",
+    python_demo_02: "lesson_02",
+    python_demo_03: "lesson_03",
+    python_demo_04: "lesson_04",
+    python_demo_05: "lesson_05",
+    python_demo_06: "lesson_06",
+    python_demo_07: "lesson_07",
+    python_demo_08: "lesson_08",
+    python_demo_09: "lesson_09",
+    python_demo_10: "lesson_10",
+    python_demo_11: "lesson_11",
+}
+
 #[test]
-fn the_python_demo_runs_both_sides() {
+fn every_lesson_has_a_python_demo_test() {
+    // The list above must not miss a lesson added later.
+    let source = include_str!("python_twins.rs");
     for name in support::LESSONS {
-        let Some(python) = twin(name, &[]) else { return };
-        let output = run(python);
-        assert_exit(&output, 0);
-        let server =
-            output.stdout.lines().filter(|line| line.starts_with("[server]"));
-        let client =
-            output.stdout.lines().filter(|line| line.starts_with("[client]"));
-        assert!(
-            server.count() >= 3 && client.count() >= 3,
-            "{}",
-            output.stdout
-        );
-        assert!(output.stdout.starts_with("[server] listening on 127.0.0.1:"));
+        assert!(source.contains(&format!(": \"{name}\",")), "{name}");
     }
 }
 
