@@ -293,14 +293,47 @@ impl TutorialClient {
 }
 
 /// Python's `int()` of bytes, for what a 10-byte header can hold: digits,
-/// with an optional sign and whitespace around them. `None` where Python
-/// raises `ValueError`.
+/// single underscores between them, an optional sign, and whitespace around
+/// (`b' \t\n\r\x0b\x0c'`). `None` where Python raises `ValueError`.
 fn python_int(bytes: &[u8]) -> Option<i64> {
-    let text = std::str::from_utf8(bytes.trim_ascii()).ok()?;
+    let whitespace = |byte: &u8| b" \t\n\r\x0b\x0c".contains(byte);
+    let start = bytes.iter().position(|byte| !whitespace(byte))?;
+    let end = bytes.iter().rposition(|byte| !whitespace(byte))? + 1;
+    let text = std::str::from_utf8(&bytes[start..end]).ok()?;
     let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
-    if digits.is_empty() || !digits.bytes().all(|byte| byte.is_ascii_digit()) {
+    let underscores_between_digits = !digits.starts_with('_')
+        && !digits.ends_with('_')
+        && !digits.contains("__");
+    let only_digits =
+        digits.bytes().all(|byte| byte.is_ascii_digit() || byte == b'_');
+    if digits.is_empty() || !only_digits || !underscores_between_digits {
         return None;
     }
-    text.parse().ok()
+    text.replace('_', "").parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::python_int;
+
+    #[test]
+    fn reads_headers_as_pythons_int_does() {
+        // Checked against python3: int(b' 42 '), int(b'1_0'), ...
+        for (header, python) in [
+            (&b" 42       "[..], Some(42)),
+            (b"1_0", Some(10)),
+            (b"-5\x0b", Some(-5)),
+            (b"\x0c+7", Some(7)),
+            (b"1__0", None),
+            (b"_1", None),
+            (b"1_", None),
+            (b"", None),
+            (b"  ", None),
+            (b"4x", None),
+            (b"- 5", None),
+        ] {
+            assert_eq!(python_int(header), python, "{header:?}");
+        }
+    }
 }
 // ANCHOR_END: tutorial

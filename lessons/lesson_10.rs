@@ -78,8 +78,13 @@ fn server(config: &ServerConfig, out: &Out) -> io::Result<()> {
         let mut buffer = [0; SERVER_BUFFER];
         let datagram = receive(&socket, &mut buffer, None, out)?;
         let from = output::address(&datagram.from);
+        // A datagram cut to the buffer is not one of that size: say which.
+        let what = match datagram.truncated {
+            true => "the first bytes of a longer datagram",
+            false => "a datagram",
+        };
         out.say(format_args!(
-            "received a datagram of {} bytes from {from}: {}",
+            "received {what}, {} bytes, from {from}: {}",
             datagram.len,
             bytes_repr(&buffer[..datagram.len])
         ));

@@ -103,8 +103,13 @@ fn an_oversized_datagram_does_not_stop_the_server() {
         server.stderr
     );
     let stdout = unfold(&server.stdout);
-    assert!(stdout.contains("received a datagram of 1024 bytes"), "{stdout}");
-    assert!(stdout.contains("received a datagram of 5 bytes"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "received the first bytes of a longer datagram, 1024 bytes"
+        ),
+        "{stdout}"
+    );
+    assert!(stdout.contains("received a datagram, 5 bytes"), "{stdout}");
 }
 
 #[test]
@@ -233,7 +238,12 @@ fn an_oversized_datagram_does_not_stop_the_python_server() {
     );
     assert!(!server.stderr.contains("Traceback"), "{}", server.stderr);
     let stdout = unfold(&server.stdout);
-    assert!(stdout.contains("received a datagram of 1024 bytes"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "received the first bytes of a longer datagram, 1024 bytes"
+        ),
+        "{stdout}"
+    );
     assert!(stdout.contains("an empty datagram is still a datagram"));
-    assert!(stdout.contains("received a datagram of 5 bytes"), "{stdout}");
+    assert!(stdout.contains("received a datagram, 5 bytes"), "{stdout}");
 }

@@ -44,7 +44,9 @@ def server(config, out):
 
         def serve_one():
             data, truncated, address = receive(s, SERVER_BUFFER, out)
-            out.say(f"received a datagram of {len(data)} bytes from {address_text(address)}: "
+            # A datagram cut to the buffer is not one of that size: say which.
+            what = "the first bytes of a longer datagram" if truncated else "a datagram"
+            out.say(f"received {what}, {len(data)} bytes, from {address_text(address)}: "
                     f"{data!r}")
             if truncated:
                 out.warn(f"that datagram was longer than this server's {SERVER_BUFFER} byte "
