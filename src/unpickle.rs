@@ -769,9 +769,11 @@ impl<'a> Scan<'a> {
                 op.offset
             )));
         };
+        // Arguments come as a tuple; anything else is no call plain data
+        // makes (set(None) is an error in Python too).
         let arguments: Vec<Id> = match &self.objects[arguments].kind {
             Kind::Container { form: Form::Tuple, items } => items.clone(),
-            _ => Vec::new(),
+            _ => return Err(odd_call(global, op)),
         };
         let kind = |id: Id| &self.objects[id].kind;
         let bytes = |id: Id| match kind(id) {
@@ -828,12 +830,7 @@ impl<'a> Scan<'a> {
                 let kind = Kind::Encode { text: *text, encoding: *encoding };
                 self.new_object(kind, size).map(drop)
             }
-            _ => Err(refused(format_args!(
-                "calls {} with arguments plain data never has (REDUCE at \
-                 offset {})",
-                global.name(),
-                op.offset
-            ))),
+            _ => Err(odd_call(global, op)),
         }
     }
 
@@ -931,6 +928,15 @@ fn global_as_value(global: Global) -> io::Error {
         "uses the global {} itself as a value; this program reads only plain \
          data: {ALLOWED_GLOBALS}",
         global.name()
+    ))
+}
+
+/// A REDUCE of an allowed global with arguments plain data never gives it.
+fn odd_call(global: Global, op: &Op) -> io::Error {
+    refused(format_args!(
+        "calls {} with arguments plain data never has (REDUCE at offset {})",
+        global.name(),
+        op.offset
     ))
 }
 

@@ -191,6 +191,12 @@ fn objects_of_classes_are_refused() {
         assert_refused(pickle, &format!("uses the opcode {opcode}"));
     }
     assert_refused(b"(i__main__\nPoint\n.", "names the global __main__.Point");
+    // set(None): a call with an argument that is not a tuple, which Python
+    // itself refuses. It must not pass as set().
+    assert_refused(
+        b"cbuiltins\nset\nNR.",
+        "with arguments plain data never has",
+    );
 }
 
 #[test]

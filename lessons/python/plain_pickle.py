@@ -353,7 +353,11 @@ def scan(data):
             raise refuse("not a global", offset=offset)
         called = callable_[1]
         obj = objects[arguments]
-        args = list(obj[6]) if obj[KIND] == CONTAINER and obj[5] == "tuple" else []
+        # Arguments come as a tuple; anything else is no call plain data makes (set(None) is an
+        # error in Python too).
+        if not (obj[KIND] == CONTAINER and obj[5] == "tuple"):
+            raise refuse("call", name=called, offset=offset)
+        args = list(obj[6])
 
         def is_bytes(ident):
             o = objects[ident]
