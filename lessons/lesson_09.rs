@@ -273,7 +273,10 @@ fn run_room(events: Receiver<Event>, once: bool, out: &Out) {
                     out.say(format_args!("connection {id}: {name} is taken"));
                     let why = format!("not let in: {name} is taken");
                     let _ = queue.try_send(pair(ROOM, &why));
-                    let _ = socket.shutdown(Shutdown::Both);
+                    // Dropping the queue ends its writing thread once the
+                    // refusal is out; that thread then shuts the connection
+                    // down. Shutting it down here could cut the refusal.
+                    drop((queue, socket));
                     continue;
                 }
                 let here: Vec<&str> =

@@ -221,6 +221,11 @@ fn hostile_clients(python_server: bool) {
         refusal,
         ("room".into(), "not let in: 'room' cannot be a name".into())
     );
+    // A name already in the room: told so before the server closes.
+    let mut twin = Probe::connect(&port);
+    twin.say("watcher");
+    let refusal = twin.hear().expect("a refusal, before the close");
+    assert_eq!(refusal, ("room".into(), "not let in: watcher is taken".into()));
     let mut friend = Probe::join(&port, "friend");
     watcher.expect("room", "friend joined");
     friend.say("the room goes on");
