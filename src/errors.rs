@@ -1,8 +1,9 @@
 //! Error reporting: what happened, in words, and what to do about it.
 //!
-//! The lessons propagate `io::Error` with `?`, as real programs do. Here, at the edge, each
-//! kind of failure a user can cause is turned into a sentence that names the address and the
-//! next step. Nothing a user does should end in a panic or a backtrace.
+//! The lessons propagate `io::Error` with `?`, as real programs do. Here, at
+//! the edge, each kind of failure a user can cause is turned into a sentence
+//! that names the address and the next step. Nothing a user does should end in
+//! a panic or a backtrace.
 
 use std::io;
 use std::net::SocketAddrV4;
@@ -10,7 +11,8 @@ use std::time::Duration;
 
 /// Exit status of a lesson that failed while running (a message is on stderr).
 pub const RUNTIME_ERROR: u8 = 1;
-/// Exit status of a command line that could not be understood (usage is on stderr).
+/// Exit status of a command line that could not be understood (usage is on
+/// stderr).
 pub const USAGE_ERROR: u8 = 2;
 
 /// What a program was doing when an error happened, to say it in the message.
@@ -18,7 +20,8 @@ pub const USAGE_ERROR: u8 = 2;
 pub enum Situation<'a> {
     /// A server listening on `address`, or talking to one of its clients.
     Serving { address: SocketAddrV4 },
-    /// A client of `lesson` talking to the server at `server`, waiting at most `wait`.
+    /// A client of `lesson` talking to the server at `server`, waiting at most
+    /// `wait`.
     Connecting { lesson: &'a str, server: SocketAddrV4, wait: Duration },
 }
 
@@ -94,7 +97,8 @@ pub fn explain(error: &io::Error, situation: Situation<'_>) -> String {
     }
 }
 
-/// Finds the IPv4 address for `host` (a name such as `localhost`, or digits such as `127.0.0.1`).
+/// Finds the IPv4 address for `host` (a name such as `localhost`, or digits
+/// such as `127.0.0.1`).
 ///
 /// The lessons use IPv4 (`AF_INET`), as the tutorial does.
 pub fn resolve(host: &str, port: u16) -> io::Result<SocketAddrV4> {
@@ -114,7 +118,10 @@ pub fn resolve(host: &str, port: u16) -> io::Result<SocketAddrV4> {
         .ok_or_else(|| {
             io::Error::new(
                 io::ErrorKind::AddrNotAvailable,
-                format!("'{host}' has no IPv4 address; these lessons use IPv4 (AF_INET), like the tutorial"),
+                format!(
+                    "'{host}' has no IPv4 address; these lessons use IPv4 \
+                     (AF_INET), like the tutorial"
+                ),
             )
         })
 }

@@ -1,14 +1,17 @@
-//! Python-style printing: what Python's `repr()` shows for a value, and for `bytes`.
+//! Python-style printing: what Python's `repr()` shows for a value, and for
+//! `bytes`.
 //!
-//! The tutorial prints what it receives with Python's `print`, and its readers know that
-//! notation: `{1: 'Client', 2: 'Server'}`, `b'Socket '`, `(1,)`, `None`. Lesson 5 receives
-//! Python values (through serde-pickle's [`Value`]) and prints them the same way, so a Rust
-//! client and a Python client print the same lines.
+//! The tutorial prints what it receives with Python's `print`, and its readers
+//! know that notation: `{1: 'Client', 2: 'Server'}`, `b'Socket '`, `(1,)`,
+//! `None`. Lesson 5 receives Python values (through serde-pickle's [`Value`])
+//! and prints them the same way, so a Rust client and a Python client print the
+//! same lines.
 //!
-//! Two things Python decides at run time cannot be copied exactly: a dict prints in the order
-//! its keys were inserted and a set in the order of their hashes, while serde-pickle keeps both
-//! in sorted order. For dicts built in sorted order and for sets of small integers (the
-//! lessons' values) the text is the same.
+//! Two things Python decides at run time cannot be copied exactly: a dict
+//! prints in the order its keys were inserted and a set in the order of their
+//! hashes, while serde-pickle keeps both in sorted order. For dicts built in
+//! sorted order and for sets of small integers (the lessons' values) the text
+//! is the same.
 
 use serde_pickle::{HashableValue, Value};
 use std::fmt::Write as _;
@@ -206,8 +209,9 @@ fn preferred_quote(has_single: bool, has_double: bool) -> char {
     if has_single && !has_double { '"' } else { '\'' }
 }
 
-/// Python's `str.isprintable()` for one character, for the characters Unicode has assigned:
-/// not a control or format character, not a separator other than the space, not private use.
+/// Python's `str.isprintable()` for one character, for the characters Unicode
+/// has assigned: not a control or format character, not a separator other than
+/// the space, not private use.
 fn is_printable(character: char) -> bool {
     let code = u32::from(character);
     let format = matches!(
@@ -235,8 +239,8 @@ fn is_printable(character: char) -> bool {
     !(character.is_control() || format || private_use || separator)
 }
 
-/// `repr(float)`: the shortest digits that read back as the same number, laid out as Python
-/// does: positional from 1e-4 up to 1e16, scientific outside.
+/// `repr(float)`: the shortest digits that read back as the same number, laid
+/// out as Python does: positional from 1e-4 up to 1e16, scientific outside.
 pub fn float_repr(number: f64) -> String {
     if number.is_nan() {
         return "nan".into();
@@ -246,7 +250,8 @@ pub fn float_repr(number: f64) -> String {
     }
     let sign = if number.is_sign_negative() { "-" } else { "" };
     let (digits, exponent) = shortest_digits(number.abs());
-    // Python's rule, with the decimal point `point` places after the first digit's position.
+    // Python's rule, with the decimal point `point` places after the first
+    // digit's position.
     let point = exponent + 1;
     if !(-4 < point && point <= 16) {
         let (first, rest) = digits.split_at(1);
@@ -269,11 +274,12 @@ pub fn float_repr(number: f64) -> String {
     format!("{sign}{body}")
 }
 
-/// The shortest digits that read back as `number` (not negative), and the exponent of the first.
+/// The shortest digits that read back as `number` (not negative), and the
+/// exponent of the first.
 ///
-/// Rust's `{:e}` finds them. Where two candidates are equally short and equally close (the
-/// number lies exactly half-way), Python takes the one ending in an even digit; the exact
-/// expansion tells whether that happened.
+/// Rust's `{:e}` finds them. Where two candidates are equally short and equally
+/// close (the number lies exactly half-way), Python takes the one ending in an
+/// even digit; the exact expansion tells whether that happened.
 fn shortest_digits(number: f64) -> (String, i32) {
     let split = |scientific: &str| -> (String, i32) {
         let (mantissa, exponent) =

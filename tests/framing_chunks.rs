@@ -1,4 +1,5 @@
-//! However TCP cuts the stream into `recv` results, lesson 5's reader rebuilds the same messages.
+//! However TCP cuts the stream into `recv` results, lesson 5's reader rebuilds
+//! the same messages.
 
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -6,8 +7,8 @@ use socket_lessons::framing::{
     FramingError, HEADER_LEN, Piece, Reassembler, frame,
 };
 
-/// Feeds `stream` to a reader in chunks of the given sizes (repeated), as recv would return it,
-/// and returns the messages and how the stream ended.
+/// Feeds `stream` to a reader in chunks of the given sizes (repeated), as recv
+/// would return it, and returns the messages and how the stream ended.
 fn reassemble(
     stream: &[u8],
     sizes: &[usize],

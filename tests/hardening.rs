@@ -1,5 +1,5 @@
-//! Bad input, hostile peers and user mistakes: each ends in a clear message and the right
-//! exit status, never a panic, a hang or a lost message.
+//! Bad input, hostile peers and user mistakes: each ends in a clear message and
+//! the right exit status, never a panic, a hang or a lost message.
 
 mod support;
 
@@ -18,7 +18,8 @@ use support::{
     unfold,
 };
 
-/// A one-connection server in the test that sends `bytes` and closes; returns its port.
+/// A one-connection server in the test that sends `bytes` and closes; returns
+/// its port.
 fn serve_bytes(bytes: Vec<u8>) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -96,7 +97,8 @@ fn marker(name: &str) -> PathBuf {
         .join(format!("socket-lessons-{}-{name}", std::process::id()))
 }
 
-/// The classic hostile pickle: "call os.system with this command", in protocol 0.
+/// The classic hostile pickle: "call os.system with this command", in protocol
+/// 0.
 fn hostile_pickle(command: &str) -> Vec<u8> {
     format!("cos\nsystem\n(V{command}\ntR.").into_bytes()
 }
@@ -117,7 +119,8 @@ fn a_pickle_that_would_run_code_is_refused_and_nothing_runs() {
     assert!(!rust_marker.exists(), "the Rust client ran the pickle's command");
     assert_transcript("errors", "hostile-pickle-rust-client", &output.stderr);
 
-    // The same bytes in Python's pickle.loads do run the command: the test above is not vacuous.
+    // The same bytes in Python's pickle.loads do run the command: the test
+    // above is not vacuous.
     let python_marker = marker("python-loads");
     let Some(mut python) = python3("tests/python/repr_of_pickles.py") else {
         return;
@@ -198,7 +201,8 @@ fn a_refused_connection_says_how_to_start_the_server() {
 
 #[test]
 fn a_client_gives_up_on_a_server_that_never_answers() {
-    // The system completes the connection into the backlog, but nobody accepts or sends.
+    // The system completes the connection into the backlog, but nobody accepts
+    // or sends.
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port().to_string();
     let output =
@@ -221,7 +225,8 @@ fn a_server_restarts_at_once_on_the_port_it_just_used() {
     ));
     let port = server.listening_port().to_string();
     assert_exit(&run(lesson("lesson_04", &["client", "--port", &port])), 0);
-    // The server closed first, so its side of that connection is now in TIME_WAIT.
+    // The server closed first, so its side of that connection is now in
+    // TIME_WAIT.
     assert_exit(&server.finish(), 0);
     let mut again = Process::spawn(lesson(
         "lesson_04",
@@ -237,7 +242,8 @@ fn a_server_outlives_clients_that_reset_leave_early_or_send_garbage() {
     let mut server =
         Process::spawn(lesson("lesson_03", &["server", "--port", "0"]));
     let port = server.listening_port();
-    // Resets: SO_LINGER with a zero timeout makes close send RST instead of FIN.
+    // Resets: SO_LINGER with a zero timeout makes close send RST instead of
+    // FIN.
     let reset =
         socket2::Socket::from(TcpStream::connect(("127.0.0.1", port)).unwrap());
     reset.set_linger(Some(Duration::ZERO)).unwrap();
@@ -279,7 +285,8 @@ fn a_server_outlives_clients_that_reset_leave_early_or_send_garbage() {
         "{}",
         server.stdout
     );
-    // The first line is the resetting client's; what the others cause depends on timing.
+    // The first line is the resetting client's; what the others cause depends
+    // on timing.
     let first_line = server.stderr.lines().next().unwrap_or_default();
     assert_transcript("errors", "client-reset", &format!("{first_line}\n"));
 }
@@ -327,8 +334,8 @@ const LESSON_05_VALUES: [&str; 4] = [
     "{1, 2, 3}",
 ];
 
-/// One client of lesson 5's server, in the test: connects, reads to the end, unpickles.
-/// Returns `None` when nothing came within `patience`.
+/// One client of lesson 5's server, in the test: connects, reads to the end,
+/// unpickles. Returns `None` when nothing came within `patience`.
 fn receive_lesson_05_values(
     port: u16,
     patience: Duration,
@@ -337,7 +344,8 @@ fn receive_lesson_05_values(
         TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), patience)
             .ok()?;
     stream.set_read_timeout(Some(patience)).unwrap();
-    // It will send nothing, and says so: a FIN is a segment TCP resends until the server takes it.
+    // It will send nothing, and says so: a FIN is a segment TCP resends until
+    // the server takes it.
     stream.shutdown(Shutdown::Write).unwrap();
     let mut received = Vec::new();
     if let Err(error) = stream.read_to_end(&mut received) {

@@ -1,5 +1,6 @@
-//! Every lesson, run for real: the demo, and a server and a client in separate processes.
-//! What each prints must be the transcript the book shows, ports aside.
+//! Every lesson, run for real: the demo, and a server and a client in separate
+//! processes. What each prints must be the transcript the book shows, ports
+//! aside.
 
 mod support;
 

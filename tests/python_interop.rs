@@ -1,5 +1,5 @@
-//! The Rust lessons and the Python programs in `lessons/python/` talk to each other for real,
-//! and agree on every line they print.
+//! The Rust lessons and the Python programs in `lessons/python/` talk to each
+//! other for real, and agree on every line they print.
 
 mod support;
 
@@ -8,7 +8,8 @@ use support::{
     unfold,
 };
 
-/// The Rust server with the Python client: both print what the Rust pair prints.
+/// The Rust server with the Python client: both print what the Rust pair
+/// prints.
 fn rust_server_python_client(name: &str) {
     let Some(mut client) = python3(&format!("lessons/python/{name}.py")) else {
         return;
@@ -90,8 +91,8 @@ fn lesson_05_python_server_rust_client() {
     python_server_rust_client("lesson_05");
 }
 
-/// Lesson 5's Rust client unpickles what Python's `pickle.dumps` writes with every protocol,
-/// and prints each value exactly as Python's `repr` does.
+/// Lesson 5's Rust client unpickles what Python's `pickle.dumps` writes with
+/// every protocol, and prints each value exactly as Python's `repr` does.
 #[test]
 fn the_rust_client_reads_every_pickle_protocol() {
     for protocol in 0..=5 {

@@ -1,6 +1,7 @@
-//! `socket_lessons::python::repr` prints what Python's `repr` prints, checked against Python
-//! itself on thousands of generated values: each is pickled by serde-pickle (as lesson 5's
-//! server does), unpickled and printed by Python, and printed by the Rust side.
+//! `socket_lessons::python::repr` prints what Python's `repr` prints, checked
+//! against Python itself on thousands of generated values: each is pickled by
+//! serde-pickle (as lesson 5's server does), unpickled and printed by Python,
+//! and printed by the Rust side.
 
 mod support;
 
@@ -12,7 +13,8 @@ use serde_pickle::{DeOptions, HashableValue, SerOptions, Value};
 use socket_lessons::python::repr;
 use support::python3;
 
-/// A small, seeded random number generator (xorshift64*): the same values on every run.
+/// A small, seeded random number generator (xorshift64*): the same values on
+/// every run.
 struct Random(u64);
 
 impl Random {
@@ -32,8 +34,9 @@ impl Random {
     }
 }
 
-/// Characters that exercise every rule of `repr(str)`: quotes, escapes, controls, separators,
-/// format and private-use characters, and printable text from outside ASCII.
+/// Characters that exercise every rule of `repr(str)`: quotes, escapes,
+/// controls, separators, format and private-use characters, and printable text
+/// from outside ASCII.
 const CHARACTERS: &[char] = &[
     'a',
     'Z',
@@ -81,7 +84,8 @@ fn bytes(random: &mut Random) -> Vec<u8> {
         .collect()
 }
 
-/// An integer beyond 64 bits, made the way Python pickles one (LONG1: little-endian bytes).
+/// An integer beyond 64 bits, made the way Python pickles one (LONG1:
+/// little-endian bytes).
 fn big_integer(random: &mut Random) -> Value {
     let size = 9 + random.below(12);
     let mut pickle = vec![0x80, 2, 0x8a, size as u8];
@@ -110,8 +114,8 @@ fn float(random: &mut Random) -> f64 {
     }
 }
 
-/// Python prints sets in the order of their hashes; for integers below 8 in a set of at most
-/// four, that is sorted order, which serde-pickle's sets keep.
+/// Python prints sets in the order of their hashes; for integers below 8 in a
+/// set of at most four, that is sorted order, which serde-pickle's sets keep.
 fn small_integers(random: &mut Random) -> BTreeSet<HashableValue> {
     (0..random.below(5))
         .map(|_| HashableValue::I64(random.below(8) as i64))

@@ -1,5 +1,6 @@
-//! What the tests share: building and running the lessons as real processes, with a deadline,
-//! and comparing what they print with the transcripts the book shows.
+//! What the tests share: building and running the lessons as real processes,
+//! with a deadline, and comparing what they print with the transcripts the book
+//! shows.
 #![allow(dead_code)] // each test file uses its own part of this module
 
 use std::io::{BufRead, BufReader, Read};
@@ -10,7 +11,8 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-/// Longest any one process of a test may run; a lesson that takes longer has hung.
+/// Longest any one process of a test may run; a lesson that takes longer has
+/// hung.
 pub const DEADLINE: Duration = Duration::from_secs(60);
 
 /// The lessons, as their example names.
@@ -34,13 +36,14 @@ pub fn root() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
 }
 
-/// The path of a lesson's executable, built on first use so that `cargo test --test NAME`
-/// works on a fresh clone too. Cargo builds examples for `cargo test`, but not for every way
-/// of running one test file.
+/// The path of a lesson's executable, built on first use so that `cargo test
+/// --test NAME` works on a fresh clone too. Cargo builds examples for `cargo
+/// test`, but not for every way of running one test file.
 pub fn example(name: &str) -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     let directory = BUILT.get_or_init(|| {
-        // This test runs from target/<profile>/deps; the examples go to target/<profile>/examples.
+        // This test runs from target/<profile>/deps; the examples go to
+        // target/<profile>/examples.
         let profile_dir = std::env::current_exe()
             .unwrap()
             .parent()
@@ -80,8 +83,8 @@ pub struct Output {
     pub stderr: String,
 }
 
-/// A process the test watches: its stdout line by line as it comes, killed if the test ends
-/// first (a panic included), so no test leaves a server behind.
+/// A process the test watches: its stdout line by line as it comes, killed if
+/// the test ends first (a panic included), so no test leaves a server behind.
 pub struct Process {
     child: Child,
     lines: Receiver<String>,
@@ -155,7 +158,8 @@ impl Process {
         }
     }
 
-    /// Waits for the `listening on HOST:PORT` line a server prints first, and returns the port.
+    /// Waits for the `listening on HOST:PORT` line a server prints first, and
+    /// returns the port.
     pub fn listening_port(&mut self) -> u16 {
         let line = self.next_line();
         let port =
@@ -167,7 +171,8 @@ impl Process {
         port.unwrap_or_else(|| panic!("no port in {line:?}"))
     }
 
-    /// Waits for the process to end, within the deadline, and returns all it printed.
+    /// Waits for the process to end, within the deadline, and returns all it
+    /// printed.
     pub fn finish(mut self) -> Output {
         loop {
             match self.lines.recv_timeout(self.remaining()) {
@@ -193,7 +198,8 @@ impl Process {
 }
 
 impl Process {
-    /// Stops a server that serves until interrupted, and returns all it printed.
+    /// Stops a server that serves until interrupted, and returns all it
+    /// printed.
     pub fn stop(mut self) -> Output {
         let _ = self.child.kill();
         self.finish()
@@ -212,8 +218,9 @@ pub fn run(command: Command) -> Output {
     Process::spawn(command).finish()
 }
 
-/// Starts `server`, waits for its `listening on` line, runs the client that `client` makes for
-/// that port, and waits for both to end successfully. Returns their outputs, server first.
+/// Starts `server`, waits for its `listening on` line, runs the client that
+/// `client` makes for that port, and waits for both to end successfully.
+/// Returns their outputs, server first.
 pub fn server_then_client(
     server: Command,
     client: impl FnOnce(&str) -> Command,
@@ -227,7 +234,8 @@ pub fn server_then_client(
     (server, client)
 }
 
-/// Replaces every port after `127.0.0.1:` with `PORT`: ports change from run to run.
+/// Replaces every port after `127.0.0.1:` with `PORT`: ports change from run to
+/// run.
 pub fn mask_ports(text: &str) -> String {
     const HOST: &str = "127.0.0.1:";
     let mut masked = String::with_capacity(text.len());
@@ -243,13 +251,15 @@ pub fn mask_ports(text: &str) -> String {
     masked
 }
 
-/// The transcript file of `lesson` named `name`: what the book shows and what the test expects.
+/// The transcript file of `lesson` named `name`: what the book shows and what
+/// the test expects.
 pub fn transcript_path(lesson: &str, name: &str) -> PathBuf {
     root().join("book/src/transcripts").join(lesson).join(format!("{name}.txt"))
 }
 
-/// Asserts that `output` (ports masked) is the transcript, and shows a diff where it is not.
-/// `SNAPSHOTS=overwrite cargo test` writes the transcripts from the real runs instead.
+/// Asserts that `output` (ports masked) is the transcript, and shows a diff
+/// where it is not. `SNAPSHOTS=overwrite cargo test` writes the transcripts
+/// from the real runs instead.
 pub fn assert_transcript(lesson: &str, name: &str, output: &str) {
     let expected =
         snapbox::Data::read_from(&transcript_path(lesson, name), None).raw();
@@ -305,8 +315,9 @@ pub fn assert_exit(output: &Output, code: i32) {
     );
 }
 
-/// `python3`, for the tests that talk to Python. Where it is missing they cannot run: under CI
-/// (the `CI` variable set) that is a failure, elsewhere the test says so and passes.
+/// `python3`, for the tests that talk to Python. Where it is missing they
+/// cannot run: under CI (the `CI` variable set) that is a failure, elsewhere
+/// the test says so and passes.
 pub fn python3(script: &str) -> Option<Command> {
     let found =
         Command::new("python3").arg("--version").stdout(Stdio::null()).status();
