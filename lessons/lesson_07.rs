@@ -79,11 +79,11 @@ fn server(config: &ServerConfig, out: &Out) -> io::Result<()> {
         // accept(2)
         let (stream, address) = listener.accept()?;
         out.say(format_args!("Connection to {address} established"));
-        stream.set_read_timeout(Some(SERVER_WAIT))?;
         stream.set_write_timeout(Some(SERVER_WAIT))?;
         // Pieces of --chunk leave in segments of their own.
         stream.set_nodelay(config.pace.chunk.is_some())?;
         let mut client = config.wire(Socket::from(stream), out);
+        client.set_read_timeout(Some(SERVER_WAIT))?;
         // Each recv waits SERVER_WAIT at most, and the whole request
         // REQUEST_LIMIT: a client sending a byte now and then cannot keep
         // the server for itself.
@@ -137,9 +137,9 @@ fn client(config: &ClientConfig, out: &Out) -> io::Result<()> {
         "connected from {}: the port the system gave this side",
         stream.local_addr()?
     ));
-    stream.set_read_timeout(Some(config.wait))?;
     stream.set_write_timeout(Some(config.wait))?;
     let mut server = config.wire(Socket::from(stream), out);
+    server.set_read_timeout(Some(config.wait))?;
 
     let message = config.extra.text("--message").as_bytes();
     out.say(format_args!(

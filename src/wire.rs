@@ -46,6 +46,10 @@ pub struct Wire {
     /// The read timeout as the lesson set it: the system may round what it
     /// keeps, and messages give the lesson's own figure.
     wait: Option<Duration>,
+    /// The read timeout the socket has now, as this wire last set it: it
+    /// is set again only when the deadline changes it, so that a trace of
+    /// the system calls (strace) shows the lesson's own.
+    applied: Option<Duration>,
 }
 
 impl Deref for Wire {
@@ -66,9 +70,6 @@ impl Wire {
         deadline: Option<Duration>,
     ) -> Wire {
         let deadline = deadline.map(|limit| (Instant::now() + limit, limit));
-        // A socket may come with a read timeout already (set on a std
-        // `TcpStream` before it became a Socket, say): keep it.
-        let wait = socket.read_timeout().ok().flatten();
         Wire {
             socket,
             out: out.clone(),
@@ -76,7 +77,8 @@ impl Wire {
             deadline,
             pieces: 0,
             received: 0,
-            wait,
+            wait: None,
+            applied: None,
         }
     }
 
@@ -87,7 +89,7 @@ impl Wire {
         wait: Option<Duration>,
     ) -> io::Result<()> {
         self.socket.set_read_timeout(wait)?;
-        self.wait = wait;
+        (self.wait, self.applied) = (wait, wait);
         Ok(())
     }
 
@@ -236,7 +238,10 @@ impl Read for Wire {
             }
             None => self.wait,
         };
-        self.socket.set_read_timeout(wait)?;
+        if wait != self.applied {
+            self.socket.set_read_timeout(wait)?;
+            self.applied = wait;
+        }
         self.out.trace(format_args!("{call} waits for bytes from {peer}"));
         match (&self.socket).read(buffer) {
             Ok(0) => {

@@ -40,7 +40,9 @@ fn main() -> ExitCode {
         ("server", Some(port)) => server(port),
         ("client", Some(port)) if port != 0 => client(port),
         _ => {
-            say("usage: server [PORT] | client [PORT]  (PORT: 0 to 65535)");
+            say(
+                "usage: server [PORT] | client [PORT]  (PORT up to 65535; 0 for a server)",
+            );
             return ExitCode::from(2);
         }
     };
