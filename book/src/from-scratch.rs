@@ -40,9 +40,8 @@ fn main() -> ExitCode {
         ("server", Some(port)) => server(port),
         ("client", Some(port)) if port != 0 => client(port),
         _ => {
-            say(
-                "usage: server [PORT] | client [PORT]  (PORT up to 65535; 0 for a server)",
-            );
+            say("usage: server [PORT] | client [PORT]  \
+                 (PORT up to 65535; 0 for a server)");
             return ExitCode::from(2);
         }
     };
