@@ -257,3 +257,125 @@ fn modules_and_use() {
     assert_eq!(header(26).len(), 10);
 }
 // ANCHOR_END: modules
+
+// The chapter's exercises: each answer is a test.
+
+#[test]
+fn exercise_what_is_left_in_the_buffer() {
+    // ANCHOR: exercise-buffer
+    let mut stream = &b"Socket Programming"[..];
+    let mut buffer = [0; 7];
+    let mut received = 0;
+    for _ in 0..3 {
+        received = stream.read(&mut buffer).unwrap();
+    }
+    // What do these two print?
+    println!("{}", String::from_utf8_lossy(&buffer));
+    println!("{}", String::from_utf8_lossy(&buffer[..received]));
+    // ANCHOR_END: exercise-buffer
+    // ANCHOR: exercise-buffer-answer
+    assert_eq!(received, 4); // the third read: "ming", the last 4 bytes
+    assert_eq!(&buffer, b"mingram"); // "ram" is left from "Program"
+    assert_eq!(&buffer[..received], b"ming");
+    // ANCHOR_END: exercise-buffer-answer
+}
+
+/// The exercise's program as it is printed in the chapter, which does not
+/// compile.
+const EXERCISE_LET: &str = "\
+fn main() {
+    let total = 0;
+    total += 7;
+    println!(\"{total}\");
+}
+";
+
+#[test]
+fn exercise_fix_the_let() {
+    // The program the chapter shows is refused, with error E0384.
+    let directory = std::env::temp_dir()
+        .join(format!("book-primer-exercise-{}", std::process::id()));
+    std::fs::create_dir_all(&directory).unwrap();
+    let source = directory.join("total.rs");
+    std::fs::write(&source, EXERCISE_LET).unwrap();
+    let rustc = std::env::var_os("RUSTC").unwrap_or("rustc".into());
+    let output = std::process::Command::new(rustc)
+        .args(["--edition", "2024", "--emit", "metadata", "--out-dir"])
+        .arg(&directory)
+        .arg(&source)
+        .output()
+        .expect("rustc runs");
+    let _ = std::fs::remove_dir_all(&directory);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("error[E0384]"), "{stderr}");
+    assert!(stderr.contains("cannot assign twice"), "{stderr}");
+    // ANCHOR: exercise-let-answer
+    let mut total = 0; // `mut`: total may change
+    total += 7;
+    assert_eq!(total, 7);
+    // ANCHOR_END: exercise-let-answer
+}
+
+#[test]
+fn exercise_which_arm_matches() {
+    // ANCHOR: exercise-match
+    fn describe(received: usize, size: usize) -> &'static str {
+        match received {
+            n if n == size => "the buffer is full: there may be more",
+            0 => "the other side will send no more",
+            _ => "some bytes",
+        }
+    }
+    // What does describe(0, 0) return? (A buffer of 0 bytes.)
+    // ANCHOR_END: exercise-match
+    // ANCHOR: exercise-match-answer
+    // The first arm that fits: 0 == 0, so the guard is true.
+    assert_eq!(describe(0, 0), "the buffer is full: there may be more");
+    assert_eq!(describe(0, 7), "the other side will send no more");
+    // ANCHOR_END: exercise-match-answer
+}
+
+// The exercises of the chapter "Rust for Python programmers"
+// (book/src/rust-for-python.md).
+
+#[test]
+fn exercise_the_peer_reads_0_after_a_drop() -> io::Result<()> {
+    // ANCHOR: exercise-drop
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let mut client = TcpStream::connect(listener.local_addr()?)?;
+    let (conn, _address) = listener.accept()?;
+    drop(conn); // no close(), no shutdown(): just the drop
+    let mut buffer = [0; 1024];
+    let received = client.read(&mut buffer)?; // what does it return?
+    // ANCHOR_END: exercise-drop
+    // ANCHOR: exercise-drop-answer
+    assert_eq!(received, 0); // the server's side closed: no more bytes
+    // ANCHOR_END: exercise-drop-answer
+    Ok(())
+}
+
+#[test]
+fn exercise_bytes_that_are_not_utf8() {
+    // ANCHOR: exercise-lossy
+    // The first 4 bytes of "café" in UTF-8: the "é" (c3 a9) is cut in two.
+    let received: &[u8] = b"caf\xc3";
+    let text = String::from_utf8_lossy(received);
+    // Python: b"caf\xc3".decode("utf-8", errors="replace")
+    // What is `text`? And what does String::from_utf8 return?
+    // ANCHOR_END: exercise-lossy
+    // ANCHOR: exercise-lossy-answer
+    assert_eq!(text, "caf\u{fffd}"); // "caf�": U+FFFD replaces the bad byte
+    assert!(String::from_utf8(received.to_vec()).is_err()); // an Err
+    // ANCHOR_END: exercise-lossy-answer
+}
+
+#[test]
+fn the_chapter_shows_the_exercises_program() {
+    let chapter = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../book/src/rust-primer.md"
+    ))
+    .unwrap();
+    assert!(chapter.contains(&format!("```rust,ignore\n{EXERCISE_LET}```")));
+}
