@@ -333,20 +333,8 @@ fn a_port_that_is_not_a_number_is_exit_status_2() {
 /// `pickle.dumps(eval(expression), protocol)` by Python, in hex; None
 /// where python3 is missing.
 fn python_dumps(expression: &str, protocol: u8) -> Option<String> {
-    use std::io::Write;
-    use std::process::Stdio;
-    let mut python = python3("tests/python/dumps.py")?;
-    let mut child = python
-        .arg(protocol.to_string())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    writeln!(stdin, "{expression}").unwrap();
-    drop(stdin);
-    let output = child.wait_with_output().unwrap();
-    Some(String::from_utf8(output.stdout).unwrap().trim().to_string())
+    let pickle = support::python_pickles(&[expression], protocol)?.pop()?;
+    Some(hex(&pickle))
 }
 
 fn hex(bytes: &[u8]) -> String {

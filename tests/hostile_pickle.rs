@@ -52,26 +52,7 @@ fn assert_refused(pickle: &[u8], message: &str) -> Output {
 
 /// `pickle.dumps(eval(expression), protocol)`, by Python itself.
 fn python_pickle(expression: &str, protocol: u8) -> Option<Vec<u8>> {
-    let mut python = python3("tests/python/dumps.py")?;
-    let mut child = python
-        .arg(protocol.to_string())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    writeln!(stdin, "{expression}").unwrap();
-    drop(stdin);
-    let output = child.wait_with_output().unwrap();
-    assert!(output.status.success());
-    let hex = String::from_utf8(output.stdout).unwrap();
-    let hex = hex.trim();
-    Some(
-        (0..hex.len())
-            .step_by(2)
-            .map(|at| u8::from_str_radix(&hex[at..at + 2], 16).unwrap())
-            .collect(),
-    )
+    support::python_pickles(&[expression], protocol)?.pop()
 }
 
 /// The line the client prints for the one value it received.

@@ -15,16 +15,13 @@ use support::{
 };
 
 const NAME: &str = "lesson_08";
-const PYTHON: &str = "lessons/python/lesson_08.py";
 
 /// The lesson in Rust, or its Python twin (None where python3 is missing).
 fn program(python: bool, args: &[&str]) -> Option<Command> {
     if !python {
         return Some(lesson(NAME, args));
     }
-    let mut command = python3(PYTHON)?;
-    command.args(args);
-    Some(command)
+    support::python_twin(NAME, args)
 }
 
 /// The label that groups a line: its side and, where there is one, the

@@ -13,20 +13,16 @@ use std::thread;
 use socket_lessons::framing::frame;
 use support::{
     Process, assert_exit, assert_sides_transcript, assert_transcript, lesson,
-    python3,
 };
 
 const NAME: &str = "lesson_09";
-const PYTHON: &str = "lessons/python/lesson_09.py";
 
 /// The lesson in Rust, or its Python twin (None where python3 is missing).
 fn program(python: bool, args: &[&str]) -> Option<Command> {
     if !python {
         return Some(lesson(NAME, args));
     }
-    let mut command = python3(PYTHON)?;
-    command.args(args);
-    Some(command)
+    support::python_twin(NAME, args)
 }
 
 /// A client the test itself plays, speaking the protocol byte by byte.

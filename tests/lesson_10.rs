@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use support::{
     Process, assert_exit, assert_sides_transcript, assert_transcript, lesson,
-    python3, run, server_then_client, unfold,
+    run, server_then_client, unfold,
 };
 
 const NAME: &str = "lesson_10";
@@ -17,9 +17,7 @@ const NAME: &str = "lesson_10";
 /// The Python twin, with `args`; `None` where python3 is missing (outside
 /// CI).
 fn twin(args: &[&str]) -> Option<Command> {
-    let mut command = python3("lessons/python/lesson_10.py")?;
-    command.args(args).env_remove("CLICOLOR_FORCE");
-    Some(command)
+    support::python_twin(NAME, args)
 }
 
 #[test]

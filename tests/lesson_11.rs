@@ -23,9 +23,7 @@ const NAME: &str = "lesson_11";
 /// The Python twin, with `args`; `None` where python3 is missing (outside
 /// CI).
 fn twin(args: &[&str]) -> Option<Command> {
-    let mut command = python3("lessons/python/lesson_11.py")?;
-    command.args(args).env_remove("CLICOLOR_FORCE");
-    Some(command)
+    support::python_twin(NAME, args)
 }
 
 fn dict(pairs: &[(&str, Value)]) -> Value {

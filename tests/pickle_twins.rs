@@ -15,7 +15,9 @@ use socket_lessons::python::repr;
 use socket_lessons::unpickle::{
     MAX_DEPTH, MAX_INT_BYTES, MAX_INT_DIGITS, unpickle,
 };
-use support::{Output, lesson, mask_ports, python3, run, unfold};
+use support::{
+    Output, lesson, mask_ports, python_pickles, python3, run, unfold,
+};
 
 /// A one-connection server that sends `pickle`, framed, and closes.
 fn serve(pickle: &[u8]) -> String {
@@ -39,37 +41,6 @@ fn python_client(pickle: &[u8]) -> Option<Output> {
     let mut client = python3("lessons/python/lesson_05.py")?;
     client.args(["client", "--port", &port]).env_remove("CLICOLOR_FORCE");
     Some(run(client))
-}
-
-/// `pickle.dumps(eval(expression), protocol)` for each expression, by Python.
-fn python_pickles(expressions: &[&str], protocol: u8) -> Option<Vec<Vec<u8>>> {
-    let mut python = python3("tests/python/dumps.py")?;
-    let mut child = python
-        .arg(protocol.to_string())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    for expression in expressions {
-        writeln!(stdin, "{expression}").unwrap();
-    }
-    drop(stdin);
-    let output = child.wait_with_output().unwrap();
-    assert!(output.status.success());
-    let hex = String::from_utf8(output.stdout).unwrap();
-    Some(
-        hex.lines()
-            .map(|line| {
-                (0..line.len())
-                    .step_by(2)
-                    .map(|at| {
-                        u8::from_str_radix(&line[at..at + 2], 16).unwrap()
-                    })
-                    .collect()
-            })
-            .collect(),
-    )
 }
 
 /// Plain values, shared and recursive ones, and values of other types.

@@ -19,9 +19,7 @@ use support::{
 /// The Python twin of `name`, with `args`; `None` where python3 is missing
 /// (outside CI).
 fn twin(name: &str, args: &[&str]) -> Option<Command> {
-    let mut command = python3(&format!("lessons/python/{name}.py"))?;
-    command.args(args).env_remove("CLICOLOR_FORCE");
-    Some(command)
+    support::python_twin(name, args)
 }
 
 /// What the Rust lesson prints, with its command replaced by the Python

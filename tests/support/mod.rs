@@ -344,3 +344,45 @@ pub fn client_options(name: &str) -> &'static [&'static str] {
         _ => &[],
     }
 }
+
+/// A lesson's Python twin, `lessons/python/NAME.py`, with `args` and
+/// without colour; `None` where python3 is missing (outside CI).
+pub fn python_twin(name: &str, args: &[&str]) -> Option<Command> {
+    let mut command = python3(&format!("lessons/python/{name}.py"))?;
+    command.args(args).env_remove("CLICOLOR_FORCE");
+    Some(command)
+}
+
+/// `pickle.dumps(eval(expression), protocol)` for each expression, by
+/// Python itself (tests/python/dumps.py); `None` where python3 is missing.
+pub fn python_pickles(
+    expressions: &[&str],
+    protocol: u8,
+) -> Option<Vec<Vec<u8>>> {
+    use std::io::Write;
+    let mut python = python3("tests/python/dumps.py")?;
+    let mut child = python
+        .arg(protocol.to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    for expression in expressions {
+        writeln!(stdin, "{expression}").unwrap();
+    }
+    drop(stdin);
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let hex = String::from_utf8(output.stdout).unwrap();
+    let byte = |line: &str, at: usize| {
+        u8::from_str_radix(&line[at..at + 2], 16).unwrap()
+    };
+    Some(
+        hex.lines()
+            .map(|line| {
+                (0..line.len()).step_by(2).map(|at| byte(line, at)).collect()
+            })
+            .collect(),
+    )
+}
