@@ -13,8 +13,8 @@ def client(config, out):
         out.say(f"connecting to {address_text(config.server)}")
         s.connect(config.server, config.wait)
         s.set_read_timeout(config.wait)
-        # recv(2) never returns more than the buffer holds, however
-        # many bytes have arrived.
+        # recv(2) never returns more than the buffer holds, however many bytes
+        # have arrived.
         size = (
             config.buffer
         )  # 7, the tutorial's recv(7); --buffer BYTES sets another
@@ -35,8 +35,8 @@ def client(config, out):
                 "anyway"
             )
     finally:
-        # Closing with bytes unread: the system discards them, and
-        # answers with a reset (RST).
+        # Closing with bytes unread: the system discards them, and answers with
+        # a reset (RST).
         s.close()
 
 

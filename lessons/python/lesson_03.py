@@ -2,11 +2,9 @@
 learns the end.
 
 The tutorial's client loops forever; this one stops when recv has waited --wait
-seconds (2 by
-default) and says why it had to. The server holds each connection until the
-client hangs up, for
-at most --hold seconds, so that one client cannot keep the others waiting for
-ever.
+seconds (2 by default) and says why it had to. The server holds each connection
+until the client hangs up, for at most --hold seconds, so that one client
+cannot keep the others waiting for ever.
 """
 
 import socket
@@ -47,10 +45,10 @@ def server(config, out):
                 "hangs up"
             )
             clt.sendall(MESSAGE)
-            # Held open by reading until the client hangs up (recv returns
-            # 0 bytes); whatever comes is dropped. Other clients wait in the
-            # backlog meanwhile, so the hold is bounded: in all, however
-            # slowly the client sends.
+            # Held open by reading until the client hangs up (recv returns 0
+            # bytes); whatever comes is dropped. Other clients wait in the
+            # backlog meanwhile, so the hold is bounded: in all, however slowly
+            # the client sends.
             clt.set_deadline(hold)
             try:
                 while clt.recv(8192):
@@ -88,9 +86,8 @@ def client(config, out):
             except Exception as error:
                 if not is_timeout(error):
                     raise
-                # The wait ran out with no byte and no close:
-                # the client cannot tell "the message
-                # is over" from "the rest is on its way".
+                # The wait ran out with no byte and no close: the client cannot
+                # tell "the message is over" from "the rest is on its way".
                 waited = seconds_text(config.wait)
                 if total > 0:
                     out.say(

@@ -35,10 +35,9 @@ def client(config, out):
         out.say(f"connecting to {address_text(config.server)}")
         s.connect(config.server, config.wait)
         s.set_read_timeout(config.wait)
-        # A bytearray grows in place: `complete_info += msg` on bytes
-        # copies everything received
-        # so far at every recv, which takes quadratic time (1 MiB in
-        # 7-byte pieces took 19 s).
+        # A bytearray grows in place: `complete_info += msg` on bytes copies
+        # everything received so far at every recv, which takes quadratic time
+        # (1 MiB in 7-byte pieces took 19 s).
         complete_info = bytearray()
         size = (
             config.buffer
@@ -59,8 +58,8 @@ def client(config, out):
                     "stopping"
                 )
             complete_info += msg
-        # Decoded once, at the end: a piece may end in the middle of
-        # a multi-byte character.
+        # Decoded once, at the end: a piece may end in the middle of a
+        # multi-byte character.
         out.say(f"complete message: {peer_text(complete_info)}")
     finally:
         s.close()

@@ -1,17 +1,14 @@
 """Lesson 5: pickled objects behind a 10-character length header.
 
 Corrected from the tutorial: the header line is f"{len(msg):<10}" (the
-tutorial's does not
-parse); the client keeps what each recv returns and takes out a header once it
-has all 10 bytes
-and a message once it has all of it, instead of assuming recv returns them
-whole; and a close
-between messages ends the client cleanly.
+tutorial's does not parse); the client keeps what each recv returns and takes
+out a header once it has all 10 bytes and a message once it has all of it,
+instead of assuming recv returns them whole; and a close between messages ends
+the client cleanly.
 
 Never unpickle data from a peer you do not trust with pickle.loads: it can run
-any code the data
-names. This client uses plain_pickle.loads, which reads plain data only (see
-plain_pickle.py).
+any code the data names. This client uses plain_pickle.loads, which reads plain
+data only (see plain_pickle.py).
 """
 
 import pickle
@@ -27,8 +24,8 @@ from common import (
 )
 
 HEADERSIZE = 10
-# How wide a piece of a pickle the server prints on one line: with its
-# label, a line fits 80 columns.
+# How wide a piece of a pickle the server prints on one line: with its label, a
+# line fits 80 columns.
 PICKLE_LINE = 69
 MAX_LENGTH = 16 * 1024 * 1024
 MESSAGES = [
@@ -38,11 +35,10 @@ MESSAGES = [
     {1, 2, 3},
 ]
 
-# The pickle protocol the server writes. Pinned: pickle.dumps's default
-# changes with the Python
-# version (4 on 3.8 to 3.13, 5 on 3.14), and with it the bytes the server
-# prints, which the book's
-# transcript shows. Protocol 4 is read by every Python from 3.4 on.
+# The pickle protocol the server writes. Pinned: pickle.dumps's default changes
+# with the Python version (4 on 3.8 to 3.13, 5 on 3.14), and with it the bytes
+# the server prints, which the book's transcript shows. Protocol 4 is read by
+# every Python from 3.4 on.
 PROTOCOL = 4
 
 
@@ -71,8 +67,8 @@ def server(config, out):
                     bytes(f"{len(mymsg):<{HEADERSIZE}}", "utf-8") + mymsg
                 )
         finally:
-            # close(2): the end of the stream tells the client
-            # there are no more messages.
+            # close(2): the end of the stream tells the client there are no
+            # more messages.
             clt.close()
 
     config.serve_clients(out, serve_one)
@@ -104,10 +100,9 @@ def client(config, out):
         out.say(f"connecting to {address_text(config.server)}")
         s.connect(config.server, config.wait)
         s.set_read_timeout(config.wait)
-        # What has come and is not yet handed out: a bytearray and an
-        # offset into it, so that
-        # taking a header or a message off the front does not copy
-        # the rest each time.
+        # What has come and is not yet handed out: a bytearray and an offset
+        # into it, so that taking a header or a message off the front does not
+        # copy the rest each time.
         pending = bytearray()
         start = 0
         # The length of the message being received, once its header is in.

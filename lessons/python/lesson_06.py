@@ -1,16 +1,18 @@
 """Lesson 6: when a recv brings less, or more, than one message.
 
-The server is lesson 5's, in slow motion: its four framed messages go out as one stream, in
-pieces of 5 bytes unless --chunk says otherwise, so that pieces cut headers in two and glue the
-end of one message to the start of the next, as a real network may.
+The server is lesson 5's, in slow motion: its four framed messages go out as
+one stream, in pieces of 5 bytes unless --chunk says otherwise, so that pieces
+cut headers in two and glue the end of one message to the start of the next, as
+a real network may.
 
-The client hands the bytes of each recv to two readers. The first is the tutorial's lesson-5
-client, as written: it takes the length from the first recv of each message and waits until it
-has exactly that many bytes. The client says where that goes wrong. The second is lesson 5's
-reader, which gets every message right from the same bytes.
+The client hands the bytes of each recv to two readers. The first is the
+tutorial's lesson-5 client, as written: it takes the length from the first recv
+of each message and waits until it has exactly that many bytes. The client says
+where that goes wrong. The second is lesson 5's reader, which gets every
+message right from the same bytes.
 
-Neither reader unpickles with pickle.loads: the bytes come from a peer, so both use
-plain_pickle.loads, which reads plain data only (see plain_pickle.py).
+Neither reader unpickles with pickle.loads: the bytes come from a peer, so both
+use plain_pickle.loads, which reads plain data only (see plain_pickle.py).
 """
 
 import copy
@@ -24,8 +26,9 @@ from lesson_05 import HEADERSIZE, MAX_LENGTH, MESSAGES, PROTOCOL, parse_header
 # The tutorial's `a = 10`: the header's size, and its client's buffer.
 a = HEADERSIZE
 
-# The piece size of the server's sends unless --chunk says otherwise: 5 bytes cut each 10-byte
-# header in two, and the messages end in the middle of a piece.
+# The piece size of the server's sends unless --chunk says otherwise: 5 bytes
+# cut each 10-byte header in two, and the messages end in the middle of a
+# piece.
 DEFAULT_CHUNK = 5
 
 
@@ -35,9 +38,10 @@ def unpickle(data):
 
 
 def server(config, out):
-    """Lesson 5's server, sending in pieces of DEFAULT_CHUNK bytes unless --chunk asks for
-    another size, and sending its four messages in one sendall, so that one piece may carry the
-    end of one message and the start of the next."""
+    """Lesson 5's server, sending in pieces of DEFAULT_CHUNK bytes unless
+    --chunk asks for another size, and sending its four messages in one
+    sendall, so that one piece may carry the end of one message and the
+    start of the next."""
     config = copy.copy(config)
     if config.chunk is None:
         config.chunk = DEFAULT_CHUNK
@@ -52,10 +56,17 @@ def server(config, out):
                 mymsg = pickle.dumps(m, protocol=PROTOCOL)
                 out.say(f"{m!r} pickles to {len(mymsg)} bytes: {mymsg!r}")
                 pickles.append(mymsg)
-            out.say(f"sending {len(pickles)} messages, each behind a {a}-byte length header, "
-                    "then closing")
-            clt.sendall(b"".join(bytes(f"{len(mymsg):<{a}}", "utf-8") + mymsg
-                                 for mymsg in pickles))
+            out.say(
+                f"sending {len(pickles)} messages, each behind a {a}-byte "
+                "length header, "
+                "then closing"
+            )
+            clt.sendall(
+                b"".join(
+                    bytes(f"{len(mymsg):<{a}}", "utf-8") + mymsg
+                    for mymsg in pickles
+                )
+            )
         finally:
             clt.close()
 
@@ -64,13 +75,16 @@ def server(config, out):
 
 
 class Reader:
-    """Lesson 5's reader: keeps what each recv brings, and hands back each header and each
-    message once it is complete. A bytearray and an offset: linear time in all."""
+    """Lesson 5's reader: keeps what each recv brings, and hands back each
+    header and each message once it is complete. A bytearray and an offset:
+    linear time in all.
+    """
 
     def __init__(self):
         self.pending = bytearray()
         self.start = 0
-        self.length = None  # the length of the message being received, once its header is in
+        # The length of the message being received, once its header is in.
+        self.length = None
         self.count = 0
 
     def push(self, received):
@@ -80,12 +94,17 @@ class Reader:
         while True:
             left = len(self.pending) - self.start
             if self.length is None and left >= a:
-                header = bytes(self.pending[self.start:self.start + a])
+                header = bytes(self.pending[self.start : self.start + a])
                 self.start += a
                 self.length = parse_header(header)
-                lines.append(f"  lesson 5: header {header!r}: the message is {self.length} bytes")
+                lines.append(
+                    f"  lesson 5: header {header!r}: the message is "
+                    f"{self.length} bytes"
+                )
             elif self.length is not None and left >= self.length:
-                body = bytes(self.pending[self.start:self.start + self.length])
+                body = bytes(
+                    self.pending[self.start : self.start + self.length]
+                )
                 self.start += self.length
                 self.length = None
                 self.count += 1
@@ -96,18 +115,25 @@ class Reader:
             else:
                 break
         if self.start > 0 and self.start * 2 >= len(self.pending):
-            del self.pending[:self.start]
+            del self.pending[: self.start]
             self.start = 0
         return lines
 
     def finish(self):
-        """The number of messages, once the stream has ended; an error if it ended inside one."""
+        """The number of messages, once the stream has ended; an error if
+        it ended inside one."""
         left = len(self.pending) - self.start
         if self.length is not None:
-            raise LessonError(f"the connection closed after {left} of the {self.length} bytes of "
-                              "a message")
+            raise LessonError(
+                f"the connection closed after {left} of the {self.length} "
+                "bytes of "
+                "a message"
+            )
         if left:
-            raise LessonError(f"the connection closed after {left} of the {a} bytes of a header")
+            raise LessonError(
+                f"the connection closed after {left} of the {a} bytes of a "
+                "header"
+            )
         if self.count == 0:
             raise LessonError("the connection closed before the first message")
         return self.count
@@ -132,15 +158,18 @@ def client(config, out):
                 out.say(line)
         tutorial.closed()
         count = reader.finish()
-        out.say(f"the tutorial's reader got {tutorial.messages} of the {count} messages; "
-                f"lesson 5's reader got all {count}")
+        out.say(
+            f"the tutorial's reader got {tutorial.messages} of the {count} "
+            "messages; "
+            f"lesson 5's reader got all {count}"
+        )
     finally:
         s.close()
 
 
 class TutorialClient:
-    """The tutorial's lesson-5 client, one recv at a time. Its loop, with its own names (the
-    line that prints each piece left out):
+    """The tutorial's lesson-5 client, one recv at a time. Its loop, with its
+    own names (the line that prints each piece left out):
 
         while True:
             mymsg = s.recv(10)
@@ -160,10 +189,11 @@ class TutorialClient:
         self.complete_info = bytearray()
         self.rec_msg = True  # the next recv is the first of a message
         self.x = 0  # the length it believes the message has
-        # len(complete_info) once it has gone past a + x: from then on the bytes are only
-        # counted, since == can never be true again.
+        # len(complete_info) once it has gone past a + x: from then on the
+        # bytes are only counted, since == can never be true again.
         self.overshot = None
-        self.stopped = False  # where the tutorial's client would have stopped with an error
+        # Where the tutorial's client would have stopped with an error.
+        self.stopped = False
         self.messages = 0
 
     def receive(self, mymsg):
@@ -171,20 +201,29 @@ class TutorialClient:
         if self.stopped:
             return
         if self.rec_msg:
-            # x = int(mymsg[:a]): whatever this recv brought, whole header or not.
+            # x = int(mymsg[:a]): whatever this recv brought, whole header or
+            # not.
             header = bytes(mymsg[:a])
             try:
                 x = int(header)
             except ValueError:
                 self.stop(f"int({header!r}) raises ValueError")
                 return
-            part = "" if len(header) == a else f", from {len(header)} of the {a} bytes of the header"
+            part = (
+                ""
+                if len(header) == a
+                else f", from {len(header)} of the {a} bytes of the header"
+            )
             self.out.say(f"  tutorial: x = int({header!r}) = {x}{part}")
             self.x = x
             self.rec_msg = False
             if x > MAX_LENGTH:
-                # Unlike the tutorial, this one does not keep gigabytes for a peer.
-                self.stop(f"x = {x} is more than the {MAX_LENGTH} bytes this client keeps")
+                # Unlike the tutorial, this one does not keep gigabytes for a
+                # peer.
+                self.stop(
+                    f"x = {x} is more than the {MAX_LENGTH} bytes this client "
+                    "keeps"
+                )
                 return
         if self.overshot is not None:
             self.overshot += len(mymsg)
@@ -197,20 +236,31 @@ class TutorialClient:
             try:
                 m = unpickle(bytes(self.complete_info[a:]))
             except plain_pickle.Refused as error:
-                self.stop(f"{self.x} bytes after the header, as x says, but "
-                          f"pickle.loads({bytes(self.complete_info[a:])!r}) raises an error: "
-                          f"{error}")
+                self.stop(
+                    f"{self.x} bytes after the header, as x says, but "
+                    f"pickle.loads({bytes(self.complete_info[a:])!r}) raises "
+                    "an error: "
+                    f"{error}"
+                )
                 return
             self.messages += 1
-            self.out.say(f"  tutorial: {self.x} bytes after the header, as x says: {m}")
+            self.out.say(
+                f"  tutorial: {self.x} bytes after the header, as x says: {m}"
+            )
             self.rec_msg = True
             self.complete_info = bytearray()
         elif body > self.x:
             extra = body - self.x
-            taken = bytes(self.complete_info[len(self.complete_info) - extra:])
-            self.out.say(f"  tutorial: len(complete_info)-a is now {body}, past x = {self.x}: it "
-                         f"took {taken!r}, the first {extra} of what follows, as part of this "
-                         "message, and == x can never be true again")
+            taken = bytes(
+                self.complete_info[len(self.complete_info) - extra :]
+            )
+            self.out.say(
+                f"  tutorial: len(complete_info)-a is now {body}, past x = "
+                f"{self.x}: it "
+                f"took {taken!r}, the first {extra} of what follows, as part "
+                "of this "
+                "message, and == x can never be true again"
+            )
             self.overshot = len(self.complete_info)
             self.complete_info = bytearray()
 
@@ -221,18 +271,33 @@ class TutorialClient:
         if self.rec_msg:
             self.stop("recv returned b'', and int(b'') raises ValueError")
             return
-        length = len(self.complete_info) if self.overshot is None else self.overshot
-        self.out.say(f"  tutorial: every recv now returns b'' at once, and len(complete_info)-a "
-                     f"stays {length - a}, never x = {self.x}: the tutorial's loop would spin "
-                     "here forever")
+        length = (
+            len(self.complete_info) if self.overshot is None else self.overshot
+        )
+        self.out.say(
+            "  tutorial: every recv now returns b'' at once, and "
+            "len(complete_info)-a "
+            f"stays {length - a}, never x = {self.x}: the tutorial's loop "
+            "would spin "
+            "here forever"
+        )
 
     def stop(self, what):
         self.stopped = True
-        self.out.say(f"  tutorial: {what}: the tutorial's client stops here, with an error")
+        self.out.say(
+            f"  tutorial: {what}: the tutorial's client stops here, with an "
+            "error"
+        )
 
 
-LESSON = Lesson("lesson_06", "when a recv brings less, or more, than one message", 4106, server,
-                client, buffer=a)
+LESSON = Lesson(
+    "lesson_06",
+    "when a recv brings less, or more, than one message",
+    4106,
+    server,
+    client,
+    buffer=a,
+)
 
 if __name__ == "__main__":
     LESSON.main()

@@ -1,13 +1,16 @@
-"""Lesson 9: a chat room, on lesson 5's framing (a 10-character length header, then the bytes).
+"""Lesson 9: a chat room, on lesson 5's framing (a 10-character length header,
+then the bytes).
 
-A client's first message is its name; each later one is a line it says. The server sends every
-other client two messages for each line: the sender's name, then the text. It announces joins and
-leaves the same way, under the name "room".
+A client's first message is its name; each later one is a line it says. The
+server sends every other client two messages for each line: the sender's name,
+then the text. It announces joins and leaves the same way, under the name
+"room".
 
-The Rust server is threads and channels; this one is one thread with non-blocking sockets and
-selectors: it reads whoever has sent something and writes to whoever has room. Each client's
-outgoing messages wait in a queue; while one is full the server reads no one (the talkers are
-slowed down by TCP itself), and a client whose queue stays full is dropped. The client reads the
+The Rust server is threads and channels; this one is one thread with
+non-blocking sockets and selectors: it reads whoever has sent something and
+writes to whoever has room. Each client's outgoing messages wait in a queue;
+while one is full the server reads no one (the talkers are slowed down by TCP
+itself), and a client whose queue stays full is dropped. The client reads the
 keyboard in a thread of its own (select() cannot watch stdin on Windows).
 """
 
@@ -19,14 +22,36 @@ import threading
 import time
 import unicodedata
 
-from common import (Lesson, LessonError, Option, Wire, address_text, escape_unprintable,
-                    listener, os_error_text)
+from common import (
+    Lesson,
+    LessonError,
+    Option,
+    Wire,
+    address_text,
+    escape_unprintable,
+    listener,
+    os_error_text,
+)
 
-MAX_CLIENTS = Option("--max-clients", ("count", 1000), "N", "16", "server",
-                     "how many clients the room holds")
-NAME = Option("--name", "text", "NAME", "guest", "client", "the name the others see")
-SCRIPT = Option("--script", "switch", "", "", "client",
-                "three scripted clients talk (as in the demo)")
+MAX_CLIENTS = Option(
+    "--max-clients",
+    ("count", 1000),
+    "N",
+    "16",
+    "server",
+    "how many clients the room holds",
+)
+NAME = Option(
+    "--name", "text", "NAME", "guest", "client", "the name the others see"
+)
+SCRIPT = Option(
+    "--script",
+    "switch",
+    "",
+    "",
+    "client",
+    "three scripted clients talk (as in the demo)",
+)
 
 HEADERSIZE = 10
 # The name the server announces joins and leaves under; no client may take it.
@@ -49,30 +74,39 @@ def pair(name, text):
 
 
 def parse_header(header):
-    """ASCII digits with spaces around them, as src/framing.rs reads a header."""
+    """ASCII digits with spaces around them, as src/framing.rs reads a
+    header."""
     digits = header.decode("ascii", errors="replace").strip(" ")
     if not digits or not all("0" <= c <= "9" for c in digits):
-        raise LessonError(f"the header {header!r} is not a length: it must be digits, padded with "
-                          f"spaces to {HEADERSIZE} characters")
+        raise LessonError(
+            f"the header {header!r} is not a length: it must be digits, "
+            "padded with "
+            f"spaces to {HEADERSIZE} characters"
+        )
     length = int(digits)
     if length > MAX_MESSAGE:
-        raise LessonError(f"the header announces a message of {length} bytes, more than the "
-                          f"{MAX_MESSAGE} this reader accepts")
+        raise LessonError(
+            f"the header announces a message of {length} bytes, more than the "
+            f"{MAX_MESSAGE} this reader accepts"
+        )
     return length
 
 
 class Messages:
-    """Framed UTF-8 messages out of whatever recv returns, in linear time; LessonError for a
-    stream that is not framed text."""
+    """Framed UTF-8 messages out of whatever recv returns, in linear time;
+    LessonError for a stream that is not framed text."""
 
     def __init__(self):
         self.pending = bytearray()
         self.start = 0  # the bytes before it are handed out already
-        self.length = None  # the length of the message being received, once its header is in
+        # The length of the message being received, once its header is in.
+        self.length = None
 
     def push(self, data):
         if self.start * 2 >= len(self.pending):
-            del self.pending[:self.start]  # each byte is moved at most once more
+            del self.pending[
+                : self.start
+            ]  # each byte is moved at most once more
             self.start = 0
         self.pending += data
 
@@ -81,11 +115,13 @@ class Messages:
         if self.length is None:
             if len(self.pending) - self.start < HEADERSIZE:
                 return None
-            self.length = parse_header(bytes(self.pending[self.start:self.start + HEADERSIZE]))
+            self.length = parse_header(
+                bytes(self.pending[self.start : self.start + HEADERSIZE])
+            )
             self.start += HEADERSIZE
         if len(self.pending) - self.start < self.length:
             return None
-        body = bytes(self.pending[self.start:self.start + self.length])
+        body = bytes(self.pending[self.start : self.start + self.length])
         self.start += self.length
         self.length = None
         try:
@@ -97,14 +133,21 @@ class Messages:
         """When the peer closed: nothing, if it closed between messages."""
         left = len(self.pending) - self.start
         if self.length is not None:
-            raise LessonError(f"the connection closed after {left} of the {self.length} bytes of "
-                              "a message")
+            raise LessonError(
+                f"the connection closed after {left} of the {self.length} "
+                "bytes of "
+                "a message"
+            )
         if left:
-            raise LessonError(f"the connection closed after {left} of the {HEADERSIZE} bytes of a "
-                              "header")
+            raise LessonError(
+                f"the connection closed after {left} of the {HEADERSIZE} "
+                "bytes of a "
+                "header"
+            )
 
     def receive(self, wire):
-        """The next message from a socket, or None when the peer closes between messages."""
+        """The next message from a socket, or None when the peer closes
+        between messages."""
         while True:
             text = self.next()
             if text is not None:
@@ -126,7 +169,7 @@ class Messages:
         return name, text
 
 
-# ---------------------------------------------------------------------------------------------
+# -----------------------------------------------------------------------------
 # The server
 
 
@@ -193,8 +236,11 @@ class Room:
             return
         address = address_text(address)
         if len(self.connections) >= self.max_clients:
-            self.out.say(f"connection {self.number} from {address}: refused, the room holds "
-                         f"{self.max_clients} (--max-clients)")
+            self.out.say(
+                f"connection {self.number} from {address}: refused, the room "
+                "holds "
+                f"{self.max_clients} (--max-clients)"
+            )
             try:
                 wire.sendall(pair(ROOM, "the room is full"))
             except OSError:
@@ -203,14 +249,16 @@ class Room:
             return
         self.out.say(f"connection {self.number} from {address}")
         wire.sock.setblocking(False)
-        wire.set_read_timeout(0.0)  # select() has said there is something: recv never waits
+        wire.set_read_timeout(
+            0.0
+        )  # select() has said there is something: recv never waits
         member = Member(self.number, wire)
         self.connections[member.number] = member
         self.watch(member, False)
 
     def watch(self, member, paused):
-        """Watches a socket for what is wanted now: reading unless paused, writing if something
-        waits to be sent."""
+        """Watches a socket for what is wanted now: reading unless paused,
+        writing if something waits to be sent."""
         want = 0 if paused else selectors.EVENT_READ
         if member.sending is not None or member.outgoing:
             want |= selectors.EVENT_WRITE
@@ -225,12 +273,15 @@ class Room:
         member.events = want
 
     def check(self):
-        """Refuses connections that sent no name in time; while a queue is full, reads no one;
-        drops a member whose queue stays full for PATIENCE seconds."""
+        """Refuses connections that sent no name in time; while a queue is
+        full, reads no one; drops a member whose queue stays full for
+        PATIENCE seconds."""
         now = time.monotonic()
         for member in list(self.connections.values()):
             if member.name is None and now - member.heard > NAME_WAIT:
-                self.out.trace(f"recv({MAX_MESSAGE}) -> nothing within {NAME_WAIT} s")
+                self.out.trace(
+                    f"recv({MAX_MESSAGE}) -> nothing within {NAME_WAIT} s"
+                )
                 self.refuse(member, str(member.wire.silence(NAME_WAIT)))
         for number in sorted(self.members):
             member = self.members.get(number)
@@ -241,8 +292,13 @@ class Room:
             elif member.full_since is None:
                 member.full_since = now
             elif now - member.full_since >= PATIENCE:
-                self.drop(member, f"it does not read ({QUEUE} messages waited {PATIENCE} s)")
-        paused = any(member.full_since is not None for member in self.members.values())
+                self.drop(
+                    member,
+                    f"it does not read ({QUEUE} messages waited {PATIENCE} s)",
+                )
+        paused = any(
+            member.full_since is not None for member in self.members.values()
+        )
         for member in self.connections.values():
             self.watch(member, paused)
 
@@ -280,7 +336,9 @@ class Room:
 
     def said(self, member, text):
         if member.name is not None:
-            self.out.say(f"{escape_unprintable(member.name)}: {escape_unprintable(text)}")
+            self.out.say(
+                f"{escape_unprintable(member.name)}: {escape_unprintable(text)}"
+            )
             self.broadcast(member.number, member.name, text)
             return
         problem = name_problem(text)
@@ -326,7 +384,9 @@ class Room:
         except OSError:
             self.drop(member, "its connection failed")
             return
-        member.sending = member.sending[sent:] if sent < len(member.sending) else None
+        member.sending = (
+            member.sending[sent:] if sent < len(member.sending) else None
+        )
 
     def tell(self, member, text):
         """Best effort: a refusal, before the connection is closed."""
@@ -347,7 +407,11 @@ class Room:
         if self.members.get(member.number) is not member:
             return
         self.forget(member)
-        left = f"{member.name} left" if why is None else f"{member.name} was dropped: {why}"
+        left = (
+            f"{member.name} left"
+            if why is None
+            else f"{member.name} was dropped: {why}"
+        )
         self.out.say(escape_unprintable(left))
         self.broadcast(None, ROOM, left)
         if self.once and not self.members:
@@ -372,7 +436,7 @@ def server(config, out):
         s.close()
 
 
-# ---------------------------------------------------------------------------------------------
+# -----------------------------------------------------------------------------
 # The client
 
 
@@ -390,8 +454,8 @@ def client(config, out):
         server.connect(config.server, config.wait)
         server.sendall(frame(name.encode("utf-8")))
 
-        # The keyboard has a thread of its own, so that reading it and reading the socket
-        # happen at once.
+        # The keyboard has a thread of its own, so that reading it and reading
+        # the socket happen at once.
         keyboard = Wire(sock, out)
 
         def send_lines():
@@ -401,8 +465,8 @@ def client(config, out):
                 out.error(f"cannot send: {os_error_text(error)}")
             except LessonError as error:
                 out.error(f"cannot send: {error}")
-            # End of input: no more lines from this side. The server sees the end of the
-            # stream, and says we left.
+            # End of input: no more lines from this side. The server sees the
+            # end of the stream, and says we left.
             try:
                 sock.shutdown(socket.SHUT_WR)
             except OSError:
@@ -414,7 +478,9 @@ def client(config, out):
             got = messages.receive_pair(server)
             if got is None:
                 break
-            out.say(f"{escape_unprintable(got[0])}: {escape_unprintable(got[1])}")
+            out.say(
+                f"{escape_unprintable(got[0])}: {escape_unprintable(got[1])}"
+            )
         out.say("the server closed the connection")
     finally:
         server.close()
@@ -424,8 +490,8 @@ def read_lines(server):
     """Sends each line of stdin as a framed message, until stdin ends."""
     stdin = sys.stdin.buffer
     while True:
-        # At most one byte more than a message may hold: enough to know the line is too long,
-        # without reading all of it.
+        # At most one byte more than a message may hold: enough to know the
+        # line is too long, without reading all of it.
         line = stdin.readline(MAX_MESSAGE + 1)
         if not line:
             return
@@ -462,25 +528,32 @@ class Bot:
         self.messages = Messages()
 
     def hear(self, out, sender, text):
-        """Reads and shows what the server sends, until a message from `sender` that contains
-        `text`."""
+        """Reads and shows what the server sends, until a message from
+        `sender` that contains `text`."""
         while True:
             got = self.messages.receive_pair(self.server)
             if got is None:
-                raise LessonError(f"{self.name}: the server closed the connection")
+                raise LessonError(
+                    f"{self.name}: the server closed the connection"
+                )
             name, said = got
-            out.say(f"{self.name} hears {escape_unprintable(name)}: {escape_unprintable(said)}")
+            out.say(
+                f"{self.name} hears {escape_unprintable(name)}: "
+                f"{escape_unprintable(said)}"
+            )
             if name == sender and text in said:
                 return
 
 
 def conversation(config, out):
-    """Three clients in one process, each waiting to hear the line before its own, so that the
-    conversation goes the same way every time."""
+    """Three clients in one process, each waiting to hear the line before its
+    own, so that the conversation goes the same way every time."""
     bots = []
     try:
         for name in SCRIPT_NAMES:
-            server = config.wire(socket.socket(socket.AF_INET, socket.SOCK_STREAM), out)
+            server = config.wire(
+                socket.socket(socket.AF_INET, socket.SOCK_STREAM), out
+            )
             bot = Bot(name, server)
             out.say(f"{name} connects to {address_text(config.server)}")
             server.connect(config.server, config.wait)
@@ -504,7 +577,9 @@ def conversation(config, out):
             got = leaving.messages.receive_pair(leaving.server)
             leaving.server.close()
             if got is not None:
-                raise LessonError(f"{leaving.name} heard {got[0]}: {got[1]} after leaving")
+                raise LessonError(
+                    f"{leaving.name} heard {got[0]}: {got[1]} after leaving"
+                )
             for bot in bots:
                 bot.hear(out, ROOM, f"{leaving.name} left")
         out.say("everyone has left")
@@ -513,8 +588,14 @@ def conversation(config, out):
             bot.server.close()
 
 
-LESSON = Lesson("lesson_09", "a chat room", 4109, server, client,
-                options=[MAX_CLIENTS, NAME, SCRIPT])
+LESSON = Lesson(
+    "lesson_09",
+    "a chat room",
+    4109,
+    server,
+    client,
+    options=[MAX_CLIENTS, NAME, SCRIPT],
+)
 
 if __name__ == "__main__":
     LESSON.main()

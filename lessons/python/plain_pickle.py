@@ -1,28 +1,35 @@
 """Unpickling a peer's message safely: plain data only, bounded, never code.
 
-pickle.loads runs whatever the data names: `cos\\nsystem\\n(V...\\ntR.` calls os.system. Lesson 5's
-client reads from the network, so it uses `loads` here instead. It is the twin of the Rust
-client's src/unpickle.rs and applies the same rules, in the same order, with the same words:
+pickle.loads runs whatever the data names: `cos\\nsystem\\n(V...\\ntR.` calls
+os.system. Lesson 5's client reads from the network, so it uses `loads` here
+instead. It is the twin of the Rust client's src/unpickle.rs and applies the
+same rules, in the same order, with the same words:
 
-1. one pass over the opcodes, with no recursion and with bounds a plain value never meets:
-   containers nest at most MAX_DEPTH levels; the value holds at most MAX_VALUES values (each copy
-   of a repeated object counted) and MAX_SIZE bytes written out in full; at most MAX_PUSHES
-   values are pushed on pickle's stack and MAX_OPEN_MARKS marks are open at once; integers have
-   at most MAX_INT_DIGITS digits (MAX_INT_BYTES bytes in binary). Only the globals plain data
-   needs are accepted (set, frozenset, bytearray, bytes and _codecs.encode, called with the
-   arguments Python's protocols 0 to 3 give them), no opcode that builds an object of a class,
-   and no value that contains itself;
-2. the value is written out again as a plain pickle without memo, each repeated object in full;
-3. that pickle is read as serde-pickle (the Rust client's reader) reads it: its rules for each
-   opcode (STRING is bytes, INT is at most 64 bits, ...), its messages, and its values (a dict's
-   keys and a set's items sorted, a bytearray read as bytes); `plain_repr` prints the value as
-   the Rust client's python::repr does.
+1. one pass over the opcodes, with no recursion and with bounds a plain value
+   never meets: containers nest at most MAX_DEPTH levels; the value holds at
+   most MAX_VALUES values (each copy of a repeated object counted) and MAX_SIZE
+   bytes written out in full; at most MAX_PUSHES values are pushed on pickle's
+   stack and MAX_OPEN_MARKS marks are open at once; integers have at most
+   MAX_INT_DIGITS digits (MAX_INT_BYTES bytes in binary). Only the globals
+   plain data needs are accepted (set, frozenset, bytearray, bytes and
+   _codecs.encode, called with the arguments Python's protocols 0 to 3 give
+   them), no opcode that builds an object of a class, and no value that
+   contains itself;
+2. the value is written out again as a plain pickle without memo, each repeated
+   object in full;
+3. that pickle is read as serde-pickle (the Rust client's reader) reads it: its
+   rules for each opcode (STRING is bytes, INT is at most 64 bits, ...), its
+   messages, and its values (a dict's keys and a set's items sorted, a
+   bytearray read as bytes); `plain_repr` prints the value as the Rust client's
+   python::repr does.
 
-So the Python client prints what the Rust client prints for every message, not what
-pickle.loads would give: the two clients are one lesson. Where Python's own pickle would read
-more (a list that contains itself, a class instance), it is refused here as it is in Rust.
+So the Python client prints what the Rust client prints for every message, not
+what pickle.loads would give: the two clients are one lesson. Where Python's
+own pickle would read more (a list that contains itself, a class instance), it
+is refused here as it is in Rust.
 
-Every message's words are in REFUSALS, in one place, kept the same as the Rust client's.
+Every message's words are in REFUSALS, in one place, kept the same as the Rust
+client's.
 """
 
 import math
@@ -36,10 +43,16 @@ MAX_VALUES = 100_000
 MAX_SIZE = 4 * 1024 * 1024
 MAX_PUSHES = 2 * MAX_VALUES
 MAX_OPEN_MARKS = 256
-MAX_INT_DIGITS = 4300  # Python's own limit for int <-> str (sys.get_int_max_str_digits())
-MAX_INT_BYTES = 1785  # 1785 bytes hold less than 2**14280, which has 4299 digits
-ALLOWED_GLOBALS = ("None, bool, int, float, str, bytes, bytearray, list, tuple, dict, set, "
-                   "frozenset")
+MAX_INT_DIGITS = (
+    4300  # Python's own limit for int <-> str (sys.get_int_max_str_digits())
+)
+MAX_INT_BYTES = (
+    1785  # 1785 bytes hold less than 2**14280, which has 4299 digits
+)
+ALLOWED_GLOBALS = (
+    "None, bool, int, float, str, bytes, bytearray, list, tuple, dict, set, "
+    "frozenset"
+)
 # Counts saturate here, as the Rust client's u64 counts do: copies multiply.
 SATURATED = 2**64 - 1
 
@@ -47,44 +60,63 @@ _REFUSED = "refused to unpickle: the message "
 _MALFORMED = "the message is not a pickle this program can read: "
 REFUSALS = {
     # Refusals: a pickle that may be well formed, but is not small plain data.
-    "marks": _REFUSED + f"opens more than {MAX_OPEN_MARKS} marks (MARK) at once",
+    "marks": _REFUSED
+    + f"opens more than {MAX_OPEN_MARKS} marks (MARK) at once",
     "memo": _REFUSED + f"stores more than {MAX_VALUES} values in its memo",
-    "opcode": _REFUSED + "uses the opcode {name} (offset {offset}); this program reads only plain "
-                         f"data: {ALLOWED_GLOBALS}",
-    "pushes": _REFUSED + f"pushes more than {MAX_PUSHES} values on pickle's stack",
-    "recursive": _REFUSED + "adds to a {form} it has already used: that is how a pickle writes a "
-                            "value that contains itself, which this program cannot read",
-    "call": _REFUSED + "calls {name} with arguments plain data never has (REDUCE at offset "
-                       "{offset})",
-    "depth": _REFUSED + f"holds a value that nests deeper than {MAX_DEPTH} levels",
-    "values": _REFUSED + f"holds more than {MAX_VALUES} values, counting each copy of a repeated "
-                         "one",
-    "size": _REFUSED + f"holds a value of more than {MAX_SIZE} bytes written out in full, counting "
-                       "each copy of a repeated one",
-    "global value": _REFUSED + "uses the global {name} itself as a value; this program reads only "
-                               f"plain data: {ALLOWED_GLOBALS}",
-    "global": _REFUSED + "names the global {name}; this program reads only plain data: "
-                         f"{ALLOWED_GLOBALS}",
-    "digits": _REFUSED + "holds an integer of {digits} digits ({name} at offset {offset}), more "
-                         f"than the {MAX_INT_DIGITS} Python prints",
-    "int bytes": _REFUSED + "holds an integer of {length} bytes ({name} at offset {offset}); this "
-                            f"program reads up to {MAX_INT_BYTES}, the most that always fit in the "
-                            f"{MAX_INT_DIGITS} digits Python prints",
+    "opcode": _REFUSED
+    + "uses the opcode {name} (offset {offset}); this program reads only plain "
+    f"data: {ALLOWED_GLOBALS}",
+    "pushes": _REFUSED
+    + f"pushes more than {MAX_PUSHES} values on pickle's stack",
+    "recursive": _REFUSED
+    + "adds to a {form} it has already used: that is how a pickle writes a "
+    "value that contains itself, which this program cannot read",
+    "call": _REFUSED
+    + "calls {name} with arguments plain data never has (REDUCE at offset "
+    "{offset})",
+    "depth": _REFUSED
+    + f"holds a value that nests deeper than {MAX_DEPTH} levels",
+    "values": _REFUSED
+    + f"holds more than {MAX_VALUES} values, counting each copy of a repeated "
+    "one",
+    "size": _REFUSED
+    + f"holds a value of more than {MAX_SIZE} bytes written out in full, "
+    "counting each copy of a repeated one",
+    "global value": _REFUSED
+    + "uses the global {name} itself as a value; this program reads only "
+    f"plain data: {ALLOWED_GLOBALS}",
+    "global": _REFUSED
+    + "names the global {name}; this program reads only plain data: "
+    f"{ALLOWED_GLOBALS}",
+    "digits": _REFUSED
+    + "holds an integer of {digits} digits ({name} at offset {offset}), more "
+    f"than the {MAX_INT_DIGITS} Python prints",
+    "int bytes": _REFUSED
+    + "holds an integer of {length} bytes ({name} at offset {offset}); this "
+    f"program reads up to {MAX_INT_BYTES}, the most that always fit in the "
+    f"{MAX_INT_DIGITS} digits Python prints",
     # Malformed: not a pickle at all, or not one that reads.
     "no stop": _MALFORMED + "it ends before its STOP opcode",
-    "after stop": _MALFORMED + "bytes follow its STOP opcode at offset {offset}",
-    "unknown": _MALFORMED + "byte 0x{code:02x} at offset {offset} is no pickle opcode",
+    "after stop": _MALFORMED
+    + "bytes follow its STOP opcode at offset {offset}",
+    "unknown": _MALFORMED
+    + "byte 0x{code:02x} at offset {offset} is no pickle opcode",
     "cut short": _MALFORMED + "it ends inside {name} at offset {offset}",
     "no number": _MALFORMED + "{name} at offset {offset} has no number",
     "no mark": _MALFORMED + "{name} at offset {offset} has no MARK before it",
     "no value": _MALFORMED + "{name} finds no value",
     "no string": _MALFORMED + "{name} at offset {offset} finds no string",
     "odd dict": _MALFORMED + "a dict has a key without a value",
-    "no container": _MALFORMED + "{name} at offset {offset} finds no {form} to add to",
-    "not a global": _MALFORMED + "REDUCE at offset {offset} calls something that is not a global",
-    "underflow": _MALFORMED + "{name} at offset {offset} finds too few values on the stack",
-    "no memo": _MALFORMED + "{name} at offset {offset} fetches memo {index}, never stored",
-    # What serde-pickle says of the plain pickle written out (step 3), as it words it.
+    "no container": _MALFORMED
+    + "{name} at offset {offset} finds no {form} to add to",
+    "not a global": _MALFORMED
+    + "REDUCE at offset {offset} calls something that is not a global",
+    "underflow": _MALFORMED
+    + "{name} at offset {offset} finds too few values on the stack",
+    "no memo": _MALFORMED
+    + "{name} at offset {offset} fetches memo {index}, never stored",
+    # What serde-pickle says of the plain pickle written out (step 3), as it
+    # words it.
     "eval": _MALFORMED + "eval error at offset {offset}: {error}",
     "decoding": _MALFORMED + "decoding error: {error}",
     "literal": "literal is invalid: {text}",
@@ -101,38 +133,82 @@ def refuse(key, **details):
     return Refused(REFUSALS[key].format(**details))
 
 
-# How an opcode's argument is written after it: nothing, a fixed number of bytes, a line, two
-# lines, or a length of this many bytes and then that many bytes.
+# How an opcode's argument is written after it: nothing, a fixed number of
+# bytes, a line, two lines, or a length of this many bytes and then that many
+# bytes.
 NONE, LINE, TWO_LINES = "none", "line", "two lines"
 FIXED = {1: ("fixed", 1), 2: ("fixed", 2), 4: ("fixed", 4), 8: ("fixed", 8)}
 COUNTED = {1: ("counted", 1), 4: ("counted", 4), 8: ("counted", 8)}
 
 # Each opcode's name, as Python's pickletools calls it, and its argument.
 OPCODES = {
-    ord("("): ("MARK", NONE), ord("."): ("STOP", NONE), ord("0"): ("POP", NONE),
-    ord("1"): ("POP_MARK", NONE), ord("2"): ("DUP", NONE), ord("F"): ("FLOAT", LINE),
-    ord("I"): ("INT", LINE), ord("J"): ("BININT", FIXED[4]), ord("K"): ("BININT1", FIXED[1]),
-    ord("L"): ("LONG", LINE), ord("M"): ("BININT2", FIXED[2]), ord("N"): ("NONE", NONE),
-    ord("P"): ("PERSID", LINE), ord("Q"): ("BINPERSID", NONE), ord("R"): ("REDUCE", NONE),
-    ord("S"): ("STRING", LINE), ord("T"): ("BINSTRING", COUNTED[4]),
-    ord("U"): ("SHORT_BINSTRING", COUNTED[1]), ord("V"): ("UNICODE", LINE),
-    ord("X"): ("BINUNICODE", COUNTED[4]), ord("a"): ("APPEND", NONE), ord("b"): ("BUILD", NONE),
-    ord("c"): ("GLOBAL", TWO_LINES), ord("d"): ("DICT", NONE), ord("}"): ("EMPTY_DICT", NONE),
-    ord("e"): ("APPENDS", NONE), ord("g"): ("GET", LINE), ord("h"): ("BINGET", FIXED[1]),
-    ord("i"): ("INST", TWO_LINES), ord("j"): ("LONG_BINGET", FIXED[4]), ord("l"): ("LIST", NONE),
-    ord("]"): ("EMPTY_LIST", NONE), ord("o"): ("OBJ", NONE), ord("p"): ("PUT", LINE),
-    ord("q"): ("BINPUT", FIXED[1]), ord("r"): ("LONG_BINPUT", FIXED[4]),
-    ord("s"): ("SETITEM", NONE), ord("t"): ("TUPLE", NONE), ord(")"): ("EMPTY_TUPLE", NONE),
-    ord("u"): ("SETITEMS", NONE), ord("G"): ("BINFLOAT", FIXED[8]), 0x80: ("PROTO", FIXED[1]),
-    0x81: ("NEWOBJ", NONE), 0x82: ("EXT1", FIXED[1]), 0x83: ("EXT2", FIXED[2]),
-    0x84: ("EXT4", FIXED[4]), 0x85: ("TUPLE1", NONE), 0x86: ("TUPLE2", NONE),
-    0x87: ("TUPLE3", NONE), 0x88: ("NEWTRUE", NONE), 0x89: ("NEWFALSE", NONE),
-    0x8A: ("LONG1", COUNTED[1]), 0x8B: ("LONG4", COUNTED[4]), ord("B"): ("BINBYTES", COUNTED[4]),
-    ord("C"): ("SHORT_BINBYTES", COUNTED[1]), 0x8C: ("SHORT_BINUNICODE", COUNTED[1]),
-    0x8D: ("BINUNICODE8", COUNTED[8]), 0x8E: ("BINBYTES8", COUNTED[8]),
-    0x8F: ("EMPTY_SET", NONE), 0x90: ("ADDITEMS", NONE), 0x91: ("FROZENSET", NONE),
-    0x92: ("NEWOBJ_EX", NONE), 0x93: ("STACK_GLOBAL", NONE), 0x94: ("MEMOIZE", NONE),
-    0x95: ("FRAME", FIXED[8]), 0x96: ("BYTEARRAY8", COUNTED[8]), 0x97: ("NEXT_BUFFER", NONE),
+    ord("("): ("MARK", NONE),
+    ord("."): ("STOP", NONE),
+    ord("0"): ("POP", NONE),
+    ord("1"): ("POP_MARK", NONE),
+    ord("2"): ("DUP", NONE),
+    ord("F"): ("FLOAT", LINE),
+    ord("I"): ("INT", LINE),
+    ord("J"): ("BININT", FIXED[4]),
+    ord("K"): ("BININT1", FIXED[1]),
+    ord("L"): ("LONG", LINE),
+    ord("M"): ("BININT2", FIXED[2]),
+    ord("N"): ("NONE", NONE),
+    ord("P"): ("PERSID", LINE),
+    ord("Q"): ("BINPERSID", NONE),
+    ord("R"): ("REDUCE", NONE),
+    ord("S"): ("STRING", LINE),
+    ord("T"): ("BINSTRING", COUNTED[4]),
+    ord("U"): ("SHORT_BINSTRING", COUNTED[1]),
+    ord("V"): ("UNICODE", LINE),
+    ord("X"): ("BINUNICODE", COUNTED[4]),
+    ord("a"): ("APPEND", NONE),
+    ord("b"): ("BUILD", NONE),
+    ord("c"): ("GLOBAL", TWO_LINES),
+    ord("d"): ("DICT", NONE),
+    ord("}"): ("EMPTY_DICT", NONE),
+    ord("e"): ("APPENDS", NONE),
+    ord("g"): ("GET", LINE),
+    ord("h"): ("BINGET", FIXED[1]),
+    ord("i"): ("INST", TWO_LINES),
+    ord("j"): ("LONG_BINGET", FIXED[4]),
+    ord("l"): ("LIST", NONE),
+    ord("]"): ("EMPTY_LIST", NONE),
+    ord("o"): ("OBJ", NONE),
+    ord("p"): ("PUT", LINE),
+    ord("q"): ("BINPUT", FIXED[1]),
+    ord("r"): ("LONG_BINPUT", FIXED[4]),
+    ord("s"): ("SETITEM", NONE),
+    ord("t"): ("TUPLE", NONE),
+    ord(")"): ("EMPTY_TUPLE", NONE),
+    ord("u"): ("SETITEMS", NONE),
+    ord("G"): ("BINFLOAT", FIXED[8]),
+    0x80: ("PROTO", FIXED[1]),
+    0x81: ("NEWOBJ", NONE),
+    0x82: ("EXT1", FIXED[1]),
+    0x83: ("EXT2", FIXED[2]),
+    0x84: ("EXT4", FIXED[4]),
+    0x85: ("TUPLE1", NONE),
+    0x86: ("TUPLE2", NONE),
+    0x87: ("TUPLE3", NONE),
+    0x88: ("NEWTRUE", NONE),
+    0x89: ("NEWFALSE", NONE),
+    0x8A: ("LONG1", COUNTED[1]),
+    0x8B: ("LONG4", COUNTED[4]),
+    ord("B"): ("BINBYTES", COUNTED[4]),
+    ord("C"): ("SHORT_BINBYTES", COUNTED[1]),
+    0x8C: ("SHORT_BINUNICODE", COUNTED[1]),
+    0x8D: ("BINUNICODE8", COUNTED[8]),
+    0x8E: ("BINBYTES8", COUNTED[8]),
+    0x8F: ("EMPTY_SET", NONE),
+    0x90: ("ADDITEMS", NONE),
+    0x91: ("FROZENSET", NONE),
+    0x92: ("NEWOBJ_EX", NONE),
+    0x93: ("STACK_GLOBAL", NONE),
+    0x94: ("MEMOIZE", NONE),
+    0x95: ("FRAME", FIXED[8]),
+    0x96: ("BYTEARRAY8", COUNTED[8]),
+    0x97: ("NEXT_BUFFER", NONE),
     0x98: ("READONLY_BUFFER", NONE),
 }
 
@@ -141,7 +217,8 @@ INTEGERS = frozenset(b"IL\x8a\x8b")
 
 
 def read_op(data, offset):
-    """The opcode at offset: (code, name, argument's bytes, where the next opcode starts)."""
+    """The opcode at offset: (code, name, argument's bytes, where the next
+    opcode starts)."""
     code = data[offset]
     found = OPCODES.get(code)
     if found is None:
@@ -165,47 +242,69 @@ def read_op(data, offset):
         return code, name, data[start:end], end
     if start + width > len(data):
         raise refuse("cut short", name=name, offset=offset)
-    length = int.from_bytes(data[start:start + width], "little")
-    # BINSTRING and LONG4 write a signed length; a negative one is too long for any message.
+    length = int.from_bytes(data[start : start + width], "little")
+    # BINSTRING and LONG4 write a signed length; a negative one is too long for
+    # any message.
     end = start + width + length
     if (width == 4 and length >= 1 << 31) or end > len(data):
         raise refuse("cut short", name=name, offset=offset)
-    return code, name, data[start + width:end], end
+    return code, name, data[start + width : end], end
 
 
 # The globals a plain value needs, by the name the Rust client shows.
-SET, FROZENSET, BYTEARRAY, BYTES, ENCODE = ("builtins.set", "builtins.frozenset",
-                                            "builtins.bytearray", "builtins.bytes",
-                                            "_codecs.encode")
+SET, FROZENSET, BYTEARRAY, BYTES, ENCODE = (
+    "builtins.set",
+    "builtins.frozenset",
+    "builtins.bytearray",
+    "builtins.bytes",
+    "_codecs.encode",
+)
 
 
 def find_global(module, name):
     if module in (b"builtins", b"__builtin__"):
-        return {b"set": SET, b"frozenset": FROZENSET, b"bytearray": BYTEARRAY,
-                b"bytes": BYTES}.get(name)
+        return {
+            b"set": SET,
+            b"frozenset": FROZENSET,
+            b"bytearray": BYTEARRAY,
+            b"bytes": BYTES,
+        }.get(name)
     return ENCODE if (module, name) == (b"_codecs", b"encode") else None
 
 
 # The containers, with the opcodes that write one out: (opening, closing).
-FORMS = {"list": (b"](", b"e"), "tuple": (b"(", b"t"), "dict": (b"}(", b"u"),
-         "set": (b"\x8f(", b"\x90"), "frozenset": (b"(", b"\x91")}
+FORMS = {
+    "list": (b"](", b"e"),
+    "tuple": (b"(", b"t"),
+    "dict": (b"}(", b"u"),
+    "set": (b"\x8f(", b"\x90"),
+    "frozenset": (b"(", b"\x91"),
+}
 
 # Each object: [kind, values, size, depth, shared, detail...]. Kinds:
-SCALAR = 0      # detail: start, end (the opcode's bytes in the message), code
+SCALAR = 0  # detail: start, end (the opcode's bytes in the message), code
 EMPTY_BYTES = 1
-ENCODED = 2     # detail: text id, encoding id
-CONTAINER = 3   # detail: form, items (ids)
-ITEMS_OF = 4    # detail: form, list id (set(list): the list's items, not copied)
+ENCODED = 2  # detail: text id, encoding id
+CONTAINER = 3  # detail: form, items (ids)
+ITEMS_OF = 4  # detail: form, list id (set(list): the list's items, not copied)
 KIND, VALUES, SIZE, DEPTH, SHARED = range(5)
 
 
 def _rust_char_escape(character):
     """char::escape_debug, for the printable characters and the usual escapes.
 
-    Rust's notion of printable is its own table; this uses Unicode's categories, which agree
-    for every character a module or a name written by Python holds."""
-    special = {"\0": "\\0", "\t": "\\t", "\r": "\\r", "\n": "\\n", "\\": "\\\\", "'": "\\'",
-               '"': '\\"'}
+    Rust's notion of printable is its own table; this uses Unicode's
+    categories, which agree for every character a module or a name written
+    by Python holds."""
+    special = {
+        "\0": "\\0",
+        "\t": "\\t",
+        "\r": "\\r",
+        "\n": "\\n",
+        "\\": "\\\\",
+        "'": "\\'",
+        '"': '\\"',
+    }
     if character in special:
         return special[character]
     category = unicodedata.category(character)
@@ -216,7 +315,9 @@ def _rust_char_escape(character):
 
 def _show(text):
     # A hostile name may be long or hold control characters: show a little.
-    return "".join(_rust_char_escape(c) for c in text.decode("utf-8", "replace")[:60])
+    return "".join(
+        _rust_char_escape(c) for c in text.decode("utf-8", "replace")[:60]
+    )
 
 
 def _refused_global(module, name):
@@ -224,7 +325,8 @@ def _refused_global(module, name):
 
 
 def _decimal(name, offset, arg):
-    """A text argument, for opcodes that take a decimal number (PUT, GET): a u64."""
+    """A text argument, for opcodes that take a decimal number (PUT, GET): a
+    u64."""
     try:
         text = arg.decode("utf-8").strip(RUST_WHITESPACE)
     except UnicodeDecodeError:
@@ -234,9 +336,12 @@ def _decimal(name, offset, arg):
     return int(text)
 
 
-# What Rust's str::trim and char::is_whitespace take for whitespace (Unicode's White_Space).
-RUST_WHITESPACE = ("\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
-                   "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
+# What Rust's str::trim and char::is_whitespace take for whitespace (Unicode's
+# White_Space).
+RUST_WHITESPACE = (
+    "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+    "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
 
 
 def _check_integer(code, name, offset, arg):
@@ -250,7 +355,8 @@ def _check_integer(code, name, offset, arg):
 
 
 def scan(data):
-    """Checks the pickle, and writes its value out again as a plain pickle (bytes)."""
+    """Checks the pickle, and writes its value out again as a plain pickle
+    (bytes)."""
     objects = []
     stack = []  # ids of objects, or ("global", name) for a global to call
     marks = []  # the stack's length at each open MARK
@@ -293,7 +399,8 @@ def scan(data):
         return entry
 
     def text(ident):
-        """The UTF-8 of a string written in one binary opcode, or in protocol 0's UNICODE."""
+        """The UTF-8 of a string written in one binary opcode, or in
+        protocol 0's UNICODE."""
         obj = objects[ident]
         if obj[KIND] != SCALAR:
             return None
@@ -301,7 +408,11 @@ def scan(data):
         skip = {0x8C: 2, ord("X"): 5, 0x8D: 9, ord("V"): 1}.get(code)
         if skip is None:
             return None
-        return data[start + skip:end - 1] if code == ord("V") else data[start + skip:end]
+        return (
+            data[start + skip : end - 1]
+            if code == ord("V")
+            else data[start + skip : end]
+        )
 
     def place(target, items):
         parent = objects[target]
@@ -320,18 +431,24 @@ def scan(data):
         if form == "dict" and len(items) % 2 == 1:
             raise refuse("odd dict")
         opening, closing = FORMS[form]
-        ident = new_object([CONTAINER, 1, len(opening) + len(closing), 1, False, form, []])
+        ident = new_object(
+            [CONTAINER, 1, len(opening) + len(closing), 1, False, form, []]
+        )
         place(ident, items)
 
     def add(code, name, offset, items):
-        expected = "list" if code in b"ae" else "dict" if code in b"su" else "set"
+        expected = (
+            "list" if code in b"ae" else "dict" if code in b"su" else "set"
+        )
         top = stack[-1] if stack else None
         if top is None or isinstance(top, tuple) or len(stack) <= floor():
             raise refuse("underflow", name=name, offset=offset)
         obj = objects[top]
         form = obj[5] if obj[KIND] == CONTAINER else None
         if form != expected:
-            raise refuse("no container", name=name, offset=offset, form=expected)
+            raise refuse(
+                "no container", name=name, offset=offset, form=expected
+            )
         if obj[SHARED]:
             raise refuse("recursive", form=expected)
         if expected == "dict" and len(items) % 2 == 1:
@@ -353,15 +470,18 @@ def scan(data):
             raise refuse("not a global", offset=offset)
         called = callable_[1]
         obj = objects[arguments]
-        # Arguments come as a tuple; anything else is no call plain data makes (set(None) is an
-        # error in Python too).
+        # Arguments come as a tuple; anything else is no call plain data makes
+        # (set(None) is an error in Python too).
         if not (obj[KIND] == CONTAINER and obj[5] == "tuple"):
             raise refuse("call", name=called, offset=offset)
         args = list(obj[6])
 
         def is_bytes(ident):
             o = objects[ident]
-            return (o[KIND] == SCALAR and o[7] in b"BC\x8e") or o[KIND] in (EMPTY_BYTES, ENCODED)
+            return (o[KIND] == SCALAR and o[7] in b"BC\x8e") or o[KIND] in (
+                EMPTY_BYTES,
+                ENCODED,
+            )
 
         def is_list(ident):
             o = objects[ident]
@@ -373,17 +493,41 @@ def scan(data):
             form = "set" if called == SET else "frozenset"
             source = objects[args[0]]
             opening, closing = FORMS[form]
-            size = source[SIZE] - (len(FORMS["list"][0]) + 1) + len(opening) + len(closing)
-            objects.append([ITEMS_OF, source[VALUES], size, source[DEPTH], False, form, args[0]])
+            size = (
+                source[SIZE]
+                - (len(FORMS["list"][0]) + 1)
+                + len(opening)
+                + len(closing)
+            )
+            objects.append(
+                [
+                    ITEMS_OF,
+                    source[VALUES],
+                    size,
+                    source[DEPTH],
+                    False,
+                    form,
+                    args[0],
+                ]
+            )
             return push(len(objects) - 1)
         if called in (BYTEARRAY, BYTES) and not args:
             return new_object([EMPTY_BYTES, 1, 2, 0, False])
         # serde-pickle reads a bytearray as bytes: the value passes as is.
         if called == BYTEARRAY and len(args) == 1 and is_bytes(args[0]):
             return push(args[0])
-        if called == ENCODE and len(args) == 2 and text(args[0]) is not None \
-                and text(args[1]) == b"latin1":
-            size = objects[args[0]][SIZE] + objects[args[1]][SIZE] + len(ENCODE_CALL) + 2
+        if (
+            called == ENCODE
+            and len(args) == 2
+            and text(args[0]) is not None
+            and text(args[1]) == b"latin1"
+        ):
+            size = (
+                objects[args[0]][SIZE]
+                + objects[args[1]][SIZE]
+                + len(ENCODE_CALL)
+                + 2
+            )
             return new_object([ENCODED, 1, size, 0, False, args[0], args[1]])
         raise refuse("call", name=called, offset=offset)
 
@@ -400,7 +544,9 @@ def scan(data):
             if code in INTEGERS:
                 _check_integer(code, name, offset, arg)
             new_object([SCALAR, 1, end - offset, 0, False, offset, end, code])
-        elif code == 0x80 or code == 0x95:  # PROTO and FRAME change nothing here.
+        elif (
+            code == 0x80 or code == 0x95
+        ):  # PROTO and FRAME change nothing here.
             pass
         elif code == 0x28:  # MARK
             if len(marks) >= MAX_OPEN_MARKS:
@@ -430,12 +576,19 @@ def scan(data):
                 raise refuse("underflow", name=name, offset=offset)
             memo[index] = stack[-1]
         elif code in b"ghj":  # GET, BINGET, LONG_BINGET
-            index = _decimal(name, offset, arg) if code == 0x67 else int.from_bytes(arg, "little")
+            index = (
+                _decimal(name, offset, arg)
+                if code == 0x67
+                else int.from_bytes(arg, "little")
+            )
             if index not in memo:
                 raise refuse("no memo", name=name, offset=offset, index=index)
             copy(objects, push, memo[index])
         elif code in b")]}\x8f":
-            container({0x29: "tuple", 0x5D: "list", 0x7D: "dict", 0x8F: "set"}[code], [])
+            container(
+                {0x29: "tuple", 0x5D: "list", 0x7D: "dict", 0x8F: "set"}[code],
+                [],
+            )
         elif code in b"\x85\x86\x87":  # TUPLE1, TUPLE2, TUPLE3
             at = len(stack) - (code - 0x84)
             if at < 0 or at < floor():
@@ -445,7 +598,12 @@ def scan(data):
             container("tuple", items)
         elif code in b"tl\x91d":
             items = pop_mark(name, offset)
-            container({0x74: "tuple", 0x6C: "list", 0x91: "frozenset", 0x64: "dict"}[code], items)
+            container(
+                {0x74: "tuple", 0x6C: "list", 0x91: "frozenset", 0x64: "dict"}[
+                    code
+                ],
+                items,
+            )
         elif code in b"as":  # APPEND, SETITEM
             at = len(stack) - (1 if code == 0x61 else 2)
             if at < 0 or at <= floor():
@@ -458,7 +616,9 @@ def scan(data):
         elif code == 0x63:  # GLOBAL
             module, _, attribute = arg.partition(b"\n")
             global_named(module, attribute)
-        elif code == 0x93:  # STACK_GLOBAL: a module and a name, strings, as protocol 4 writes them
+        # STACK_GLOBAL: a module and a name, strings, as protocol 4 writes
+        # them.
+        elif code == 0x93:
             names = []
             for _ in range(2):
                 found = text(pop_value(name))
@@ -472,8 +632,9 @@ def scan(data):
             module, _, attribute = arg.partition(b"\n")
             raise _refused_global(module, attribute)
         else:
-            # OBJ, NEWOBJ, NEWOBJ_EX and BUILD make objects of classes; the rest (PERSID, EXT1,
-            # NEXT_BUFFER...) fetch objects from outside the pickle. Plain data needs none.
+            # OBJ, NEWOBJ, NEWOBJ_EX and BUILD make objects of classes; the
+            # rest (PERSID, EXT1, NEXT_BUFFER...) fetch objects from outside
+            # the pickle. Plain data needs none.
             raise refuse("opcode", name=name, offset=offset)
         offset = end
 
@@ -489,7 +650,8 @@ ENCODE_CALL = b"c_codecs\nencode\n"
 
 
 def write_out(data, objects, root):
-    """The value, within the bounds, as a pickle without memo. No recursion: a list of steps."""
+    """The value, within the bounds, as a pickle without memo. No recursion: a
+    list of steps."""
     obj = objects[root]
     if obj[DEPTH] > MAX_DEPTH:
         raise refuse("depth")
@@ -507,7 +669,7 @@ def write_out(data, objects, root):
         obj = objects[step]
         kind = obj[KIND]
         if kind == SCALAR:
-            plain += data[obj[5]:obj[6]]
+            plain += data[obj[5] : obj[6]]
             continue
         if kind == EMPTY_BYTES:
             plain += b"C\x00"
@@ -529,6 +691,7 @@ def write_out(data, objects, root):
 
 # Step 3: the plain pickle as serde-pickle reads it. Values are (tag, payload).
 
+
 class _Serde(Exception):
     """An error serde-pickle reports, already worded."""
 
@@ -538,15 +701,27 @@ def _eval_error(offset, error):
 
 
 def _literal(offset, raw):
-    return _eval_error(offset, REFUSALS["literal"].format(text=raw.decode("utf-8", "replace")))
+    return _eval_error(
+        offset, REFUSALS["literal"].format(text=raw.decode("utf-8", "replace"))
+    )
 
 
-_RUST_FLOAT = re.compile(rb"[+-]?(?:(?i:inf|infinity|nan)|(?:[0-9]+\.?[0-9]*|\.[0-9]+)"
-                         rb"(?:[eE][+-]?[0-9]+)?)")
+_RUST_FLOAT = re.compile(
+    rb"[+-]?(?:(?i:inf|infinity|nan)|(?:[0-9]+\.?[0-9]*|\.[0-9]+)"
+    rb"(?:[eE][+-]?[0-9]+)?)"
+)
 _RUST_INT = re.compile(rb"[+-]?[0-9]+")
 _BIGINT = re.compile(rb"-?\+?(?![_])[0-9_]*[0-9][0-9_]*")
-_ESCAPES = {ord("\\"): 0x5C, ord("a"): 7, ord("b"): 8, ord("t"): 9, ord("n"): 10, ord("v"): 11,
-            ord("f"): 12, ord("r"): 13}
+_ESCAPES = {
+    ord("\\"): 0x5C,
+    ord("a"): 7,
+    ord("b"): 8,
+    ord("t"): 9,
+    ord("n"): 10,
+    ord("v"): 11,
+    ord("f"): 12,
+    ord("r"): 13,
+}
 
 
 def _line(arg):
@@ -554,7 +729,8 @@ def _line(arg):
 
 
 def _scalar(code, arg, pos):
-    """One scalar opcode's value, as serde-pickle decodes it; pos is where it ends."""
+    """One scalar opcode's value, as serde-pickle decodes it; pos is where it
+    ends."""
     if code == 0x4E:
         return ("none", None)
     if code in (0x88, 0x89):
@@ -563,7 +739,7 @@ def _scalar(code, arg, pos):
         line = _line(arg)
         if line in (b"00", b"01"):
             return ("bool", line == b"01")
-        if not _RUST_INT.fullmatch(line) or not -2**63 <= int(line) < 2**63:
+        if not _RUST_INT.fullmatch(line) or not -(2**63) <= int(line) < 2**63:
             raise _literal(pos, line)
         return ("int", int(line))
     if code == 0x4C:  # LONG
@@ -587,7 +763,9 @@ def _scalar(code, arg, pos):
         return ("int", int.from_bytes(arg, "little"))
     if code in (0x8A, 0x8B):
         return ("int", int.from_bytes(arg, "little", signed=True))
-    if code == 0x53:  # STRING: Python 2's str, which serde-pickle reads as bytes
+    if (
+        code == 0x53
+    ):  # STRING: Python 2's str, which serde-pickle reads as bytes
         line = _line(arg)
         if len(line) >= 2 and line[0] == line[-1] and line[0] in b"\"'":
             line = line[1:-1]
@@ -603,8 +781,10 @@ def _scalar(code, arg, pos):
             at += 1
             if escape in _ESCAPES:
                 out.append(_ESCAPES[escape])
-            elif escape == ord("x") and re.fullmatch(rb"[0-9a-fA-F]{2}", line[at:at + 2]):
-                out.append(int(line[at:at + 2], 16))
+            elif escape == ord("x") and re.fullmatch(
+                rb"[0-9a-fA-F]{2}", line[at : at + 2]
+            ):
+                out.append(int(line[at : at + 2], 16))
                 at += 2
             else:
                 raise _literal(pos, line)
@@ -619,10 +799,15 @@ def _scalar(code, arg, pos):
             if byte != 0x5C:
                 out.append(chr(byte))
                 continue
-            width = {ord("u"): 4, ord("U"): 8}.get(line[at] if at < len(line) else None)
-            hex_digits = line[at + 1:at + 1 + width] if width else b""
-            if not width or not re.fullmatch(rb"[0-9a-fA-F]+", hex_digits) \
-                    or len(hex_digits) != width:
+            width = {ord("u"): 4, ord("U"): 8}.get(
+                line[at] if at < len(line) else None
+            )
+            hex_digits = line[at + 1 : at + 1 + width] if width else b""
+            if (
+                not width
+                or not re.fullmatch(rb"[0-9a-fA-F]+", hex_digits)
+                or len(hex_digits) != width
+            ):
                 raise _literal(pos, line)
             point = int(hex_digits, 16)
             if point > 0x10FFFF or 0xD800 <= point <= 0xDFFF:
@@ -639,7 +824,8 @@ def _scalar(code, arg, pos):
 
 
 def _serde_read(plain):
-    """serde-pickle's parse of the plain pickle: the value, before its dicts and sets are made."""
+    """serde-pickle's parse of the plain pickle: the value, before its dicts
+    and sets are made."""
     stack = []
     stacks = []
     offset = 0
@@ -672,7 +858,9 @@ def _serde_read(plain):
             arguments = stack.pop()[1]
             stack.pop()
             # serde-pickle keeps each character's low byte: latin1's bytes.
-            stack.append(("bytes", bytes(ord(c) & 0xFF for c in arguments[0][1])))
+            stack.append(
+                ("bytes", bytes(ord(c) & 0xFF for c in arguments[0][1]))
+            )
         else:
             stack.append(_scalar(code, arg, end))
         offset = end
@@ -688,15 +876,21 @@ def _hashable(value):
 
 
 def _convert(value):
-    """serde-pickle's conversion: dict keys and set items hashable, kept in its sorted order."""
+    """serde-pickle's conversion: dict keys and set items hashable, kept in
+    its sorted order."""
     tag, payload = value
     if tag in ("list", "tuple"):
         return (tag, [_convert(item) for item in payload])
     if tag in ("set", "frozenset"):
-        items = sorted((_hashable(_convert(item)) for item in payload), key=_ORDER)
+        items = sorted(
+            (_hashable(_convert(item)) for item in payload), key=_ORDER
+        )
         # A BTreeSet collected from items keeps the last of equal ones.
-        kept = [item for at, item in enumerate(items)
-                if at + 1 == len(items) or _compare(item, items[at + 1]) != 0]
+        kept = [
+            item
+            for at, item in enumerate(items)
+            if at + 1 == len(items) or _compare(item, items[at + 1]) != 0
+        ]
         return (tag, kept)
     if tag == "dict":
         pairs = []
@@ -714,8 +908,16 @@ def _convert(value):
     return value
 
 
-_RANKS = {"none": 0, "bool": 1, "int": 1, "float": 1, "bytes": 2, "str": 3, "frozenset": 4,
-          "tuple": 5}
+_RANKS = {
+    "none": 0,
+    "bool": 1,
+    "int": 1,
+    "float": 1,
+    "bytes": 2,
+    "str": 3,
+    "frozenset": 4,
+    "tuple": 5,
+}
 
 
 def _sign(a, b):
@@ -731,25 +933,30 @@ def _as_i64(f):
     if math.isnan(f):
         return 0
     if math.isinf(f):
-        return 2**63 - 1 if f > 0 else -2**63
-    return max(-2**63, min(2**63 - 1, int(f)))
+        return 2**63 - 1 if f > 0 else -(2**63)
+    return max(-(2**63), min(2**63 - 1, int(f)))
 
 
 def _compare(a, b):
-    """HashableValue's Ord in serde-pickle: numbers by value, then bytes, str, frozenset, tuple."""
+    """HashableValue's Ord in serde-pickle: numbers by value, then bytes, str,
+    frozenset, tuple."""
     (tag, x), (other, y) = a, b
     if _RANKS[tag] != _RANKS[other]:
         return _sign(_RANKS[tag], _RANKS[other])
     if tag == "none":
         return 0
     if _RANKS[tag] == 1:
-        big = lambda n: not -2**63 <= n < 2**63  # noqa: E731 (serde-pickle's Int)
+        big = (
+            lambda n: not -(2**63) <= n < 2**63
+        )  # noqa: E731 (serde-pickle's Int)
         if tag != "float" and other != "float":
             return _sign(int(x), int(y))
         if tag == "float" and other == "float":
             return _float_order(x, y)
         if tag == "float":
-            return _sign(_as_i64(x), y) if big(y) else _float_order(x, float(y))
+            return (
+                _sign(_as_i64(x), y) if big(y) else _float_order(x, float(y))
+            )
         if big(x):
             try:
                 return _float_order(float(x), y)
@@ -769,7 +976,8 @@ _ORDER = cmp_to_key(_compare)
 
 
 def loads(data):
-    """The value a peer's pickle holds, if it is plain data; raises Refused otherwise."""
+    """The value a peer's pickle holds, if it is plain data; raises Refused
+    otherwise."""
     plain = scan(bytes(data))
     try:
         return _convert(_serde_read(plain))
@@ -778,8 +986,10 @@ def loads(data):
 
 
 def to_python(value):
-    """A value from `loads` as Python's own objects (dict, list, tuple, set, ...), for a program
-    that uses the data rather than prints it. Recursion is bounded by MAX_DEPTH."""
+    """A value from `loads` as Python's own objects (dict, list, tuple, set,
+    ...), for a program that uses the data rather than prints it. Recursion
+    is bounded by MAX_DEPTH.
+    """
     tag, payload = value
     if tag == "list":
         return [to_python(item) for item in payload]
@@ -794,18 +1004,40 @@ def to_python(value):
     return payload
 
 
-# Rust's python::repr, which prints what Python's repr prints for the lessons' values.
+# Rust's python::repr, which prints what Python's repr prints for the lessons'
+# values.
 
-_FORMAT = {0xAD, 0x61C, 0x6DD, 0x70F, 0x8E2, 0x180E, 0xFEFF, 0x110BD, 0x110CD, 0xE0001}
-_FORMAT_RANGES = [(0x600, 0x605), (0x890, 0x891), (0x200B, 0x200F), (0x202A, 0x202E),
-                  (0x2060, 0x2064), (0x2066, 0x206F), (0xFFF9, 0xFFFB), (0xE0020, 0xE007F)]
+_FORMAT = {
+    0xAD,
+    0x61C,
+    0x6DD,
+    0x70F,
+    0x8E2,
+    0x180E,
+    0xFEFF,
+    0x110BD,
+    0x110CD,
+    0xE0001,
+}
+_FORMAT_RANGES = [
+    (0x600, 0x605),
+    (0x890, 0x891),
+    (0x200B, 0x200F),
+    (0x202A, 0x202E),
+    (0x2060, 0x2064),
+    (0x2066, 0x206F),
+    (0xFFF9, 0xFFFB),
+    (0xE0020, 0xE007F),
+]
 
 
 def _printable(character):
     code = ord(character)
     if code < 0x20 or 0x7F <= code <= 0x9F:
         return False
-    if code in _FORMAT or any(low <= code <= high for low, high in _FORMAT_RANGES):
+    if code in _FORMAT or any(
+        low <= code <= high for low, high in _FORMAT_RANGES
+    ):
         return False
     if 0xE000 <= code <= 0xF8FF or code >= 0xF0000:
         return False
@@ -820,14 +1052,26 @@ def _str_repr(text):
             parts.append("\\\\")
         elif character == quote:
             parts.append("\\" + quote)
-        elif character.isascii() and character.isprintable() or (
-                not character.isascii() and _printable(character)):
+        elif (
+            character.isascii()
+            and character.isprintable()
+            or (not character.isascii() and _printable(character))
+        ):
             parts.append(character)
         else:
             code = ord(character)
-            parts.append({"\t": "\\t", "\n": "\\n", "\r": "\\r"}.get(character) or (
-                f"\\x{code:02x}" if code < 0x100 else
-                f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"))
+            parts.append(
+                {"\t": "\\t", "\n": "\\n", "\r": "\\r"}.get(character)
+                or (
+                    f"\\x{code:02x}"
+                    if code < 0x100
+                    else (
+                        f"\\u{code:04x}"
+                        if code < 0x10000
+                        else f"\\U{code:08x}"
+                    )
+                )
+            )
     parts.append(quote)
     return "".join(parts)
 
