@@ -22,10 +22,7 @@ fn twin(args: &[&str]) -> Option<Command> {
 
 #[test]
 fn demo() {
-    let output = run(lesson(NAME, &[]));
-    assert_exit(&output, 0);
-    assert_eq!(output.stderr, "");
-    assert_sides_transcript(NAME, "demo", &output.stdout);
+    support::assert_demo(NAME);
 }
 
 #[test]

@@ -69,10 +69,7 @@ fn error_of(answer: &BTreeMap<String, Value>) -> String {
 
 #[test]
 fn demo() {
-    let output = run(lesson(NAME, &[]));
-    assert_exit(&output, 0);
-    assert_eq!(output.stderr, "");
-    assert_sides_transcript(NAME, "demo", &output.stdout);
+    support::assert_demo(NAME);
 }
 
 #[test]

@@ -5,17 +5,9 @@
 mod support;
 
 use support::{
-    LESSONS, assert_exit, assert_sides_transcript, assert_transcript,
-    client_options, lesson, run, server_then_client,
+    LESSONS, assert_demo, assert_exit, assert_transcript, client_options,
+    lesson, run, server_then_client,
 };
-
-/// `cargo run --example NAME`: server and client in one process.
-fn demo(name: &str) {
-    let output = run(lesson(name, &[]));
-    assert_exit(&output, 0);
-    assert_eq!(output.stderr, "", "the demo should print nothing on stderr");
-    assert_sides_transcript(name, "demo", &output.stdout);
-}
 
 /// A teacher's two terminals: `-- server` in one, `-- client` in the other.
 fn server_and_client(name: &str) {
@@ -34,7 +26,7 @@ fn server_and_client(name: &str) {
 
 #[test]
 fn lesson_01_demo() {
-    demo("lesson_01");
+    assert_demo("lesson_01");
 }
 
 #[test]
@@ -44,7 +36,7 @@ fn lesson_01_server_and_client() {
 
 #[test]
 fn lesson_02_demo() {
-    demo("lesson_02");
+    assert_demo("lesson_02");
 }
 
 #[test]
@@ -54,7 +46,7 @@ fn lesson_02_server_and_client() {
 
 #[test]
 fn lesson_03_demo() {
-    demo("lesson_03");
+    assert_demo("lesson_03");
 }
 
 #[test]
@@ -64,7 +56,7 @@ fn lesson_03_server_and_client() {
 
 #[test]
 fn lesson_04_demo() {
-    demo("lesson_04");
+    assert_demo("lesson_04");
 }
 
 #[test]
@@ -74,7 +66,7 @@ fn lesson_04_server_and_client() {
 
 #[test]
 fn lesson_05_demo() {
-    demo("lesson_05");
+    assert_demo("lesson_05");
 }
 
 #[test]

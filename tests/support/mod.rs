@@ -304,6 +304,15 @@ pub fn unfold(text: &str) -> String {
     text.replace("\n[server]   ", " ").replace("\n[client]   ", " ")
 }
 
+/// `cargo run --example NAME`: the demo ends with status 0, prints nothing
+/// on stderr, and each side prints what the demo transcript shows.
+pub fn assert_demo(name: &str) {
+    let output = run(lesson(name, &[]));
+    assert_exit(&output, 0);
+    assert_eq!(output.stderr, "", "the demo should print nothing on stderr");
+    assert_sides_transcript(name, "demo", &output.stdout);
+}
+
 /// Asserts a run ended with `code`, showing what it printed where it did not.
 pub fn assert_exit(output: &Output, code: i32) {
     assert_eq!(
