@@ -169,8 +169,7 @@ fn client(config: &ClientConfig, out: &Out) -> io::Result<()> {
                 }
                 Piece::Message(pickled) => {
                     // pickle.loads, but safe: checked within bounds, then
-                    // read by serde-pickle, which builds values and never
-                    // runs code.
+                    // built from plain data only; no code runs.
                     let value = unpickle(&pickled)?;
                     out.say(python::repr(&value));
                 }

@@ -204,7 +204,7 @@ fn server(config: &ServerConfig, out: &Out) -> io::Result<()> {
                 // to the struct.
                 let value =
                     unpickle(&request).map_err(|error| error.to_string())?;
-                serde_pickle::from_value::<Request>(value)
+                serde_pickle::from_value::<Request>(value.into())
                     .map_err(|error| error.to_string())
             })
             .and_then(|request| {
@@ -274,7 +274,7 @@ fn client(config: &ClientConfig, out: &Out) -> io::Result<()> {
     // pickle.loads, but typed: the answer must have every field of a
     // LessonInfo, each of its type, or this fails and says which.
     // The bytes pass lesson 5's bounded checks before serde sees them.
-    let value = unpickle(&answer)?;
+    let value = serde_pickle::Value::from(unpickle(&answer)?);
     let info = match serde_pickle::from_value::<LessonInfo>(value.clone()) {
         Ok(info) => info,
         Err(error) => {

@@ -22,8 +22,9 @@
 //! - [`python`]: prints values and bytes the way Python's `repr` does, so
 //!   Rust and Python print the same lines.
 //! - [`unpickle`]: reads pickles from a peer that may be hostile: checks the
-//!   opcodes within bounds, then unpickles with serde-pickle; lists opcodes
-//!   as `pickletools.dis` does.
+//!   opcodes within bounds, then builds the value, serde-pickle decoding
+//!   each number, string and bytes; lists opcodes as `pickletools.dis`
+//!   does.
 //!
 //! Run a lesson with `cargo run --example lesson_01`; `-- --help` lists its
 //! options.

@@ -3,9 +3,9 @@
 //!
 //! The tutorial prints what it receives with Python's `print`, and its readers
 //! know that notation: `{1: 'Client', 2: 'Server'}`, `b'Socket '`, `(1,)`,
-//! `None`. Lesson 5 receives Python values (through serde-pickle's [`Value`])
-//! and prints them the same way, so a Rust client and a Python client print the
-//! same lines.
+//! `None`. Lesson 5 receives Python values ([`Unpickled`], serde-pickle's
+//! [`Value`] and `bytearray`) and prints them the same way, so a Rust client
+//! and a Python client print the same lines.
 //!
 //! Two things Python decides at run time cannot be copied exactly: a dict
 //! prints in the order its keys were inserted and a set in the order of their
@@ -16,11 +16,42 @@
 use serde_pickle::{HashableValue, Value};
 use std::fmt::Write as _;
 
+use crate::unpickle::Unpickled;
+
 /// `repr(value)`, as Python prints it.
-pub fn repr(value: &Value) -> String {
+pub fn repr(value: &impl Repr) -> String {
     let mut text = String::new();
-    write_value(&mut text, value);
+    value.write_repr(&mut text);
     text
+}
+
+/// A value [`repr`] prints: one serde-pickle made, or one read by
+/// [`unpickle`](crate::unpickle::unpickle).
+pub trait Repr {
+    fn write_repr(&self, text: &mut String);
+}
+
+impl Repr for Value {
+    fn write_repr(&self, text: &mut String) {
+        write_value(text, self);
+    }
+}
+
+impl Repr for Unpickled {
+    fn write_repr(&self, text: &mut String) {
+        let write = |text: &mut String, item: &Unpickled| item.write_repr(text);
+        match self {
+            Unpickled::Value(value) => write_value(text, value),
+            Unpickled::ByteArray(bytes) => {
+                let _ = write!(text, "bytearray({})", bytes_repr(bytes));
+            }
+            Unpickled::List(items) => {
+                write_items(text, "[", items.iter(), "]", write)
+            }
+            Unpickled::Tuple(items) => write_tuple(text, items, write),
+            Unpickled::Dict(entries) => write_dict(text, entries, write),
+        }
+    }
 }
 
 /// `repr(b'...')`: printable ASCII as is, the rest as escapes.
@@ -92,36 +123,42 @@ fn write_value(text: &mut String, value: &Value) {
         Value::List(items) => {
             write_items(text, "[", items.iter(), "]", write_value)
         }
-        Value::Tuple(items) if items.len() == 1 => {
-            write_items(text, "(", items.iter(), ",)", write_value)
-        }
-        Value::Tuple(items) => {
-            write_items(text, "(", items.iter(), ")", write_value)
-        }
+        Value::Tuple(items) => write_tuple(text, items, write_value),
         Value::Set(items) if items.is_empty() => text.push_str("set()"),
         Value::Set(items) => {
             write_items(text, "{", items.iter(), "}", write_key)
         }
         Value::FrozenSet(items) => write_frozenset(text, items.iter()),
-        Value::Dict(entries) => {
-            write_items(text, "{", entries.iter(), "}", |text, (key, value)| {
-                write_key(text, key);
-                text.push_str(": ");
-                write_value(text, value);
-            })
-        }
+        Value::Dict(entries) => write_dict(text, entries, write_value),
     }
+}
+
+/// A tuple of one is written `(x,)`: `(x)` is x in brackets.
+fn write_tuple<T>(
+    text: &mut String,
+    items: &[T],
+    write_item: impl FnMut(&mut String, &T),
+) {
+    let close = if items.len() == 1 { ",)" } else { ")" };
+    write_items(text, "(", items.iter(), close, write_item)
+}
+
+fn write_dict<T>(
+    text: &mut String,
+    entries: &std::collections::BTreeMap<HashableValue, T>,
+    mut write_item: impl FnMut(&mut String, &T),
+) {
+    write_items(text, "{", entries.iter(), "}", |text, (key, item)| {
+        write_key(text, key);
+        text.push_str(": ");
+        write_item(text, item);
+    })
 }
 
 /// Dict keys and set members: serde-pickle keeps them as [`HashableValue`].
 fn write_key(text: &mut String, key: &HashableValue) {
     match key {
-        HashableValue::Tuple(items) if items.len() == 1 => {
-            write_items(text, "(", items.iter(), ",)", write_key)
-        }
-        HashableValue::Tuple(items) => {
-            write_items(text, "(", items.iter(), ")", write_key)
-        }
+        HashableValue::Tuple(items) => write_tuple(text, items, write_key),
         HashableValue::FrozenSet(items) => write_frozenset(text, items.iter()),
         // The other kinds print as their plain values do.
         simple => write_value(text, &simple.clone().into_value()),

@@ -19,15 +19,17 @@
 //! It accepts only the globals that plain data needs (`set`, `frozenset`,
 //! `bytearray`, `bytes` and `_codecs.encode`, which Python's protocols 0 to 3
 //! use for them), and no opcode that builds an object of a class. Then it
-//! writes the value out again as a plain pickle without memo, each repeated
-//! object in full, and hands that to serde-pickle. That also lets serde-pickle
-//! read shared objects it would otherwise mistake for recursive ones.
+//! builds the value, each repeated object in full: serde-pickle decodes each
+//! number, string and bytes, one opcode at a time, and the containers are
+//! built here, the way serde-pickle builds them (a dict's keys and a set's
+//! items in its sorted order), plus the one type it has no variant for:
+//! `bytearray`, which serde-pickle would read as `bytes`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::io;
 
-use serde_pickle::{DeOptions, Value};
+use serde_pickle::{DeOptions, HashableValue, Value};
 
 use crate::python::{bytes_repr, str_repr};
 
@@ -53,6 +55,42 @@ pub const MAX_INT_BYTES: usize = 1785;
 const ALLOWED_GLOBALS: &str = "None, bool, int, float, str, bytes, \
     bytearray, list, tuple, dict, set, frozenset";
 
+/// A value read from a pickle.
+///
+/// serde-pickle's [`Value`] has every plain type but `bytearray`, which it
+/// reads as `bytes`; a bytearray can sit in a list, a tuple or a dict's
+/// value, so those three are here too. (Never in a set or a dict's key: a
+/// bytearray cannot be hashed.)
+#[derive(Debug, Clone, PartialEq)]
+pub enum Unpickled {
+    /// None, a bool, an int, a float, a str, bytes, a set or a frozenset.
+    Value(Value),
+    ByteArray(Vec<u8>),
+    List(Vec<Unpickled>),
+    Tuple(Vec<Unpickled>),
+    Dict(BTreeMap<HashableValue, Unpickled>),
+}
+
+impl From<Unpickled> for Value {
+    /// The value as serde-pickle reads it, a bytearray as bytes: what
+    /// `serde_pickle::from_value` takes to make a struct of it.
+    fn from(value: Unpickled) -> Value {
+        let values = |items: Vec<Unpickled>| items.into_iter().map(Value::from);
+        match value {
+            Unpickled::Value(value) => value,
+            Unpickled::ByteArray(bytes) => Value::Bytes(bytes),
+            Unpickled::List(items) => Value::List(values(items).collect()),
+            Unpickled::Tuple(items) => Value::Tuple(values(items).collect()),
+            Unpickled::Dict(entries) => Value::Dict(
+                entries
+                    .into_iter()
+                    .map(|(key, item)| (key, item.into()))
+                    .collect(),
+            ),
+        }
+    }
+}
+
 /// `pickle.loads(pickled)`, for plain data only, within the bounds above.
 ///
 /// ```
@@ -61,14 +99,11 @@ const ALLOWED_GLOBALS: &str = "None, bool, int, float, str, bytes, \
 /// assert!(value.to_string().contains("contains itself"));
 /// let value = unpickle(b"(K\x01K\x02l.").unwrap();
 /// assert_eq!(repr(&value), "[1, 2]");
+/// let value = unpickle(b"\x80\x05\x96\x02\0\0\0\0\0\0\0ab.").unwrap();
+/// assert_eq!(repr(&value), "bytearray(b'ab')");
 /// ```
-pub fn unpickle(pickled: &[u8]) -> io::Result<Value> {
-    let plain = Scan::new(pickled).run()?;
-    serde_pickle::value_from_slice(&plain, DeOptions::new()).map_err(|error| {
-        invalid(format!(
-            "the message is not a pickle this program can read: {error}"
-        ))
-    })
+pub fn unpickle(pickled: &[u8]) -> io::Result<Unpickled> {
+    Scan::new(pickled).run()
 }
 
 /// A listing of a pickle's opcodes, one a line, as Python's `pickletools.dis`
@@ -339,8 +374,7 @@ impl Global {
     }
 }
 
-/// The containers, with the opcodes that write one out: EMPTY_LIST, MARK,
-/// the items, APPENDS, and the like.
+/// The containers.
 #[derive(Clone, Copy, PartialEq)]
 enum Form {
     List,
@@ -351,22 +385,13 @@ enum Form {
 }
 
 impl Form {
-    fn opening(self) -> &'static [u8] {
+    /// The bytes of a container's own opcodes, written out in full: a
+    /// list is EMPTY_LIST, MARK, the items, APPENDS; a tuple MARK, the
+    /// items, TUPLE; and so on.
+    fn ends(self) -> u64 {
         match self {
-            Form::List => b"](",
-            Form::Tuple | Form::FrozenSet => b"(",
-            Form::Dict => b"}(",
-            Form::Set => b"\x8f(",
-        }
-    }
-
-    fn closing(self) -> &'static [u8] {
-        match self {
-            Form::List => b"e",
-            Form::Tuple => b"t",
-            Form::Dict => b"u",
-            Form::Set => b"\x90",
-            Form::FrozenSet => b"\x91",
+            Form::List | Form::Dict | Form::Set => 3,
+            Form::Tuple | Form::FrozenSet => 2,
         }
     }
 
@@ -398,12 +423,18 @@ enum Kind {
         end: usize,
         code: u8,
     },
+    /// `bytes()`.
     EmptyBytes,
     /// `_codecs.encode(text, "latin1")`: bytes, as protocols 0 to 2 write
     /// them. serde-pickle reads this call itself.
     Encode {
         text: Id,
         encoding: Id,
+    },
+    /// `bytearray()`, or `bytearray(bytes)`: protocols 0 to 4 write one as
+    /// a call, 5 with its own opcode (a scalar, BYTEARRAY8).
+    ByteArray {
+        bytes: Option<Id>,
     },
     Container {
         form: Form,
@@ -453,8 +484,8 @@ impl<'a> Scan<'a> {
         }
     }
 
-    /// Checks the pickle, and writes its value out again as a plain pickle.
-    fn run(mut self) -> io::Result<Vec<u8>> {
+    /// Checks the pickle, and builds its value.
+    fn run(mut self) -> io::Result<Unpickled> {
         let mut offset = 0;
         loop {
             if offset >= self.pickled.len() {
@@ -468,7 +499,8 @@ impl<'a> Scan<'a> {
                     )));
                 }
                 let root = self.pop_value("STOP")?;
-                return self.write_out(root);
+                self.check_bounds(root)?;
+                return self.build(root);
             }
             self.step(&op)?;
             offset = op.end;
@@ -686,7 +718,7 @@ impl<'a> Scan<'a> {
         if form == Form::Dict && items.len() % 2 == 1 {
             return Err(malformed("a dict has a key without a value"));
         }
-        let size = (form.opening().len() + form.closing().len()) as u64;
+        let size = form.ends();
         let kind = Kind::Container { form, items: Vec::new() };
         let id = self.new_object(kind, size)?;
         self.place(id, items)
@@ -800,24 +832,27 @@ impl<'a> Scan<'a> {
                     Form::FrozenSet
                 };
                 let source = &self.objects[*items];
-                let list_ends = (Form::List.opening().len() + 1) as u64;
-                let ends = (form.opening().len() + form.closing().len()) as u64;
                 let object = Object {
                     kind: Kind::ItemsOf { form, list: *items },
                     values: source.values,
-                    size: source.size - list_ends + ends,
+                    size: source.size - Form::List.ends() + form.ends(),
                     depth: source.depth,
                     shared: false,
                 };
                 self.objects.push(object);
                 self.push(Entry::Value(self.objects.len() - 1))
             }
-            (Global::ByteArray | Global::Bytes, []) => {
+            (Global::Bytes, []) => {
                 self.new_object(Kind::EmptyBytes, 2).map(drop)
             }
-            // serde-pickle reads a bytearray as bytes: the value passes as is.
+            (Global::ByteArray, []) => {
+                let kind = Kind::ByteArray { bytes: None };
+                self.new_object(kind, 2).map(drop)
+            }
             (Global::ByteArray, [data]) if bytes(*data) => {
-                self.push(Entry::Value(*data))
+                let size = self.objects[*data].size;
+                let kind = Kind::ByteArray { bytes: Some(*data) };
+                self.new_object(kind, size).map(drop)
             }
             (Global::Encode, [text, encoding])
                 if self.text(*text).is_some()
@@ -834,9 +869,8 @@ impl<'a> Scan<'a> {
         }
     }
 
-    /// The value, within the bounds, as a pickle without memo or globals
-    /// other than `_codecs.encode`. No recursion: a list of steps to take.
-    fn write_out(&self, root: Id) -> io::Result<Vec<u8>> {
+    /// Refuses a value beyond the bounds before anything of it is built.
+    fn check_bounds(&self, root: Id) -> io::Result<()> {
         let object = &self.objects[root];
         if object.depth > MAX_DEPTH {
             return Err(refused(format_args!(
@@ -855,46 +889,108 @@ impl<'a> Scan<'a> {
                  full, counting each copy of a repeated one"
             )));
         }
-        enum Step<'o> {
-            Write(&'o [u8]),
-            Object(Id),
+        Ok(())
+    }
+
+    /// The value of an object, each repeated object built again in full.
+    /// The recursion goes as deep as the value nests: at most [`MAX_DEPTH`]
+    /// levels, checked before.
+    fn build(&self, id: Id) -> io::Result<Unpickled> {
+        let (form, items) = match &self.objects[id].kind {
+            // BYTEARRAY8: the opcode, an 8-byte length, the bytes.
+            Kind::Scalar { start, end, code: 0x96 } => {
+                let bytes = &self.pickled[start + 9..*end];
+                return Ok(Unpickled::ByteArray(bytes.to_vec()));
+            }
+            Kind::Scalar { start, end, .. } => {
+                let opcode = &self.pickled[*start..*end];
+                return self.decode(&[opcode], *start).map(Unpickled::Value);
+            }
+            Kind::EmptyBytes => {
+                return Ok(Unpickled::Value(Value::Bytes(Vec::new())));
+            }
+            Kind::Encode { text, encoding } => {
+                let (start, text) = self.opcode_of(*text);
+                let (_, encoding) = self.opcode_of(*encoding);
+                // TUPLE2, REDUCE: encode(text, encoding).
+                let call = [ENCODE_CALL, text, encoding, b"\x86R"];
+                return self.decode(&call, start).map(Unpickled::Value);
+            }
+            Kind::ByteArray { bytes: None } => {
+                return Ok(Unpickled::ByteArray(Vec::new()));
+            }
+            Kind::ByteArray { bytes: Some(bytes) } => {
+                return match self.build(*bytes)? {
+                    Unpickled::Value(Value::Bytes(bytes)) => {
+                        Ok(Unpickled::ByteArray(bytes))
+                    }
+                    _ => Err(malformed("a bytearray is made of no bytes")),
+                };
+            }
+            Kind::Container { form, items } => (*form, items.as_slice()),
+            Kind::ItemsOf { form, list } => (*form, self.items(*list)),
+        };
+        let built = items.iter().map(|item| self.build(*item));
+        Ok(match form {
+            Form::List => Unpickled::List(built.collect::<io::Result<_>>()?),
+            Form::Tuple => Unpickled::Tuple(built.collect::<io::Result<_>>()?),
+            Form::Set | Form::FrozenSet => {
+                let hashed = built.map(|item| hashable(item?));
+                let items = hashed.collect::<io::Result<_>>()?;
+                Unpickled::Value(match form {
+                    Form::Set => Value::Set(items),
+                    _ => Value::FrozenSet(items),
+                })
+            }
+            Form::Dict => {
+                // As serde-pickle does: a key equal to one before keeps the
+                // first key, with the last value.
+                let mut dict = BTreeMap::new();
+                for pair in items.chunks_exact(2) {
+                    let key = hashable(self.build(pair[0])?)?;
+                    dict.insert(key, self.build(pair[1])?);
+                }
+                Unpickled::Dict(dict)
+            }
+        })
+    }
+
+    /// serde-pickle's reading of `opcodes`, and STOP: one number, string or
+    /// bytes, or one `_codecs.encode` call. Its errors name the opcode at
+    /// `offset` in the message.
+    fn decode(&self, opcodes: &[&[u8]], offset: usize) -> io::Result<Value> {
+        let pickle = [opcodes, &[b"."]].concat().concat();
+        serde_pickle::value_from_slice(&pickle, DeOptions::new()).map_err(
+            |error| {
+                let error = match error {
+                    serde_pickle::Error::Eval(code, _) => code.to_string(),
+                    other => other.to_string(),
+                };
+                let name = opcode(self.pickled[offset]).map_or("?", |op| op.0);
+                malformed(format_args!("{name} at offset {offset}: {error}"))
+            },
+        )
+    }
+}
+
+/// A dict's key or a set's item, as serde-pickle keeps it.
+fn hashable(value: Unpickled) -> io::Result<HashableValue> {
+    let unhashable = || {
+        malformed(
+            "a dict key or set item is a list, dict, set or bytearray, which \
+             Python cannot hash",
+        )
+    };
+    match value {
+        Unpickled::Value(value) => {
+            value.into_hashable().map_err(|_| unhashable())
         }
-        let mut plain = Vec::with_capacity(object.size as usize + 1);
-        let mut steps = vec![Step::Object(root)];
-        while let Some(step) = steps.pop() {
-            let id = match step {
-                Step::Write(bytes) => {
-                    plain.extend_from_slice(bytes);
-                    continue;
-                }
-                Step::Object(id) => id,
-            };
-            let (form, items) = match &self.objects[id].kind {
-                Kind::Scalar { start, end, .. } => {
-                    plain.extend_from_slice(&self.pickled[*start..*end]);
-                    continue;
-                }
-                Kind::EmptyBytes => {
-                    plain.extend_from_slice(b"C\x00");
-                    continue;
-                }
-                Kind::Encode { text, encoding } => {
-                    plain.extend_from_slice(ENCODE_CALL);
-                    // TUPLE2, REDUCE: encode(text, encoding).
-                    steps.push(Step::Write(b"\x86R"));
-                    steps
-                        .extend([Step::Object(*encoding), Step::Object(*text)]);
-                    continue;
-                }
-                Kind::Container { form, items } => (*form, items.as_slice()),
-                Kind::ItemsOf { form, list } => (*form, self.items(*list)),
-            };
-            plain.extend_from_slice(form.opening());
-            steps.push(Step::Write(form.closing()));
-            steps.extend(items.iter().rev().map(|item| Step::Object(*item)));
-        }
-        plain.push(b'.');
-        Ok(plain)
+        Unpickled::Tuple(items) => items
+            .into_iter()
+            .map(hashable)
+            .collect::<io::Result<_>>()
+            .map(HashableValue::Tuple),
+        _ => Err(unhashable()),
     }
 }
 
@@ -903,6 +999,16 @@ impl Scan<'_> {
         match &self.objects[id].kind {
             Kind::Container { items, .. } => items,
             _ => &[],
+        }
+    }
+
+    /// Where a scalar's opcode starts, and its bytes.
+    fn opcode_of(&self, id: Id) -> (usize, &[u8]) {
+        match self.objects[id].kind {
+            Kind::Scalar { start, end, .. } => {
+                (start, &self.pickled[start..end])
+            }
+            _ => (0, &[]),
         }
     }
 }

@@ -222,6 +222,42 @@ fn shared_objects_read_and_a_value_that_contains_itself_is_refused() {
     }
 }
 
+/// Python writes a bytearray as a call of `bytearray` (protocols 0 to 4)
+/// or with its own opcode (5); the client prints it as Python does, not as
+/// bytes, wherever it sits.
+#[test]
+fn a_bytearray_prints_as_python_prints_it_at_every_protocol() {
+    for (expression, printed) in [
+        ("bytearray(b'ab')", "bytearray(b'ab')"),
+        ("bytearray()", "bytearray(b'')"),
+        (
+            "[bytearray(b'x\\xff')] * 2",
+            "[bytearray(b'x\\xff'), bytearray(b'x\\xff')]",
+        ),
+        ("(bytearray(b'a'), b'a')", "(bytearray(b'a'), b'a')"),
+        ("{1: bytearray(b'z')}", "{1: bytearray(b'z')}"),
+    ] {
+        for protocol in 0..=5 {
+            let Some(pickle) = python_pickle(expression, protocol) else {
+                return;
+            };
+            let output = client_given(&pickle);
+            assert_eq!(printed_value(&output), printed, "protocol {protocol}");
+        }
+    }
+}
+
+/// Python cannot hash a bytearray, so no pickle of its can hold one as a
+/// set item or a dict key; a forged one is refused, as Python refuses it.
+#[test]
+fn a_bytearray_as_a_key_is_refused() {
+    let unhashable = "a dict key or set item is a list, dict, set or bytearray";
+    let bytearray = b"\x96\x01\x00\x00\x00\x00\x00\x00\x00a";
+    let in_a_set = [&b"\x80\x05\x8f("[..], bytearray, b"\x90."].concat();
+    assert_refused(&in_a_set, unhashable);
+    assert_refused(b"}(cbuiltins\nbytearray\n)RK\x01u.", unhashable);
+}
+
 #[test]
 fn an_unknown_opcode_is_named() {
     assert_refused(

@@ -15,12 +15,12 @@ same rules, in the same order, with the same words:
    _codecs.encode, called with the arguments Python's protocols 0 to 3 give
    them), no opcode that builds an object of a class, and no value that
    contains itself;
-2. the value is written out again as a plain pickle without memo, each repeated
-   object in full;
-3. that pickle is read as serde-pickle (the Rust client's reader) reads it: its
-   rules for each opcode (STRING is bytes, INT is at most 64 bits, ...), its
-   messages, and its values (a dict's keys and a set's items sorted, a
-   bytearray read as bytes); `plain_repr` prints the value as the Rust client's
+2. the value is built, each repeated object in full: each number, string and
+   bytes decoded as serde-pickle (the Rust client's decoder) decodes it, with
+   its rules (STRING is bytes, INT is at most 64 bits, ...) and its words, and
+   each container built as serde-pickle builds it (a dict's keys and a set's
+   items in its sorted order), plus bytearray, which the Rust client keeps
+   apart as Python does; `plain_repr` prints the value as the Rust client's
    python::repr does.
 
 So the Python client prints what the Rust client prints for every message, not
@@ -115,13 +115,14 @@ REFUSALS = {
     + "{name} at offset {offset} finds too few values on the stack",
     "no memo": _MALFORMED
     + "{name} at offset {offset} fetches memo {index}, never stored",
-    # What serde-pickle says of the plain pickle written out (step 3), as it
-    # words it.
-    "eval": _MALFORMED + "eval error at offset {offset}: {error}",
-    "decoding": _MALFORMED + "decoding error: {error}",
+    # Building the value (step 2): what serde-pickle says of a number,
+    # string or bytes, as it words it, and a key Python could not hash.
+    "scalar": _MALFORMED + "{name} at offset {offset}: {error}",
     "literal": "literal is invalid: {text}",
     "not utf-8": "string is not UTF-8 encoded",
-    "unhashable": "dict key or set item not hashable",
+    "unhashable": _MALFORMED
+    + "a dict key or set item is a list, dict, set or bytearray, which Python "
+    "cannot hash",
 }
 
 
@@ -272,14 +273,9 @@ def find_global(module, name):
     return ENCODE if (module, name) == (b"_codecs", b"encode") else None
 
 
-# The containers, with the opcodes that write one out: (opening, closing).
-FORMS = {
-    "list": (b"](", b"e"),
-    "tuple": (b"(", b"t"),
-    "dict": (b"}(", b"u"),
-    "set": (b"\x8f(", b"\x90"),
-    "frozenset": (b"(", b"\x91"),
-}
+# The bytes of a container's own opcodes, written out in full: a list is
+# EMPTY_LIST, MARK, the items, APPENDS; a tuple MARK, the items, TUPLE; ...
+ENDS = {"list": 3, "tuple": 2, "dict": 3, "set": 3, "frozenset": 2}
 
 # Each object: [kind, values, size, depth, shared, detail...]. Kinds:
 SCALAR = 0  # detail: start, end (the opcode's bytes in the message), code
@@ -287,6 +283,7 @@ EMPTY_BYTES = 1
 ENCODED = 2  # detail: text id, encoding id
 CONTAINER = 3  # detail: form, items (ids)
 ITEMS_OF = 4  # detail: form, list id (set(list): the list's items, not copied)
+BYTEARRAY_OF = 5  # detail: the bytes' id, or None for bytearray()
 KIND, VALUES, SIZE, DEPTH, SHARED = range(5)
 
 
@@ -355,8 +352,7 @@ def _check_integer(code, name, offset, arg):
 
 
 def scan(data):
-    """Checks the pickle, and writes its value out again as a plain pickle
-    (bytes)."""
+    """Checks the pickle, and builds its value."""
     objects = []
     stack = []  # ids of objects, or ("global", name) for a global to call
     marks = []  # the stack's length at each open MARK
@@ -430,10 +426,7 @@ def scan(data):
     def container(form, items):
         if form == "dict" and len(items) % 2 == 1:
             raise refuse("odd dict")
-        opening, closing = FORMS[form]
-        ident = new_object(
-            [CONTAINER, 1, len(opening) + len(closing), 1, False, form, []]
-        )
+        ident = new_object([CONTAINER, 1, ENDS[form], 1, False, form, []])
         place(ident, items)
 
     def add(code, name, offset, items):
@@ -492,13 +485,7 @@ def scan(data):
         if called in (SET, FROZENSET) and len(args) == 1 and is_list(args[0]):
             form = "set" if called == SET else "frozenset"
             source = objects[args[0]]
-            opening, closing = FORMS[form]
-            size = (
-                source[SIZE]
-                - (len(FORMS["list"][0]) + 1)
-                + len(opening)
-                + len(closing)
-            )
+            size = source[SIZE] - ENDS["list"] + ENDS[form]
             objects.append(
                 [
                     ITEMS_OF,
@@ -511,11 +498,13 @@ def scan(data):
                 ]
             )
             return push(len(objects) - 1)
-        if called in (BYTEARRAY, BYTES) and not args:
+        if called == BYTES and not args:
             return new_object([EMPTY_BYTES, 1, 2, 0, False])
-        # serde-pickle reads a bytearray as bytes: the value passes as is.
+        if called == BYTEARRAY and not args:
+            return new_object([BYTEARRAY_OF, 1, 2, 0, False, None])
         if called == BYTEARRAY and len(args) == 1 and is_bytes(args[0]):
-            return push(args[0])
+            size = objects[args[0]][SIZE]
+            return new_object([BYTEARRAY_OF, 1, size, 0, False, args[0]])
         if (
             called == ENCODE
             and len(args) == 2
@@ -539,7 +528,12 @@ def scan(data):
         if code == 0x2E:  # STOP
             if end != length:
                 raise refuse("after stop", offset=offset)
-            return write_out(data, objects, pop_value("STOP"))
+            root = pop_value("STOP")
+            check_bounds(objects[root])
+            try:
+                return _build(data, objects, root)
+            except _Serde as error:
+                raise Refused(str(error)) from None
         if code in SCALARS or code in INTEGERS:
             if code in INTEGERS:
                 _check_integer(code, name, offset, arg)
@@ -649,60 +643,34 @@ def copy(objects, push, entry):
 ENCODE_CALL = b"c_codecs\nencode\n"
 
 
-def write_out(data, objects, root):
-    """The value, within the bounds, as a pickle without memo. No recursion: a
-    list of steps."""
-    obj = objects[root]
+def check_bounds(obj):
+    """Refuses a value beyond the bounds before anything of it is built."""
     if obj[DEPTH] > MAX_DEPTH:
         raise refuse("depth")
     if obj[VALUES] > MAX_VALUES:
         raise refuse("values")
     if obj[SIZE] > MAX_SIZE:
         raise refuse("size")
-    plain = bytearray()
-    steps = [root]  # an id, or bytes to write
-    while steps:
-        step = steps.pop()
-        if isinstance(step, bytes):
-            plain += step
-            continue
-        obj = objects[step]
-        kind = obj[KIND]
-        if kind == SCALAR:
-            plain += data[obj[5] : obj[6]]
-            continue
-        if kind == EMPTY_BYTES:
-            plain += b"C\x00"
-            continue
-        if kind == ENCODED:
-            plain += ENCODE_CALL
-            # TUPLE2, REDUCE: encode(text, encoding).
-            steps.extend([b"\x86R", obj[6], obj[5]])
-            continue
-        form = obj[5]
-        items = obj[6] if kind == CONTAINER else objects[obj[6]][6]
-        opening, closing = FORMS[form]
-        plain += opening
-        steps.append(closing)
-        steps.extend(reversed(items))
-    plain += b"."
-    return bytes(plain)
 
 
-# Step 3: the plain pickle as serde-pickle reads it. Values are (tag, payload).
+# Step 2: the value, as (tag, payload).
 
 
 class _Serde(Exception):
-    """An error serde-pickle reports, already worded."""
+    """An error in decoding a scalar, or in building the value, worded."""
 
 
-def _eval_error(offset, error):
-    return _Serde(REFUSALS["eval"].format(offset=offset, error=error))
+def _scalar_error(name, offset, error):
+    return _Serde(
+        REFUSALS["scalar"].format(name=name, offset=offset, error=error)
+    )
 
 
-def _literal(offset, raw):
-    return _eval_error(
-        offset, REFUSALS["literal"].format(text=raw.decode("utf-8", "replace"))
+def _literal(name, offset, raw):
+    return _scalar_error(
+        name,
+        offset,
+        REFUSALS["literal"].format(text=raw.decode("utf-8", "replace")),
     )
 
 
@@ -728,9 +696,9 @@ def _line(arg):
     return arg[:-1] if arg.endswith(b"\r") else arg
 
 
-def _scalar(code, arg, pos):
-    """One scalar opcode's value, as serde-pickle decodes it; pos is where it
-    ends."""
+def _scalar(code, name, arg, offset):
+    """One scalar opcode's value, as serde-pickle decodes it; its errors name
+    the opcode and its offset in the message."""
     if code == 0x4E:
         return ("none", None)
     if code in (0x88, 0x89):
@@ -740,20 +708,20 @@ def _scalar(code, arg, pos):
         if line in (b"00", b"01"):
             return ("bool", line == b"01")
         if not _RUST_INT.fullmatch(line) or not -(2**63) <= int(line) < 2**63:
-            raise _literal(pos, line)
+            raise _literal(name, offset, line)
         return ("int", int(line))
     if code == 0x4C:  # LONG
         line = _line(arg)
         if line.endswith(b"L"):
             line = line[:-1]
         if not _BIGINT.fullmatch(line):
-            raise _literal(pos, line)
+            raise _literal(name, offset, line)
         digits = line.replace(b"_", b"").replace(b"+", b"")
         return ("int", int(digits))
     if code == 0x46:  # FLOAT
         line = _line(arg)
         if not _RUST_FLOAT.fullmatch(line):
-            raise _literal(pos, line)
+            raise _literal(name, offset, line)
         return ("float", float(line))
     if code == 0x47:
         return ("float", struct.unpack(">d", arg)[0])
@@ -787,7 +755,7 @@ def _scalar(code, arg, pos):
                 out.append(int(line[at : at + 2], 16))
                 at += 2
             else:
-                raise _literal(pos, line)
+                raise _literal(name, offset, line)
         return ("bytes", bytes(out))
     if code == 0x56:  # UNICODE: raw-unicode-escape, \\u and \\U only
         line = _line(arg)
@@ -808,10 +776,10 @@ def _scalar(code, arg, pos):
                 or not re.fullmatch(rb"[0-9a-fA-F]+", hex_digits)
                 or len(hex_digits) != width
             ):
-                raise _literal(pos, line)
+                raise _literal(name, offset, line)
             point = int(hex_digits, 16)
             if point > 0x10FFFF or 0xD800 <= point <= 0xDFFF:
-                raise _literal(pos, line)
+                raise _literal(name, offset, line)
             out.append(chr(point))
             at += 1 + width
         return ("str", "".join(out))
@@ -819,92 +787,66 @@ def _scalar(code, arg, pos):
         try:
             return ("str", arg.decode("utf-8"))
         except UnicodeDecodeError:
-            raise _eval_error(pos, REFUSALS["not utf-8"]) from None
+            raise _scalar_error(name, offset, REFUSALS["not utf-8"]) from None
     return ("bytes", bytes(arg))  # T, U, B, C, BINBYTES8, BYTEARRAY8
 
 
-def _serde_read(plain):
-    """serde-pickle's parse of the plain pickle: the value, before its dicts
-    and sets are made."""
-    stack = []
-    stacks = []
-    offset = 0
-    while True:
-        code, _, arg, end = read_op(plain, offset)
-        if code == 0x2E:
-            return stack.pop()
-        if code == 0x28:
-            stacks.append(stack)
-            stack = []
-        elif code in (0x5D, 0x7D, 0x8F):
-            stack.append(({0x5D: "list", 0x7D: "dict", 0x8F: "set"}[code], []))
-        elif code in b"et\x91u\x90":
-            items = stack
-            stack = stacks.pop()
-            if code == 0x74:
-                stack.append(("tuple", items))
-            elif code == 0x91:
-                stack.append(("frozenset", items))
-            elif code == 0x75:
-                stack[-1][1].extend(zip(items[::2], items[1::2]))
-            else:
-                stack[-1][1].extend(items)
-        elif code == 0x63:  # _codecs.encode
-            stack.append(("encode", None))
-        elif code == 0x86:
-            second = stack.pop()
-            stack.append(("tuple", [stack.pop(), second]))
-        elif code == 0x52:
-            arguments = stack.pop()[1]
-            stack.pop()
-            # serde-pickle keeps each character's low byte: latin1's bytes.
-            stack.append(
-                ("bytes", bytes(ord(c) & 0xFF for c in arguments[0][1]))
-            )
-        else:
-            stack.append(_scalar(code, arg, end))
-        offset = end
-
-
-def _hashable(value):
-    if value[0] in ("list", "dict", "set"):
-        raise _Serde(REFUSALS["decoding"].format(error=REFUSALS["unhashable"]))
-    if value[0] == "tuple":
-        for item in value[1]:
-            _hashable(item)
-    return value
-
-
-def _convert(value):
-    """serde-pickle's conversion: dict keys and set items hashable, kept in
-    its sorted order."""
-    tag, payload = value
-    if tag in ("list", "tuple"):
-        return (tag, [_convert(item) for item in payload])
-    if tag in ("set", "frozenset"):
-        items = sorted(
-            (_hashable(_convert(item)) for item in payload), key=_ORDER
-        )
+def _build(data, objects, ident):
+    """The value of an object, each repeated object built again in full. The
+    recursion goes as deep as the value nests: at most MAX_DEPTH levels,
+    checked before."""
+    obj = objects[ident]
+    kind = obj[KIND]
+    if kind == SCALAR:
+        code, name, arg, _ = read_op(data, obj[5])
+        if code == 0x96:  # BYTEARRAY8
+            return ("bytearray", bytes(arg))
+        return _scalar(code, name, arg, obj[5])
+    if kind == EMPTY_BYTES:
+        return ("bytes", b"")
+    if kind == ENCODED:
+        text = _build(data, objects, obj[5])[1]
+        # serde-pickle keeps each character's low byte: latin1's bytes.
+        return ("bytes", bytes(ord(c) & 0xFF for c in text))
+    if kind == BYTEARRAY_OF:
+        if obj[5] is None:
+            return ("bytearray", b"")
+        return ("bytearray", _build(data, objects, obj[5])[1])
+    form = obj[5]
+    items = obj[6] if kind == CONTAINER else objects[obj[6]][6]
+    if form in ("list", "tuple"):
+        return (form, [_build(data, objects, item) for item in items])
+    if form in ("set", "frozenset"):
+        members = [_hashable(_build(data, objects, item)) for item in items]
+        members.sort(key=_ORDER)
         # A BTreeSet collected from items keeps the last of equal ones.
         kept = [
             item
-            for at, item in enumerate(items)
-            if at + 1 == len(items) or _compare(item, items[at + 1]) != 0
+            for at, item in enumerate(members)
+            if at + 1 == len(members) or _compare(item, members[at + 1]) != 0
         ]
-        return (tag, kept)
-    if tag == "dict":
-        pairs = []
-        for key, item in payload:
-            pairs.append((_hashable(_convert(key)), _convert(item)))
-        pairs.sort(key=lambda pair: _ORDER(pair[0]))
-        # BTreeMap.insert keeps the first of equal keys, with the last value.
-        kept = []
-        for key, item in pairs:
-            if kept and _compare(kept[-1][0], key) == 0:
-                kept[-1] = (kept[-1][0], item)
-            else:
-                kept.append((key, item))
-        return (tag, kept)
+        return (form, kept)
+    pairs = []
+    for key, item in zip(items[::2], items[1::2]):
+        key = _hashable(_build(data, objects, key))
+        pairs.append((key, _build(data, objects, item)))
+    pairs.sort(key=lambda pair: _ORDER(pair[0]))
+    # BTreeMap.insert keeps the first of equal keys, with the last value.
+    kept = []
+    for key, item in pairs:
+        if kept and _compare(kept[-1][0], key) == 0:
+            kept[-1] = (kept[-1][0], item)
+        else:
+            kept.append((key, item))
+    return ("dict", kept)
+
+
+def _hashable(value):
+    if value[0] in ("list", "dict", "set", "bytearray"):
+        raise _Serde(REFUSALS["unhashable"])
+    if value[0] == "tuple":
+        for item in value[1]:
+            _hashable(item)
     return value
 
 
@@ -978,11 +920,7 @@ _ORDER = cmp_to_key(_compare)
 def loads(data):
     """The value a peer's pickle holds, if it is plain data; raises Refused
     otherwise."""
-    plain = scan(bytes(data))
-    try:
-        return _convert(_serde_read(plain))
-    except _Serde as error:
-        raise Refused(str(error)) from None
+    return scan(bytes(data))
 
 
 def to_python(value):
@@ -1001,6 +939,8 @@ def to_python(value):
         return frozenset(to_python(item) for item in payload)
     if tag == "dict":
         return {to_python(key): to_python(item) for key, item in payload}
+    if tag == "bytearray":
+        return bytearray(payload)
     return payload
 
 
@@ -1103,6 +1043,8 @@ def plain_repr(value):
             parts.append(repr(payload))
         elif tag == "str":
             parts.append(_str_repr(payload))
+        elif tag == "bytearray":
+            parts.append(f"bytearray({payload!r})")
         elif tag == "list":
             items("[", payload, "]", show)
         elif tag == "tuple":

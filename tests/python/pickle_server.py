@@ -45,8 +45,7 @@ print(f"listening on 127.0.0.1:{s.getsockname()[1]}", flush=True)
 clt, adr = s.accept()
 for value in VALUES:
     mymsg = pickle.dumps(value, protocol=protocol)
-    # serde-pickle reads a bytearray as bytes, so the Rust client prints it as bytes.
-    print(f"[server] {bytes(value)!r}" if isinstance(value, bytearray) else f"[server] {value!r}", flush=True)
+    print(f"[server] {value!r}", flush=True)
     clt.sendall(bytes(f"{len(mymsg):<10}", "utf-8") + mymsg)
 clt.close()
 s.close()
