@@ -5,7 +5,7 @@
 //! For each message size, a thread sends a stream of framed messages, and the
 //! main thread reads it twice over, in turn, several times:
 //!
-//! - the reader: `read` into a 64 KiB buffer, `Reassembler::push`, then
+//! - the reader: `read` into a 64 KiB buffer, `Reassembler::feed`, then
 //!   `next_piece` until it has nothing more;
 //! - the floor: the lengths known in advance, one `read_exact` of each framed
 //!   message into a `Vec` of its size, so that, like the reader, it ends with
@@ -143,8 +143,8 @@ fn read_with_reassembler(
         if received == 0 {
             break;
         }
-        reader.push(&buffer[..received]);
-        while let Some(piece) = reader.next_piece().unwrap() {
+        let mut pieces = reader.feed(&buffer[..received]);
+        while let Some(piece) = pieces.next_piece().unwrap() {
             if let Piece::Message(message) = piece {
                 assert_eq!(message.len(), message_size);
                 messages += 1;
