@@ -158,8 +158,8 @@ fn client(config: &ClientConfig, out: &Out) -> io::Result<()> {
             ));
             return Ok(());
         }
-        reassembler.push(&buffer[..received]);
-        while let Some(piece) = reassembler.next_piece()? {
+        let mut pieces = reassembler.feed(&buffer[..received]);
+        while let Some(piece) = pieces.next_piece()? {
             match piece {
                 Piece::Header { raw, length } => {
                     out.say(format_args!(
@@ -170,7 +170,7 @@ fn client(config: &ClientConfig, out: &Out) -> io::Result<()> {
                 Piece::Message(pickled) => {
                     // pickle.loads, but safe: checked within bounds, then
                     // built from plain data only; no code runs.
-                    let value = unpickle(&pickled)?;
+                    let value = unpickle(pickled)?;
                     out.say(python::repr(&value));
                 }
             }

@@ -87,15 +87,15 @@ fn client(config: &ClientConfig, out: &Out) -> io::Result<()> {
             break;
         }
         tutorial.receive(mymsg, out);
-        reassembler.push(mymsg);
-        while let Some(piece) = reassembler.next_piece()? {
+        let mut pieces = reassembler.feed(mymsg);
+        while let Some(piece) = pieces.next_piece()? {
             match piece {
                 Piece::Header { raw, length } => out.say(format_args!(
                     "  lesson 5: header {}: the message is {length} bytes",
                     bytes_repr(&raw)
                 )),
                 Piece::Message(pickled) => {
-                    let value = unpickle(&pickled)?;
+                    let value = unpickle(pickled)?;
                     out.say(format_args!(
                         "  lesson 5: {}",
                         python::repr(&value)

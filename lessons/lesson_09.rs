@@ -11,7 +11,7 @@
 //! thread) is the only one that knows who is here. A client that does not
 //! read fills its queue and is dropped; the room goes on.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::io::{self, BufRead, Read, Write};
 use std::net::Shutdown;
 use std::process::ExitCode;
@@ -403,24 +403,23 @@ fn pair(name: &str, text: &str) -> Vec<u8> {
 struct Messages {
     reassembler: Reassembler,
     buffer: [u8; MAX_MESSAGE],
+    /// What a recv brought after the message asked for: the next messages,
+    /// then the error that stopped the reader, if one did.
+    waiting: VecDeque<io::Result<String>>,
 }
 
 impl Messages {
     fn new() -> Self {
         let reassembler = Reassembler::with_max_len(MAX_MESSAGE);
-        Messages { reassembler, buffer: [0; MAX_MESSAGE] }
+        let waiting = VecDeque::new();
+        Messages { reassembler, buffer: [0; MAX_MESSAGE], waiting }
     }
 
     /// The next message, or `None` when the peer closes between messages.
     fn next(&mut self, socket: &mut Wire) -> io::Result<Option<String>> {
         loop {
-            while let Some(piece) = self.reassembler.next_piece()? {
-                if let Piece::Message(bytes) = piece {
-                    return String::from_utf8(bytes).map(Some).map_err(|_| {
-                        let why = "a message that is not UTF-8 text";
-                        io::Error::new(io::ErrorKind::InvalidData, why)
-                    });
-                }
+            if let Some(message) = self.waiting.pop_front() {
+                return message.map(Some);
             }
             let received = socket.read(&mut self.buffer)?;
             if received == 0 {
@@ -429,7 +428,26 @@ impl Messages {
                     Err(cut) => Err(cut.into()),
                 };
             }
-            self.reassembler.push(&self.buffer[..received]);
+            // One recv may complete several messages, or none. Each waits
+            // its turn as text, a copy: the next recv overwrites the buffer.
+            let mut pieces = self.reassembler.feed(&self.buffer[..received]);
+            loop {
+                match pieces.next_piece() {
+                    Ok(Some(Piece::Header { .. })) => {}
+                    Ok(Some(Piece::Message(bytes))) => {
+                        let text = String::from_utf8(bytes.to_vec());
+                        self.waiting.push_back(text.map_err(|_| {
+                            let why = "a message that is not UTF-8 text";
+                            io::Error::new(io::ErrorKind::InvalidData, why)
+                        }));
+                    }
+                    Ok(None) => break,
+                    Err(error) => {
+                        self.waiting.push_back(Err(error.into()));
+                        break;
+                    }
+                }
+            }
         }
     }
 

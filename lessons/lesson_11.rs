@@ -319,10 +319,10 @@ fn receive_one(peer: &mut Wire, max_len: usize) -> io::Result<Vec<u8>> {
         if received == 0 {
             reassembler.finish()?;
         }
-        reassembler.push(&buffer[..received]);
-        while let Some(piece) = reassembler.next_piece()? {
+        let mut pieces = reassembler.feed(&buffer[..received]);
+        while let Some(piece) = pieces.next_piece()? {
             if let Piece::Message(message) = piece {
-                return Ok(message);
+                return Ok(message.to_vec());
             }
         }
     }

@@ -46,12 +46,14 @@ pub fn frame(message: &[u8]) -> io::Result<Vec<u8>> {
 }
 
 /// What the reader found in the stream so far.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Piece {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Piece<'a> {
     /// A whole header: the raw 10 bytes, and the length they announce.
     Header { raw: [u8; HEADER_LEN], length: usize },
-    /// A whole message, as many bytes as its header said.
-    Message(Vec<u8>),
+    /// A whole message, as many bytes as its header said: borrowed from the
+    /// bytes given to [`Reassembler::feed`] when it came whole in them, from
+    /// the reader's own copy when it came across several.
+    Message(&'a [u8]),
 }
 
 /// What can be wrong with a framed stream.
@@ -113,21 +115,19 @@ impl From<FramingError> for io::Error {
 
 /// Rebuilds headers and messages from the pieces `recv` returns.
 ///
-/// A message's bytes are copied into a buffer reserved whole as soon as its
-/// header is in (and found not too long), and that buffer is what is handed
-/// back. Bytes that arrive past the end of a message wait, copied, until that
-/// message has been handed back: so the reader never holds two big messages
-/// at once.
+/// A message that comes whole in one `recv` is handed back where it lies, in
+/// the caller's buffer: no copy. Only a header or a message cut by the end of
+/// a `recv` is copied, to wait for the rest: a header into 10 bytes of the
+/// reader's own, a message into memory reserved once for all of it, after
+/// its header has been found not too long. So the reader holds at most one
+/// message at a time, and only one that did not fit in a `recv`.
 #[derive(Debug)]
 pub struct Reassembler {
     /// What the next bytes of the stream belong to.
-    filling: Filling,
-    /// A header or message complete and not yet handed back.
-    ready: Option<Piece>,
-    /// Bytes received after `ready` was complete, not yet sorted into a
-    /// header or message; the first `sorted` of them are done with.
-    unsorted: Vec<u8>,
-    sorted: usize,
+    expecting: Expecting,
+    /// The bytes of a message cut by the end of a `recv`, in memory reserved
+    /// for all of it; once whole, handed back from here.
+    copied: Vec<u8>,
     /// What was wrong with the stream, once something was: the bytes after a
     /// bad header cannot be read, so they are not.
     error: Option<FramingError>,
@@ -138,12 +138,23 @@ pub struct Reassembler {
 
 /// The piece of the stream being received.
 #[derive(Debug)]
-enum Filling {
+enum Expecting {
     /// A header, `got` bytes of it so far.
     Header { raw: [u8; HEADER_LEN], got: usize },
-    /// A message of `length` bytes, whose buffer already has room for all of
-    /// them.
-    Message { length: usize, bytes: Vec<u8> },
+    /// A message of `length` bytes; those of its bytes that came in earlier
+    /// `recv`s are in `copied`.
+    Message { length: usize },
+}
+
+/// The bytes of one `recv`, being read by a [`Reassembler`]: ask for
+/// [`next_piece`](Pieces::next_piece) until it returns `None`. Bytes not read
+/// when this is dropped are lost to the reader.
+#[must_use = "the bytes are only read by next_piece"]
+#[derive(Debug)]
+pub struct Pieces<'r, 'b> {
+    reader: &'r mut Reassembler,
+    /// What is left of the bytes given to `feed`.
+    received: &'b [u8],
 }
 
 impl Default for Reassembler {
@@ -162,46 +173,18 @@ impl Reassembler {
     /// peer, not a fact.
     pub fn with_max_len(max_len: usize) -> Self {
         Reassembler {
-            filling: Filling::Header { raw: [0; HEADER_LEN], got: 0 },
-            ready: None,
-            unsorted: Vec::new(),
-            sorted: 0,
+            expecting: Expecting::Header { raw: [0; HEADER_LEN], got: 0 },
+            copied: Vec::new(),
             error: None,
             max_len,
             messages: 0,
         }
     }
 
-    /// Adds the bytes one `recv` returned.
-    pub fn push(&mut self, received: &[u8]) {
-        if self.ready.is_none() && self.sorted == self.unsorted.len() {
-            // The usual case: the bytes go straight where they belong, and
-            // only what comes after a complete piece has to wait.
-            let taken = self.sort(received);
-            let rest = &received[taken..];
-            self.unsorted.clear();
-            self.sorted = 0;
-            // Exactly: the rest of one recv, not twice that.
-            self.unsorted.reserve_exact(rest.len());
-            self.unsorted.extend_from_slice(rest);
-        } else {
-            self.unsorted.extend_from_slice(received);
-        }
-    }
-
-    /// The next complete header or message, or `None` until more bytes
-    /// arrive.
-    pub fn next_piece(&mut self) -> Result<Option<Piece>, FramingError> {
-        if self.ready.is_none() {
-            let unsorted = std::mem::take(&mut self.unsorted);
-            self.sorted += self.sort(&unsorted[self.sorted..]);
-            self.unsorted = unsorted;
-        }
-        match (self.ready.take(), &self.error) {
-            (Some(piece), _) => Ok(Some(piece)),
-            (None, Some(error)) => Err(error.clone()),
-            (None, None) => Ok(None),
-        }
+    /// Takes the bytes one `recv` returned; the pieces they complete come
+    /// from [`Pieces::next_piece`].
+    pub fn feed<'r, 'b>(&'r mut self, received: &'b [u8]) -> Pieces<'r, 'b> {
+        Pieces { reader: self, received }
     }
 
     /// Call when `recv` returns 0 (the peer closed) and `next_piece` has
@@ -211,83 +194,110 @@ impl Reassembler {
         if let Some(error) = &self.error {
             return Err(error.clone());
         }
-        match &self.filling {
-            Filling::Message { length, bytes } => {
-                Err(FramingError::Truncated {
-                    what: "message",
-                    got: bytes.len(),
-                    expected: *length,
-                })
-            }
-            Filling::Header { got: 0, .. } if self.messages == 0 => {
+        match self.expecting {
+            Expecting::Message { length } => Err(FramingError::Truncated {
+                what: "message",
+                got: self.copied.len(),
+                expected: length,
+            }),
+            Expecting::Header { got: 0, .. } if self.messages == 0 => {
                 Err(FramingError::Empty)
             }
-            Filling::Header { got: 0, .. } => Ok(self.messages),
-            Filling::Header { got, .. } => Err(FramingError::Truncated {
+            Expecting::Header { got: 0, .. } => Ok(self.messages),
+            Expecting::Header { got, .. } => Err(FramingError::Truncated {
                 what: "header",
-                got: *got,
+                got,
                 expected: HEADER_LEN,
             }),
         }
     }
 
-    /// Copies `bytes` into the header or message being received, up to the
-    /// end of the first piece to complete; returns how many it took.
-    fn sort(&mut self, bytes: &[u8]) -> usize {
-        // One recv may end anywhere: inside a header, inside a message, or
-        // after several of each. So take only what the current piece still
-        // lacks, and stop once a piece is ready to be handed back.
-        let mut taken = 0;
-        while self.ready.is_none() && self.error.is_none() {
-            let rest = &bytes[taken..];
-            match &mut self.filling {
-                // Checked before looking for more bytes: an empty message
-                // needs none.
-                Filling::Message { length, bytes }
-                    if bytes.len() == *length =>
-                {
-                    self.ready = Some(Piece::Message(std::mem::take(bytes)));
-                    self.messages += 1;
-                    self.filling =
-                        Filling::Header { raw: [0; HEADER_LEN], got: 0 };
-                }
-                _ if rest.is_empty() => break,
-                Filling::Header { raw, got } => {
-                    let take = rest.len().min(HEADER_LEN - *got);
-                    raw[*got..*got + take].copy_from_slice(&rest[..take]);
-                    *got += take;
-                    taken += take;
-                    if *got == HEADER_LEN {
-                        let raw = *raw;
-                        self.header_complete(raw);
-                    }
-                }
-                Filling::Message { length, bytes } => {
-                    let take = rest.len().min(*length - bytes.len());
-                    // Never more than the room reserved: no reallocation.
-                    bytes.extend_from_slice(&rest[..take]);
-                    taken += take;
-                }
-            }
+    /// The length a header announces, if it is one this reader accepts.
+    fn allowed_length(
+        &self,
+        raw: &[u8; HEADER_LEN],
+    ) -> Result<usize, FramingError> {
+        let length = parse_header(raw)?;
+        if length > self.max_len {
+            return Err(FramingError::TooLong { length, max: self.max_len });
         }
-        taken
+        Ok(length)
     }
 
-    fn header_complete(&mut self, raw: [u8; HEADER_LEN]) {
-        match parse_header(&raw) {
-            Ok(length) if length > self.max_len => {
-                self.error =
-                    Some(FramingError::TooLong { length, max: self.max_len });
+    fn message_done(&mut self) {
+        self.expecting = Expecting::Header { raw: [0; HEADER_LEN], got: 0 };
+        self.messages += 1;
+    }
+}
+
+impl Pieces<'_, '_> {
+    /// The next complete header or message, or `None` once every byte of
+    /// this `recv` has been read and more are needed.
+    pub fn next_piece(&mut self) -> Result<Option<Piece<'_>>, FramingError> {
+        let reader = &mut *self.reader;
+        if let Some(error) = &reader.error {
+            return Err(error.clone());
+        }
+        // One recv may end anywhere: inside a header, inside a message, or
+        // after several of each. So take only what the current piece still
+        // lacks, and leave the rest for the next call.
+        match &mut reader.expecting {
+            Expecting::Header { raw, got } => {
+                // A message copied here was handed back by the last call, and
+                // is done with: free it before the next is reserved.
+                reader.copied = Vec::new();
+                // A header cut by the end of a recv waits in `raw`, 10 bytes
+                // of the reader's own, for the rest of it.
+                let take = self.received.len().min(HEADER_LEN - *got);
+                raw[*got..*got + take].copy_from_slice(&self.received[..take]);
+                *got += take;
+                self.received = &self.received[take..];
+                if *got < HEADER_LEN {
+                    return Ok(None);
+                }
+                let raw = *raw;
+                // Checked now, before anything is reserved for the message:
+                // a header is a promise from the peer, not a fact.
+                match reader.allowed_length(&raw) {
+                    Ok(length) => {
+                        reader.expecting = Expecting::Message { length };
+                        Ok(Some(Piece::Header { raw, length }))
+                    }
+                    Err(error) => {
+                        reader.error = Some(error.clone());
+                        Err(error)
+                    }
+                }
             }
-            Ok(length) => {
-                self.ready = Some(Piece::Header { raw, length });
-                // The length is now known and allowed, and the message before
-                // this one has been handed back: reserve this one's memory
-                // once, so that filling it never moves what came before.
-                let bytes = Vec::with_capacity(length);
-                self.filling = Filling::Message { length, bytes };
+            Expecting::Message { length } => {
+                let length = *length;
+                if reader.copied.is_empty() && self.received.len() >= length {
+                    // The usual case: the whole message is in this recv.
+                    // Hand it back where it lies, without copying it.
+                    let (message, rest) = self.received.split_at(length);
+                    self.received = rest;
+                    reader.message_done();
+                    return Ok(Some(Piece::Message(message)));
+                }
+                if self.received.is_empty() {
+                    return Ok(None);
+                }
+                // The message goes on past this recv, so its bytes must wait
+                // for the rest: reserve its memory once, the length being
+                // known and allowed, so that filling it never moves it.
+                if reader.copied.is_empty() {
+                    reader.copied.reserve_exact(length);
+                }
+                let take =
+                    self.received.len().min(length - reader.copied.len());
+                reader.copied.extend_from_slice(&self.received[..take]);
+                self.received = &self.received[take..];
+                if reader.copied.len() < length {
+                    return Ok(None);
+                }
+                reader.message_done();
+                Ok(Some(Piece::Message(&reader.copied)))
             }
-            Err(error) => self.error = Some(error),
         }
     }
 }
@@ -310,17 +320,33 @@ fn parse_header(raw: &[u8; HEADER_LEN]) -> Result<usize, FramingError> {
 mod tests {
     use super::*;
 
-    fn pieces(stream: &[&[u8]]) -> Result<Vec<Piece>, FramingError> {
+    /// A piece the test can keep after the reader has moved on.
+    #[derive(Debug, PartialEq)]
+    enum Kept {
+        Header([u8; HEADER_LEN], usize),
+        Message(Vec<u8>),
+    }
+
+    fn pieces(stream: &[&[u8]]) -> Result<Vec<Kept>, FramingError> {
         let mut reader = Reassembler::new();
         let mut found = Vec::new();
         for chunk in stream {
-            reader.push(chunk);
-            while let Some(piece) = reader.next_piece()? {
-                found.push(piece);
+            let mut pieces = reader.feed(chunk);
+            while let Some(piece) = pieces.next_piece()? {
+                found.push(match piece {
+                    Piece::Header { raw, length } => Kept::Header(raw, length),
+                    Piece::Message(message) => Kept::Message(message.to_vec()),
+                });
             }
         }
         reader.finish()?;
         Ok(found)
+    }
+
+    /// Whether `inner` lies inside `outer`'s memory.
+    fn points_into(inner: &[u8], outer: &[u8]) -> bool {
+        outer.as_ptr_range().contains(&inner.as_ptr())
+            && inner.as_ptr_range().end <= outer.as_ptr_range().end
     }
 
     #[test]
@@ -337,10 +363,72 @@ mod tests {
         assert_eq!(
             found,
             [
-                Piece::Header { raw: *b"5         ", length: 5 },
-                Piece::Message(b"hello".to_vec()),
-                Piece::Header { raw: *b"2         ", length: 2 },
-                Piece::Message(b"ok".to_vec()),
+                Kept::Header(*b"5         ", 5),
+                Kept::Message(b"hello".to_vec()),
+                Kept::Header(*b"2         ", 2),
+                Kept::Message(b"ok".to_vec()),
+            ]
+        );
+    }
+
+    #[test]
+    fn messages_whole_in_one_recv_are_not_copied() {
+        let received = [frame(b"one"), frame(b""), frame(b"three")]
+            .map(Result::unwrap)
+            .concat();
+        let mut reader = Reassembler::new();
+        let mut pieces = reader.feed(&received);
+        let mut messages = Vec::new();
+        while let Some(piece) = pieces.next_piece().unwrap() {
+            if let Piece::Message(message) = piece {
+                // Handed back where it lies, in the caller's buffer.
+                assert!(points_into(message, &received), "{message:?}");
+                messages.push(message.to_vec());
+            }
+        }
+        assert_eq!(messages, [&b"one"[..], b"", b"three"]);
+        // And the reader kept no copy of anything.
+        assert_eq!(reader.copied.capacity(), 0);
+        assert_eq!(reader.finish(), Ok(3));
+    }
+
+    #[test]
+    fn a_message_cut_by_a_recv_is_copied_into_memory_reserved_once() {
+        let stream = frame(b"abcdefgh").unwrap();
+        let (first, rest) = stream.split_at(HEADER_LEN + 2);
+        let mut reader = Reassembler::new();
+        let mut pieces = reader.feed(first);
+        assert_eq!(
+            pieces.next_piece(),
+            Ok(Some(Piece::Header { raw: *b"8         ", length: 8 }))
+        );
+        assert_eq!(pieces.next_piece(), Ok(None));
+        assert!(reader.copied.capacity() >= 8, "reserved for all of it");
+        let reserved = reader.copied.as_ptr();
+        for chunk in rest.chunks(3) {
+            let mut pieces = reader.feed(chunk);
+            if let Some(Piece::Message(message)) = pieces.next_piece().unwrap()
+            {
+                assert_eq!(message, b"abcdefgh");
+                // Never moved: filled where it was first reserved.
+                assert_eq!(message.as_ptr(), reserved);
+            }
+        }
+        assert_eq!(reader.finish(), Ok(1));
+        // Freed once the next header is asked for.
+        assert_eq!(reader.feed(b"").next_piece(), Ok(None));
+        assert_eq!(reader.copied.capacity(), 0);
+    }
+
+    #[test]
+    fn a_header_split_across_recvs_is_read_whole() {
+        let found =
+            pieces(&[b"1", b"2 ", b"       ", b"hello, world"]).unwrap();
+        assert_eq!(
+            found,
+            [
+                Kept::Header(*b"12        ", 12),
+                Kept::Message(b"hello, world".to_vec()),
             ]
         );
     }
@@ -348,7 +436,9 @@ mod tests {
     #[test]
     fn an_empty_message_is_a_message() {
         let found = pieces(&[b"0         "]).unwrap();
-        assert_eq!(found[1], Piece::Message(Vec::new()));
+        assert_eq!(found[1], Kept::Message(Vec::new()));
+        let found = pieces(&[b"0      ", b"   "]).unwrap();
+        assert_eq!(found[1], Kept::Message(Vec::new()));
     }
 
     #[test]
@@ -379,17 +469,21 @@ mod tests {
     #[test]
     fn a_length_above_the_maximum_is_refused_at_the_header() {
         let mut reader = Reassembler::with_max_len(100);
-        reader.push(b"101       ");
-        assert_eq!(
-            reader.next_piece(),
-            Err(FramingError::TooLong { length: 101, max: 100 })
-        );
+        let mut pieces = reader.feed(b"101       and some of it");
+        let too_long = FramingError::TooLong { length: 101, max: 100 };
+        assert_eq!(pieces.next_piece(), Err(too_long.clone()));
+        // Nothing was reserved for it, and the reader stays refused.
+        assert_eq!(pieces.next_piece(), Err(too_long.clone()));
+        assert_eq!(reader.copied.capacity(), 0);
+        let mut pieces = reader.feed(b"3         abc");
+        assert_eq!(pieces.next_piece(), Err(too_long.clone()));
+        assert_eq!(reader.finish(), Err(too_long));
         let mut reader = Reassembler::new();
-        reader.push(b"9999999999");
         assert!(matches!(
-            reader.next_piece(),
+            reader.feed(b"9999999999").next_piece(),
             Err(FramingError::TooLong { .. })
         ));
+        assert_eq!(reader.copied.capacity(), 0);
     }
 
     #[test]
@@ -407,6 +501,22 @@ mod tests {
             Err(FramingError::Truncated {
                 what: "message",
                 got: 3,
+                expected: 12
+            })
+        );
+        assert_eq!(
+            pieces(&[b"12        ", b"ab", b"c"]),
+            Err(FramingError::Truncated {
+                what: "message",
+                got: 3,
+                expected: 12
+            })
+        );
+        assert_eq!(
+            pieces(&[b"12        "]),
+            Err(FramingError::Truncated {
+                what: "message",
+                got: 0,
                 expected: 12
             })
         );

@@ -1,5 +1,5 @@
 //! However TCP cuts the stream into `recv` results, lesson 5's reader rebuilds
-//! the same messages.
+//! the same messages, and copies only those a `recv` cut.
 
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -22,10 +22,12 @@ fn reassemble(
         }
         let (chunk, after) = rest.split_at(size.min(rest.len()));
         rest = after;
-        reader.push(chunk);
+        let mut pieces = reader.feed(chunk);
         loop {
-            match reader.next_piece() {
-                Ok(Some(Piece::Message(message))) => messages.push(message),
+            match pieces.next_piece() {
+                Ok(Some(Piece::Message(message))) => {
+                    messages.push(message.to_vec())
+                }
                 Ok(Some(Piece::Header { .. })) => {}
                 Ok(None) => break,
                 Err(error) => return (messages, Err(error)),
@@ -48,6 +50,47 @@ proptest! {
         let (found, end) = reassemble(&framed(&messages), &sizes);
         prop_assert_eq!(end, Ok(messages.len()));
         prop_assert_eq!(found, messages);
+    }
+
+    #[test]
+    fn only_the_messages_a_recv_cuts_are_copied(
+        messages in vec(vec(any::<u8>(), 1..40), 1..6),
+        sizes in vec(1usize..50, 1..20),
+    ) {
+        let stream = framed(&messages);
+        // Where each recv ends, in the stream.
+        let mut ends = Vec::new();
+        for &size in sizes.iter().cycle() {
+            let end = ends.last().copied().unwrap_or(0);
+            if end == stream.len() {
+                break;
+            }
+            ends.push((end + size).min(stream.len()));
+        }
+        // A message is cut when a recv ends inside it.
+        let mut cut = Vec::new();
+        let mut start = 0;
+        for message in &messages {
+            let (body, end) = (start + HEADER_LEN, start + HEADER_LEN + message.len());
+            cut.push(ends.iter().any(|&at| body < at && at < end));
+            start = end;
+        }
+        let mut reader = Reassembler::new();
+        let mut copied = Vec::new();
+        let mut from = 0;
+        for &end in &ends {
+            let chunk = &stream[from..end];
+            from = end;
+            let mut pieces = reader.feed(chunk);
+            while let Some(piece) = pieces.next_piece().unwrap() {
+                if let Piece::Message(message) = piece {
+                    // Not in this recv's bytes: in the reader's copy.
+                    let range = chunk.as_ptr_range();
+                    copied.push(!range.contains(&message.as_ptr()));
+                }
+            }
+        }
+        prop_assert_eq!(copied, cut);
     }
 
     #[test]

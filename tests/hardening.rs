@@ -359,12 +359,12 @@ fn receive_lesson_05_values(
         return None;
     }
     let mut reader = Reassembler::new();
-    reader.push(&received);
+    let mut pieces = reader.feed(&received);
     let mut values = Vec::new();
-    while let Some(piece) = reader.next_piece().unwrap() {
+    while let Some(piece) = pieces.next_piece().unwrap() {
         if let Piece::Message(pickle) = piece {
             values.push(repr(
-                &serde_pickle::value_from_slice(&pickle, DeOptions::new())
+                &serde_pickle::value_from_slice(pickle, DeOptions::new())
                     .unwrap(),
             ));
         }

@@ -50,14 +50,14 @@ fn ask(port: u16, bytes: &[u8]) -> BTreeMap<String, Value> {
     let mut answer = Vec::new();
     stream.read_to_end(&mut answer).unwrap();
     let mut reassembler = Reassembler::new();
-    reassembler.push(&answer);
-    reassembler.next_piece().unwrap();
+    let mut pieces = reassembler.feed(&answer);
+    pieces.next_piece().unwrap();
     let Some(socket_lessons::framing::Piece::Message(message)) =
-        reassembler.next_piece().unwrap()
+        pieces.next_piece().unwrap()
     else {
         panic!("no whole answer in {answer:?}");
     };
-    serde_pickle::from_slice(&message, DeOptions::new()).unwrap()
+    serde_pickle::from_slice(message, DeOptions::new()).unwrap()
 }
 
 fn error_of(answer: &BTreeMap<String, Value>) -> String {

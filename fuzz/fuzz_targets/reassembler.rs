@@ -12,11 +12,11 @@ fuzz_target!(|data: &[u8]| {
     let Some((&size, stream)) = data.split_first() else { return };
     let mut reader = Reassembler::with_max_len(1 << 16);
     for chunk in stream.chunks(usize::from(size).max(1)) {
-        reader.push(chunk);
+        let mut pieces = reader.feed(chunk);
         loop {
-            match reader.next_piece() {
+            match pieces.next_piece() {
                 Ok(Some(Piece::Message(message))) => {
-                    if let Ok(value) = serde_pickle::value_from_slice(&message, DeOptions::new()) {
+                    if let Ok(value) = serde_pickle::value_from_slice(message, DeOptions::new()) {
                         let _ = repr(&value);
                     }
                 }
