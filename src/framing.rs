@@ -116,11 +116,12 @@ impl From<FramingError> for io::Error {
 /// Rebuilds headers and messages from the pieces `recv` returns.
 ///
 /// A message that comes whole in one `recv` is handed back where it lies, in
-/// the caller's buffer: no copy. Only a header or a message cut by the end of
-/// a `recv` is copied, to wait for the rest: a header into 10 bytes of the
-/// reader's own, a message into memory reserved once for all of it, after
-/// its header has been found not too long. So the reader holds at most one
-/// message at a time, and only one that did not fit in a `recv`.
+/// the caller's buffer: no copy. Only a message cut by the end of a `recv` is
+/// copied, to wait for the rest, into memory reserved once for all of it when
+/// its first part arrives (its header having been found not too long).
+/// Headers, 10 bytes each, are gathered in an array of the reader's own. So
+/// the reader holds at most one message at a time, and only one that did not
+/// fit in a `recv`.
 #[derive(Debug)]
 pub struct Reassembler {
     /// What the next bytes of the stream belong to.

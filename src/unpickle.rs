@@ -28,6 +28,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::io;
+use std::ops::Range;
 
 use serde_pickle::{DeOptions, HashableValue, Value};
 
@@ -416,8 +417,8 @@ enum Entry {
 }
 
 enum Kind {
-    /// One opcode that pushes a number, a string, bytes, None or a bool:
-    /// written out as it came.
+    /// One opcode that pushes a number, a string, bytes, None, a bool, or
+    /// (BYTEARRAY8) a bytearray: decoded on its own when the value is built.
     Scalar {
         start: usize,
         end: usize,
@@ -426,10 +427,11 @@ enum Kind {
     /// `bytes()`.
     EmptyBytes,
     /// `_codecs.encode(text, "latin1")`: bytes, as protocols 0 to 2 write
-    /// them. serde-pickle reads this call itself.
+    /// them. serde-pickle decodes this call itself, given the opcodes of the
+    /// two strings, which lie in the pickle here.
     Encode {
-        text: Id,
-        encoding: Id,
+        text: Range<usize>,
+        encoding: Range<usize>,
     },
     /// `bytearray()`, or `bytearray(bytes)`: protocols 0 to 4 write one as
     /// a call, 5 with its own opcode (a scalar, BYTEARRAY8).
@@ -689,7 +691,7 @@ impl<'a> Scan<'a> {
     /// STACK_GLOBAL's module and name: strings, as protocol 4 writes them.
     fn pop_text(&mut self, op: &Op) -> io::Result<Vec<u8>> {
         let id = self.pop_value(op.name)?;
-        self.text(id).map(<[u8]>::to_vec).ok_or_else(|| {
+        self.text(id).map(|(text, _)| text.to_vec()).ok_or_else(|| {
             malformed(format_args!(
                 "{} at offset {} finds no string",
                 op.name, op.offset
@@ -698,19 +700,20 @@ impl<'a> Scan<'a> {
     }
 
     /// The UTF-8 of a string written in one binary opcode, or of one written
-    /// as protocol 0's UNICODE line.
-    fn text(&self, id: Id) -> Option<&[u8]> {
+    /// as protocol 0's UNICODE line, and where that opcode lies.
+    fn text(&self, id: Id) -> Option<(&[u8], Range<usize>)> {
         let Kind::Scalar { start, end, code } = self.objects[id].kind else {
             return None;
         };
         let opcode = &self.pickled[start..end];
-        match code {
+        let text = match code {
             0x8c => opcode.get(2..),
             b'X' => opcode.get(5..),
             0x8d => opcode.get(9..),
             b'V' => opcode.get(1..opcode.len() - 1),
             _ => None,
-        }
+        };
+        text.map(|text| (text, start..end))
     }
 
     /// Places `items` in a new container, or in the one under them.
@@ -854,16 +857,19 @@ impl<'a> Scan<'a> {
                 let kind = Kind::ByteArray { bytes: Some(*data) };
                 self.new_object(kind, size).map(drop)
             }
-            (Global::Encode, [text, encoding])
-                if self.text(*text).is_some()
-                    && self.text(*encoding) == Some(b"latin1") =>
-            {
-                let size = self.objects[*text].size
-                    + self.objects[*encoding].size
-                    + ENCODE_CALL.len() as u64
-                    + 2;
-                let kind = Kind::Encode { text: *text, encoding: *encoding };
-                self.new_object(kind, size).map(drop)
+            (Global::Encode, [text, encoding]) => {
+                let (text, encoding) =
+                    match (self.text(*text), self.text(*encoding)) {
+                        (Some((_, text)), Some((b"latin1", encoding))) => {
+                            (text, encoding)
+                        }
+                        _ => return Err(odd_call(global, op)),
+                    };
+                // Written out in full: the global, the two strings, TUPLE2
+                // and REDUCE.
+                let size = ENCODE_CALL.len() + text.len() + encoding.len() + 2;
+                let kind = Kind::Encode { text, encoding };
+                self.new_object(kind, size as u64).map(drop)
             }
             _ => Err(odd_call(global, op)),
         }
@@ -910,22 +916,25 @@ impl<'a> Scan<'a> {
                 return Ok(Unpickled::Value(Value::Bytes(Vec::new())));
             }
             Kind::Encode { text, encoding } => {
-                let (start, text) = self.opcode_of(*text);
-                let (_, encoding) = self.opcode_of(*encoding);
+                let strings = [
+                    &self.pickled[text.clone()],
+                    &self.pickled[encoding.clone()],
+                ];
                 // TUPLE2, REDUCE: encode(text, encoding).
-                let call = [ENCODE_CALL, text, encoding, b"\x86R"];
-                return self.decode(&call, start).map(Unpickled::Value);
+                let call = [ENCODE_CALL, strings[0], strings[1], b"\x86R"];
+                return self.decode(&call, text.start).map(Unpickled::Value);
             }
             Kind::ByteArray { bytes: None } => {
                 return Ok(Unpickled::ByteArray(Vec::new()));
             }
             Kind::ByteArray { bytes: Some(bytes) } => {
-                return match self.build(*bytes)? {
+                // `reduce` lets only bytes through, which build as bytes.
+                return self.build(*bytes).map(|built| match built {
                     Unpickled::Value(Value::Bytes(bytes)) => {
-                        Ok(Unpickled::ByteArray(bytes))
+                        Unpickled::ByteArray(bytes)
                     }
-                    _ => Err(malformed("a bytearray is made of no bytes")),
-                };
+                    other => other,
+                });
             }
             Kind::Container { form, items } => (*form, items.as_slice()),
             Kind::ItemsOf { form, list } => (*form, self.items(*list)),
@@ -962,8 +971,13 @@ impl<'a> Scan<'a> {
         let pickle = [opcodes, &[b"."]].concat().concat();
         serde_pickle::value_from_slice(&pickle, DeOptions::new()).map_err(
             |error| {
+                use serde_pickle::{Error::Eval, ErrorCode::InvalidLiteral};
                 let error = match error {
-                    serde_pickle::Error::Eval(code, _) => code.to_string(),
+                    // The literal is the peer's text: show a little of it.
+                    Eval(InvalidLiteral(text), _) => {
+                        format!("literal is invalid: {}", shown(&text))
+                    }
+                    Eval(code, _) => code.to_string(),
                     other => other.to_string(),
                 };
                 let name = opcode(self.pickled[offset]).map_or("?", |op| op.0);
@@ -999,16 +1013,6 @@ impl Scan<'_> {
         match &self.objects[id].kind {
             Kind::Container { items, .. } => items,
             _ => &[],
-        }
-    }
-
-    /// Where a scalar's opcode starts, and its bytes.
-    fn opcode_of(&self, id: Id) -> (usize, &[u8]) {
-        match self.objects[id].kind {
-            Kind::Scalar { start, end, .. } => {
-                (start, &self.pickled[start..end])
-            }
-            _ => (0, &[]),
         }
     }
 }
@@ -1047,21 +1051,22 @@ fn odd_call(global: Global, op: &Op) -> io::Error {
 }
 
 fn refused_global(module: &[u8], name: &[u8]) -> io::Error {
-    // A hostile name may be long or hold control characters: show a little.
-    let show = |text: &[u8]| {
-        let text: String = String::from_utf8_lossy(text)
-            .chars()
-            .take(60)
-            .flat_map(char::escape_debug)
-            .collect();
-        text
-    };
     refused(format_args!(
         "names the global {}.{}; this program reads only plain data: \
          {ALLOWED_GLOBALS}",
-        show(module),
-        show(name)
+        shown(module),
+        shown(name)
     ))
+}
+
+/// Text from the pickle, for a message: it may be long or hold control
+/// characters, so at most 60 characters, escaped.
+fn shown(text: &[u8]) -> String {
+    String::from_utf8_lossy(text)
+        .chars()
+        .take(60)
+        .flat_map(char::escape_debug)
+        .collect()
 }
 
 /// Integers Python would refuse to print.

@@ -71,7 +71,8 @@ proptest! {
         let mut cut = Vec::new();
         let mut start = 0;
         for message in &messages {
-            let (body, end) = (start + HEADER_LEN, start + HEADER_LEN + message.len());
+            let body = start + HEADER_LEN;
+            let end = body + message.len();
             cut.push(ends.iter().any(|&at| body < at && at < end));
             start = end;
         }
@@ -116,7 +117,11 @@ proptest! {
         let expected = match got {
             0 if whole == 0 => Err(FramingError::Empty),
             0 => Ok(whole),
-            _ if got < HEADER_LEN => Err(FramingError::Truncated { what: "header", got, expected: HEADER_LEN }),
+            _ if got < HEADER_LEN => Err(FramingError::Truncated {
+                what: "header",
+                got,
+                expected: HEADER_LEN,
+            }),
             _ => Err(FramingError::Truncated {
                 what: "message",
                 got: got - HEADER_LEN,

@@ -258,6 +258,20 @@ fn a_bytearray_as_a_key_is_refused() {
     assert_refused(b"}(cbuiltins\nbytearray\n)RK\x01u.", unhashable);
 }
 
+/// A literal serde-pickle cannot read is the peer's text: the message shows
+/// a little of it, escaped, never a control character or a megabyte.
+#[test]
+fn a_bad_literal_is_shown_short_and_escaped() {
+    let output = assert_refused(
+        b"I\x1b[31mRED\n.",
+        "INT at offset 0: literal is invalid: \\u{1b}[31mRED",
+    );
+    assert!(!output.stderr.contains('\x1b'), "{:?}", output.stderr);
+    let long = [&b"F"[..], &[b'x'; 1_000_000], b"\n."].concat();
+    let output = assert_refused(&long, "FLOAT at offset 0: literal is invalid");
+    assert!(output.stderr.len() < 1000, "{} bytes", output.stderr.len());
+}
+
 #[test]
 fn an_unknown_opcode_is_named() {
     assert_refused(

@@ -161,15 +161,16 @@ fn hostile_requests_get_an_error(server: Command, garbage: &str) {
     server.stop();
 }
 
-/// A server answering `answer` to one client, in a thread of this test.
-fn fake_server(answer: Value) -> u16 {
+/// A server answering `pickled`, framed, to one client, in a thread of this
+/// test.
+fn fake_server(pickled: Vec<u8>) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     thread::spawn(move || {
         let (mut stream, _) = listener.accept().unwrap();
         let mut request = [0; 256];
         let _ = stream.read(&mut request);
-        let _ = stream.write_all(&frame(&pickle(&answer)).unwrap());
+        let _ = stream.write_all(&frame(&pickled).unwrap());
     });
     port
 }
@@ -221,7 +222,7 @@ fn a_bad_answer_is_a_clear_error(client: impl Fn(&str) -> Command) {
         (bad_variant, "field `transport`: unknown variant `Carrier pigeon`"),
         (Value::List(vec![]), "the answer is not a LessonInfo"),
     ] {
-        let port = fake_server(answer).to_string();
+        let port = fake_server(pickle(&answer)).to_string();
         let client = run(client(&port));
         assert_exit(&client, 1);
         let stderr = unfold(&client.stderr);
@@ -229,6 +230,28 @@ fn a_bad_answer_is_a_clear_error(client: impl Fn(&str) -> Command) {
         assert!(!stderr.contains("panicked"), "{stderr}");
         assert!(!stderr.contains("Traceback"), "{stderr}");
     }
+}
+
+/// A bytearray where a string is due reads as the bytes it holds, in both
+/// clients alike: the Rust one gives serde-pickle a bytearray as bytes.
+#[test]
+fn a_bytearray_in_the_answer_reads_alike_in_both_clients() {
+    let answer = "{'number': 5, 'title': bytearray(b'Pickles'), \
+        'transport': 'Tcp', 'calls': ['send', bytearray(b'recv')], 'next': 6}";
+    let Some(pickled) = support::python_pickles(&[answer], 3) else {
+        return;
+    };
+    let printed = |client: Command| {
+        let client = run(client);
+        assert_exit(&client, 0);
+        support::mask_ports(&unfold(&client.stdout))
+    };
+    let port = fake_server(pickled[0].clone()).to_string();
+    let rust = printed(lesson(NAME, &["client", "--port", &port]));
+    let port = fake_server(pickled[0].clone()).to_string();
+    let python = printed(twin(&["client", "--port", &port]).unwrap());
+    assert!(rust.contains("'Pickles'") && rust.contains("'recv'"), "{rust}");
+    assert_eq!(rust, python);
 }
 
 #[test]

@@ -149,6 +149,8 @@ fn hostile() -> Vec<Vec<u8>> {
         b"L1_000L\n.".to_vec(),
         b"Fnan\n.".to_vec(),
         b"F1e\n.".to_vec(),
+        b"I\x1b[31mRED\n.".to_vec(),
+        [&b"F"[..], &[b'x'; 1_000_000], b"\n."].concat(),
         b"Sabc\\q\n.".to_vec(),
         b"S'abc'\n.".to_vec(),
         b"U\x03abc.".to_vec(),

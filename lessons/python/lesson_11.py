@@ -88,7 +88,9 @@ def u32(value):
 def string(value):
     if type(value) is str:
         return value
-    if type(value) is bytes:
+    # The Rust side gives serde a bytearray as bytes, and serde takes UTF-8
+    # bytes for a string.
+    if type(value) in (bytes, bytearray):
         try:
             return value.decode("utf-8")
         except UnicodeDecodeError:

@@ -24,7 +24,11 @@ same rules, in the same order, with the same words:
    python::repr does.
 
 So the Python client prints what the Rust client prints for every message, not
-what pickle.loads would give: the two clients are one lesson. Where Python's
+what pickle.loads would give: the two clients are one lesson. (One exception:
+serde-pickle's order is not consistent for a float NaN, nor between an
+infinity and an int too large for a float, so a set or dict holding those
+among its keys comes out in an order, and with duplicates merged, in ways
+that depend on the sorting algorithm; Python's is not Rust's.) Where Python's
 own pickle would read more (a list that contains itself, a class instance), it
 is refused here as it is in Rust.
 
@@ -311,7 +315,8 @@ def _rust_char_escape(character):
 
 
 def _show(text):
-    # A hostile name may be long or hold control characters: show a little.
+    """Text from the pickle, for a message: it may be long or hold control
+    characters, so at most 60 characters, escaped."""
     return "".join(
         _rust_char_escape(c) for c in text.decode("utf-8", "replace")[:60]
     )
@@ -670,7 +675,7 @@ def _literal(name, offset, raw):
     return _scalar_error(
         name,
         offset,
-        REFUSALS["literal"].format(text=raw.decode("utf-8", "replace")),
+        REFUSALS["literal"].format(text=_show(raw)),
     )
 
 
@@ -788,7 +793,7 @@ def _scalar(code, name, arg, offset):
             return ("str", arg.decode("utf-8"))
         except UnicodeDecodeError:
             raise _scalar_error(name, offset, REFUSALS["not utf-8"]) from None
-    return ("bytes", bytes(arg))  # T, U, B, C, BINBYTES8, BYTEARRAY8
+    return ("bytes", bytes(arg))  # T, U, B, C, BINBYTES8
 
 
 def _build(data, objects, ident):
@@ -903,7 +908,8 @@ def _compare(a, b):
             try:
                 return _float_order(float(x), y)
             except OverflowError:
-                return 1 if x > 0 else -1
+                # num-bigint's to_f64 gives an infinity for a huge int.
+                return _float_order(math.inf if x > 0 else -math.inf, y)
         return _float_order(float(x), y)
     if tag in ("frozenset", "tuple"):
         for p, q in zip(x, y):
