@@ -84,7 +84,7 @@ const QUEUE: usize = 64;
 const PATIENCE: Duration = Duration::from_secs(2);
 /// How often the room looks again at a full queue.
 const RETRY: Duration = Duration::from_millis(10);
-/// How long a new connection has to send its name.
+/// How long a new connection has, in all, to send its name.
 const NAME_WAIT: Duration = Duration::from_secs(10);
 
 fn main() -> ExitCode {
@@ -222,16 +222,20 @@ fn read_client(
 
 /// Reads the client's name, within [`NAME_WAIT`], and checks it.
 fn join(client: &mut Wire, messages: &mut Messages) -> io::Result<String> {
-    client.set_read_timeout(Some(NAME_WAIT))?;
+    // In all, not for each recv: a byte every few seconds must not hold a
+    // place in the room for hours.
+    client.set_deadline(NAME_WAIT);
     let name = messages.next(client)?.ok_or_else(|| {
         io::Error::new(io::ErrorKind::UnexpectedEof, "it sent no name")
     })?;
-    client.set_read_timeout(None)?;
+    client.clear_deadline();
     let bad = |why: &str| Err(io::Error::new(io::ErrorKind::InvalidData, why));
     if name.is_empty() || name.len() > MAX_NAME {
         return bad(&format!("a name has 1 to {MAX_NAME} bytes"));
     }
-    if name.chars().any(char::is_control) || name == ROOM {
+    // A name is printed as it is (`... joined`): nothing in it may move
+    // the cursor, reverse the text or hide, which escaping would show.
+    if escape_unprintable(&name) != name || name == ROOM {
         return bad(&format!(
             "'{}' cannot be a name",
             escape_unprintable(&name)

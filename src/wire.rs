@@ -171,6 +171,11 @@ impl Wire {
         self.deadline = Some((Instant::now() + limit, limit));
     }
 
+    /// No deadline from now on.
+    pub fn clear_deadline(&mut self) {
+        self.deadline = None;
+    }
+
     fn past_deadline(&self) -> io::Error {
         let limit = self.deadline.map_or(Duration::ZERO, |(_, limit)| limit);
         let (limit, peer) = (limit.as_secs_f64(), self.peer());

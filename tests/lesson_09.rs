@@ -217,6 +217,12 @@ fn hostile_clients(python_server: bool) {
         refusal,
         ("room".into(), "not let in: 'room' cannot be a name".into())
     );
+    // Nor one that would print as something else: a right-to-left
+    // override, a line separator.
+    let mut disguised = Probe::connect(&port);
+    disguised.say("\u{202e}evil\u{2028}x");
+    let refusal = disguised.hear().expect("a refusal");
+    assert_eq!(refusal.1, r"not let in: '\u202eevil\u2028x' cannot be a name");
     // A name already in the room: told so before the server closes.
     let mut twin = Probe::connect(&port);
     twin.say("watcher");

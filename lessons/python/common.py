@@ -530,6 +530,10 @@ class Wire:
         client sends."""
         self.deadline = (time.monotonic() + limit, limit)
 
+    def clear_deadline(self):
+        """No deadline from now on."""
+        self.deadline = None
+
     def past_deadline(self):
         limit = self.deadline[1] if self.deadline else 0
         # Only a client has the option; a server's limit is its lesson's.

@@ -20,7 +20,6 @@ import socket
 import sys
 import threading
 import time
-import unicodedata
 
 from common import (
     Lesson,
@@ -60,7 +59,7 @@ MAX_NAME = 32  # the longest name, in bytes
 MAX_MESSAGE = 4096  # the longest message, in bytes: a name or a line
 QUEUE = 64  # how many messages may wait for one client
 PATIENCE = 2  # seconds a client's queue may stay full before it is dropped
-NAME_WAIT = 10  # seconds a new connection has to send its name
+NAME_WAIT = 10  # seconds a new connection has, in all, to send its name
 TICK = 0.1  # the longest select() waits, so that the waits above are kept
 
 
@@ -185,13 +184,14 @@ class Member:
         self.sending = None  # what is left of the pair being sent
         self.events = 0  # what the selector watches it for
         self.full_since = None  # when its queue filled up
-        self.heard = time.monotonic()  # when it last sent bytes
 
 
 def name_problem(name):
     if not 1 <= len(name.encode("utf-8")) <= MAX_NAME:
         return f"a name has 1 to {MAX_NAME} bytes"
-    if any(unicodedata.category(c) == "Cc" for c in name) or name == ROOM:
+    # A name is printed as it is ("... joined"): nothing in it may move the
+    # cursor, reverse the text or hide, which escaping would show.
+    if escape_unprintable(name) != name or name == ROOM:
         return f"'{escape_unprintable(name)}' cannot be a name"
     return None
 
@@ -252,6 +252,9 @@ class Room:
         wire.set_read_timeout(
             0.0
         )  # select() has said there is something: recv never waits
+        # In all, not for each recv: a byte every few seconds must not hold
+        # a place in the room for hours.
+        wire.set_deadline(NAME_WAIT)
         member = Member(self.number, wire)
         self.connections[member.number] = member
         self.watch(member, False)
@@ -278,11 +281,13 @@ class Room:
         PATIENCE seconds."""
         now = time.monotonic()
         for member in list(self.connections.values()):
-            if member.name is None and now - member.heard > NAME_WAIT:
+            deadline = member.wire.deadline
+            if member.name is None and deadline and now >= deadline[0]:
                 self.out.trace(
-                    f"recv({MAX_MESSAGE}) -> nothing within {NAME_WAIT} s"
+                    f"recv({MAX_MESSAGE}) -> nothing within what was left of "
+                    f"its {NAME_WAIT} s in all"
                 )
-                self.refuse(member, str(member.wire.silence(NAME_WAIT)))
+                self.refuse(member, str(member.wire.past_deadline()))
         for number in sorted(self.members):
             member = self.members.get(number)
             if member is None:
@@ -308,11 +313,12 @@ class Room:
         except LessonError as error:
             if error.timeout:
                 return  # nothing after all
+            if error.past_deadline:
+                return  # no name in time: check() refuses it
             raise
         except OSError as error:
             self.leave(member, os_error_text(error))
             return
-        member.heard = time.monotonic()
         try:
             if not data:
                 member.messages.finish()
@@ -361,6 +367,7 @@ class Room:
             welcome = f"welcome, {text}; here: {listed}"
         self.out.say(f"connection {member.number}: {text} joined")
         member.name = text
+        member.wire.clear_deadline()
         member.outgoing.append(pair(ROOM, welcome))
         self.broadcast(None, ROOM, f"{text} joined")
         self.members[member.number] = member

@@ -94,7 +94,9 @@ def string(value):
         try:
             return value.decode("utf-8")
         except UnicodeDecodeError:
-            pass
+            raise DecodeError(
+                "invalid value: byte array, expected a string"
+            ) from None
     raise DecodeError(f"invalid type: {unexpected(value)}, expected a string")
 
 
@@ -463,7 +465,7 @@ def client(config, out):
     try:
         value = loads(answer)
     except Unreadable as error:
-        raise LessonError(f"the answer is not a LessonInfo: {error}") from None
+        raise LessonError(str(error)) from None
     try:
         info = decode(value, LESSON_INFO)
     except DecodeError as error:
@@ -476,10 +478,12 @@ def client(config, out):
         raise LessonError(
             f"the server refused: {escape_unprintable(refusal['error'])}"
         ) from None
-    out.say(
-        f"lesson {info['number']}: {info['title']!r}, over {info['transport']}"
-    )
-    out.say(f"its calls: {info['calls']!r}")
+    # Printed as the Rust client's python::repr prints them, which is not
+    # always Python's own repr: Python's depends on its Unicode version.
+    title = plain_pickle.plain_repr(("str", info["title"]))
+    calls = [("str", call) for call in info["calls"]]
+    out.say(f"lesson {info['number']}: {title}, over {info['transport']}")
+    out.say(f"its calls: {plain_pickle.plain_repr(('list', calls))}")
     if info["next"] is not None:
         out.say(f"the next lesson: {info['next']}")
     else:
