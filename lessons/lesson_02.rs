@@ -9,9 +9,9 @@ use std::io::{self, Read};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use socket_lessons::cli::Defaults;
-use socket_lessons::python::{bytes_repr, escape_unprintable};
-use socket_lessons::{ClientConfig, Lesson, Out};
+use socket_lessons::old::cli::Defaults;
+use socket_lessons::old::python::{bytes_repr, escape_unprintable};
+use socket_lessons::old::{ClientConfig, Lesson, Out};
 use socket2::{Domain, Socket, Type};
 
 // Lesson 1's file, for its server: the point of this lesson is the client.

@@ -10,11 +10,11 @@ use std::io::{self, Read, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use socket_lessons::cli::{Defaults, LessonOption, Side, Value};
-use socket_lessons::python::bytes_repr;
-use socket_lessons::wire::{is_past_deadline, is_timeout};
-use socket_lessons::{ClientConfig, Lesson, Out, ServerConfig};
-use socket_lessons::{output, reuse_address};
+use socket_lessons::old::cli::{Defaults, LessonOption, Side, Value};
+use socket_lessons::old::python::bytes_repr;
+use socket_lessons::old::wire::{is_past_deadline, is_timeout};
+use socket_lessons::old::{ClientConfig, Lesson, Out, ServerConfig};
+use socket_lessons::old::{output, reuse_address};
 use socket2::{Domain, Socket, Type};
 
 const LESSON: Lesson = Lesson {

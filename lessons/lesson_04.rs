@@ -8,10 +8,10 @@ use std::io::{self, Read, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use socket_lessons::cli::Defaults;
-use socket_lessons::python::{bytes_repr, escape_unprintable};
-use socket_lessons::{ClientConfig, Lesson, Out, ServerConfig};
-use socket_lessons::{output, reuse_address};
+use socket_lessons::old::cli::Defaults;
+use socket_lessons::old::python::{bytes_repr, escape_unprintable};
+use socket_lessons::old::{ClientConfig, Lesson, Out, ServerConfig};
+use socket_lessons::old::{output, reuse_address};
 use socket2::{Domain, Socket, Type};
 
 const LESSON: Lesson = Lesson {

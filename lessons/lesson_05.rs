@@ -20,11 +20,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use serde_pickle::{HashableValue, SerOptions, Value};
-use socket_lessons::cli::Defaults;
-use socket_lessons::framing::{self, HEADER_LEN, Piece, Reassembler};
-use socket_lessons::python::{self, bytes_repr, bytes_repr_lines};
-use socket_lessons::unpickle::unpickle;
-use socket_lessons::{
+use socket_lessons::old::cli::Defaults;
+use socket_lessons::old::framing::{self, HEADER_LEN, Piece, Reassembler};
+use socket_lessons::old::python::{self, bytes_repr, bytes_repr_lines};
+use socket_lessons::old::unpickle::unpickle;
+use socket_lessons::old::{
     ClientConfig, Lesson, Out, ServerConfig, output, reuse_address,
 };
 use socket2::{Domain, Socket, Type};

@@ -15,11 +15,11 @@ use std::io::{self, Read};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use socket_lessons::cli::{Defaults, Pace};
-use socket_lessons::framing::{DEFAULT_MAX_LEN, Piece, Reassembler};
-use socket_lessons::python::{self, bytes_repr};
-use socket_lessons::unpickle::unpickle;
-use socket_lessons::{ClientConfig, Lesson, Out, ServerConfig};
+use socket_lessons::old::cli::{Defaults, Pace};
+use socket_lessons::old::framing::{DEFAULT_MAX_LEN, Piece, Reassembler};
+use socket_lessons::old::python::{self, bytes_repr};
+use socket_lessons::old::unpickle::unpickle;
+use socket_lessons::old::{ClientConfig, Lesson, Out, ServerConfig};
 use socket2::{Domain, Socket, Type};
 
 // Lesson 5's file, for its server: the point of this lesson is the client.

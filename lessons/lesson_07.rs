@@ -17,10 +17,10 @@ use std::net::{Shutdown, TcpListener, TcpStream};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use socket_lessons::cli::{Defaults, LessonOption, Side, Value};
-use socket_lessons::python::escape_unprintable;
-use socket_lessons::wire::is_timeout;
-use socket_lessons::{ClientConfig, Lesson, Out, ServerConfig};
+use socket_lessons::old::cli::{Defaults, LessonOption, Side, Value};
+use socket_lessons::old::python::escape_unprintable;
+use socket_lessons::old::wire::is_timeout;
+use socket_lessons::old::{ClientConfig, Lesson, Out, ServerConfig};
 use socket2::{SockRef, Socket};
 
 const LESSON: Lesson = Lesson {

@@ -14,11 +14,11 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use socket_lessons::cli::{Defaults, LessonOption, Side, Value};
-use socket_lessons::python::escape_unprintable;
-use socket_lessons::wire::{is_past_deadline, is_timeout};
-use socket_lessons::{ClientConfig, Lesson, Out, ServerConfig, Wire};
-use socket_lessons::{output, reuse_address};
+use socket_lessons::old::cli::{Defaults, LessonOption, Side, Value};
+use socket_lessons::old::python::escape_unprintable;
+use socket_lessons::old::wire::{is_past_deadline, is_timeout};
+use socket_lessons::old::{ClientConfig, Lesson, Out, ServerConfig, Wire};
+use socket_lessons::old::{output, reuse_address};
 use socket2::{Domain, Socket, Type};
 
 const LESSON: Lesson = Lesson {

@@ -21,11 +21,11 @@ use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::thread;
 use std::time::Duration;
 
-use socket_lessons::cli::{Defaults, LessonOption, Pace, Side, Value};
-use socket_lessons::framing::{FramingError, Piece, Reassembler, frame};
-use socket_lessons::python::escape_unprintable;
-use socket_lessons::{ClientConfig, Lesson, Out, ServerConfig, Wire};
-use socket_lessons::{output, reuse_address};
+use socket_lessons::old::cli::{Defaults, LessonOption, Pace, Side, Value};
+use socket_lessons::old::framing::{FramingError, Piece, Reassembler, frame};
+use socket_lessons::old::python::escape_unprintable;
+use socket_lessons::old::{ClientConfig, Lesson, Out, ServerConfig, Wire};
+use socket_lessons::old::{output, reuse_address};
 use socket2::{Domain, Socket, Type};
 
 const LESSON: Lesson = Lesson {

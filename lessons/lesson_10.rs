@@ -19,10 +19,10 @@ use std::mem::MaybeUninit;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use socket_lessons::cli::Defaults;
-use socket_lessons::python::{bytes_repr, escape_unprintable};
-use socket_lessons::wire::is_timeout;
-use socket_lessons::{ClientConfig, Lesson, Out, ServerConfig, output};
+use socket_lessons::old::cli::Defaults;
+use socket_lessons::old::python::{bytes_repr, escape_unprintable};
+use socket_lessons::old::wire::is_timeout;
+use socket_lessons::old::{ClientConfig, Lesson, Out, ServerConfig, output};
 use socket2::{Domain, MaybeUninitSlice, SockAddr, Socket, Type};
 
 const LESSON: Lesson = Lesson {

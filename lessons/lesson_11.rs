@@ -16,11 +16,11 @@ use std::time::Duration;
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_pickle::SerOptions;
-use socket_lessons::cli::{Defaults, LessonOption, Side, Value};
-use socket_lessons::framing::{self, Piece, Reassembler};
-use socket_lessons::python::escape_unprintable;
-use socket_lessons::unpickle::unpickle;
-use socket_lessons::{
+use socket_lessons::old::cli::{Defaults, LessonOption, Side, Value};
+use socket_lessons::old::framing::{self, Piece, Reassembler};
+use socket_lessons::old::python::escape_unprintable;
+use socket_lessons::old::unpickle::unpickle;
+use socket_lessons::old::{
     ClientConfig, Lesson, Out, ServerConfig, Wire, output, python,
     reuse_address,
 };

@@ -1,150 +1,131 @@
-//! Error reporting: what happened, in words, and what to do about it.
+//! What went wrong, in words, and what to do about it.
 //!
-//! The lessons propagate `io::Error` with `?`, as real programs do. Here, at
-//! the edge, each kind of failure a user can cause is turned into a sentence
-//! that names the address and the next step. Nothing a user does should end in
-//! a panic or a backtrace.
+//! The lessons pass `io::Error`s up with `?`, as real programs do. At the
+//! edge, [`explain`] turns each kind a user can cause into one line that
+//! names the address and the next step, instead of `os error 111`.
 
 use std::io;
-use std::net::SocketAddrV4;
-use std::time::Duration;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::{Duration, Instant};
 
-/// Exit status of a lesson that failed while running (a message is on stderr).
+/// Exit status of a lesson that failed while running.
 pub const RUNTIME_ERROR: u8 = 1;
-/// Exit status of a command line that could not be understood (usage is on
-/// stderr).
+/// Exit status of a command line that could not be understood.
 pub const USAGE_ERROR: u8 = 2;
 
-/// What a program was doing when an error happened, to say it in the message.
+/// What a program was doing when an error happened.
 #[derive(Debug, Clone, Copy)]
 pub enum Situation<'a> {
     /// A server listening on `address`, or talking to one of its clients.
-    Serving { address: SocketAddrV4 },
-    /// A client of `lesson` talking to the server at `server`, waiting at most
-    /// `wait`.
-    Connecting { lesson: &'a str, server: SocketAddrV4, wait: Duration },
+    Serving { address: SocketAddr },
+    /// A client of `lesson` talking to `server`, each call waiting `wait`.
+    Connecting { lesson: &'a str, server: SocketAddr, wait: Duration },
 }
 
-/// Explains `error` for a person, in one or two sentences.
+/// Explains `error` for a person, on one line.
 ///
-/// An error this crate made already says what happened, in its own words
-/// (a deadline, a silence, a bad header): those are kept as they are.
+/// An error a lesson made itself (with a message of its own) keeps its
+/// words.
 pub fn explain(error: &io::Error, situation: Situation<'_>) -> String {
+    use Situation::{Connecting, Serving};
     use io::ErrorKind::*;
     if error.get_ref().is_some() {
         return error.to_string();
     }
     let peer = match situation {
-        Situation::Serving { .. } => "the client",
-        Situation::Connecting { .. } => "the server",
+        Serving { .. } => "the client",
+        Connecting { .. } => "the server",
     };
     match (error.kind(), situation) {
-        (AddrInUse, Situation::Serving { address }) => format!(
-            "port {} is already in use on {}. Another lesson's server, or an \
-             earlier run of this one, may still be running: stop it (Ctrl-C \
-             in its terminal), or pick another port with --port.",
-            address.port(),
-            address.ip()
-        ),
-        (AddrNotAvailable, Situation::Serving { address }) => format!(
-            "{} is not an address of this machine, so no server can listen \
-             there. Use 127.0.0.1 (this machine only) or 0.0.0.0 (every \
-             interface).",
-            address.ip()
-        ),
-        (PermissionDenied, Situation::Serving { address }) => format!(
-            "this user may not listen on port {}: on this system, ports below \
-             1024 are kept for the administrator. Pick one from 1024 up with \
-             --port.",
+        (AddrInUse, Serving { address }) => format!(
+            "port {} is in use: is another server running? Stop it, or \
+             pick another port with --port",
             address.port()
         ),
-        (ConnectionRefused, Situation::Connecting { lesson, server, .. }) => {
-            format!(
-                "nothing is listening on {server} (connection refused). Start \
-                 the server first, in another terminal: cargo run --example \
-                 {lesson} -- server --port {}",
-                server.port()
-            )
-        }
-        (TimedOut | WouldBlock, Situation::Connecting { server, wait, .. }) => {
-            format!(
-                "no answer from {server} within {} s. Is this lesson's server \
-                 running there? --wait SECONDS gives it longer.",
-                wait.as_secs_f64()
-            )
-        }
-        (
-            HostUnreachable | NetworkUnreachable,
-            Situation::Connecting { server, .. },
-        ) => format!(
-            "{server} cannot be reached from here: check the address and the \
-             network."
+        (AddrNotAvailable, Serving { address }) => format!(
+            "{} is not an address of this machine; try 127.0.0.1",
+            address.ip()
         ),
-        (ConnectionReset, _) => format!(
-            "{peer}'s system reset the connection (RST). That happens when \
-             {peer} closes with data it never read, closes with SO_LINGER \
-             set to 0, or no longer knows the connection (its machine \
-             restarted). A program that crashes or is killed does not cause \
-             it: its system closes its sockets normally."
+        (PermissionDenied, Serving { address }) => format!(
+            "ports below 1024 need the administrator; {} is one: pick \
+             another with --port",
+            address.port()
         ),
-        (BrokenPipe, _) => {
-            format!("{peer} went away while this side was still sending.")
+        (ConnectionRefused, Connecting { lesson, server, .. }) => format!(
+            "nothing listens on {server} (connection refused); start the \
+             server first: cargo run --example {lesson} -- server"
+        ),
+        (TimedOut | WouldBlock, Connecting { server, wait, .. }) => format!(
+            "nothing from {server} within {} s (--wait)",
+            wait.as_secs_f64()
+        ),
+        (TimedOut | WouldBlock, Serving { .. }) => {
+            "the client sent nothing in time".into()
         }
-        (ConnectionAborted, _) => format!(
-            "the connection to {peer} was aborted before it was set up."
-        ),
+        (HostUnreachable | NetworkUnreachable, Connecting { server, .. }) => {
+            format!("{server} cannot be reached from here")
+        }
+        (ConnectionReset, _) => {
+            format!("{peer} reset the connection (RST): it closed unread data")
+        }
+        (BrokenPipe, _) => format!("{peer} closed before all was sent"),
+        (ConnectionAborted, _) => {
+            format!("the connection to {peer} was aborted")
+        }
         _ => error.to_string(),
     }
 }
 
-/// Finds the IPv4 address for `host` (a name such as `localhost`, or digits
-/// such as `127.0.0.1`).
-///
-/// The lessons use IPv4 (`AF_INET`), as the tutorial does.
-pub fn resolve(host: &str, port: u16) -> io::Result<SocketAddrV4> {
-    use std::net::{SocketAddr, ToSocketAddrs};
-    let addresses = (host, port).to_socket_addrs().map_err(|error| {
-        io::Error::new(
-            error.kind(),
-            format!("cannot find the host '{host}': {error}"),
-        )
+/// The address for `host` and `port`: digits (`127.0.0.1`, `::1`, `[::1]`)
+/// or a name the system resolves (`localhost`).
+pub fn resolve(host: &str, port: u16) -> io::Result<SocketAddr> {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let found = (bare, port).to_socket_addrs().map_err(|_| {
+        io::Error::other(format!("cannot find the host {:?}", host))
     })?;
-    addresses
-        .filter_map(|address| match address {
-            SocketAddr::V4(address) => Some(address),
-            SocketAddr::V6(_) => None,
-        })
-        .next()
-        .ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::AddrNotAvailable,
-                format!(
-                    "'{host}' has no IPv4 address; these lessons use IPv4 \
-                     (AF_INET), like the tutorial"
-                ),
-            )
-        })
+    let mut found: Vec<SocketAddr> = found.collect();
+    // IPv4 first, as the tutorial's AF_INET.
+    found.sort_by_key(|address| address.is_ipv6());
+    found.into_iter().next().ok_or_else(|| {
+        io::Error::other(format!("the host {host:?} has no address"))
+    })
+}
+
+/// The moment a client gives up, whatever it is waiting for (`--deadline`).
+#[derive(Debug, Clone, Copy)]
+pub struct Deadline {
+    end: Instant,
+    limit: Duration,
+}
+
+impl Deadline {
+    pub fn after(limit: Duration) -> Self {
+        Deadline { end: Instant::now() + limit, limit }
+    }
+
+    /// How long one call may wait: `wait`, or less if the deadline comes
+    /// first; an error once it has passed.
+    pub fn wait_at_most(&self, wait: Duration) -> io::Result<Duration> {
+        let left = self.end.saturating_duration_since(Instant::now());
+        // A timeout under a microsecond reaches the system as 0: no timeout.
+        if left < Duration::from_millis(1) {
+            let limit = self.limit.as_secs_f64();
+            let message =
+                format!("gave up after {limit} s in all (--deadline)");
+            return Err(io::Error::new(io::ErrorKind::TimedOut, message));
+        }
+        Ok(wait.min(left))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::Ipv4Addr;
 
-    const SERVER: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::LOCALHOST, 4101);
-
-    #[test]
-    fn a_port_in_use_names_the_port_and_the_way_out() {
-        let message = explain(
-            &io::ErrorKind::AddrInUse.into(),
-            Situation::Serving { address: SERVER },
-        );
-        assert!(
-            message.contains("port 4101 is already in use")
-                && message.contains("--port"),
-            "{message}"
-        );
-    }
+    const SERVER: SocketAddr = SocketAddr::new(
+        std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+        4101,
+    );
 
     #[test]
     fn a_refused_connection_says_how_to_start_the_server() {
@@ -155,32 +136,29 @@ mod tests {
         };
         let message =
             explain(&io::ErrorKind::ConnectionRefused.into(), situation);
-        assert!(
-            message.contains(
-                "cargo run --example lesson_01 -- server --port 4101"
-            ),
-            "{message}"
-        );
+        assert!(message.ends_with("cargo run --example lesson_01 -- server"));
     }
 
     #[test]
-    fn other_errors_keep_their_own_words() {
+    fn a_lessons_own_words_are_kept() {
         let error = io::Error::other("the header b'x' is not a length");
+        let situation = Situation::Serving { address: SERVER };
         assert_eq!(
-            explain(&error, Situation::Serving { address: SERVER }),
+            explain(&error, situation),
             "the header b'x' is not a length"
         );
     }
 
     #[test]
-    fn hosts_resolve_to_ipv4() {
-        assert_eq!(
-            resolve("127.0.0.1", 7).unwrap(),
-            SocketAddrV4::new(Ipv4Addr::LOCALHOST, 7)
-        );
-        assert_eq!(
-            resolve("localhost", 7).unwrap(),
-            SocketAddrV4::new(Ipv4Addr::LOCALHOST, 7)
-        );
+    fn hosts_resolve_ipv4_first() {
+        assert_eq!(resolve("localhost", 4101).unwrap(), SERVER);
+        assert!(resolve("[::1]", 7).unwrap().is_ipv6());
+    }
+
+    #[test]
+    fn a_passed_deadline_says_which_option() {
+        let deadline = Deadline::after(Duration::ZERO);
+        let error = deadline.wait_at_most(Duration::from_secs(1)).unwrap_err();
+        assert_eq!(error.to_string(), "gave up after 0 s in all (--deadline)");
     }
 }

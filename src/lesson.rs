@@ -1,257 +1,258 @@
-//! What a lesson is, and how one is run: as a demo, a server or a client.
+//! Running a lesson: as a demo, a server or a client.
+//!
+//! A lesson's `main` is `LESSON.main()`. The lesson's file holds the
+//! server and the client, and a struct of options for each side; this
+//! module parses the command line (with clap), resolves the host, runs the
+//! chosen side, and turns an error into one line and exit status 1.
 
-use std::env;
-use std::io::{self, Write};
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::ffi::OsString;
+use std::io;
+use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use socket2::Socket;
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser};
 
-use crate::cli::{
-    self, Command, Defaults, Extra, LessonOption, Mode, Options, Pace,
-};
-use crate::errors::{self, RUNTIME_ERROR, Situation, USAGE_ERROR};
+use crate::cli::{Connect, Listen, Show};
+use crate::errors::{self, RUNTIME_ERROR, Situation};
 use crate::output::{Out, Role};
-use crate::wire::Wire;
 
-/// One step of the tutorial: a server, a client, and the defaults they agree
-/// on.
-///
-/// A lesson's `main` is `LESSON.main()`; everything the lesson teaches is in
-/// its two functions.
+/// One lesson: a server, a client, and what they agree on.
 #[derive(Debug, Clone, Copy)]
-pub struct Lesson {
+pub struct Lesson<S, C> {
     /// The example's name, as in `cargo run --example lesson_01`.
     pub name: &'static str,
     /// What the lesson shows, in a few words.
-    pub title: &'static str,
-    /// The port both sides use unless told otherwise, and how long the
-    /// client waits.
-    pub defaults: Defaults,
-    /// Options of this lesson's own, besides the ones every lesson has.
-    pub options: &'static [LessonOption],
-    pub server: fn(&ServerConfig, &Out) -> io::Result<()>,
-    pub client: fn(&ClientConfig, &Out) -> io::Result<()>,
+    pub about: &'static str,
+    /// The port both sides use unless told otherwise.
+    pub port: u16,
+    /// How long the client's connect and each recv wait, unless told.
+    pub wait: &'static str,
+    /// Whether the lesson offers `--trace` and `--hex`.
+    pub show: bool,
+    pub server: fn(&Server<S>, &Out) -> io::Result<()>,
+    pub client: fn(&Client<C>, &Out) -> io::Result<()>,
 }
 
-/// Where a server listens, for how many clients, and how it sends.
+/// What a server was told: where to listen, for how many clients, and the
+/// lesson's own server options.
 #[derive(Debug, Clone)]
-pub struct ServerConfig {
-    pub address: SocketAddrV4,
-    /// Serve one client and return, instead of serving until interrupted.
+pub struct Server<S> {
+    pub address: SocketAddr,
+    /// `--once`: serve one client, then return.
     pub once: bool,
-    /// `--chunk` and `--pause`: slow motion.
-    pub pace: Pace,
-    /// The lesson's own options.
-    pub extra: Extra,
+    pub options: S,
 }
 
-/// Which server a client talks to, and how long it waits for it.
+/// What a client was told: which server, how long to wait for each call,
+/// and the lesson's own client options.
 #[derive(Debug, Clone)]
-pub struct ClientConfig {
-    pub server: SocketAddrV4,
-    /// The longest a client waits for `connect(2)` and for each `recv(2)`.
+pub struct Client<C> {
+    pub server: SocketAddr,
+    /// `--wait`: the longest `connect` and each `recv` wait.
     pub wait: Duration,
-    /// The longest a client runs in all: a client of these lessons never
-    /// hangs forever, even on a server that sends a byte now and then.
-    pub deadline: Duration,
-    /// `--buffer`: the size of the buffer each `recv` fills (0 in a lesson
-    /// whose client has none).
-    pub buffer: usize,
-    /// Whether this client is the demo's: a lesson whose client reads the
-    /// keyboard can play a scripted part instead.
+    /// Whether this is the demo's client (which may play a scripted part).
     pub demo: bool,
-    /// The lesson's own options.
-    pub extra: Extra,
+    pub options: C,
 }
 
-impl ServerConfig {
-    /// The server's socket, as a [`Wire`] that sends at the `--chunk` pace.
-    pub fn wire(&self, socket: Socket, out: &Out) -> Wire {
-        Wire::new(socket, out, self.pace, None)
-    }
-
-    /// The tutorial's `while True:` around `accept()`: calls `serve_one` for
-    /// one client after another, once only with `--once`.
-    ///
-    /// One client's failure (it reset the connection, went away while we
-    /// were sending) is reported and the loop goes on: a server must outlive
-    /// its clients' mistakes.
-    pub fn serve_clients(
-        &self,
-        out: &Out,
-        mut serve_one: impl FnMut() -> io::Result<()>,
-    ) -> io::Result<()> {
-        if !self.once {
-            out.say("waiting for clients; Ctrl-C stops the server");
-        }
-        loop {
-            match serve_one() {
-                Err(error) if !self.once => {
-                    let situation =
-                        Situation::Serving { address: self.address };
-                    out.error(errors::explain(&error, situation));
-                }
-                result => result?,
-            }
-            if self.once {
-                return Ok(());
-            }
-            out.say("waiting for the next client; Ctrl-C stops the server");
-        }
-    }
+#[derive(Parser)]
+struct Command<S: Args, C: Args> {
+    #[command(subcommand)]
+    side: Option<Side<S, C>>,
 }
 
-impl ClientConfig {
-    /// The client's socket, as a [`Wire`] with the client's deadline.
-    pub fn wire(&self, socket: Socket, out: &Out) -> Wire {
-        Wire::new(socket, out, Pace::default(), Some(self.deadline))
-    }
+#[derive(clap::Subcommand)]
+enum Side<S: Args, C: Args> {
+    /// Listen, and serve clients (until Ctrl-C, or --once)
+    Server {
+        #[command(flatten)]
+        listen: Listen,
+        #[command(flatten)]
+        own: S,
+    },
+    /// Connect to the server
+    Client {
+        #[command(flatten)]
+        connect: Connect,
+        #[command(flatten)]
+        own: C,
+    },
 }
 
-impl Lesson {
-    /// Runs the lesson as the command line says, and returns the exit status.
+impl<S, C> Lesson<S, C>
+where
+    S: Args + Send + 'static,
+    C: Args,
+{
+    /// Runs the lesson as the command line says; returns the exit status.
     pub fn main(&self) -> ExitCode {
-        let words: Result<Vec<String>, _> =
-            env::args_os().skip(1).map(|word| word.into_string()).collect();
-        let command = match words {
-            Ok(words) => cli::parse(words, self.defaults, self.options),
-            Err(word) => {
-                Err(cli::UsageError(format!("{word:?} is not valid text")))
+        let matches = match self.command().try_get_matches() {
+            Ok(matches) => matches,
+            Err(error) => {
+                // --help is an "error" too, printed on stdout, exit 0.
+                let _ = error.print();
+                return ExitCode::from(error.exit_code() as u8);
             }
         };
-        match command {
-            Err(error) => {
-                let usage = self.usage();
-                // If even stderr cannot be written, the exit status still
-                // says what happened.
-                let _ = write!(io::stderr(), "error: {error}\n\n{usage}");
-                ExitCode::from(USAGE_ERROR)
+        let show = show(&matches);
+        let (out, result) = match self.parse(&matches) {
+            Ok(Some(side)) => self.run(side, show),
+            Ok(None) => return self.demo(show),
+            Err(error) => (Out::new(Role::Client, show), Err(error)),
+        };
+        finish(&out, result)
+    }
+
+    fn command(&self) -> clap::Command {
+        let port = self.port.to_string();
+        // Defaults that differ from lesson to lesson, set when it runs.
+        let set_port = |c: clap::Command| {
+            c.mut_arg("port", |arg| {
+                arg.default_value(port.clone()).required(false)
+            })
+        };
+        let mut command = Command::<S, C>::command();
+        if self.show {
+            command = Show::augment_args(command);
+        }
+        command
+            .name(self.name)
+            .disable_help_subcommand(true)
+            .bin_name(format!("cargo run --example {} --", self.name))
+            .about(format!("{}: {}", self.name, self.about))
+            .after_help("With no command: a demo, server and client at once.")
+            .mut_subcommand("server", set_port)
+            .mut_subcommand("client", |c| {
+                set_port(c).mut_arg("wait", |arg| {
+                    arg.default_value(self.wait).required(false)
+                })
+            })
+    }
+
+    fn parse(&self, matches: &ArgMatches) -> io::Result<Option<Side<S, C>>> {
+        Command::<S, C>::from_arg_matches(matches)
+            .map(|command| command.side)
+            .map_err(|error| io::Error::other(error.to_string()))
+    }
+
+    /// The other side's options as their defaults, for the demo.
+    fn defaults(&self, words: &[&str]) -> Side<S, C> {
+        let words = [self.name].into_iter().chain(words.iter().copied());
+        let matches =
+            self.command().get_matches_from(words.map(OsString::from));
+        let side = self.parse(&matches).ok().flatten();
+        side.expect("the defaults parse")
+    }
+
+    fn run(&self, side: Side<S, C>, show: Show) -> (Out, io::Result<()>) {
+        match side {
+            Side::Server { listen, own } => {
+                let out = Out::new(Role::Server, show);
+                let result = errors::resolve(&listen.host, listen.port)
+                    .and_then(|address| {
+                        let once = listen.once;
+                        let server = Server { address, once, options: own };
+                        self.serve(&server, &out)
+                    });
+                (out, result)
             }
-            Ok(Command::Help) => match write!(io::stdout(), "{}", self.usage())
-            {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(_) => ExitCode::from(RUNTIME_ERROR),
-            },
-            Ok(Command::Run(options)) => self.run(options),
+            Side::Client { connect, own } => {
+                let out = Out::new(Role::Client, show);
+                let result = errors::resolve(&connect.host, connect.port)
+                    .and_then(|server| {
+                        let (wait, demo) = (connect.wait, false);
+                        let client =
+                            Client { server, wait, demo, options: own };
+                        self.connect(&client, &out)
+                    });
+                (out, result)
+            }
         }
     }
 
-    fn run(&self, options: Options) -> ExitCode {
-        let role = match options.mode {
-            Mode::Demo => return self.demo(options),
-            Mode::Server => Role::Server,
-            Mode::Client => Role::Client,
+    fn serve(&self, server: &Server<S>, out: &Out) -> io::Result<()> {
+        let situation = Situation::Serving { address: server.address };
+        let result = (self.server)(server, out);
+        result.map_err(|error| explained(error, situation))
+    }
+
+    fn connect(&self, client: &Client<C>, out: &Out) -> io::Result<()> {
+        let situation = Situation::Connecting {
+            lesson: self.name,
+            server: client.server,
+            wait: client.wait,
         };
-        let out = Out::new(role, options.show);
-        let result =
-            errors::resolve(&options.host, options.port).and_then(|address| {
-                match role {
-                    Role::Server => {
-                        self.serve(server_config(address, &options), &out)
-                    }
-                    Role::Client => {
-                        self.connect(client_config(address, &options), &out)
-                    }
-                }
-            });
-        self.finish(&out, result)
+        let result = (self.client)(client, out);
+        result.map_err(|error| explained(error, situation))
     }
 
-    fn serve(&self, config: ServerConfig, out: &Out) -> io::Result<()> {
-        let situation = Situation::Serving { address: config.address };
-        (self.server)(&config, out).map_err(|error| explained(error, situation))
-    }
-
-    fn connect(&self, config: ClientConfig, out: &Out) -> io::Result<()> {
-        let situation = self.connecting(&config);
-        (self.client)(&config, out).map_err(|error| explained(error, situation))
-    }
-
-    /// The demo: the server in a thread on a port the system picks, the
-    /// client against it.
-    ///
-    /// The client starts only when the server has printed `listening on`.
-    /// From then on the two sides run at once, so where neither waits for
-    /// the other their lines may interleave differently from run to run;
-    /// each side's own lines always come in the same order.
-    fn demo(&self, options: Options) -> ExitCode {
-        let (listening, address) = mpsc::channel();
-        let lesson = *self;
-        let local = SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0);
-        let config =
-            ServerConfig { once: true, ..server_config(local, &options) };
-        let server_out =
-            Out::announcing_to(Role::Server, options.show, listening);
+    /// The demo: the server in a thread, on a port the system picks, for
+    /// one client; the client starts once it has printed `listening on`.
+    /// Where neither side waits for the other, their lines may interleave
+    /// differently from run to run.
+    fn demo(&self, show: Show) -> ExitCode {
+        let Side::Server { own, .. } = self.defaults(&["server"]) else {
+            unreachable!("a server's defaults are a server")
+        };
+        let Side::Client { connect, own: client_own, .. } =
+            self.defaults(&["client"])
+        else {
+            unreachable!("a client's defaults are a client")
+        };
+        let (sender, listening) = mpsc::channel();
+        let local = SocketAddr::from(([127, 0, 0, 1], 0));
+        let server = Server { address: local, once: true, options: own };
+        let out = Out::new(Role::Server, show).announcing(sender);
+        let serve = self.server;
         let server = thread::spawn(move || {
-            let result = lesson.serve(config, &server_out);
-            lesson.finish(&server_out, result)
+            let situation = Situation::Serving { address: server.address };
+            let result = serve(&server, &out);
+            finish(&out, result.map_err(|e| explained(e, situation)))
         });
-        let Ok(address) = address.recv() else {
-            // The server never got to listen: it has said why.
+        let Ok(address) = listening.recv() else {
+            // The server never listened: it has said why.
             return server.join().unwrap_or(ExitCode::from(RUNTIME_ERROR));
         };
-        let out = Out::new(Role::Client, options.show);
-        let result = self.connect(client_config(address, &options), &out);
-        if result.is_err() {
-            // Not waiting for the server: it may be blocked on a client that
-            // is gone.
-            return self.finish(&out, result);
+        let out = Out::new(Role::Client, show);
+        let client = Client {
+            server: address,
+            wait: connect.wait,
+            demo: true,
+            options: client_own,
+        };
+        let result = self.connect(&client, &out);
+        let failed = result.is_err();
+        let status = finish(&out, result);
+        if failed {
+            // Not waiting for a server that may wait for this client.
+            return status;
         }
-        let client = self.finish(&out, result);
         match server.join() {
-            Ok(status) if client == ExitCode::SUCCESS => status,
+            Ok(server) if status == ExitCode::SUCCESS => server,
             _ => ExitCode::from(RUNTIME_ERROR),
         }
     }
+}
 
-    fn connecting(&self, config: &ClientConfig) -> Situation<'static> {
-        Situation::Connecting {
-            lesson: self.name,
-            server: config.server,
-            wait: config.wait,
-        }
-    }
-
-    fn finish(&self, out: &Out, result: io::Result<()>) -> ExitCode {
-        match result {
-            Err(error) => {
-                out.error(error);
-                ExitCode::from(RUNTIME_ERROR)
-            }
-            Ok(()) if out.write_failed() => {
-                out.error("some of this lesson's output could not be written");
-                ExitCode::from(RUNTIME_ERROR)
-            }
-            Ok(()) => ExitCode::SUCCESS,
-        }
-    }
-
-    fn usage(&self) -> String {
-        cli::usage(self.name, self.title, self.defaults, self.options)
+fn show(matches: &ArgMatches) -> Show {
+    let flag = |name| matches.try_get_one::<bool>(name).ok().flatten().copied();
+    Show {
+        trace: flag("trace").unwrap_or(false),
+        hex: flag("hex").unwrap_or(false),
     }
 }
 
-fn server_config(address: SocketAddrV4, options: &Options) -> ServerConfig {
-    ServerConfig {
-        address,
-        once: options.once,
-        pace: options.pace,
-        extra: options.extra.clone(),
-    }
-}
-
-fn client_config(server: SocketAddrV4, options: &Options) -> ClientConfig {
-    ClientConfig {
-        server,
-        wait: options.wait,
-        deadline: options.deadline,
-        buffer: options.buffer,
-        demo: options.mode == Mode::Demo,
-        extra: options.extra.clone(),
+fn finish(out: &Out, result: io::Result<()>) -> ExitCode {
+    match result {
+        Err(error) => {
+            out.error(error);
+            ExitCode::from(RUNTIME_ERROR)
+        }
+        Ok(()) if out.write_failed() => ExitCode::from(RUNTIME_ERROR),
+        Ok(()) => ExitCode::SUCCESS,
     }
 }
 

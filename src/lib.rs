@@ -1,30 +1,16 @@
-//! The helper library the lessons share.
+//! The small library the lessons share. A reader may skip it: each lesson
+//! in `lessons/` makes its own socket calls, in the tutorial's order.
 //!
-//! Each lesson in `lessons/` holds the socket calls it teaches, in the order
-//! the tutorial makes them: `Socket::new`, `bind`, `listen`, `accept`,
-//! `connect`, `send` and `recv`, the close. What every lesson needs around
-//! those calls lives here, so that it is written once:
-//!
-//! - [`lesson`]: a [`Lesson`] is a server and a client; `Lesson::main`
-//!   runs one as a demo, a server or a client, and turns errors into
-//!   messages and exit codes.
-//! - [`cli`]: the command line all lessons share, and the options a lesson
-//!   adds.
-//! - [`wire`]: the socket as a lesson shows it: `--trace`, `--hex`,
-//!   `--chunk`, and the deadlines.
-//! - [`output`]: labelled, coloured lines (`[server]`, `[client]`) folded
-//!   at 80 columns, hex dumps, and the `listening on` line tests and the
-//!   demo wait for.
-//! - [`errors`]: explains what went wrong (a port in use, a refused
-//!   connection, a reset) and what to do.
+//! - [`lesson`]: runs a lesson as a demo, a server or a client, and turns
+//!   an error into one line and an exit status.
+//! - [`cli`]: the options the lessons share, as clap structs a lesson
+//!   flattens into its own.
+//! - [`output`]: `[server]` and `[client]` lines, `--trace` and `--hex`,
+//!   and the `listening on` line that tests and the demo wait for.
+//! - [`errors`]: what went wrong in words (a port in use, a refused
+//!   connection, a reset), and a client's `--deadline`.
 //! - [`framing`]: lesson 5's 10-character length header, and the reader
 //!   that rebuilds messages from whatever `recv` returns.
-//! - [`python`]: prints values and bytes the way Python's `repr` does, so
-//!   Rust and Python print the same lines.
-//! - [`unpickle`]: reads pickles from a peer that may be hostile: checks the
-//!   opcodes within bounds, then builds the value, serde-pickle decoding
-//!   each number, string and bytes; lists opcodes as `pickletools.dis`
-//!   does.
 //!
 //! Run a lesson with `cargo run --example lesson_01`; `-- --help` lists its
 //! options.
@@ -33,29 +19,9 @@ pub mod cli;
 pub mod errors;
 pub mod framing;
 pub mod lesson;
+pub mod old;
 pub mod output;
-pub mod python;
-pub mod unpickle;
-pub mod wire;
+pub mod text;
 
-pub use lesson::{ClientConfig, Lesson, ServerConfig};
+pub use lesson::{Client, Lesson, Server};
 pub use output::Out;
-pub use wire::Wire;
-
-use socket2::Socket;
-
-/// Sets `SO_REUSEADDR` on a server socket, before `bind(2)`, where it does what
-/// a restarting server wants.
-///
-/// When a server stops, its last connections linger for a minute or two (TCP's
-/// `TIME_WAIT`), and without this option `bind` refuses the port until they are
-/// gone. On Unix the option only lifts that wait. On Windows it means something
-/// else, letting another program bind the same port while this one uses it, so
-/// there it is left off.
-pub fn reuse_address(socket: &Socket) -> std::io::Result<()> {
-    #[cfg(unix)]
-    socket.set_reuse_address(true)?;
-    #[cfg(not(unix))]
-    let _ = socket;
-    Ok(())
-}

@@ -1,19 +1,20 @@
-//! Labelled, coloured lines: who said what, at a glance.
+//! Labelled lines: who said what, at a glance.
 //!
-//! Every line a lesson prints starts with its role, `[server]` or
-//! `[client]`, so the demo (both roles in one terminal) and a teacher's two
-//! terminals read the same way. Colour is added only when the stream is a
-//! terminal, and the common switches are honoured: `NO_COLOR` and
-//! `TERM=dumb` turn it off, `CLICOLOR_FORCE` turns it on even when piped.
+//! Every line a lesson prints starts with `[server]` or `[client]`, so the
+//! demo (both sides in one terminal) and a teacher's two terminals read the
+//! same way. Each message is one line, never folded, so that it can be
+//! searched for and pasted whole. Colour is added only on a terminal, and
+//! the usual switches are honoured: `NO_COLOR` and `TERM=dumb` turn it off,
+//! `CLICOLOR_FORCE` turns it on even when piped.
 //!
-//! A line that cannot be written (stdout closed, or on a full disk) is not
-//! worth a panic, but it is not success either: [`Out::write_failed`]
-//! remembers it, and the lesson exits 1.
+//! A line that cannot be written (stdout closed) is no reason to panic, as
+//! `println!` would; [`Out::write_failed`] remembers it, and the lesson
+//! exits 1.
 
 use std::env;
 use std::fmt;
 use std::io::{self, IsTerminal, Write};
-use std::net::SocketAddrV4;
+use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, OnceLock};
@@ -30,48 +31,27 @@ pub enum Role {
     Client,
 }
 
-impl Role {
-    fn label(self) -> ColoredString {
-        match self {
-            Role::Server => "[server]".cyan().bold(),
-            Role::Client => "[client]".green().bold(),
-        }
-    }
-}
-
-/// Where a lesson prints: its role's label, stdout for the story, stderr
-/// for trouble. Clones print to the same place (a thread per client uses
-/// one each).
+/// Where a lesson prints: its label, stdout for the story, stderr for
+/// trouble. Clones print to the same place (a thread per client has one).
 #[derive(Debug, Clone)]
 pub struct Out {
     role: Role,
-    /// `--hex` and `--trace`: what else to show besides the story.
+    /// `--trace` and `--hex`, for lessons that offer them.
     pub show: Show,
-    /// The demo's client waits on this for the address the server listens
-    /// on.
-    listening: Option<Sender<SocketAddrV4>>,
-    /// Set when a line could not be written.
+    /// The demo's client waits on this for the server's address.
+    listening: Option<Sender<SocketAddr>>,
     failed: Arc<AtomicBool>,
 }
 
 impl Out {
     pub fn new(role: Role, show: Show) -> Self {
-        Out {
-            role,
-            show,
-            listening: None,
-            failed: Arc::new(AtomicBool::new(false)),
-        }
+        let failed = Arc::new(AtomicBool::new(false));
+        Out { role, show, listening: None, failed }
     }
 
-    /// An `Out` whose [`Out::listening`] also hands the address to the
-    /// demo's client.
-    pub(crate) fn announcing_to(
-        role: Role,
-        show: Show,
-        listening: Sender<SocketAddrV4>,
-    ) -> Self {
-        Out { listening: Some(listening), ..Out::new(role, show) }
+    /// An `Out` whose [`Out::listening`] also hands the address over.
+    pub(crate) fn announcing(self, to: Sender<SocketAddr>) -> Self {
+        Out { listening: Some(to), ..self }
     }
 
     pub fn role(&self) -> Role {
@@ -80,19 +60,46 @@ impl Out {
 
     /// One line of the lesson's story, on stdout.
     pub fn say(&self, line: impl fmt::Display) {
-        self.write(Stream::Stdout, None, line);
+        self.write(false, None, line);
     }
 
-    /// With `--trace`: a line about a call that can block, after a dimmed
-    /// `trace:`.
+    /// What went wrong, on stderr.
+    pub fn error(&self, line: impl fmt::Display) {
+        self.write(true, Some("error:".red().bold()), line);
+    }
+
+    /// Something worth knowing that does not stop the lesson, on stderr.
+    pub fn warn(&self, line: impl fmt::Display) {
+        self.write(true, Some("warning:".yellow().bold()), line);
+    }
+
+    /// With `--trace`: a line about a call, after a dimmed `trace:`.
     pub fn trace(&self, line: impl fmt::Display) {
         if self.show.trace {
-            self.write(Stream::Stdout, Some("trace:".dimmed()), line);
+            self.write(false, Some("trace:".dimmed()), line);
         }
     }
 
-    /// With `--hex`: `bytes` as a hex dump, after a line that says what they
-    /// are (`sent 26 bytes:`).
+    /// Makes the call `call` (described as `name`, which `waits_for`
+    /// something), with a `--trace` line before it and one after saying
+    /// what it returned. It changes nothing about the call itself.
+    pub fn traced<T: Returned>(
+        &self,
+        name: impl fmt::Display,
+        waits_for: &str,
+        call: impl FnOnce() -> io::Result<T>,
+    ) -> io::Result<T> {
+        self.trace(format_args!("{name} waits for {waits_for}"));
+        let result = call();
+        match &result {
+            Ok(value) => self.trace(format_args!("{name} -> {}", value.said())),
+            Err(error) => self.trace(format_args!("{name} -> error: {error}")),
+        }
+        result
+    }
+
+    /// With `--hex`: `bytes` as a hex dump, after a line saying what they
+    /// are (`received 7 bytes:`).
     pub fn hex(&self, what: &str, bytes: &[u8]) {
         if self.show.hex {
             self.say(format_args!("{what} {} bytes:", bytes.len()));
@@ -102,185 +109,107 @@ impl Out {
         }
     }
 
-    /// Something the user should know about that does not stop the lesson,
-    /// on stderr.
-    pub fn warn(&self, line: impl fmt::Display) {
-        self.to_stderr("warning:".yellow().bold(), line);
-    }
-
-    /// What went wrong, on stderr.
-    pub fn error(&self, line: impl fmt::Display) {
-        self.to_stderr("error:".red().bold(), line);
-    }
-
-    fn to_stderr(&self, kind: ColoredString, line: impl fmt::Display) {
-        self.write(Stream::Stderr, Some(kind), line);
-    }
-
-    /// Writes `line` after the role's label (and `kind`, if any), folded to
-    /// [`WIDTH`] columns by [`fold`]; only the label and kind are coloured.
     fn write(
         &self,
-        stream: Stream,
+        stderr: bool,
         kind: Option<ColoredString>,
         line: impl fmt::Display,
     ) {
-        let label = self.role.label();
-        let (start, painted) = match &kind {
-            Some(kind) => (
-                format!("{} {}", label.input, kind.input),
-                format!(
-                    "{} {}",
-                    paint(stream, label.clone()),
-                    paint(stream, kind.clone())
-                ),
-            ),
-            None => {
-                (label.input.clone(), paint(stream, label.clone()).to_string())
-            }
+        let label = match self.role {
+            Role::Server => "[server]".cyan().bold(),
+            Role::Client => "[client]".green().bold(),
         };
-        let indent = format!("{}   ", paint(stream, label.clone()));
-        let mut text = String::new();
-        let lines = fold(&format!("{start} {line}"), &label.input);
-        for (index, folded) in lines.iter().enumerate() {
-            let (head, rest) = match index {
-                0 => (&painted, &folded[start.len()..]),
-                _ => (&indent, &folded[label.input.len() + 3..]),
-            };
-            text.push_str(head);
-            text.push_str(rest);
-            text.push('\n');
+        let mut text = paint(stderr, label).to_string();
+        if let Some(kind) = kind {
+            text = format!("{text} {}", paint(stderr, kind));
         }
-        let written = match stream {
-            Stream::Stdout => write_all(io::stdout().lock(), &text),
-            Stream::Stderr => write_all(io::stderr().lock(), &text),
+        let text = format!("{text} {line}\n");
+        let written = match stderr {
+            false => io::stdout().lock().write_all(text.as_bytes()),
+            true => io::stderr().lock().write_all(text.as_bytes()),
         };
         if written.is_err() {
             self.failed.store(true, Ordering::Relaxed);
         }
     }
 
-    /// Whether some line could not be written: then the lesson did not do
-    /// all it was asked, and must not exit 0.
+    /// Whether some line could not be written: then the lesson must not
+    /// exit 0.
     pub fn write_failed(&self) -> bool {
         self.failed.load(Ordering::Relaxed)
     }
 
-    /// Prints `listening on HOST:PORT` for a socket that `listen(2)` has been
-    /// called on, with the port the system really gave it, and returns that
-    /// address.
+    /// Prints `listening on HOST:PORT` for a listening socket, with the
+    /// port the system really gave it, and returns that address.
     ///
-    /// Tests and the demo wait for this line instead of sleeping: once it is
-    /// printed, the socket is queueing connections.
-    pub fn listening(&self, socket: &Socket) -> io::Result<SocketAddrV4> {
-        let address =
-            socket.local_addr()?.as_socket_ipv4().ok_or_else(|| {
-                io::Error::other("the server socket has no IPv4 address")
-            })?;
+    /// Tests and the demo wait for this line instead of sleeping: once it
+    /// is printed, the system is queueing connections.
+    pub fn listening(&self, socket: &Socket) -> io::Result<SocketAddr> {
+        let address = socket.local_addr()?.as_socket().ok_or_else(|| {
+            io::Error::other("the server socket has no IP address")
+        })?;
         self.say(format_args!("listening on {address}"));
         if address.ip().is_unspecified() {
             self.warn(format_args!(
-                "{} means every network interface: other machines that can \
-                 reach this one can connect",
+                "{} is every interface: other machines may connect",
                 address.ip()
             ));
         }
         if let Some(listening) = &self.listening {
-            // The demo's receiver only goes away if the demo has already
-            // given up.
+            // Gone only if the demo has given up already.
             let _ = listening.send(address);
         }
         Ok(address)
     }
 }
 
-fn write_all(mut stream: impl Write, text: &str) -> io::Result<()> {
-    stream.write_all(text.as_bytes())?;
-    stream.flush()
+/// What a traced call returned, in words.
+pub trait Returned {
+    fn said(&self) -> String;
 }
 
-/// The width lines are folded to: a terminal's, and the book's column.
-pub const WIDTH: usize = 80;
-
-/// Folds `line` (which starts with `label`) into lines of at most [`WIDTH`]
-/// characters, breaking only at a single space between two words, so that
-/// runs of spaces (inside `b'41        '`, say) are never cut. The lines
-/// after the first start with `label` and three spaces. A word too long for
-/// a line stays whole.
-///
-/// ```
-/// use socket_lessons::output::fold;
-/// let line = format!("[client] {}", "word ".repeat(20).trim_end());
-/// let folded = fold(&line, "[client]");
-/// assert_eq!(folded.len(), 2);
-/// assert!(folded[0].len() <= 80);
-/// assert!(folded[1].starts_with("[client]   word"));
-/// ```
-pub fn fold(line: &str, label: &str) -> Vec<String> {
-    let indent = format!("{label}   ");
-    let chars: Vec<char> = line.chars().collect();
-    // The first line keeps its label, its kind (`error:`) and one word: no
-    // break before that.
-    let mut first_word = match line.strip_prefix(label) {
-        Some(text) => {
-            let kind = text.trim_start().split(' ').next();
-            let kind = kind.filter(|word| word.ends_with(':'));
-            label.chars().count()
-                + kind.map_or(0, |kind| kind.chars().count() + 1)
-        }
-        None => 0,
-    };
-    let is_break = |at: usize, first_word: usize| {
-        chars[at] == ' '
-            && at > first_word
-            && chars[at - 1] != ' '
-            && chars.get(at + 1).is_some_and(|next| *next != ' ')
-    };
-    let mut lines = Vec::new();
-    let (mut start, mut prefix_len) = (0, 0);
-    while chars.len() - start + prefix_len > WIDTH {
-        // The last break within the width; else the first one after it.
-        let limit = start + WIDTH - prefix_len;
-        let within = (start + 1..limit.min(chars.len()))
-            .rev()
-            .find(|&at| is_break(at, first_word));
-        let Some(at) = within.or_else(|| {
-            (limit..chars.len()).find(|&at| is_break(at, first_word))
-        }) else {
-            break;
-        };
-        let head: String = chars[start..at].iter().collect();
-        lines.push(if prefix_len == 0 {
-            head
-        } else {
-            format!("{indent}{head}")
-        });
-        (start, prefix_len, first_word) = (at + 1, indent.chars().count(), 0);
+impl Returned for usize {
+    fn said(&self) -> String {
+        plural(*self, "byte")
     }
-    let tail: String = chars[start..].iter().collect();
-    lines.push(if prefix_len == 0 { tail } else { format!("{indent}{tail}") });
-    lines
 }
 
-/// Shows a socket address the way people write it: `127.0.0.1:54321`.
-pub fn address(address: &SockAddr) -> impl fmt::Display + '_ {
-    struct Shown<'a>(&'a SockAddr);
-    impl fmt::Display for Shown<'_> {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            match self.0.as_socket() {
-                Some(address) => write!(f, "{address}"),
-                None => write!(f, "{:?}", self.0),
-            }
-        }
+impl Returned for () {
+    fn said(&self) -> String {
+        "done".into()
     }
-    Shown(address)
 }
 
-/// How many bytes one line of a hex dump shows.
-const HEX_WIDTH: usize = 16;
+impl Returned for (Socket, SockAddr) {
+    fn said(&self) -> String {
+        format!("a new socket, connected to {}", address(&self.1))
+    }
+}
 
-/// Lines in the style of `hexdump -C`: the offset, the bytes in hex, and
-/// the printable ones as text (a dot for the rest), 71 characters wide.
+impl Returned for (TcpStream, SocketAddr) {
+    fn said(&self) -> String {
+        format!("a new socket, connected to {}", self.1)
+    }
+}
+
+/// `1 byte`, `7 bytes`.
+pub fn plural(count: usize, noun: &str) -> String {
+    match count {
+        1 => format!("1 {noun}"),
+        _ => format!("{count} {noun}s"),
+    }
+}
+
+/// A socket address as people write it: `127.0.0.1:54321`.
+pub fn address(address: &SockAddr) -> String {
+    match address.as_socket() {
+        Some(address) => address.to_string(),
+        None => format!("{address:?}"),
+    }
+}
+
+/// Lines in the style of `hexdump -C`: the offset, 16 bytes in hex, and
+/// the printable ones as text (a dot for the rest).
 ///
 /// ```
 /// let lines = socket_lessons::output::hex_dump(b"Socket\n");
@@ -289,29 +218,18 @@ const HEX_WIDTH: usize = 16;
 /// ```
 pub fn hex_dump(bytes: &[u8]) -> Vec<String> {
     let line = |(index, row): (usize, &[u8])| {
-        let hex: Vec<String> =
-            row.iter().map(|byte| format!("{byte:02x}")).collect();
+        let hex: Vec<String> = row.iter().map(|b| format!("{b:02x}")).collect();
         let text: String = row
             .iter()
-            .map(|&byte| match byte {
-                0x20..0x7f => byte as char,
-                _ => '.',
-            })
+            .map(|&b| if (0x20..0x7f).contains(&b) { b as char } else { '.' })
             .collect();
-        format!("{:04x} {:<47} |{text}|", index * HEX_WIDTH, hex.join(" "))
+        format!("{:04x} {:<47} |{text}|", index * 16, hex.join(" "))
     };
-    bytes.chunks(HEX_WIDTH).enumerate().map(line).collect()
+    bytes.chunks(16).enumerate().map(line).collect()
 }
 
-#[derive(Clone, Copy)]
-enum Stream {
-    Stdout,
-    Stderr,
-}
-
-/// Keeps the colour of `text` where the stream wants colour, and strips it
-/// elsewhere.
-fn paint(stream: Stream, text: ColoredString) -> ColoredString {
+/// Keeps the colour of `text` where the stream wants colour.
+fn paint(stderr: bool, text: ColoredString) -> ColoredString {
     static WANTS_COLOUR: OnceLock<[bool; 2]> = OnceLock::new();
     let wants = WANTS_COLOUR.get_or_init(|| {
         // This module decides per stream; `colored` only writes the codes.
@@ -321,7 +239,7 @@ fn paint(stream: Stream, text: ColoredString) -> ColoredString {
             wants_colour(io::stderr().is_terminal()),
         ]
     });
-    if wants[stream as usize] { text } else { text.clear() }
+    if wants[stderr as usize] { text } else { text.clear() }
 }
 
 /// `CLICOLOR_FORCE` (not "0") wins, then `NO_COLOR` (not empty) and

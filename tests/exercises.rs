@@ -368,7 +368,7 @@ fn fold(text: &str) -> String {
 #[test]
 fn the_opcodes_of_a_tuple() {
     // ANCHOR: dis-tuple
-    use socket_lessons::unpickle::disassemble;
+    use socket_lessons::old::unpickle::disassemble;
     // Python: pickle.dumps((1, 2), protocol=2)
     let pickled = b"\x80\x02K\x01K\x02\x86q\x00.";
     print!("{}", disassemble(pickled).unwrap());
@@ -384,8 +384,8 @@ fn the_opcodes_of_a_tuple() {
 #[test]
 fn what_the_client_refuses_and_what_it_reads() {
     // ANCHOR: refuse
-    use socket_lessons::python::repr;
-    use socket_lessons::unpickle::unpickle;
+    use socket_lessons::old::python::repr;
+    use socket_lessons::old::unpickle::unpickle;
     // Protocol 0, by hand: look up os.system, call it with ('echo hi',).
     let hostile: &[u8] = b"cos\nsystem\n(S'echo hi'\ntR.";
     // Python: pickle.dumps({1, 2, 3}, protocol=3), a call of builtins.set.

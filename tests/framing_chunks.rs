@@ -3,7 +3,7 @@
 
 use proptest::collection::vec;
 use proptest::prelude::*;
-use socket_lessons::framing::{
+use socket_lessons::old::framing::{
     FramingError, HEADER_LEN, Piece, Reassembler, frame,
 };
 

@@ -11,8 +11,8 @@ use std::thread;
 use std::time::Duration;
 
 use serde_pickle::DeOptions;
-use socket_lessons::framing::{Piece, Reassembler, frame};
-use socket_lessons::python::repr;
+use socket_lessons::old::framing::{Piece, Reassembler, frame};
+use socket_lessons::old::python::repr;
 use support::{
     Output, Process, assert_exit, assert_transcript, lesson, python3, run,
     unfold,

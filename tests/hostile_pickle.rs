@@ -10,8 +10,8 @@ use std::process::Stdio;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use socket_lessons::framing::frame;
-use socket_lessons::unpickle::{
+use socket_lessons::old::framing::frame;
+use socket_lessons::old::unpickle::{
     MAX_DEPTH, MAX_INT_BYTES, MAX_INT_DIGITS, disassemble,
 };
 use support::{

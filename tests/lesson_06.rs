@@ -11,7 +11,7 @@ use std::net::TcpListener;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use socket_lessons::framing::frame;
+use socket_lessons::old::framing::frame;
 
 use support::{
     Output, assert_exit, assert_sides_transcript, assert_transcript, lesson,

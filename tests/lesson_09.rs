@@ -10,7 +10,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 
-use socket_lessons::framing::frame;
+use socket_lessons::old::framing::frame;
 use support::{
     Process, assert_exit, assert_sides_transcript, assert_transcript, lesson,
 };

@@ -12,7 +12,7 @@ use std::thread;
 use std::time::Duration;
 
 use serde_pickle::{DeOptions, HashableValue, SerOptions, Value};
-use socket_lessons::framing::{Reassembler, frame};
+use socket_lessons::old::framing::{Reassembler, frame};
 use support::{
     Process, assert_exit, assert_sides_transcript, assert_transcript, lesson,
     python3, run, server_then_client, unfold,
@@ -52,7 +52,7 @@ fn ask(port: u16, bytes: &[u8]) -> BTreeMap<String, Value> {
     let mut reassembler = Reassembler::new();
     let mut pieces = reassembler.feed(&answer);
     pieces.next_piece().unwrap();
-    let Some(socket_lessons::framing::Piece::Message(message)) =
+    let Some(socket_lessons::old::framing::Piece::Message(message)) =
         pieces.next_piece().unwrap()
     else {
         panic!("no whole answer in {answer:?}");

@@ -10,9 +10,9 @@ use std::net::TcpListener;
 use std::process::Stdio;
 use std::thread;
 
-use socket_lessons::framing::frame;
-use socket_lessons::python::repr;
-use socket_lessons::unpickle::{
+use socket_lessons::old::framing::frame;
+use socket_lessons::old::python::repr;
+use socket_lessons::old::unpickle::{
     MAX_DEPTH, MAX_INT_BYTES, MAX_INT_DIGITS, unpickle,
 };
 use support::{

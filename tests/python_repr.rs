@@ -1,4 +1,4 @@
-//! `socket_lessons::python::repr` prints what Python's `repr` prints, checked
+//! `socket_lessons::old::python::repr` prints what Python's `repr` prints, checked
 //! against Python itself on thousands of generated values: each is pickled by
 //! serde-pickle (as lesson 5's server does), unpickled and printed by Python,
 //! and printed by the Rust side.
@@ -10,7 +10,7 @@ use std::io::Write;
 use std::process::Stdio;
 
 use serde_pickle::{DeOptions, HashableValue, SerOptions, Value};
-use socket_lessons::python::repr;
+use socket_lessons::old::python::repr;
 use support::python3;
 
 /// A small, seeded random number generator (xorshift64*): the same values on

@@ -395,7 +395,7 @@ fn python_folds_lines_exactly_as_rust_does() {
         lines.push(format!("[client] {kind}{}", words.join(" ")));
     }
     let folded = |line: &String| {
-        socket_lessons::output::fold(line, "[client]").join("\u{1}")
+        socket_lessons::old::output::fold(line, "[client]").join("\u{1}")
     };
     let expected: Vec<String> = lines.iter().map(folded).collect();
     let program = "import sys, common\n\

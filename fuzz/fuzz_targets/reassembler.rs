@@ -4,8 +4,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use serde_pickle::DeOptions;
-use socket_lessons::framing::{Piece, Reassembler};
-use socket_lessons::python::repr;
+use socket_lessons::old::framing::{Piece, Reassembler};
+use socket_lessons::old::python::repr;
 
 fuzz_target!(|data: &[u8]| {
     // The first byte sets the size of every recv; the rest is the stream.

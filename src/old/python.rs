@@ -16,7 +16,7 @@
 use serde_pickle::{HashableValue, Value};
 use std::fmt::Write as _;
 
-use crate::unpickle::Unpickled;
+use crate::old::unpickle::Unpickled;
 
 /// `repr(value)`, as Python prints it.
 pub fn repr(value: &impl Repr) -> String {
@@ -26,7 +26,7 @@ pub fn repr(value: &impl Repr) -> String {
 }
 
 /// A value [`repr`] prints: one serde-pickle made, or one read by
-/// [`unpickle`](crate::unpickle::unpickle).
+/// [`unpickle`](crate::old::unpickle::unpickle).
 pub trait Repr {
     fn write_repr(&self, text: &mut String);
 }
@@ -57,7 +57,7 @@ impl Repr for Unpickled {
 /// `repr(b'...')`: printable ASCII as is, the rest as escapes.
 ///
 /// ```
-/// use socket_lessons::python::bytes_repr;
+/// use socket_lessons::old::python::bytes_repr;
 /// assert_eq!(bytes_repr(b"\x80\x03it's\n"), r#"b"\x80\x03it's\n""#);
 /// ```
 pub fn bytes_repr(bytes: &[u8]) -> String {
@@ -85,7 +85,7 @@ pub fn bytes_repr(bytes: &[u8]) -> String {
 /// written one after another as one value: `b'ab' b'cd'` is `b'abcd'`.
 ///
 /// ```
-/// use socket_lessons::python::bytes_repr_lines;
+/// use socket_lessons::old::python::bytes_repr_lines;
 /// assert_eq!(bytes_repr_lines(b"abcdef", 6), ["b'abc'", "b'def'"]);
 /// ```
 pub fn bytes_repr_lines(bytes: &[u8], width: usize) -> Vec<String> {
@@ -216,7 +216,7 @@ pub(crate) fn str_repr(string: &str) -> String {
 /// the rest as it is.
 ///
 /// ```
-/// use socket_lessons::python::escape_unprintable;
+/// use socket_lessons::old::python::escape_unprintable;
 /// assert_eq!(escape_unprintable("hi\n\x1b[2J"), r"hi\n\x1b[2J");
 /// ```
 pub fn escape_unprintable(string: &str) -> String {

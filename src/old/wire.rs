@@ -25,8 +25,8 @@ use std::time::{Duration, Instant};
 
 use socket2::{SockAddr, Socket};
 
-use crate::cli::Pace;
-use crate::output::{self, Out, Role};
+use crate::old::cli::Pace;
+use crate::old::output::{self, Out, Role};
 
 /// The pause after a failed `accept`, before the server tries again.
 pub const ACCEPT_RETRY_PAUSE: Duration = Duration::from_millis(500);

@@ -32,7 +32,7 @@ use std::ops::Range;
 
 use serde_pickle::{DeOptions, HashableValue, Value};
 
-use crate::python::{bytes_repr, str_repr};
+use crate::old::python::{bytes_repr, str_repr};
 
 /// How deep containers may nest: `[[1]]` is 2 levels.
 pub const MAX_DEPTH: u64 = 100;
@@ -95,7 +95,7 @@ impl From<Unpickled> for Value {
 /// `pickle.loads(pickled)`, for plain data only, within the bounds above.
 ///
 /// ```
-/// use socket_lessons::{python::repr, unpickle::unpickle};
+/// use socket_lessons::old::{python::repr, unpickle::unpickle};
 /// let value = unpickle(b"\x80\x04]\x94(K\x01h\x00e.").unwrap_err();
 /// assert!(value.to_string().contains("contains itself"));
 /// let value = unpickle(b"(K\x01K\x02l.").unwrap();
@@ -321,7 +321,7 @@ fn describe(op: &Op) -> String {
         0x8a | 0x8b => format!("{}-byte integer", op.arg.len()),
         b'G' => {
             let bytes = op.arg.try_into().unwrap_or([0; 8]);
-            crate::python::float_repr(f64::from_be_bytes(bytes))
+            crate::old::python::float_repr(f64::from_be_bytes(bytes))
         }
         b'X' | 0x8c | 0x8d | b'V' => match std::str::from_utf8(op.arg) {
             Ok(text) => str_repr(text),
