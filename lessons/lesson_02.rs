@@ -16,7 +16,7 @@ use socket2::{Domain, Socket, Type};
 
 // Lesson 1's file, for its server: the point of this lesson is the client.
 #[allow(dead_code)]
-#[path = "lesson_01.rs"]
+#[path = "old_lesson_01.rs"]
 mod lesson_01;
 
 const LESSON: Lesson = Lesson {

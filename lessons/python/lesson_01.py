@@ -1,59 +1,65 @@
-"""Lesson 1: basic send. The tutorial's first server and client, with their
-ports agreeing.
+"""Lesson 1: basic send, the tutorial's first server and client.
 
 The server accepts a connection, says so, and sends one line of text. The
-client connects, asks for up to 1024 bytes with a single recv, and prints what
-came. Same command line and same lines as lessons/lesson_01.rs.
+client connects, asks for up to 1024 bytes with a single recv, and prints
+what came. Same command line as lessons/lesson_01.rs.
 """
 
+import os
 import socket
 
-from common import Lesson, address_text, listener, peer_text
+import common
 
 MESSAGE = "Socket Programming in Python".encode("utf-8")
 
 
-def server(config, out):
-    # socket(2), bind(2), listen(2): see common.listener. The Wire adds what
-    # --trace, --hex and --chunk ask for.
-    s = listener(config, out)
-
-    def serve_one():
-        # accept(2): the next connection, with a new socket for that one
-        # client.
-        clt, adr = s.accept()
-        out.say(f"Connection to {address_text(adr)} established")
-        out.say(f"sending {len(MESSAGE)} bytes")
-        try:
-            clt.sendall(MESSAGE)
-        finally:
-            clt.close()
-
-    config.serve_clients(out, serve_one)
-    s.close()
-
-
-def client(config, out):
-    s = config.wire(socket.socket(socket.AF_INET, socket.SOCK_STREAM), out)
-    try:
-        out.say(f"connecting to {address_text(config.server)}")
-        # connect(2), given up after --wait seconds; every recv waits at most
-        # as long.
-        s.connect(config.server, config.wait)
-        s.set_read_timeout(config.wait)
-        size = (
-            config.buffer
-        )  # 1024, the tutorial's recv(1024); --buffer BYTES sets another
-        msg = s.recv(size)
-        out.say(f"recv({size}) returned {len(msg)} bytes")
-        # Control characters are shown escaped: printed raw, a peer's bytes
-        # could clear the screen or fake a line of this program's.
-        out.say(peer_text(msg))
-    finally:
-        s.close()
+def server(args, out):
+    # The tutorial's socket(AF_INET, SOCK_STREAM): TCP over IPv4.
+    with socket.socket(args.family, socket.SOCK_STREAM) as s:
+        # Correction: so that a restarted server may bind at once. Windows
+        # gives SO_REUSEADDR another meaning (sharing the port): not there.
+        if os.name == "posix":
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # Correction: the tutorial binds port 1234 and connects to 2346;
+        # here both sides take --host and --port.
+        s.bind(args.address)
+        s.listen(5)
+        out.listening(s)
+        while True:
+            clt, adr = out.traced(s.accept, waits_for="a client")
+            out.say(f"Connection to {common.address_text(adr)} established")
+            out.say(f"sending {common.plural(len(MESSAGE), 'byte')}")
+            try:
+                common.send_all(clt, MESSAGE, args, out)
+            except OSError as error:
+                # A client that left early must not stop the server.
+                out.error(f"sending: {common.explain(error, args)}")
+            clt.close()  # Correction: the tutorial never closes it.
+            if args.once:
+                break
 
 
-LESSON = Lesson("lesson_01", "basic send", 4101, server, client, buffer=1024)
+def client(args, out):
+    with socket.socket(args.family, socket.SOCK_STREAM) as s:
+        out.say(f"connecting to {common.address_text(args.address)}")
+        # Correction: connect and recv give up after --wait seconds; the
+        # tutorial's would wait for ever on a silent server.
+        s.settimeout(args.wait)
+        out.traced(s.connect, args.address, waits_for="the handshake")
+        out.say(f"connected from {common.address_text(s.getsockname())}")
+        msg = out.traced(s.recv, args.buffer, waits_for="bytes")
+        out.hex("received", msg)
+        out.say(f"recv({args.buffer}) returned "
+                f"{common.plural(len(msg), 'byte')}")
+        # Escaped: printed raw, a peer's bytes could drive the terminal.
+        out.say(common.escape(msg.decode("utf-8", errors="replace")))
+
 
 if __name__ == "__main__":
-    LESSON.main()
+    top, server_options, client_options = common.parser(
+        "lesson_01", "basic send", port=4101, wait=10.0)
+    common.slow_motion(server_options)
+    client_options.add_argument(
+        "--buffer", type=common.whole(1, 65535), default=1024,
+        metavar="BYTES", help="the most one recv may return")
+    common.main(top, server, client)

@@ -395,3 +395,115 @@ pub fn python_pickles(
             .collect(),
     )
 }
+
+// -----------------------------------------------------------------------------
+// The one test binary (tests/main.rs): registering tests, honest skips, and
+// peers that send given bytes.
+
+/// A test of the one binary, named `module::test` (`lesson_05::demo`), so
+/// that `cargo test lesson_05` runs one lesson's tests. A test that needs
+/// python3 is reported as ignored where python3 is missing, except under
+/// CI (the `CI` variable set), where it runs and fails.
+pub fn trial(
+    module: &str,
+    test: &str,
+    body: fn(),
+    needs_python: bool,
+) -> libtest_mimic::Trial {
+    let module = module.split_once("::").map_or(module, |(_, rest)| rest);
+    let skip =
+        needs_python && !python_found() && std::env::var_os("CI").is_none();
+    libtest_mimic::Trial::test(format!("{module}::{test}"), move || {
+        body();
+        Ok(())
+    })
+    .with_ignored_flag(skip)
+}
+
+/// Whether `python3` runs here.
+pub fn python_found() -> bool {
+    static FOUND: OnceLock<bool> = OnceLock::new();
+    *FOUND.get_or_init(|| {
+        Command::new("python3")
+            .arg("--version")
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success())
+    })
+}
+
+/// `tests![a, b]`: the module's tests `a` and `b`, for tests/main.rs.
+macro_rules! tests {
+    ($($test:ident),* $(,)?) => {
+        vec![$($crate::support::trial(
+            module_path!(), stringify!($test), $test, false)),*]
+    };
+}
+
+/// `python_tests![a, b]`: tests that need python3 (skipped without it).
+macro_rules! python_tests {
+    ($($test:ident),* $(,)?) => {
+        vec![$($crate::support::trial(
+            module_path!(), stringify!($test), $test, true)),*]
+    };
+}
+
+/// A one-connection peer: listens on a port the system picks, accepts one
+/// connection, sends `bytes`, then closes after reading what the other side
+/// sent (so that closing sends a FIN, not an RST). Returns the port and a
+/// handle that yields what the other side sent.
+pub fn peer_sending(bytes: Vec<u8>) -> (u16, JoinHandle<Vec<u8>>) {
+    use std::io::Write;
+    use std::net::{Shutdown, TcpListener};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handle = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        stream.set_read_timeout(Some(DEADLINE)).unwrap();
+        let _ = stream.write_all(&bytes);
+        let _ = stream.shutdown(Shutdown::Write);
+        let mut received = Vec::new();
+        let _ = stream.read_to_end(&mut received);
+        received
+    });
+    (port, handle)
+}
+
+/// `bytes` behind lesson 5's 10-character length header, by the library's
+/// own `frame`.
+pub fn framed(bytes: &[u8]) -> Vec<u8> {
+    socket_lessons::framing::frame(bytes).unwrap()
+}
+
+/// A server of `name` started with `server` options (`--port 0 --once`
+/// added), and one client with `client` options against it; both outputs,
+/// the server's once it has finished.
+pub fn pair(name: &str, server: &[&str], client: &[&str]) -> (Output, Output) {
+    let mut args = vec!["server", "--port", "0", "--once"];
+    args.extend_from_slice(server);
+    let mut server = Process::spawn(lesson(name, &args));
+    let port = server.listening_port().to_string();
+    let mut args = vec!["client", "--port", &port];
+    args.extend_from_slice(client);
+    let client = run(lesson(name, &args));
+    (server.finish(), client)
+}
+
+/// Starts `server` (a server given `--port 0`), waits for its `listening
+/// on` line, runs the client `client` makes for that port, and stops the
+/// server. Returns both outputs, server first.
+pub fn against(
+    server: Command,
+    client: impl FnOnce(&str) -> Command,
+) -> (Output, Output) {
+    let mut server = Process::spawn(server);
+    let port = server.listening_port().to_string();
+    let client = run(client(&port));
+    (server.stop(), client)
+}
+
+/// A command's stdout and stderr, in that order: a transcript of a run
+/// that ends in an error.
+pub fn story(output: &Output) -> String {
+    format!("{}{}", output.stdout, output.stderr)
+}

@@ -1,0 +1,207 @@
+//! Lesson 1, basic send: the demo, a teacher's two terminals, slow motion,
+//! the Python twin in every pairing, and what a user or a peer can get
+//! wrong.
+
+use libtest_mimic::Trial;
+
+use crate::support::{
+    Process, against, assert_demo, assert_exit, assert_transcript, lesson,
+    pair, peer_sending, python_twin, run, server_then_client, story,
+};
+
+const NAME: &str = "lesson_01";
+
+pub fn tests() -> Vec<Trial> {
+    let mut tests = tests![
+        demo,
+        server_and_client,
+        help_lists_each_sides_options,
+        a_7_byte_buffer_gets_7_bytes,
+        in_slow_motion_one_recv_gets_the_first_piece,
+        the_server_serves_one_client_after_another,
+        trace_names_each_call_that_waits,
+        a_refused_connection_says_how_to_start_the_server,
+        usage_errors_exit_2_with_a_hint,
+        a_peers_control_characters_are_escaped,
+        a_closed_stdout_is_exit_1_not_a_panic,
+    ];
+    tests.extend(python_tests![
+        python_demo,
+        python_server_rust_client,
+        rust_server_python_client,
+        python_usage_errors_exit_2,
+        python_with_a_closed_stdout_exits_1,
+    ]);
+    tests
+}
+
+fn demo() {
+    assert_demo(NAME);
+}
+
+fn server_and_client() {
+    let (server, client) = server_then_client(
+        lesson(NAME, &["server", "--port", "0", "--once"]),
+        |port| lesson(NAME, &["client", "--port", port]),
+    );
+    assert_eq!((client.stderr.as_str(), server.stderr.as_str()), ("", ""));
+    assert_transcript(NAME, "server", &server.stdout);
+    assert_transcript(NAME, "client", &client.stdout);
+}
+
+fn help_lists_each_sides_options() {
+    for (side, args) in
+        [("help", &["--help"][..]), ("help-server", &["server", "--help"])]
+            .into_iter()
+            .chain([("help-client", &["client", "--help"][..])])
+    {
+        let output = run(lesson(NAME, args));
+        assert_exit(&output, 0);
+        assert_transcript(NAME, side, &output.stdout);
+    }
+}
+
+fn a_7_byte_buffer_gets_7_bytes() {
+    let (_, client) = pair(NAME, &[], &["--buffer", "7"]);
+    assert_exit(&client, 0);
+    assert!(client.stdout.contains("recv(7) returned 7 bytes"));
+    assert_transcript(NAME, "client-buffer-7", &client.stdout);
+}
+
+fn in_slow_motion_one_recv_gets_the_first_piece() {
+    let (server, client) = pair(NAME, &["--chunk", "5", "--pause", "0.2"], &[]);
+    assert_exit(&client, 0);
+    assert!(client.stdout.contains("recv(1024) returned 5 bytes"));
+    assert_transcript(NAME, "slow-motion-client", &client.stdout);
+    // The client has closed after one recv; the server outlives it, and
+    // says which send failed.
+    assert_exit(&server, 0);
+    assert!(server.stderr.contains("error: sending to 127.0.0.1:"));
+}
+
+fn the_server_serves_one_client_after_another() {
+    let mut server = Process::spawn(lesson(NAME, &["server", "--port", "0"]));
+    let port = server.listening_port().to_string();
+    for _ in 0..2 {
+        assert_exit(&run(lesson(NAME, &["client", "--port", &port])), 0);
+    }
+    let server = server.stop();
+    let clients: Vec<&str> = server
+        .stdout
+        .lines()
+        .filter_map(|line| line.strip_prefix("[server] Connection to "))
+        .collect();
+    assert_eq!(clients.len(), 2, "{}", server.stdout);
+    assert_ne!(clients[0], clients[1], "each client has a port of its own");
+    assert_transcript(NAME, "two-clients-server", &server.stdout);
+}
+
+fn trace_names_each_call_that_waits() {
+    let (server, client) = pair(NAME, &["--trace"], &["--trace", "--hex"]);
+    assert_exit(&server, 0);
+    assert_exit(&client, 0);
+    for call in ["accept() waits for a client", "send(26 bytes) -> 26 bytes"] {
+        assert!(server.stdout.contains(call), "{}", server.stdout);
+    }
+    assert!(client.stdout.contains("recv(1024) -> 26 bytes"));
+    assert_transcript(NAME, "trace-server", &server.stdout);
+    assert_transcript(NAME, "trace-hex-client", &client.stdout);
+}
+
+fn a_refused_connection_says_how_to_start_the_server() {
+    // A port that was free a moment ago: nothing listens there now.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .unwrap()
+        .port()
+        .to_string();
+    let output = run(lesson(NAME, &["client", "--port", &port]));
+    assert_exit(&output, 1);
+    assert!(output.stderr.ends_with(
+        "(connection refused); start the server first: cargo run \
+         --example lesson_01 -- server\n"
+    ));
+    assert_eq!(output.stderr.lines().count(), 1, "one line: {}", output.stderr);
+}
+
+fn usage_errors_exit_2_with_a_hint() {
+    let typo = run(lesson(NAME, &["client", "--bufer", "7"]));
+    assert_exit(&typo, 2);
+    assert!(typo.stderr.contains("a similar argument exists: '--buffer'"));
+    for args in [&["client", "--port", "0"][..], &["server", "--port", "x"]] {
+        assert_exit(&run(lesson(NAME, args)), 2);
+    }
+    // A client has no --chunk: only what a side honours is offered.
+    assert_exit(&run(lesson(NAME, &["client", "--chunk", "5"])), 2);
+}
+
+fn a_peers_control_characters_are_escaped() {
+    let (port, _) = peer_sending(b"\x1b[2J\r[server] fake\n".to_vec());
+    let output = run(lesson(NAME, &["client", "--port", &port.to_string()]));
+    assert_exit(&output, 0);
+    assert!(output.stdout.contains("[client] \\x1b[2J\\r[server] fake\\n\n"));
+    assert!(!output.stdout.contains('\x1b'));
+}
+
+fn a_closed_stdout_is_exit_1_not_a_panic() {
+    let mut command = lesson(NAME, &[]);
+    command.stdout(std::process::Stdio::null());
+    let output = command.output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "nothing failed to write");
+    // A pipe whose reader is gone: every write fails.
+    let mut child = lesson(NAME, &[])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(!String::from_utf8_lossy(&output.stderr).contains("panicked"));
+}
+
+fn python_demo() {
+    let output = run(python_twin(NAME, &[]).unwrap());
+    assert_exit(&output, 0);
+    assert!(output.stdout.contains("[client] Socket Programming in Python\n"));
+}
+
+fn python_server_rust_client() {
+    let (server, client) = against(
+        python_twin(NAME, &["server", "--port", "0"]).unwrap(),
+        |port| lesson(NAME, &["client", "--port", port]),
+    );
+    assert_exit(&client, 0);
+    assert_transcript(NAME, "client-of-python-server", &client.stdout);
+    assert_transcript(NAME, "python-server", &server.stdout);
+}
+
+fn rust_server_python_client() {
+    let (_, client) =
+        against(lesson(NAME, &["server", "--port", "0"]), |port| {
+            python_twin(NAME, &["client", "--port", port]).unwrap()
+        });
+    assert_exit(&client, 0);
+    assert_transcript(NAME, "python-client", &client.stdout);
+}
+
+fn python_usage_errors_exit_2() {
+    for args in [&["client", "--bufer", "7"][..], &["client", "--port", "0"]] {
+        let output = run(python_twin(NAME, args).unwrap());
+        assert_exit(&output, 2);
+        assert!(!output.stderr.contains("Traceback"), "{}", story(&output));
+    }
+}
+
+fn python_with_a_closed_stdout_exits_1() {
+    let mut child = python_twin(NAME, &[])
+        .unwrap()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(!String::from_utf8_lossy(&output.stderr).contains("Traceback"));
+}
