@@ -31,7 +31,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use socket_lessons::old::framing::{HEADER_LEN, Piece, Reassembler, frame};
+use socket_lessons::framing::{HEADER_LEN, Piece, Reassembler, frame};
 
 const KIB: usize = 1024;
 const MIB: usize = 1024 * KIB;

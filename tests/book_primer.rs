@@ -8,9 +8,34 @@
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::thread;
+
+pub fn tests() -> Vec<libtest_mimic::Trial> {
+    tests![
+        let_and_let_mut,
+        references,
+        result_is_a_value,
+        question_mark_passes_errors_up,
+        match_with_guards,
+        loops,
+        arrays_slices_and_byte_strings,
+        closures,
+        move_and_threads,
+        drop_closes_a_socket,
+        macros,
+        derive_writes_the_usual_methods,
+        traits_read_and_write,
+        constants,
+        modules_and_use,
+        exercise_what_is_left_in_the_buffer,
+        exercise_fix_the_let,
+        exercise_which_arm_matches,
+        exercise_the_peer_reads_0_after_a_drop,
+        exercise_bytes_that_are_not_utf8,
+        the_chapter_shows_the_exercises_program,
+    ]
+}
 // ANCHOR_END: use
 
-#[test]
 fn let_and_let_mut() {
     // ANCHOR: let
     let size = 7; // size = 7, but it can never change
@@ -21,7 +46,6 @@ fn let_and_let_mut() {
     // ANCHOR_END: let
 }
 
-#[test]
 fn references() {
     // ANCHOR: references
     fn count(bytes: &[u8]) -> usize {
@@ -46,7 +70,6 @@ fn parse_port(text: &str) -> Result<u16, String> {
 }
 // ANCHOR_END: result
 
-#[test]
 fn result_is_a_value() {
     // ANCHOR: result-use
     assert_eq!(parse_port("4101"), Ok(4101));
@@ -64,7 +87,6 @@ fn first_byte(mut reader: impl Read) -> io::Result<u8> {
 }
 // ANCHOR_END: question-mark
 
-#[test]
 fn question_mark_passes_errors_up() {
     // ANCHOR: question-mark-use
     assert_eq!(first_byte(&b"Socket"[..]).unwrap(), b'S');
@@ -73,7 +95,6 @@ fn question_mark_passes_errors_up() {
     // ANCHOR_END: question-mark-use
 }
 
-#[test]
 fn match_with_guards() {
     // ANCHOR: match
     fn describe(received: usize, size: usize) -> &'static str {
@@ -89,7 +110,6 @@ fn match_with_guards() {
     // ANCHOR_END: match
 }
 
-#[test]
 fn loops() {
     // ANCHOR: loop
     let mut stream = &b"Socket Programming"[..]; // a reader of 18 bytes
@@ -116,7 +136,6 @@ fn loops() {
     // ANCHOR_END: while-let
 }
 
-#[test]
 fn arrays_slices_and_byte_strings() {
     // ANCHOR: bytes
     let message: &[u8] = b"Socket Programming"; // Python: b"Socket ..."
@@ -129,7 +148,6 @@ fn arrays_slices_and_byte_strings() {
     // ANCHOR_END: bytes
 }
 
-#[test]
 fn closures() {
     // ANCHOR: closure
     let header_len = 10;
@@ -139,7 +157,6 @@ fn closures() {
     // ANCHOR_END: closure
 }
 
-#[test]
 fn move_and_threads() {
     // ANCHOR: thread
     let message = String::from("from the thread");
@@ -151,7 +168,6 @@ fn move_and_threads() {
     // ANCHOR_END: thread
 }
 
-#[test]
 fn drop_closes_a_socket() -> io::Result<()> {
     // ANCHOR: drop
     let listener = TcpListener::bind("127.0.0.1:0")?; // port 0: any free
@@ -169,7 +185,6 @@ fn drop_closes_a_socket() -> io::Result<()> {
     // ANCHOR_END: drop
 }
 
-#[test]
 fn macros() -> io::Result<()> {
     // ANCHOR: macros
     let (size, received) = (1024, 26);
@@ -196,7 +211,6 @@ struct Pace {
 }
 // ANCHOR_END: derive
 
-#[test]
 fn derive_writes_the_usual_methods() {
     // ANCHOR: derive-use
     let slow = Pace { chunk: 5, pause_ms: 200 };
@@ -220,7 +234,6 @@ fn read_all(mut source: impl Read) -> io::Result<Vec<u8>> {
 }
 // ANCHOR_END: traits
 
-#[test]
 fn traits_read_and_write() -> io::Result<()> {
     // ANCHOR: traits-use
     assert_eq!(read_all(&b"in memory"[..])?, b"in memory");
@@ -238,7 +251,6 @@ const HEADER_LEN: usize = 10;
 const MESSAGE: &[u8] = b"Socket Programming in Rust";
 // ANCHOR_END: const
 
-#[test]
 fn constants() {
     assert_eq!(MESSAGE.len() + HEADER_LEN, 36);
 }
@@ -251,7 +263,6 @@ mod framing {
     }
 }
 
-#[test]
 fn modules_and_use() {
     use framing::header; // Python: from framing import header
     assert_eq!(header(26).len(), 10);
@@ -260,7 +271,6 @@ fn modules_and_use() {
 
 // The chapter's exercises: each answer is a test.
 
-#[test]
 fn exercise_what_is_left_in_the_buffer() {
     // ANCHOR: exercise-buffer
     let mut stream = &b"Socket Programming"[..];
@@ -290,7 +300,6 @@ fn main() {
 }
 ";
 
-#[test]
 fn exercise_fix_the_let() {
     // The program the chapter shows is refused, with error E0384.
     let directory = std::env::temp_dir()
@@ -317,7 +326,6 @@ fn exercise_fix_the_let() {
     // ANCHOR_END: exercise-let-answer
 }
 
-#[test]
 fn exercise_which_arm_matches() {
     // ANCHOR: exercise-match
     fn describe(received: usize, size: usize) -> &'static str {
@@ -339,7 +347,6 @@ fn exercise_which_arm_matches() {
 // The exercises of the chapter "Rust for Python programmers"
 // (book/src/rust-for-python.md).
 
-#[test]
 fn exercise_the_peer_reads_0_after_a_drop() -> io::Result<()> {
     // ANCHOR: exercise-drop
     let listener = TcpListener::bind("127.0.0.1:0")?;
@@ -355,7 +362,6 @@ fn exercise_the_peer_reads_0_after_a_drop() -> io::Result<()> {
     Ok(())
 }
 
-#[test]
 fn exercise_bytes_that_are_not_utf8() {
     // ANCHOR: exercise-lossy
     // The first 4 bytes of "café" in UTF-8: the "é" (c3 a9) is cut in two.
@@ -370,7 +376,6 @@ fn exercise_bytes_that_are_not_utf8() {
     // ANCHOR_END: exercise-lossy-answer
 }
 
-#[test]
 fn the_chapter_shows_the_exercises_program() {
     let chapter = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),

@@ -2,11 +2,18 @@
 //! need nothing of this project's library, and must work as the chapter
 //! says.
 
-mod support;
+use crate::support;
 
 use support::{assert_exit, assert_transcript, lesson, root, run};
 
-#[test]
+pub fn tests() -> Vec<libtest_mimic::Trial> {
+    tests![
+        it_uses_nothing_but_std_and_socket2,
+        its_server_and_client_talk_as_lesson_4s_do,
+        a_bad_command_line_is_a_usage_error,
+    ]
+}
+
 fn it_uses_nothing_but_std_and_socket2() {
     let source =
         std::fs::read_to_string(root().join("book/src/from-scratch.rs"))
@@ -19,7 +26,6 @@ fn it_uses_nothing_but_std_and_socket2() {
     }
 }
 
-#[test]
 fn its_server_and_client_talk_as_lesson_4s_do() {
     let mut server =
         support::Process::spawn(lesson("from_scratch", &["server", "0"]));
@@ -31,7 +37,6 @@ fn its_server_and_client_talk_as_lesson_4s_do() {
     assert_transcript("from_scratch", "server", &server.stdout);
 }
 
-#[test]
 fn a_bad_command_line_is_a_usage_error() {
     for args in [&["serve"][..], &["client", "0"], &["server", "70000"], &[]] {
         let output = run(lesson("from_scratch", args));

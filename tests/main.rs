@@ -9,6 +9,8 @@
 #[macro_use]
 mod support;
 
+mod book_primer;
+mod from_scratch;
 mod lesson_01;
 
 use std::process::ExitCode;
@@ -23,6 +25,10 @@ fn main() -> ExitCode {
             "note: python3 not found: the tests that need it are ignored"
         );
     }
-    let tests = [lesson_01::tests()].into_iter().flatten().collect();
+    let tests =
+        [lesson_01::tests(), book_primer::tests(), from_scratch::tests()]
+            .into_iter()
+            .flatten()
+            .collect();
     libtest_mimic::run(&arguments, tests).exit_code()
 }

@@ -4,7 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use serde_pickle::DeOptions;
-use socket_lessons::old::framing::{Piece, Reassembler};
+use socket_lessons::framing::{Piece, Reassembler};
 use socket_lessons::old::python::repr;
 
 fuzz_target!(|data: &[u8]| {

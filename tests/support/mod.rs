@@ -404,20 +404,36 @@ pub fn python_pickles(
 /// that `cargo test lesson_05` runs one lesson's tests. A test that needs
 /// python3 is reported as ignored where python3 is missing, except under
 /// CI (the `CI` variable set), where it runs and fails.
-pub fn trial(
+pub fn trial<R: Outcome + 'static>(
     module: &str,
     test: &str,
-    body: fn(),
+    body: fn() -> R,
     needs_python: bool,
 ) -> libtest_mimic::Trial {
     let module = module.split_once("::").map_or(module, |(_, rest)| rest);
     let skip =
         needs_python && !python_found() && std::env::var_os("CI").is_none();
     libtest_mimic::Trial::test(format!("{module}::{test}"), move || {
-        body();
-        Ok(())
+        body().outcome()
     })
     .with_ignored_flag(skip)
+}
+
+/// What a test returns: nothing (it panics on failure), or a `Result`.
+pub trait Outcome {
+    fn outcome(self) -> Result<(), libtest_mimic::Failed>;
+}
+
+impl Outcome for () {
+    fn outcome(self) -> Result<(), libtest_mimic::Failed> {
+        Ok(())
+    }
+}
+
+impl<E: std::fmt::Debug> Outcome for Result<(), E> {
+    fn outcome(self) -> Result<(), libtest_mimic::Failed> {
+        self.map_err(|error| format!("{error:?}").into())
+    }
 }
 
 /// Whether `python3` runs here.
