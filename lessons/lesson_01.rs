@@ -80,7 +80,8 @@ fn server(config: &Server<ServerOptions>, out: &Out) -> io::Result<()> {
         if let Err(error) = config.options.slow.send_all(&client, MESSAGE, out)
         {
             // A client that left early must not stop the server.
-            out.error(format_args!("sending to {}: {error}", address(&from)));
+            let why = config.explain(&error);
+            out.error(format_args!("sending to {}: {why}", address(&from)));
         }
         // Dropping `client` closes its socket: close(2).
         drop(client);

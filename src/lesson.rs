@@ -58,6 +58,13 @@ pub struct Client<C> {
     pub options: C,
 }
 
+impl<S> Server<S> {
+    /// `error`, met while serving, in words (`errors::explain`).
+    pub fn explain(&self, error: &io::Error) -> String {
+        errors::explain(error, Situation::Serving { address: self.address })
+    }
+}
+
 #[derive(Parser)]
 struct Command<S: Args, C: Args> {
     #[command(subcommand)]

@@ -93,7 +93,10 @@ impl Out {
         let result = call();
         match &result {
             Ok(value) => self.trace(format_args!("{name} -> {}", value.said())),
-            Err(error) => self.trace(format_args!("{name} -> error: {error}")),
+            Err(error) => {
+                // The kind, in words: `broken pipe`, not `os error 32`.
+                self.trace(format_args!("{name} -> error: {}", error.kind()))
+            }
         }
         result
     }

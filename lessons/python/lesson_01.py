@@ -33,7 +33,8 @@ def server(args, out):
                 common.send_all(clt, MESSAGE, args, out)
             except OSError as error:
                 # A client that left early must not stop the server.
-                out.error(f"sending: {common.explain(error, args)}")
+                why = common.explain(error, args)
+                out.error(f"sending to {common.address_text(adr)}: {why}")
             clt.close()  # Correction: the tutorial never closes it.
             if args.once:
                 break
