@@ -99,9 +99,15 @@ where
         let matches = match self.command().try_get_matches() {
             Ok(matches) => matches,
             Err(error) => {
-                // --help is an "error" too, printed on stdout, exit 0.
-                let _ = error.print();
-                return ExitCode::from(error.exit_code() as u8);
+                // --help is an "error" too, printed on stdout, exit 0: unless
+                // it could not be printed.
+                let code = error.exit_code() as u8;
+                let printed = error.print().is_ok();
+                return ExitCode::from(if printed || code != 0 {
+                    code
+                } else {
+                    1
+                });
             }
         };
         let show = show(&matches);

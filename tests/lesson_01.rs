@@ -2,6 +2,9 @@
 //! the Python twin in every pairing, and what a user or a peer can get
 //! wrong.
 
+use std::fs::File;
+use std::process::Stdio;
+
 use libtest_mimic::Trial;
 
 use crate::support::{
@@ -24,6 +27,7 @@ pub fn tests() -> Vec<Trial> {
         usage_errors_exit_2_with_a_hint,
         a_peers_control_characters_are_escaped,
         a_closed_stdout_is_exit_1_not_a_panic,
+        output_that_cannot_be_written_is_an_error,
     ];
     tests.extend(python_tests![
         python_demo,
@@ -152,20 +156,35 @@ fn a_peers_control_characters_are_escaped() {
 }
 
 fn a_closed_stdout_is_exit_1_not_a_panic() {
-    let mut command = lesson(NAME, &[]);
-    command.stdout(std::process::Stdio::null());
-    let output = command.output().unwrap();
-    assert_eq!(output.status.code(), Some(0), "nothing failed to write");
-    // A pipe whose reader is gone: every write fails.
-    let mut child = lesson(NAME, &[])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    drop(child.stdout.take());
-    let output = child.wait_with_output().unwrap();
-    assert_eq!(output.status.code(), Some(1));
-    assert!(!String::from_utf8_lossy(&output.stderr).contains("panicked"));
+    // A pipe whose reader is gone before the lesson starts: every write to
+    // it fails, as with `| true` when `true` has already exited.
+    for args in [&["--help"][..], &[]] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let output = lesson(NAME, args)
+            .stdout(writer)
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1), "{args:?}");
+        assert!(!String::from_utf8_lossy(&output.stderr).contains("panicked"));
+    }
+}
+
+fn output_that_cannot_be_written_is_an_error() {
+    let full =
+        || Stdio::from(File::options().write(true).open("/dev/full").unwrap());
+    let help = lesson(NAME, &["--help"]).stdout(full()).output().unwrap();
+    assert_eq!(help.status.code(), Some(1));
+    let usage = lesson(NAME, &["--bogus"]).stderr(full()).output().unwrap();
+    assert_eq!(usage.status.code(), Some(2));
+    // A client whose story cannot be written does not report success.
+    let mut server = Process::spawn(lesson(NAME, &["server", "--port", "0"]));
+    let port = server.listening_port().to_string();
+    let mut client = lesson(NAME, &["client", "--port", &port]);
+    let client = client.stdout(full()).output().unwrap();
+    assert_eq!(client.status.code(), Some(1));
+    server.stop();
 }
 
 fn python_demo() {
@@ -202,14 +221,21 @@ fn python_usage_errors_exit_2() {
 }
 
 fn python_with_a_closed_stdout_exits_1() {
-    let mut child = python_twin(NAME, &[])
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let output = python_twin(NAME, &[])
         .unwrap()
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
         .unwrap();
-    drop(child.stdout.take());
-    let output = child.wait_with_output().unwrap();
     assert_eq!(output.status.code(), Some(1));
     assert!(!String::from_utf8_lossy(&output.stderr).contains("Traceback"));
+    // Started with no stdout at all (`>&-`): no traceback either.
+    let script = crate::support::root().join("lessons/python/lesson_01.py");
+    let mut closed = std::process::Command::new("sh");
+    closed.args(["-c", "exec python3 \"$0\" >&-"]).arg(script);
+    let closed = run(closed);
+    assert_exit(&closed, 1);
+    assert!(!closed.stderr.contains("Traceback"), "{}", closed.stderr);
 }
