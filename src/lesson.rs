@@ -66,7 +66,11 @@ impl<S> Server<S> {
 }
 
 #[derive(Parser)]
+#[command(args_conflicts_with_subcommands = true)]
 struct Command<S: Args, C: Args> {
+    /// With no command, the demo: its client takes the client's own options.
+    #[command(flatten)]
+    demo: C,
     #[command(subcommand)]
     side: Option<Side<S, C>>,
 }
@@ -112,8 +116,8 @@ where
         };
         let show = show(&matches);
         let (out, result) = match self.parse(&matches) {
-            Ok(Some(side)) => self.run(side, show),
-            Ok(None) => return self.demo(show),
+            Ok(Command { side: Some(side), .. }) => self.run(side, show),
+            Ok(Command { side: None, demo }) => return self.demo(demo, show),
             Err(error) => (Out::new(Role::Client, show), Err(error)),
         };
         finish(&out, result)
@@ -136,7 +140,10 @@ where
             .disable_help_subcommand(true)
             .bin_name(format!("cargo run --example {} --", self.name))
             .about(format!("{}: {}", self.name, self.about))
-            .after_help("With no command: a demo, server and client at once.")
+            .after_help(
+                "With no command: a demo, server and client at once; its \
+                 client takes the options above.",
+            )
             .mut_subcommand("server", set_port)
             .mut_subcommand("client", |c| {
                 set_port(c).mut_arg("wait", |arg| {
@@ -145,9 +152,8 @@ where
             })
     }
 
-    fn parse(&self, matches: &ArgMatches) -> io::Result<Option<Side<S, C>>> {
+    fn parse(&self, matches: &ArgMatches) -> io::Result<Command<S, C>> {
         Command::<S, C>::from_arg_matches(matches)
-            .map(|command| command.side)
             .map_err(|error| io::Error::other(error.to_string()))
     }
 
@@ -156,7 +162,7 @@ where
         let words = [self.name].into_iter().chain(words.iter().copied());
         let matches =
             self.command().get_matches_from(words.map(OsString::from));
-        let side = self.parse(&matches).ok().flatten();
+        let side = self.parse(&matches).ok().and_then(|command| command.side);
         side.expect("the defaults parse")
     }
 
@@ -206,13 +212,11 @@ where
     /// one client; the client starts once it has printed `listening on`.
     /// Where neither side waits for the other, their lines may interleave
     /// differently from run to run.
-    fn demo(&self, show: Show) -> ExitCode {
+    fn demo(&self, client_own: C, show: Show) -> ExitCode {
         let Side::Server { own, .. } = self.defaults(&["server"]) else {
             unreachable!("a server's defaults are a server")
         };
-        let Side::Client { connect, own: client_own, .. } =
-            self.defaults(&["client"])
-        else {
+        let Side::Client { connect, .. } = self.defaults(&["client"]) else {
             unreachable!("a client's defaults are a client")
         };
         let (sender, listening) = mpsc::channel();

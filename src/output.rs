@@ -94,8 +94,13 @@ impl Out {
         match &result {
             Ok(value) => self.trace(format_args!("{name} -> {}", value.said())),
             Err(error) => {
-                // The kind, in words: `broken pipe`, not `os error 32`.
-                self.trace(format_args!("{name} -> error: {}", error.kind()))
+                // The kind, in words: `broken pipe`, not `os error 32`. A
+                // recv that waited out its timeout fails with EAGAIN.
+                let kind = match error.kind() {
+                    io::ErrorKind::WouldBlock => io::ErrorKind::TimedOut,
+                    kind => kind,
+                };
+                self.trace(format_args!("{name} -> error: {kind}"))
             }
         }
         result

@@ -192,7 +192,8 @@ def parser(name, about, port, wait, show=True):
     top = argparse.ArgumentParser(
         prog=f"python3 lessons/python/{name}.py", parents=[shown],
         description=f"{name}: {about}",
-        epilog="With no command: a demo, server and client at once.")
+        epilog="With no command: a demo, server and client at once; its "
+        "client takes the client's options.")
     sides = top.add_subparsers(dest="side")
     defaults = argparse.ArgumentDefaultsHelpFormatter
     server = sides.add_parser("server", parents=[shown],
@@ -215,7 +216,19 @@ def parser(name, about, port, wait, show=True):
                         metavar="SECONDS",
                         help="how long connect and each recv may wait")
     top.set_defaults(name=name)
-    return top, server, client
+    return top, server, ClientOptions(client, top)
+
+
+class ClientOptions:
+    """The client's own options go to the client and to the demo (no
+    command), whose client takes them too."""
+
+    def __init__(self, client, demo):
+        self.parsers = (client, demo)
+
+    def add_argument(self, *args, **kwargs):
+        for parser in self.parsers:
+            parser.add_argument(*args, **kwargs)
 
 
 def slow_motion(server):
@@ -303,7 +316,8 @@ def main(top, serve, connect):
         if args.side:
             sys.exit(run(args.side, args, serve, connect, Out(args.side, args)))
         server_args = top.parse_args(["server", "--port", "0", "--once"])
-        client_args = top.parse_args(["client"])
+        # The demo's own options are all the client's.
+        client_args = top.parse_args(["client", *sys.argv[1:]])
         for side_args in (server_args, client_args):
             side_args.trace, side_args.hex, side_args.demo = (
                 getattr(args, "trace", False), getattr(args, "hex", False), True)
