@@ -76,10 +76,10 @@ class Out:
         if self.show_trace:
             self.write(sys.stdout, "trace:", line)
 
-    def traced(self, call, *args, waits_for):
+    def traced(self, call, *args, waits_for, label=""):
         """call(*args), with a --trace line before it and one after saying
         what it returned. It changes nothing about the call."""
-        name = f"{call.__name__}({', '.join(map(str, args))})"
+        name = f"{label}{call.__name__}({', '.join(map(str, args))})"
         self.trace(f"{name} waits for {waits_for}")
         try:
             result = call(*args)
