@@ -10,6 +10,8 @@
 mod support;
 
 mod lesson_01;
+mod lesson_07;
+mod lesson_08;
 
 use std::process::ExitCode;
 
@@ -23,6 +25,9 @@ fn main() -> ExitCode {
             "note: python3 not found: the tests that need it are ignored"
         );
     }
-    let tests = [lesson_01::tests()].into_iter().flatten().collect();
+    let tests = [lesson_01::tests(), lesson_07::tests(), lesson_08::tests()]
+        .into_iter()
+        .flatten()
+        .collect();
     libtest_mimic::run(&arguments, tests).exit_code()
 }
