@@ -374,9 +374,9 @@ fn pauses_after_a_failing_accept(python: bool, files: u32) {
         "{failures} failed accepts in {elapsed:?}:\n{}",
         &server.stderr[..server.stderr.len().min(2000)]
     );
-    assert!(server.stderr.contains(
-        "error: accept: out of file descriptors (EMFILE); trying again in 0.5 s\n"
-    ), "{}", server.stderr);
+    let said = "error: accept: out of file descriptors (EMFILE); trying \
+                again in 0.5 s\n";
+    assert!(server.stderr.contains(said), "{}", server.stderr);
 }
 
 fn a_failing_accept_is_retried_after_a_pause_not_in_a_busy_loop() {
