@@ -140,10 +140,7 @@ where
             .disable_help_subcommand(true)
             .bin_name(format!("cargo run --example {} --", self.name))
             .about(format!("{}: {}", self.name, self.about))
-            .after_help(
-                "With no command: a demo, server and client at once; its \
-                 client takes the options above.",
-            )
+            .after_help("No command: a demo of both sides; its client takes the options above.")
             .mut_subcommand("server", set_port)
             .mut_subcommand("client", |c| {
                 set_port(c).mut_arg("wait", |arg| {

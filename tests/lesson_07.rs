@@ -1,96 +1,120 @@
-//! Lesson 7, run for real: a request, the half-close, and the echo; the
-//! deadlock without the half-close, bounded by the server's read timeout;
-//! any bytes echoed exactly; a request over 1 MiB refused; Rust and Python
-//! in every pairing.
-
-mod support;
+//! Lesson 7, a request, its answer and the half-close: the demo and two
+//! terminals; the deadlock without the half-close, bounded by the server's
+//! timeout; any bytes echoed exactly; a request over 1 MiB refused and a
+//! long one shown short; the Python twin in every pairing.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 
-use support::{
-    Process, assert_exit, assert_sides_transcript, lesson, mask_ports, python3,
-    run, server_then_client, unfold,
+use libtest_mimic::Trial;
+
+use crate::support::{
+    Output, Process, against, assert_demo, assert_exit, assert_transcript,
+    help_options, lesson, pair, python_twin, run, server_then_client, story,
 };
+
+const NAME: &str = "lesson_07";
 
 const MAX_LEN: usize = 1024 * 1024;
 
-fn demo(name: &str, args: &[&str]) -> String {
-    let output = run(lesson("lesson_07", args));
-    assert_exit(&output, 0);
-    assert_eq!(output.stderr, "");
-    assert_sides_transcript("lesson_07", name, &output.stdout);
-    unfold(&output.stdout)
+pub fn tests() -> Vec<Trial> {
+    let mut tests = tests![
+        demo,
+        server_and_client,
+        without_the_half_close_the_server_times_out,
+        help_lists_each_sides_options,
+        trace_shows_each_recv_until_the_fin,
+        any_bytes_come_back_exactly_and_over_one_mib_is_refused,
+        a_long_request_is_shown_by_its_size_and_a_preview,
+        usage_errors_exit_2,
+    ];
+    tests.extend(python_tests![
+        python_demo,
+        python_without_the_half_close_the_server_times_out,
+        python_server_rust_client,
+        rust_server_python_client,
+        the_python_server_echoes_any_bytes_and_refuses_over_one_mib,
+        python_and_rust_trace_the_same_facts,
+        python_offers_the_same_options,
+        python_usage_errors_exit_2,
+    ]);
+    tests
 }
 
-#[test]
-fn the_half_close_ends_the_request_and_the_answer_is_the_echo() {
-    let output = demo("demo", &[]);
-    assert!(output.contains("recv returned 0: the request is over, 14 bytes"));
+fn demo() {
+    assert_demo(NAME);
+}
+
+fn server_and_client() {
+    let (server, client) = server_then_client(
+        lesson(NAME, &["server", "--port", "0", "--once"]),
+        |port| lesson(NAME, &["client", "--port", port]),
+    );
+    assert_eq!((client.stderr.as_str(), server.stderr.as_str()), ("", ""));
+    assert_echoed(&client);
+    assert_transcript(NAME, "server", &server.stdout);
+    assert_transcript(NAME, "client", &client.stdout);
+}
+
+fn assert_echoed(client: &Output) {
+    assert_exit(client, 0);
     assert!(
-        output.contains("14 bytes, the same bytes as sent: Hello, server!")
+        client.stdout.contains("the answer is over, 14 bytes\n")
+            && client
+                .stdout
+                .contains("the same bytes as sent: Hello, server!\n"),
+        "{}",
+        client.stdout
     );
 }
 
-#[test]
-fn without_the_half_close_the_server_waits_until_its_read_timeout() {
-    let output = demo("no-shutdown", &["--no-shutdown"]);
+/// Each waits for the other; the server's 3 s read timeout ends it.
+fn assert_timed_out(server: &Output, client: &Output) {
+    assert_exit(server, 0);
+    assert_exit(client, 0);
     assert!(
-        output.contains("14 bytes came, then no end of the request within 3 s")
+        server.stdout.contains(
+            "14 bytes came, then nothing for 3 s: closing, no answer\n"
+        )
     );
-    assert!(output.contains("0 bytes, the server closed without answering"));
+    assert!(client.stdout.contains("0 bytes\n"));
+    assert!(client.stdout.contains("the server closed without answering\n"));
 }
 
-/// The Python demo prints what the Rust demo's transcript `name` shows.
-fn python_demo(name: &str, args: &[&str]) {
-    let Some(mut python) = python3("lessons/python/lesson_07.py") else {
-        return;
-    };
-    let output = run({
-        python.args(args).env_remove("CLICOLOR_FORCE");
-        python
-    });
-    assert_exit(&output, 0);
-    assert_eq!(output.stderr, "");
-    assert_sides_transcript("lesson_07", name, &output.stdout);
+fn without_the_half_close_the_server_times_out() {
+    let (server, client) = pair(NAME, &[], &["--no-shutdown"]);
+    assert_timed_out(&server, &client);
+    assert_transcript(NAME, "no-shutdown-server", &server.stdout);
+    assert_transcript(NAME, "no-shutdown-client", &client.stdout);
 }
 
-#[test]
-fn the_python_demo_prints_the_rust_demos_lines() {
-    python_demo("demo", &[]);
-}
-
-#[test]
-fn the_python_demo_without_the_half_close_prints_the_rust_demos_lines() {
-    python_demo("no-shutdown", &["--no-shutdown"]);
-}
-
-#[test]
-fn python_and_rust_trace_the_same_calls() {
-    // A request of 5000 bytes: the recv sizes of Rust's read_to_end, a
-    // probe of 32 bytes then a buffer that doubles, in both.
-    let Some(mut python) = python3("lessons/python/lesson_07.py") else {
-        return;
-    };
-    let message = "x".repeat(5000);
-    let args = ["--trace", "--message", &message];
-    let rust = run(lesson("lesson_07", &args));
-    let python = run({
-        python.args(args).env_remove("CLICOLOR_FORCE");
-        python
-    });
-    assert_exit(&rust, 0);
-    assert_exit(&python, 0);
-    let side = |text: &str, label: &str| -> Vec<String> {
-        mask_ports(text)
-            .lines()
-            .filter(|line| line.starts_with(label))
-            .map(str::to_string)
-            .collect()
-    };
-    for label in ["[server]", "[client]"] {
-        assert_eq!(side(&python.stdout, label), side(&rust.stdout, label));
+fn help_lists_each_sides_options() {
+    for (name, args) in [
+        ("help", &["--help"][..]),
+        ("help-server", &["server", "--help"]),
+        ("help-client", &["client", "--help"]),
+    ] {
+        let output = run(lesson(NAME, args));
+        assert_exit(&output, 0);
+        assert_transcript(NAME, name, &output.stdout);
     }
+}
+
+fn trace_shows_each_recv_until_the_fin() {
+    let (server, client) = pair(NAME, &["--trace"], &["--trace", "--hex"]);
+    assert_exit(&server, 0);
+    assert_exit(&client, 0);
+    for call in [
+        "recv(65536) -> 14 bytes",
+        "recv(65536) -> 0 bytes",
+        "send(14 bytes) -> 14 bytes",
+    ] {
+        assert!(server.stdout.contains(call), "{call}: {}", server.stdout);
+        assert!(client.stdout.contains(call), "{call}: {}", client.stdout);
+    }
+    assert!(client.stdout.contains("shutdown(Write) -> done"));
+    assert_transcript(NAME, "trace-server", &server.stdout);
+    assert_transcript(NAME, "trace-hex-client", &client.stdout);
 }
 
 /// Sends `request` to a lesson 7 server on `port`, half-closes, and returns
@@ -104,106 +128,169 @@ fn exchange(port: u16, request: &[u8]) -> Vec<u8> {
     answer
 }
 
-fn server(args: &[&str]) -> (Process, u16) {
-    let mut server = Process::spawn(lesson(
-        "lesson_07",
-        &[&["server", "--port", "0", "--once"], args].concat(),
-    ));
+/// A lesson 7 server, in Rust or Python, for one client with `args`.
+fn started(python: bool, args: &[&str]) -> (Process, u16) {
+    let args = [&["server", "--port", "0", "--once"], args].concat();
+    let command = match python {
+        true => python_twin(NAME, &args).unwrap(),
+        false => lesson(NAME, &args),
+    };
+    let mut server = Process::spawn(command);
     let port = server.listening_port();
     (server, port)
 }
 
-#[test]
-fn any_bytes_come_back_exactly_in_any_chunking() {
+fn echoes_any_bytes_and_refuses_over_one_mib(python: bool) {
     let request: Vec<u8> = (0..=255).cycle().take(5000).collect();
     for chunk in ["1000", "7"] {
-        let (server, port) = server(&["--chunk", chunk, "--pause", "0"]);
+        let (server, port) =
+            started(python, &["--chunk", chunk, "--pause", "0"]);
         assert_eq!(exchange(port, &request), request, "--chunk {chunk}");
         assert_exit(&server.finish(), 0);
     }
-    let (server, port) = server(&[]);
+    let (server, port) = started(python, &[]);
     let largest = vec![b'x'; MAX_LEN];
     assert_eq!(exchange(port, &largest), largest);
     assert_exit(&server.finish(), 0);
-}
-
-/// A Python lesson 7 server with `args`, on a port the system picks.
-fn python_server(args: &[&str]) -> Option<(Process, u16)> {
-    let mut python = python3("lessons/python/lesson_07.py")?;
-    python.args(["server", "--port", "0", "--once"]).args(args);
-    let mut server = Process::spawn(python);
-    let port = server.listening_port();
-    Some((server, port))
-}
-
-#[test]
-fn the_python_server_echoes_any_bytes_and_refuses_over_one_mib() {
-    let request: Vec<u8> = (0..=255).cycle().take(5000).collect();
-    let Some((server, port)) =
-        python_server(&["--chunk", "1000", "--pause", "0"])
-    else {
-        return;
-    };
-    assert_eq!(exchange(port, &request), request);
-    assert_exit(&server.finish(), 0);
-    let Some((server, port)) = python_server(&[]) else { return };
-    let largest = vec![b'x'; MAX_LEN];
-    assert_eq!(exchange(port, &largest), largest);
-    assert_exit(&server.finish(), 0);
-    let Some((server, port)) = python_server(&[]) else { return };
+    let (server, port) = started(python, &[]);
     assert!(exchange(port, &vec![b'x'; MAX_LEN + 1]).is_empty());
     let output = server.finish();
     assert_exit(&output, 0);
-    assert!(unfold(&output.stdout).contains(
-        "the request is longer than 1048576 bytes: refused, closing without \
-         an answer"
+    assert!(output.stdout.contains(
+        "the request is longer than 1048576 bytes: closing, no answer\n"
     ));
 }
 
-#[test]
-fn a_request_over_one_mib_is_refused() {
-    let (server, port) = server(&[]);
-    let answer = exchange(port, &vec![b'x'; MAX_LEN + 1]);
-    assert!(answer.is_empty());
+fn any_bytes_come_back_exactly_and_over_one_mib_is_refused() {
+    echoes_any_bytes_and_refuses_over_one_mib(false);
+}
+
+/// Issue 22, item 28: 1 MiB printed whole would flood the terminal.
+fn a_long_request_is_shown_by_its_size_and_a_preview() {
+    let (server, port) = started(false, &[]);
+    let request = [b"\x1b[2J".repeat(10), vec![b'x'; MAX_LEN - 40]].concat();
+    assert_eq!(exchange(port, &request).len(), MAX_LEN);
     let output = server.finish();
     assert_exit(&output, 0);
-    assert!(unfold(&output.stdout).contains(
-        "the request is longer than 1048576 bytes: refused, closing without \
-         an answer"
-    ));
+    assert!(output.stdout.len() < 1000, "{}", output.stdout);
+    assert!(output.stdout.contains("the request is over, 1048576 bytes\n"));
+    let preview = format!("{}... (1048544 more)\n", "\\x1b[2J".repeat(8));
+    assert!(output.stdout.contains(&preview), "{}", output.stdout);
+    assert!(!output.stdout.contains('\x1b'));
 }
 
-fn assert_echoed(client: &str) {
-    assert!(
-        unfold(client)
-            .contains("14 bytes, the same bytes as sent: Hello, server!"),
-        "{client}"
+fn usage_errors_exit_2() {
+    for args in [
+        &["server", "--message", "x"][..],
+        &["client", "--chunk", "5"],
+        &["server", "--no-shutdown"],
+        &["client", "--deadline", "-1"],
+    ] {
+        let output = run(lesson(NAME, args));
+        assert_exit(&output, 2);
+    }
+}
+
+fn python_demo() {
+    let output = run(python_twin(NAME, &[]).unwrap());
+    assert_exit(&output, 0);
+    assert_eq!(output.stderr, "");
+    assert!(output.stdout.contains("[server] the request: Hello, server!\n"));
+    assert!(output.stdout.contains("[client] the same bytes as sent: Hello"));
+}
+
+fn python_without_the_half_close_the_server_times_out() {
+    // Python on both sides, then each against the Rust one.
+    for (python_server, python_client) in
+        [(true, true), (true, false), (false, true)]
+    {
+        let (server, port) = started(python_server, &[]);
+        let port = port.to_string();
+        let args = ["client", "--port", &port, "--no-shutdown"];
+        let client = match python_client {
+            true => run(python_twin(NAME, &args).unwrap()),
+            false => run(lesson(NAME, &args)),
+        };
+        assert_timed_out(&server.finish(), &client);
+    }
+}
+
+fn python_server_rust_client() {
+    let (server, client) = against(
+        python_twin(NAME, &["server", "--port", "0"]).unwrap(),
+        |port| lesson(NAME, &["client", "--port", port]),
     );
+    assert_echoed(&client);
+    assert_transcript(NAME, "python-server", &server.stdout);
 }
 
-#[test]
-fn python_client_of_the_rust_server() {
-    let Some(mut python) = python3("lessons/python/lesson_07.py") else {
-        return;
-    };
-    let (_, client) = server_then_client(
-        lesson("lesson_07", &["server", "--port", "0", "--once"]),
-        |port| {
-            python.args(["client", "--port", port]);
-            python
-        },
-    );
-    assert_echoed(&client.stdout);
+fn rust_server_python_client() {
+    let (_, client) =
+        against(lesson(NAME, &["server", "--port", "0"]), |port| {
+            python_twin(NAME, &["client", "--port", port]).unwrap()
+        });
+    assert_echoed(&client);
+    assert_transcript(NAME, "python-client", &client.stdout);
 }
 
-#[test]
-fn rust_client_of_the_python_server() {
-    let Some(mut python) = python3("lessons/python/lesson_07.py") else {
-        return;
-    };
-    python.args(["server", "--port", "0", "--once"]);
-    let (_, client) = server_then_client(python, |port| {
-        lesson("lesson_07", &["client", "--port", port])
-    });
-    assert_echoed(&client.stdout);
+fn the_python_server_echoes_any_bytes_and_refuses_over_one_mib() {
+    echoes_any_bytes_and_refuses_over_one_mib(true);
+}
+
+/// Both tell the same story of a 5000-byte request with --trace: the same
+/// sizes, the recvs adding up to it, each side's FIN seen as a recv of 0.
+fn python_and_rust_trace_the_same_facts() {
+    let message = "x".repeat(5000);
+    let client_args = ["--trace", "--message", &message];
+    for python in [false, true] {
+        let (server, port) = started(python, &["--trace"]);
+        let port = port.to_string();
+        let args = [&["client", "--port", &port][..], &client_args].concat();
+        let client = match python {
+            true => run(python_twin(NAME, &args).unwrap()),
+            false => run(lesson(NAME, &args)),
+        };
+        let output = Output {
+            stdout: server.finish().stdout + &client.stdout,
+            ..client
+        };
+        assert_exit(&output, 0);
+        for side in ["[server]", "[client]"] {
+            let lines: Vec<&str> =
+                output.stdout.lines().filter(|l| l.starts_with(side)).collect();
+            let received: usize = lines
+                .iter()
+                .filter_map(|line| {
+                    let (_, returned) = line.split_once("recv(65536) -> ")?;
+                    returned.split(' ').next()?.parse::<usize>().ok()
+                })
+                .sum();
+            assert_eq!(received, 5000, "{side}: {}", output.stdout);
+            assert!(
+                lines.iter().any(|l| l.ends_with("recv(65536) -> 0 bytes"))
+            );
+        }
+        assert!(output.stdout.contains("the request is over, 5000 bytes\n"));
+        assert!(output.stdout.contains("the answer is over, 5000 bytes\n"));
+        assert!(output.stdout.contains("xxxx... (4968 more)\n"));
+    }
+}
+
+/// The byte-for-byte comparison of the two helps went with issue 19; the
+/// same options are still offered on each side.
+fn python_offers_the_same_options() {
+    for side in ["server", "client"] {
+        let rust = run(lesson(NAME, &[side, "--help"])).stdout;
+        let python = run(python_twin(NAME, &[side, "--help"]).unwrap()).stdout;
+        assert_eq!(help_options(&python), help_options(&rust), "{side}");
+    }
+}
+
+fn python_usage_errors_exit_2() {
+    for args in [&["server", "--message", "x"][..], &["client", "--chunk", "5"]]
+    {
+        let output = run(python_twin(NAME, args).unwrap());
+        assert_exit(&output, 2);
+        assert!(!output.stderr.contains("Traceback"), "{}", story(&output));
+    }
 }

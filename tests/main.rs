@@ -12,6 +12,8 @@ mod support;
 mod book_primer;
 mod from_scratch;
 mod lesson_01;
+mod lesson_07;
+mod lesson_08;
 
 use std::process::ExitCode;
 
@@ -25,10 +27,11 @@ fn main() -> ExitCode {
             "note: python3 not found: the tests that need it are ignored"
         );
     }
-    let tests =
-        [lesson_01::tests(), book_primer::tests(), from_scratch::tests()]
-            .into_iter()
-            .flatten()
-            .collect();
+    let mut tests = Vec::new();
+    tests.extend(book_primer::tests());
+    tests.extend(from_scratch::tests());
+    tests.extend(lesson_01::tests());
+    tests.extend(lesson_07::tests());
+    tests.extend(lesson_08::tests());
     libtest_mimic::run(&arguments, tests).exit_code()
 }

@@ -76,10 +76,10 @@ class Out:
         if self.show_trace:
             self.write(sys.stdout, "trace:", line)
 
-    def traced(self, call, *args, waits_for):
+    def traced(self, call, *args, waits_for, label=""):
         """call(*args), with a --trace line before it and one after saying
         what it returned. It changes nothing about the call."""
-        name = f"{call.__name__}({', '.join(map(str, args))})"
+        name = f"{label}{call.__name__}({', '.join(map(str, args))})"
         self.trace(f"{name} waits for {waits_for}")
         try:
             result = call(*args)
@@ -192,8 +192,8 @@ def parser(name, about, port, wait, show=True):
     top = argparse.ArgumentParser(
         prog=f"python3 lessons/python/{name}.py", parents=[shown],
         description=f"{name}: {about}",
-        epilog="With no command: a demo, server and client at once; its "
-        "client takes the client's options.")
+        epilog="No command: a demo of both sides; its client takes the "
+        "options above.")
     sides = top.add_subparsers(dest="side")
     defaults = argparse.ArgumentDefaultsHelpFormatter
     server = sides.add_parser("server", parents=[shown],

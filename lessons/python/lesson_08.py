@@ -5,112 +5,58 @@ the next client waits in the backlog. This server hands each accepted
 connection to a thread of its own and goes straight back to accept(), so
 clients are served side by side, and one idle client delays no one. Threads
 cost memory, so it serves at most --max-clients at once; a client beyond that
-is told so and closed. The client's --count N starts N clients at once.
+is told so and closed. The client's --count N starts N clients at once. Same
+command line as lessons/lesson_08.rs.
 """
 
+import errno
+import os
 import socket
 import threading
+import time
 
-from common import (
-    Lesson,
-    LessonError,
-    Option,
-    address_text,
-    escape_unprintable,
-    is_past_deadline,
-    is_timeout,
-    listener,
-    os_error_text,
-)
-
-MAX_CLIENTS = Option(
-    "--max-clients",
-    ("count", 1000),
-    "N",
-    "4",
-    "server",
-    "how many clients it serves at once",
-)
-HOLD = Option(
-    "--hold",
-    ("count", 3600),
-    "SECONDS",
-    "30",
-    "server",
-    "how long to wait for a client to hang up",
-)
-COUNT = Option(
-    "--count",
-    ("count", 100),
-    "N",
-    "1",
-    "client",
-    "how many clients to start at once",
-)
-STAY = Option(
-    "--stay",
-    ("count", 3600),
-    "SECONDS",
-    "1",
-    "client",
-    "how long each client stays connected",
-)
+import common
 
 # The longest greeting a client reads: a line from a server is a few dozen
 # bytes, and a hostile one must not fill the client's memory.
 MAX_GREETING = 200
-# What one recv takes while the server holds a connection (Rust's io::copy
-# reads 8 KiB at a time).
-HOLD_BUFFER = 8192
+# The pause after a failed accept. An accept that fails for want of file
+# descriptors (EMFILE) fails again at once until a client leaves: without a
+# pause, the loop would spin, printing thousands of errors a second.
+ACCEPT_PAUSE = 0.5
 
 
-def error_text(error):
-    """An error in its own words, as Rust's `{error}` prints it (not
-    explained)."""
-    return os_error_text(error) if isinstance(error, OSError) else str(error)
-
-
-def server(config, out):
-    s = listener(config, out)
-    max_clients = config.extra[MAX_CLIENTS.flag]
-    hold = config.extra[HOLD.flag]
-    # `server --once` serves one client; the demo's server serves as many as
-    # the demo's client starts (--count).
-    to_serve = config.extra[COUNT.flag] if config.once else None
-    # How many connections have a thread now. Threads add and take away at
-    # once, so the count is changed under a lock.
-    connected = [0]
-    lock = threading.Lock()
-    threads = []  # with --once, the threads to wait for before returning
-    number = 0
-    try:
-        while to_serve is None or number < to_serve:
+def server(args, out):
+    with socket.socket(args.family, socket.SOCK_STREAM) as s:
+        if os.name == "posix":
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(args.address)
+        s.listen(5)
+        out.listening(s)
+        # The free places: a thread takes one, and gives it back when it
+        # ends. A semaphore counts them safely from any thread.
+        places = threading.BoundedSemaphore(args.max_clients)
+        threads = []
+        number = 0
+        while True:
             try:
-                clt, adr = s.accept()
+                clt, adr = out.traced(s.accept, waits_for="a client")
             except OSError as error:
-                if config.once:
-                    raise
-                out.error(f"accept failed: {os_error_text(error)}")
+                # It would fail again at once: pause, not spin.
+                why = ("out of file descriptors (EMFILE)"
+                       if error.errno == errno.EMFILE else error.strerror)
+                out.error(f"accept: {why}; trying again in {ACCEPT_PAUSE} s")
+                out.traced(time.sleep, ACCEPT_PAUSE, waits_for="time to pass")
                 continue
             number += 1
-            address = address_text(adr)
-            with lock:
-                full = connected[0] >= max_clients
-                if not full:
-                    connected[0] += 1
-            if full:
-                out.say(
-                    f"connection {number} from {address}: refused, "
-                    f"{max_clients} clients are "
-                    "connected already (--max-clients)"
-                )
-                # Best effort: a client that cannot be told is closed all the
-                # same.
-                try:
-                    clt.sendall(
-                        f"the server is full ({max_clients} clients); "
-                        "try again later\n".encode()
-                    )
+            address = common.address_text(adr)
+            if not places.acquire(blocking=False):
+                clients = common.plural(args.max_clients, "client")
+                out.say(f"connection {number} from {address}: refused, "
+                        f"{clients} already (--max-clients)")
+                try:  # best effort: a client that cannot be told is closed
+                    clt.sendall(f"the server is full ({clients}); "
+                                "try again later\n".encode())
                 except OSError:
                     pass
                 clt.close()
@@ -118,14 +64,14 @@ def server(config, out):
             out.say(f"connection {number} from {address}: a thread of its own")
 
             def run(clt=clt, number=number, address=address):
-                try:
-                    serve_one(clt, number, address, hold, out)
-                except (OSError, LessonError) as error:
-                    out.error(f"connection {number}: {error_text(error)}")
-                finally:
-                    clt.close()
-                    with lock:
-                        connected[0] -= 1
+                with clt:  # closed when the thread ends
+                    try:
+                        serve_one(clt, number, address, args, out)
+                    except OSError as error:
+                        out.error(f"connection {number}: "
+                                  f"{common.explain(error, args)}")
+                    finally:
+                        places.release()
 
             # The thread takes the accepted socket: the loop goes back to
             # accept at once.
@@ -133,61 +79,59 @@ def server(config, out):
             try:
                 thread.start()
             except RuntimeError as error:
-                # No thread (out of memory or of threads): this client is
-                # closed, and the server goes on.
+                # No thread: this client is closed, and the server goes on.
                 clt.close()
-                with lock:
-                    connected[0] -= 1
+                places.release()
                 out.error(f"connection {number}: {error}")
                 continue
-            if config.once:
+            if args.once:  # then wait for its thread
                 threads.append(thread)
-    finally:
+                break
         for thread in threads:
             thread.join()
-        s.close()
 
 
-def serve_one(clt, number, address, hold, out):
+def serve_one(clt, number, address, args, out):
     """What one thread does for its client: tells it which connection it is,
     then holds the connection until the client hangs up, as lesson 3 does."""
-    clt.sendall(f"you are connection {number}, from {address}\n".encode())
-    # The hold is bounded in all, however slowly the client sends.
-    clt.set_deadline(hold)
-    try:
-        while clt.recv(HOLD_BUFFER):
-            pass
-        out.say(f"connection {number}: the client hung up; its thread ends")
-    except (OSError, LessonError) as error:
-        if not is_past_deadline(error):
-            raise
-        out.say(f"connection {number}: no hang-up after {hold} s: closing it")
+    label = f"connection {number}: "
+    greeting = f"you are connection {number}, from {address}\n".encode()
+    out.trace(f"{label}sendall({len(greeting)} bytes) waits for room")
+    clt.sendall(greeting)
+    out.trace(f"{label}sendall({len(greeting)} bytes) -> done")
+    out.hex("sent", greeting)
+    # recv until the client hangs up (b''), each recv waiting what is left
+    # of the hold: the hold is bounded in all, however slowly it sends.
+    end = time.monotonic() + args.hold
+    while (left := end - time.monotonic()) > 0:
+        clt.settimeout(left)
+        try:
+            if not out.traced(clt.recv, 1024, label=label,
+                              waits_for="bytes, or the hang-up"):
+                out.say(f"{label}the client hung up")
+                return
+        except TimeoutError:
+            break
+    out.say(f"{label}no hang-up in {args.hold:g} s: closing it")
 
 
-def client(config, out):
-    count = config.extra[COUNT.flag]
-    stay = config.extra[STAY.flag]
-    errors = [None] * count
+def client(args, out):
+    errors = [None] * args.count
     threads = []
-    for number in range(1, count + 1):
+    for number in range(1, args.count + 1):
         # Each thread says when its client is connected, so that the clients
         # connect in order (and the server numbers them so); after that they
         # all run at once.
         connected = threading.Event()
-        label = "" if count == 1 else f"client {number}: "
+        label = "" if args.count == 1 else f"client {number}: "
 
         def run(index=number - 1, label=label, connected=connected):
             try:
-                one_client(config, out, stay, label, connected)
-            except (OSError, LessonError) as error:
+                one_client(args, out, label, connected)
+            except (OSError, common.LessonError) as error:
                 errors[index] = error
-            except (
-                Exception
-            ):  # noqa: BLE001 - as Rust reports a panicked thread
-                errors[index] = LessonError("a client's thread panicked")
             finally:
-                # A client that fails says so too: the next one starts at once.
-                connected.set()
+                connected.set()  # a client that failed lets the next start
 
         thread = threading.Thread(target=run, daemon=True)
         thread.start()
@@ -195,67 +139,76 @@ def client(config, out):
         connected.wait()
     for thread in threads:
         thread.join()
-    if count == 1:
+    if args.count == 1:
         if errors[0] is not None:
             raise errors[0]
         return
-    failures = 0
     for number, error in enumerate(errors, 1):
         if error is not None:
-            out.error(f"client {number}: {error_text(error)}")
-            failures += 1
+            out.error(f"client {number}: {common.explain(error, args)}")
+    failures = sum(error is not None for error in errors)
     if failures:
-        raise LessonError(f"{failures} of the {count} clients failed")
+        raise common.LessonError(
+            f"{failures} of the {args.count} clients failed")
 
 
-def one_client(config, out, stay, label, connected):
-    """One client: connects, reads the server's greeting line, stays connected
-    for `stay` seconds, and hangs up."""
-    server = config.wire(
-        socket.socket(socket.AF_INET, socket.SOCK_STREAM), out
-    )
-    try:
-        out.say(f"{label}connecting to {address_text(config.server)}")
-        server.connect(config.server, config.wait)
+def one_client(args, out, label, connected):
+    """One client: connects, reads the server's greeting line, stays
+    connected for --stay seconds, and hangs up."""
+    with socket.socket(args.family, socket.SOCK_STREAM) as s:
+        out.say(f"{label}connecting to {common.address_text(args.address)}")
+        s.settimeout(args.wait)
+        out.traced(s.connect, args.address, label=label,
+                   waits_for="the handshake")
         connected.set()
-        server.set_read_timeout(config.wait)
-
         # The greeting is one line: read until the newline, the close, or
         # MAX_GREETING bytes.
-        greeting = bytearray()
+        greeting = b""
         while not greeting.endswith(b"\n") and len(greeting) < MAX_GREETING:
-            data = server.recv(MAX_GREETING - len(greeting))
+            try:
+                data = out.traced(s.recv, MAX_GREETING - len(greeting),
+                                  label=label, waits_for="bytes")
+            except ConnectionResetError:
+                # What a server's close does to a connection still in its
+                # backlog: it was never accepted.
+                raise common.LessonError(
+                    "never accepted: reset when the server stopped listening")
             if not data:
                 break
+            out.hex("received", data)
             greeting += data
-        text = bytes(greeting).decode("utf-8", errors="replace").rstrip("\n")
-        out.say(f"{label}the server says: {escape_unprintable(text)}")
+        text = greeting.decode("utf-8", errors="replace").rstrip("\n")
+        out.say(f"{label}the server says: {common.escape(text)}")
 
-        # Stay connected: a recv that waits `stay`, unless the server closes.
-        server.set_read_timeout(stay)
-        try:
-            data = server.recv(MAX_GREETING)
-        except (OSError, LessonError) as error:
-            if not is_timeout(error):
-                raise
-            out.say(f"{label}hanging up after staying {stay} s")
-            return
-        if not data:
-            out.say(f"{label}the server closed the connection")
-        else:
-            out.say(f"{label}the server sent more than a greeting: hanging up")
-    finally:
-        server.close()
+        # Stay connected: a recv that waits --stay, unless the server closes.
+        if args.stay:
+            s.settimeout(args.stay)
+            try:
+                if not out.traced(s.recv, 1, label=label,
+                                  waits_for="the server's close"):
+                    out.say(f"{label}the server closed the connection")
+                    return
+                out.say(f"{label}the server sent more than a greeting: "
+                        "hanging up")
+                return
+            except TimeoutError:
+                pass
+        out.say(f"{label}hanging up after staying {args.stay:g} s")
 
-
-LESSON = Lesson(
-    "lesson_08",
-    "many clients at once",
-    4108,
-    server,
-    client,
-    options=[MAX_CLIENTS, HOLD, COUNT, STAY],
-)
 
 if __name__ == "__main__":
-    LESSON.main()
+    top, server_options, client_options = common.parser(
+        "lesson_08", "many clients at once", port=4108, wait=10.0)
+    server_options.add_argument(
+        "--max-clients", type=common.whole(1, 1000), default=4, metavar="N",
+        help="how many clients it serves at once")
+    server_options.add_argument(
+        "--hold", type=common.seconds, default=30.0, metavar="SECONDS",
+        help="how long to wait for a client to hang up")
+    client_options.add_argument(
+        "--count", type=common.whole(1, 100), default=1, metavar="N",
+        help="how many clients to start at once")
+    client_options.add_argument(
+        "--stay", type=common.seconds, default=1.0, metavar="SECONDS",
+        help="how long each client stays connected")
+    common.main(top, server, client)

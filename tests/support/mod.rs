@@ -523,3 +523,20 @@ pub fn against(
 pub fn story(output: &Output) -> String {
     format!("{}{}", output.stdout, output.stderr)
 }
+
+/// The long options a `--help` lists, sorted: the first `--name` of each
+/// line that starts (after spaces) with a dash. The Rust and Python helps
+/// differ in their words, not in the options they offer.
+pub fn help_options(help: &str) -> Vec<String> {
+    let mut options: Vec<String> = help
+        .lines()
+        .map(str::trim_start)
+        .filter(|line| line.starts_with('-'))
+        .filter_map(|line| {
+            let word = line.split_whitespace().find(|w| w.starts_with("--"))?;
+            Some(word.trim_end_matches(',').to_string())
+        })
+        .collect();
+    options.sort();
+    options
+}
