@@ -34,7 +34,9 @@ pub mod errors;
 pub mod framing;
 pub mod lesson;
 pub mod output;
+pub mod pickle;
 pub mod python;
+pub mod text;
 pub mod unpickle;
 pub mod wire;
 
