@@ -73,6 +73,9 @@ impl fmt::Display for Refused {
 
 impl std::error::Error for Refused {}
 
+/// A value, or why the pickle was not read.
+pub type Result<T> = std::result::Result<T, Refused>;
+
 /// A value read from a pickle: the objects it made, and which is the value.
 #[derive(Debug)]
 pub struct Value {
@@ -162,7 +165,7 @@ const SMALL_INTS: Id = 3;
 /// let value = socket_lessons::pickle::loads(b"(dI2\nI1\ns.").unwrap();
 /// assert_eq!(value.repr(80), "{2: 1}");
 /// ```
-pub fn loads(pickled: &[u8]) -> Result<Value, Refused> {
+pub fn loads(pickled: &[u8]) -> Result<Value> {
     let singletons = [Object::None, Object::Bool(false), Object::Bool(true)];
     let small_ints = (-5..=256).map(|n| Object::Int(BigInt::from(n)));
     let mut loader = Loader {
@@ -203,7 +206,7 @@ struct Loader<'a> {
 }
 
 impl<'a> Loader<'a> {
-    fn run(&mut self) -> Result<Id, Refused> {
+    fn run(&mut self) -> Result<Id> {
         use Kind::*;
         loop {
             let Some(&code) = self.pickled.get(self.next) else {
@@ -331,14 +334,13 @@ impl<'a> Loader<'a> {
                     self.push_global(module, lines.next().unwrap_or_default())?;
                 }
                 0x93 => {
-                    let names = self.pop_values(2)?.into_iter();
-                    let names =
-                        names.map(|id| match &self.objects[id as usize] {
-                            Object::Str(text) => Some(text.clone()),
-                            _ => None,
-                        });
-                    let [Some(module), Some(name)] =
-                        &names.collect::<Vec<_>>()[..]
+                    let names = self.pop_values(2)?;
+                    let text = |id: Id| match &self.objects[id as usize] {
+                        Object::Str(text) => Some(text.clone()),
+                        _ => None,
+                    };
+                    let (Some(module), Some(name)) =
+                        (text(names[0]), text(names[1]))
                     else {
                         return Err(self.fail("the module or name is no str"));
                     };
@@ -370,7 +372,7 @@ impl<'a> Loader<'a> {
         })
     }
 
-    fn take(&mut self, len: u64) -> Result<&'a [u8], Refused> {
+    fn take(&mut self, len: u64) -> Result<&'a [u8]> {
         let rest = self.rest();
         match usize::try_from(len) {
             Ok(len) if len <= rest.len() => {
@@ -383,7 +385,7 @@ impl<'a> Loader<'a> {
 
     /// The opcode's argument: a number (unsigned, little-endian) and its
     /// bytes, or bytes after their length, or lines of text.
-    fn argument(&mut self, code: u8) -> Result<(u64, &'a [u8]), Refused> {
+    fn argument(&mut self, code: u8) -> Result<(u64, &'a [u8])> {
         let number = |bytes: &[u8]| {
             bytes.iter().rev().fold(0, |n, &byte| n << 8 | u64::from(byte))
         };
@@ -406,9 +408,8 @@ impl<'a> Loader<'a> {
             }
             Line(lines) => {
                 let rest = self.rest();
-                let newlines =
-                    rest.iter().enumerate().filter(|at| *at.1 == b'\n');
-                let Some((end, _)) = { newlines }.nth(lines - 1) else {
+                let mut ends = (0..rest.len()).filter(|&at| rest[at] == b'\n');
+                let Some(end) = ends.nth(lines - 1) else {
                     return Err(self.fail("the pickle ends inside it"));
                 };
                 self.next += end + 1;
@@ -418,13 +419,13 @@ impl<'a> Loader<'a> {
     }
 
     /// A text memo index (PUT, GET).
-    fn index(&self, text: &[u8]) -> Result<u64, Refused> {
+    fn index(&self, text: &[u8]) -> Result<u64> {
         let index = std::str::from_utf8(text).ok().and_then(|t| t.parse().ok());
         index.ok_or_else(|| self.fail(format!("not an index: {}", shown(text))))
     }
 
     /// An int written in decimal (INT, LONG), as Python writes them.
-    fn decimal(&self, text: &[u8]) -> Result<BigInt, Refused> {
+    fn decimal(&self, text: &[u8]) -> Result<BigInt> {
         let digits = text.strip_prefix(b"-").unwrap_or(text);
         if digits.len() > MAX_INT_DIGITS {
             return Err(self.fail(format!(
@@ -439,8 +440,8 @@ impl<'a> Loader<'a> {
     }
 
     /// A float written as text (FLOAT): Python writes `repr(x)`.
-    fn float(&self, text: &[u8]) -> Result<f64, Refused> {
-        let text = std::str::from_utf8(text).unwrap_or_default();
+    fn float(&self, written: &[u8]) -> Result<f64> {
+        let text = std::str::from_utf8(written).unwrap_or_default();
         match text.parse::<f64>() {
             // Rust reads 1e999 as inf, where Python raises OverflowError.
             Ok(x)
@@ -448,14 +449,11 @@ impl<'a> Loader<'a> {
             {
                 Ok(x)
             }
-            _ => {
-                let shown = shown(text.as_bytes());
-                Err(self.fail(format!("not a number: {shown}")))
-            }
+            _ => Err(self.fail(format!("not a number: {}", shown(written)))),
         }
     }
 
-    fn push(&mut self, slot: Slot) -> Result<(), Refused> {
+    fn push(&mut self, slot: Slot) -> Result<()> {
         if self.stack.len() == MAX_STACK {
             return Err(
                 self.fail(format!("more than {MAX_STACK} on the stack"))
@@ -465,7 +463,7 @@ impl<'a> Loader<'a> {
         Ok(())
     }
 
-    fn push_new(&mut self, object: Object) -> Result<(), Refused> {
+    fn push_new(&mut self, object: Object) -> Result<()> {
         if self.objects.len() == MAX_OBJECTS {
             return Err(self.fail(format!("more than {MAX_OBJECTS} objects")));
         }
@@ -474,7 +472,7 @@ impl<'a> Loader<'a> {
     }
 
     /// An int; the small ones Python keeps once are shared.
-    fn push_int(&mut self, int: BigInt) -> Result<(), Refused> {
+    fn push_int(&mut self, int: BigInt) -> Result<()> {
         match i64::try_from(&int) {
             Ok(small @ -5..=256) => {
                 self.push(Slot::Object(SMALL_INTS + (small + 5) as Id))
@@ -484,7 +482,7 @@ impl<'a> Loader<'a> {
     }
 
     /// A py2 str (STRING, BINSTRING): Python 3 reads it as ASCII.
-    fn push_ascii(&mut self, bytes: &[u8]) -> Result<(), Refused> {
+    fn push_ascii(&mut self, bytes: &[u8]) -> Result<()> {
         match std::str::from_utf8(bytes) {
             Ok(text) if text.is_ascii() => {
                 self.push_new(Object::Str(text.into()))
@@ -499,13 +497,13 @@ impl<'a> Loader<'a> {
         self.stack.last().copied().filter(|_| self.stack.len() > floor)
     }
 
-    fn pop(&mut self) -> Result<Slot, Refused> {
+    fn pop(&mut self) -> Result<Slot> {
         let top = self.top().ok_or_else(|| self.fail("the stack is empty"))?;
         self.stack.pop();
         Ok(top)
     }
 
-    fn value(&self, slot: Slot) -> Result<Id, Refused> {
+    fn value(&self, slot: Slot) -> Result<Id> {
         match slot {
             Slot::Object(id) => Ok(id),
             Slot::Global(name) => {
@@ -514,13 +512,13 @@ impl<'a> Loader<'a> {
         }
     }
 
-    fn pop_value(&mut self) -> Result<Id, Refused> {
+    fn pop_value(&mut self) -> Result<Id> {
         let slot = self.pop()?;
         self.value(slot)
     }
 
     /// The top `count` values, deepest first.
-    fn pop_values(&mut self, count: u8) -> Result<Vec<Id>, Refused> {
+    fn pop_values(&mut self, count: u8) -> Result<Vec<Id>> {
         let mut values: Vec<Id> = Vec::new();
         for _ in 0..count {
             values.insert(0, self.pop_value()?);
@@ -529,13 +527,13 @@ impl<'a> Loader<'a> {
     }
 
     /// The values above the last MARK, and that MARK.
-    fn pop_marked(&mut self) -> Result<Vec<Id>, Refused> {
+    fn pop_marked(&mut self) -> Result<Vec<Id>> {
         let mark = self.marks.pop().ok_or_else(|| self.fail("no MARK"))?;
         let slots = self.stack.split_off(mark);
         slots.into_iter().map(|slot| self.value(slot)).collect()
     }
 
-    fn put(&mut self, index: u64) -> Result<(), Refused> {
+    fn put(&mut self, index: u64) -> Result<()> {
         let top = self.top().ok_or_else(|| self.fail("the stack is empty"))?;
         let Some(index) = usize::try_from(index)
             .ok()
@@ -552,7 +550,7 @@ impl<'a> Loader<'a> {
         Ok(())
     }
 
-    fn get(&mut self, index: u64) -> Result<(), Refused> {
+    fn get(&mut self, index: u64) -> Result<()> {
         let slot =
             usize::try_from(index).ok().and_then(|index| self.memo.get(index));
         match slot {
@@ -561,11 +559,7 @@ impl<'a> Loader<'a> {
         }
     }
 
-    fn push_global(
-        &mut self,
-        module: &[u8],
-        name: &[u8],
-    ) -> Result<(), Refused> {
+    fn push_global(&mut self, module: &[u8], name: &[u8]) -> Result<()> {
         // Python 3 reads Python 2's module names as its own.
         let module =
             if module == b"__builtin__" { b"builtins" } else { module };
@@ -581,7 +575,7 @@ impl<'a> Loader<'a> {
     }
 
     /// REDUCE: a call of an allowed global with plain data's arguments.
-    fn reduce(&mut self) -> Result<(), Refused> {
+    fn reduce(&mut self) -> Result<()> {
         let arguments = self.pop_value()?;
         let Slot::Global(global) = self.pop()? else {
             return Err(self.fail("it calls something that is no global"));
@@ -635,18 +629,17 @@ impl<'a> Loader<'a> {
     }
 
     /// A new container of `items`.
-    fn make(&mut self, kind: Kind, items: Vec<Id>) -> Result<(), Refused> {
+    fn make(&mut self, kind: Kind, items: Vec<Id>) -> Result<()> {
         let empty = Object::Container { kind, depth: 1, items: Vec::new() };
         self.push_new(empty)?;
+        if items.is_empty() {
+            return Ok(());
+        }
         self.add(self.objects.len() as Id - 1, kind, items)
     }
 
     /// APPEND(S), SETITEM(S), ADDITEMS: `items` into the container below.
-    fn add_to_top(
-        &mut self,
-        kind: Kind,
-        items: Vec<Id>,
-    ) -> Result<(), Refused> {
+    fn add_to_top(&mut self, kind: Kind, items: Vec<Id>) -> Result<()> {
         match self.top() {
             Some(Slot::Object(target)) => self.add(target, kind, items),
             _ => Err(self.fail("nothing to add to")),
@@ -656,22 +649,15 @@ impl<'a> Loader<'a> {
     /// Puts `new` in `target`, if it is a `kind`, as Python's `append`,
     /// `d[key] = value` (a key equal to one there keeps that one's place
     /// and replaces its value) or `add` (an equal item is left out) do.
-    fn add(
-        &mut self,
-        target: Id,
-        kind: Kind,
-        new: Vec<Id>,
-    ) -> Result<(), Refused> {
+    fn add(&mut self, target: Id, kind: Kind, new: Vec<Id>) -> Result<()> {
         // One deeper than the deepest item; a container in itself (Python
         // prints it `[...]`) makes it no deeper.
-        let depths =
-            new.iter().filter(|&&item| item != target).map(|&item| match self
-                .objects[item as usize]
-            {
-                Object::Container { depth, .. } => depth,
-                _ => 0,
-            });
-        let depth = depths.max().unwrap_or(0) + 1;
+        let depth_of = |&item: &Id| match self.objects[item as usize] {
+            Object::Container { depth, .. } => depth,
+            _ => 0,
+        };
+        let items = new.iter().filter(|&&item| item != target);
+        let depth = items.map(depth_of).max().unwrap_or(0) + 1;
         if depth as usize > MAX_DEPTH {
             return Err(self.fail(format!("it nests deeper than {MAX_DEPTH}")));
         }
@@ -720,7 +706,7 @@ impl<'a> Loader<'a> {
 
     /// The number of `id`'s value among the keys seen, or the refusal
     /// Python's `TypeError: unhashable type` becomes.
-    fn key(&mut self, id: Id) -> Result<u32, Refused> {
+    fn key(&mut self, id: Id) -> Result<u32> {
         if let Some(&known) = self.key_of.get(&id) {
             return Ok(known);
         }
@@ -744,7 +730,7 @@ impl<'a> Loader<'a> {
                 // at most MAX_DEPTH: they never change once made.
                 let (kind, items) = (*kind, items.clone());
                 let keys = items.into_iter().map(|item| self.key(item));
-                let mut keys = keys.collect::<Result<Vec<_>, _>>()?;
+                let mut keys = keys.collect::<Result<Vec<_>>>()?;
                 if kind == Kind::FrozenSet {
                     keys.sort_unstable();
                 }
@@ -819,11 +805,8 @@ impl Value {
             let Some((id, kind, items, index)) = open.last_mut() else { break };
             if *index == items.len() {
                 let one_tuple = *kind == Kind::Tuple && items.len() == 1;
-                out.push(if one_tuple {
-                    ",)"
-                } else {
-                    KINDS[*kind as usize][2]
-                });
+                let closing = KINDS[*kind as usize][2];
+                out.push(if one_tuple { ",)" } else { closing });
                 printing.remove(id);
                 open.pop();
             } else {
@@ -842,7 +825,7 @@ impl Value {
     /// a bytearray becomes bytes, and each shared object a copy, at most
     /// [`MAX_SERDE_VALUES`] values in all. A value that contains itself
     /// cannot be copied, and is refused.
-    pub fn to_serde(&self) -> Result<SerdeValue, Refused> {
+    pub fn to_serde(&self) -> Result<SerdeValue> {
         self.serde_value(self.root, &mut Vec::new(), &mut 0)
     }
 
@@ -852,7 +835,7 @@ impl Value {
         id: Id,
         path: &mut Vec<Id>,
         made: &mut usize,
-    ) -> Result<SerdeValue, Refused> {
+    ) -> Result<SerdeValue> {
         *made += 1;
         if *made > MAX_SERDE_VALUES {
             return Err(Refused(format!(
@@ -884,27 +867,26 @@ impl Value {
         path.push(id);
         let values =
             items.iter().map(|&item| self.serde_value(item, path, made));
-        let mut values = values.collect::<Result<Vec<_>, _>>()?.into_iter();
+        let values = values.collect::<Result<Vec<_>>>()?;
         path.pop();
-        let hashable = |value: Option<SerdeValue>| {
-            let value = value?.into_hashable();
-            Some(value.map_err(|error| Refused(error.to_string())))
+        let hashable = |value: SerdeValue| {
+            value.into_hashable().map_err(|error| Refused(error.to_string()))
         };
-        let keys = std::iter::from_fn(|| hashable(values.next()));
+        let keys = |values: Vec<SerdeValue>| {
+            values.into_iter().map(hashable).collect::<Result<_>>()
+        };
         Ok(match kind {
-            Kind::List => SerdeValue::List(values.collect()),
-            Kind::Tuple => SerdeValue::Tuple(values.collect()),
-            Kind::Set => SerdeValue::Set(keys.collect::<Result<_, _>>()?),
-            Kind::FrozenSet => {
-                SerdeValue::FrozenSet(keys.collect::<Result<_, _>>()?)
-            }
+            Kind::List => SerdeValue::List(values),
+            Kind::Tuple => SerdeValue::Tuple(values),
+            Kind::Set => SerdeValue::Set(keys(values)?),
+            Kind::FrozenSet => SerdeValue::FrozenSet(keys(values)?),
             Kind::Dict => {
-                let mut dict = BTreeMap::new();
-                while let Some(key) = hashable(values.next()) {
-                    dict.insert(
-                        key?,
-                        values.next().unwrap_or(SerdeValue::None),
-                    );
+                let (mut dict, mut pairs) =
+                    (BTreeMap::new(), values.into_iter());
+                while let (Some(key), Some(value)) =
+                    (pairs.next(), pairs.next())
+                {
+                    dict.insert(hashable(key)?, value);
                 }
                 SerdeValue::Dict(dict)
             }
@@ -1049,8 +1031,9 @@ const OPCODES: &[(u8, &str, Arg)] = &[
     (0x81, "NEWOBJ", No), (0x82, "EXT1", No), (0x83, "EXT2", No),
     (0x84, "EXT4", No), (0x85, "TUPLE1", No), (0x86, "TUPLE2", No),
     (0x87, "TUPLE3", No), (0x88, "NEWTRUE", No), (0x89, "NEWFALSE", No),
-    (0x8a, "LONG1", Len(1)), (0x8b, "LONG4", Len(4)), (b'B', "BINBYTES", Len(4)),
-    (b'C', "SHORT_BINBYTES", Len(1)), (0x8c, "SHORT_BINUNICODE", Len(1)),
+    (0x8a, "LONG1", Len(1)), (0x8b, "LONG4", Len(4)),
+    (b'B', "BINBYTES", Len(4)), (b'C', "SHORT_BINBYTES", Len(1)),
+    (0x8c, "SHORT_BINUNICODE", Len(1)),
     (0x8d, "BINUNICODE8", Len(8)), (0x8e, "BINBYTES8", Len(8)),
     (0x8f, "EMPTY_SET", No), (0x90, "ADDITEMS", No), (0x91, "FROZENSET", No),
     (0x92, "NEWOBJ_EX", No), (0x93, "STACK_GLOBAL", No), (0x94, "MEMOIZE", No),
@@ -1058,8 +1041,9 @@ const OPCODES: &[(u8, &str, Arg)] = &[
     (0x97, "NEXT_BUFFER", No), (0x98, "READONLY_BUFFER", No),
 ];
 
-/// [`OPCODES`] by code, each opcode's name and argument.
-const BY_CODE: [Option<(&str, Arg)>; 256] = {
+/// [`OPCODES`] by code, each opcode's name and argument. A static: a const
+/// would be copied, all 256 entries, where it is used.
+static BY_CODE: [Option<(&str, Arg)>; 256] = {
     let mut by_code = [None; 256];
     let mut at = 0;
     while at < OPCODES.len() {
@@ -1069,3 +1053,61 @@ const BY_CODE: [Option<(&str, Arg)>; 256] = {
     }
     by_code
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repr(pickled: &[u8]) -> String {
+        let value = loads(pickled);
+        value.map_or_else(|refused| refused.to_string(), |v| v.repr(80))
+    }
+
+    #[test]
+    fn keeps_order_shares_what_the_memo_shares_and_prints_loops() {
+        let dict = b"\x80\x04}\x94(\x8c\x01b\x94K\x01\x8c\x01a\x94K\x02u.";
+        assert_eq!(repr(dict), "{'b': 1, 'a': 2}");
+        // [a, a], then 2 appended to a: both places show it, as in Python.
+        assert_eq!(repr(b"](]\x94h\x00eh\x00K\x02a0."), "[[2], [2]]");
+        assert_eq!(repr(b"\x80\x04]\x94h\x00a."), "[[...]]");
+        assert_eq!(repr(b"}\x94K\x01h\x00s."), "{1: {...}}");
+        assert_eq!(
+            repr(b"(K\x01G?\xf0\0\0\0\0\0\0\x88\x91."),
+            "frozenset({1})"
+        );
+    }
+
+    #[test]
+    fn repr_stops_at_its_budget() {
+        let value = loads(b"](K\x01\x8c\x02\xc3\xa9\x94e.").unwrap();
+        assert_eq!(value.repr(8), "[1, 'é']");
+        assert_eq!(value.repr(6), "[1, 'é...");
+        assert_eq!(value.repr(0), "...");
+    }
+
+    #[test]
+    fn refusals_say_what_and_where() {
+        for (pickled, refusal) in [
+            (&b"K"[..], "BININT1 at offset 0: the pickle ends inside it"),
+            (
+                b"\x80\x02c__main__\nf\n.",
+                "the pickle names the global __main__.f, which plain data \
+                 does not need",
+            ),
+            (b"I1\nI2\nb.", "BUILD at offset 6: plain data does not need it"),
+            (b"}(]K\x01u.", "SETITEMS at offset 5: unhashable type: 'list'"),
+        ] {
+            assert_eq!(repr(pickled), refusal);
+        }
+    }
+
+    #[test]
+    fn to_serde_copies_into_serde_pickles_value() {
+        let value =
+            loads(b"(\x8a\x09\0\0\0\0\0\0\0\0\x01\x96\x01\0\0\0\0\0\0\0at.");
+        let big = SerdeValue::Int(BigInt::from(1) << 64);
+        let tuple =
+            SerdeValue::Tuple(vec![big, SerdeValue::Bytes(b"a".into())]);
+        assert_eq!(value.unwrap().to_serde(), Ok(tuple));
+    }
+}
