@@ -215,6 +215,7 @@ impl<'a> Loader<'a> {
             self.op = (code, self.next);
             self.next += 1;
             let (n, bytes) = self.argument(code)?;
+            // The kind of container the opcode makes or fills, if it does.
             let kind = match code {
                 b']' | b'l' | b'a' | b'e' => List,
                 b')' | b't' | 0x85..=0x87 => Tuple,
@@ -277,31 +278,23 @@ impl<'a> Loader<'a> {
                 // Read as a little-endian number: BINFLOAT is big-endian.
                 b'G' => self
                     .push_new(Object::Float(f64::from_bits(n.swap_bytes())))?,
-                b'S' => {
-                    let text = match bytes {
-                        [quote @ (b'\'' | b'"'), inner @ .., last]
-                            if last == quote =>
-                        {
-                            py2_literal(inner)
-                        }
-                        _ => None,
-                    };
-                    let Some(text) = text else {
+                b'S' => match py2_literal(bytes) {
+                    Some(text) => self.push_ascii(&text)?,
+                    None => {
                         let shown = shown(bytes);
                         return Err(
                             self.fail(format!("not a literal: {shown}"))
                         );
-                    };
-                    self.push_ascii(&text)?;
-                }
+                    }
+                },
                 b'T' | b'U' => self.push_ascii(bytes)?,
-                b'V' => {
-                    let Some(text) = raw_unicode_escape(bytes) else {
+                b'V' => match raw_unicode_escape(bytes) {
+                    Some(text) => self.push_new(Object::Str(text))?,
+                    None => {
                         let shown = shown(bytes);
                         return Err(self.fail(format!("a bad escape: {shown}")));
-                    };
-                    self.push_new(Object::Str(text))?;
-                }
+                    }
+                },
                 b'X' | 0x8c | 0x8d => match std::str::from_utf8(bytes) {
                     Ok(text) => self.push_new(Object::Str(text.into()))?,
                     Err(_) => return Err(self.fail("the text is not UTF-8")),
@@ -923,9 +916,16 @@ fn shown(text: &[u8]) -> String {
     format!("{}{cut}", text.chars().take(60).collect::<String>())
 }
 
-/// STRING's text: a py2 str literal's escapes, as `codecs.escape_decode`
-/// reads them.
-fn py2_literal(mut text: &[u8]) -> Option<Vec<u8>> {
+/// STRING's text: a py2 str literal, in quotes, with the escapes
+/// `codecs.escape_decode` reads.
+fn py2_literal(quoted: &[u8]) -> Option<Vec<u8>> {
+    let [quote @ (b'\'' | b'"'), inner @ .., last] = quoted else {
+        return None;
+    };
+    if last != quote {
+        return None;
+    }
+    let mut text = inner;
     let hex = |digit: &u8| char::from(*digit).to_digit(16);
     let mut decoded = Vec::with_capacity(text.len());
     while let [byte, rest @ ..] = text {
