@@ -11,6 +11,10 @@
 //!   connection, a reset), and a client's `--deadline`.
 //! - [`framing`]: lesson 5's 10-character length header, and the reader
 //!   that rebuilds messages from whatever `recv` returns.
+//! - [`pickle`]: reads a peer's pickle of plain data as Python would build
+//!   it (dicts in the order sent), within bounds, and prints its `repr`.
+//! - [`text`]: Python's `repr` of str, bytes and float, and a peer's text
+//!   made safe to print.
 //!
 //! Run a lesson with `cargo run --example lesson_01`; `-- --help` lists its
 //! options.
@@ -21,6 +25,7 @@ pub mod framing;
 pub mod lesson;
 pub mod old;
 pub mod output;
+pub mod pickle;
 pub mod text;
 
 pub use lesson::{Client, Lesson, Server};
