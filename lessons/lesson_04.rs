@@ -111,9 +111,12 @@ fn client(config: &Client<ClientOptions>, out: &Out) -> io::Result<()> {
             (&server).read(&mut buffer)
         });
         let received = match result {
-            Err(error) if timed_out(&error) && !message.is_empty() => {
+            Err(error) if timed_out(&error) => {
                 // If --deadline cut this wait short, say that instead.
                 deadline.wait_at_most(config.wait)?;
+                if message.is_empty() {
+                    return Err(error); // nothing came: said as everywhere
+                }
                 return Err(io::Error::new(
                     error.kind(),
                     format!(
