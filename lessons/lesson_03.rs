@@ -39,7 +39,7 @@ const MESSAGE: &[u8] = b"Socket Programming in Rust";
 
 #[derive(Args, Debug, Clone)]
 struct ServerOptions {
-    /// How long a client may keep the connection open
+    /// How long a client may stay connected
     #[arg(long, value_name = "SECONDS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     hold: u64,
@@ -105,7 +105,7 @@ fn server(config: &Server<ServerOptions>, out: &Out) -> io::Result<()> {
 /// loop reuses the name. Rust would close `client` at the end of its
 /// block, so this lesson holds it on purpose, reading until recv returns 0
 /// and dropping whatever comes.
-fn hold_open(client: &Socket, hold: Duration) -> io::Result<bool> {
+fn hold_open(mut client: &Socket, hold: Duration) -> io::Result<bool> {
     let end = Instant::now() + hold;
     let mut unread = [0; 512];
     loop {
@@ -115,7 +115,7 @@ fn hold_open(client: &Socket, hold: Duration) -> io::Result<bool> {
             return Ok(false);
         }
         client.set_read_timeout(Some(left))?;
-        match (&*client).read(&mut unread) {
+        match client.read(&mut unread) {
             Ok(0) => return Ok(true),
             Ok(_) => {}
             Err(error) if timed_out(&error) => return Ok(false),

@@ -108,7 +108,7 @@ if __name__ == "__main__":
         "lesson_03", "loop receive", port=4103, wait=2.0)
     server_options.add_argument(
         "--hold", type=common.whole(1, 3600), default=30, metavar="SECONDS",
-        help="how long a client may keep the connection open")
+        help="how long a client may stay connected")
     common.slow_motion(server_options)
     client_options.add_argument(
         "--buffer", type=common.whole(1, 65535), default=7,
