@@ -110,7 +110,7 @@ impl Out {
     /// are (`received 7 bytes:`).
     pub fn hex(&self, what: &str, bytes: &[u8]) {
         if self.show.hex {
-            self.say(format_args!("{what} {} bytes:", bytes.len()));
+            self.say(format_args!("{what} {}:", plural(bytes.len(), "byte")));
             for line in hex_dump(bytes) {
                 self.say(line);
             }

@@ -12,6 +12,9 @@ mod support;
 mod book_primer;
 mod from_scratch;
 mod lesson_01;
+mod lesson_02;
+mod lesson_03;
+mod lesson_04;
 mod lesson_07;
 mod lesson_08;
 
@@ -31,6 +34,9 @@ fn main() -> ExitCode {
     tests.extend(book_primer::tests());
     tests.extend(from_scratch::tests());
     tests.extend(lesson_01::tests());
+    tests.extend(lesson_02::tests());
+    tests.extend(lesson_03::tests());
+    tests.extend(lesson_04::tests());
     tests.extend(lesson_07::tests());
     tests.extend(lesson_08::tests());
     libtest_mimic::run(&arguments, tests).exit_code()

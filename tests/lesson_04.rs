@@ -1,0 +1,317 @@
+//! Lesson 4, close detection: the client reads until recv returns 0 and
+//! prints the whole message; against lesson 3's server the 0 never comes,
+//! against lesson 5's the close ends four messages at once; a server that
+//! floods or trickles cannot keep the client; the Python twin in every
+//! pairing.
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::process::Stdio;
+use std::thread;
+use std::time::Duration;
+
+use libtest_mimic::Trial;
+
+use crate::support::{
+    Output, Process, against, assert_demo, assert_exit, assert_transcript,
+    lesson, pair, peer_sending, python_twin, run, server_then_client, story,
+};
+
+const NAME: &str = "lesson_04";
+
+pub fn tests() -> Vec<Trial> {
+    let mut tests = tests![
+        demo,
+        server_and_client,
+        help_lists_each_sides_options,
+        a_10_byte_buffer_takes_four_recvs_the_last_returning_0,
+        in_slow_motion_each_recv_gets_one_piece,
+        the_client_cannot_tell_the_end_from_lesson_3s_server,
+        the_client_takes_lesson_5s_four_messages_for_one,
+        a_client_gives_up_on_a_server_that_never_answers,
+        a_server_that_trickles_cannot_keep_the_client_past_its_deadline,
+        the_client_keeps_a_bounded_amount_of_what_a_flood_sends,
+        a_peers_control_characters_are_escaped,
+        a_server_restarts_at_once_on_the_port_it_just_used,
+    ];
+    tests.extend(python_tests![
+        python_demo,
+        python_server_rust_client,
+        rust_server_python_client,
+        python_client_keeps_at_most_1_mib,
+        python_client_gives_up_at_its_deadline,
+        python_server_with_a_closed_stdout_serves_and_exits_1,
+    ]);
+    tests
+}
+
+fn demo() {
+    assert_demo(NAME);
+}
+
+fn server_and_client() {
+    let (server, client) = server_then_client(
+        lesson(NAME, &["server", "--port", "0", "--once"]),
+        |port| lesson(NAME, &["client", "--port", port]),
+    );
+    assert_eq!((client.stderr.as_str(), server.stderr.as_str()), ("", ""));
+    assert!(
+        client
+            .stdout
+            .ends_with("complete message: Socket Programming in Rust\n")
+    );
+    assert_transcript(NAME, "server", &server.stdout);
+    assert_transcript(NAME, "client", &client.stdout);
+}
+
+fn help_lists_each_sides_options() {
+    for (name, args) in [
+        ("help", &["--help"][..]),
+        ("help-server", &["server", "--help"]),
+        ("help-client", &["client", "--help"]),
+    ] {
+        let output = run(lesson(NAME, args));
+        assert_exit(&output, 0);
+        assert_transcript(NAME, name, &output.stdout);
+    }
+}
+
+fn a_10_byte_buffer_takes_four_recvs_the_last_returning_0() {
+    let (server, client) = pair(NAME, &[], &["--buffer", "10", "--trace"]);
+    assert_exit(&client, 0);
+    assert_exit(&server, 0);
+    let returned: Vec<&str> = client
+        .stdout
+        .lines()
+        .filter_map(|line| line.strip_prefix("[client] trace: recv(10) -> "))
+        .collect();
+    assert_eq!(returned, ["10 bytes", "10 bytes", "6 bytes", "0 bytes"]);
+    assert_transcript("exercises", "buffer-10-trace", &client.stdout);
+}
+
+fn in_slow_motion_each_recv_gets_one_piece() {
+    let (server, client) = pair(NAME, &["--chunk", "5"], &["--trace", "--hex"]);
+    assert_exit(&server, 0);
+    assert_exit(&client, 0);
+    let returned: Vec<&str> = client
+        .stdout
+        .lines()
+        .filter_map(|line| line.strip_prefix("[client] trace: recv(7) -> "))
+        .collect();
+    // 26 bytes in pieces of 5: each piece is its own recv's.
+    let pieces = ["5 bytes", "5 bytes", "5 bytes", "5 bytes", "5 bytes"];
+    assert_eq!(returned, [&pieces[..], &["1 byte", "0 bytes"]].concat());
+    assert!(client.stdout.ends_with("message: Socket Programming in Rust\n"));
+    assert_transcript(NAME, "slow-motion-trace-hex-client", &client.stdout);
+}
+
+fn the_client_cannot_tell_the_end_from_lesson_3s_server() {
+    // Lesson 3's server sends the same 26 bytes but holds the connection
+    // open: the 0 never comes.
+    let (_, client) = against(
+        lesson("lesson_03", &["server", "--port", "0", "--once"]),
+        |port| lesson(NAME, &["client", "--port", port, "--wait", "2"]),
+    );
+    assert_exit(&client, 1);
+    assert!(client.stderr.ends_with(
+        "26 bytes came, then nothing for 2 s (--wait), and no close\n"
+    ));
+    assert_transcript(NAME, "client-of-lesson-03-server", &story(&client));
+}
+
+fn the_client_takes_lesson_5s_four_messages_for_one() {
+    let (_, client) = against(
+        lesson("lesson_05", &["server", "--port", "0", "--once"]),
+        |port| lesson(NAME, &["client", "--port", port]),
+    );
+    assert_exit(&client, 0);
+    let complete: Vec<&str> = client
+        .stdout
+        .lines()
+        .filter(|line| line.contains("complete message: "))
+        .collect();
+    assert_eq!(complete.len(), 1, "{}", client.stdout);
+    // Four headers in one message: nothing told the client where each
+    // message ended.
+    assert_eq!(length_headers(complete[0]), 4, "{}", complete[0]);
+}
+
+/// How many of lesson 5's headers `text` holds: a length in digits,
+/// padded with spaces to 10 characters.
+fn length_headers(text: &str) -> usize {
+    let bytes = text.as_bytes();
+    (0..bytes.len().saturating_sub(9))
+        .filter(|&at| at == 0 || !bytes[at - 1].is_ascii_digit())
+        .filter(|&at| {
+            let header = &bytes[at..at + 10];
+            let digits = header.iter().take_while(|b| b.is_ascii_digit());
+            let digits = digits.count();
+            digits > 0 && header[digits..].iter().all(|&b| b == b' ')
+        })
+        .count()
+}
+
+fn a_client_gives_up_on_a_server_that_never_answers() {
+    // The system completes the connection into the backlog, but nobody
+    // accepts or sends.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let output =
+        run(lesson(NAME, &["client", "--port", &port, "--wait", "0.3"]));
+    assert_exit(&output, 1);
+    assert!(output.stderr.ends_with("within 0.3 s (--wait)\n"));
+    assert_eq!(output.stderr.lines().count(), 1, "{}", output.stderr);
+    assert_transcript("errors", "no-answer", &output.stderr);
+}
+
+/// A server in the test that sends `byte` every 100 ms, for a minute or
+/// until the client leaves; its port.
+fn trickling_server(byte: &'static [u8]) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    thread::spawn(move || {
+        if let Ok((mut client, _)) = listener.accept() {
+            for _ in 0..600 {
+                if client.write_all(byte).is_err() {
+                    return;
+                }
+                thread::sleep(Duration::from_millis(100));
+            }
+        }
+    });
+    port.to_string()
+}
+
+fn a_server_that_trickles_cannot_keep_the_client_past_its_deadline() {
+    // Each recv gets a byte well within its --wait: only --deadline ends it.
+    let port = trickling_server(b"x");
+    let args = ["client", "--port", &port, "--wait", "5", "--deadline", "1"];
+    let output = run(lesson(NAME, &args));
+    assert_exit(&output, 1);
+    assert!(
+        output.stderr.ends_with("gave up after 1 s in all (--deadline)\n"),
+        "{}",
+        output.stderr
+    );
+    assert!(!output.stderr.contains("panicked"));
+}
+
+fn the_client_keeps_a_bounded_amount_of_what_a_flood_sends() {
+    // 2 MiB, twice what the client keeps.
+    let (port, _) = peer_sending(vec![b'a'; 2 * 1024 * 1024]);
+    let port = port.to_string();
+    let output =
+        run(lesson(NAME, &["client", "--port", &port, "--buffer", "65535"]));
+    assert_exit(&output, 1);
+    assert!(output.stderr.ends_with(
+        "the server sent more than the 1048576 bytes this client keeps; \
+         stopping\n"
+    ));
+}
+
+fn a_peers_control_characters_are_escaped() {
+    let hostile = b"\x1b[2J\x1b]0;owned\x07hi\n[server] error: rm -rf ~";
+    let (port, _) = peer_sending(hostile.to_vec());
+    let output = run(lesson(NAME, &["client", "--port", &port.to_string()]));
+    assert_exit(&output, 0);
+    assert!(!output.stdout.contains(['\x1b', '\x07']), "{}", output.stdout);
+    assert!(output.stdout.lines().all(|line| line.starts_with("[client]")));
+    assert!(output.stdout.contains(
+        "complete message: \\x1b[2J\\x1b]0;owned\\x07hi\\n[server] error"
+    ));
+}
+
+fn a_server_restarts_at_once_on_the_port_it_just_used() {
+    let serve_once = |port: &str| {
+        let mut server =
+            Process::spawn(lesson(NAME, &["server", "--port", port, "--once"]));
+        let port = server.listening_port().to_string();
+        assert_exit(&run(lesson(NAME, &["client", "--port", &port])), 0);
+        assert_exit(&server.finish(), 0);
+        port
+    };
+    let port = serve_once("0");
+    // The server closed first, so its side of that connection is now in
+    // TIME_WAIT: SO_REUSEADDR lets it bind again all the same.
+    assert_eq!(serve_once(&port), port);
+}
+
+fn python_demo() {
+    let output = run(python_twin(NAME, &[]).unwrap());
+    assert_exit(&output, 0);
+    assert!(
+        output.stdout.ends_with(
+            "[client] complete message: Socket Programming in Python\n"
+        ),
+        "{}",
+        output.stdout
+    );
+}
+
+fn python_server_rust_client() {
+    let (server, client) = server_then_client(
+        python_twin(NAME, &["server", "--port", "0", "--once"]).unwrap(),
+        |port| lesson(NAME, &["client", "--port", port]),
+    );
+    assert_transcript(NAME, "client-of-python-server", &client.stdout);
+    assert_transcript(NAME, "python-server", &server.stdout);
+}
+
+fn rust_server_python_client() {
+    let (_, client) = server_then_client(
+        lesson(NAME, &["server", "--port", "0", "--once"]),
+        |port| python_twin(NAME, &["client", "--port", port]).unwrap(),
+    );
+    assert_transcript(NAME, "python-client", &client.stdout);
+}
+
+fn assert_no_traceback(output: &Output) {
+    assert!(!output.stderr.contains("Traceback"), "{}", story(output));
+}
+
+fn python_client_keeps_at_most_1_mib() {
+    let (port, _) = peer_sending(vec![b'x'; 1024 * 1024 + 7]);
+    let port = port.to_string();
+    let args = ["client", "--port", &port, "--buffer", "65535"];
+    let output = run(python_twin(NAME, &args).unwrap());
+    assert_exit(&output, 1);
+    assert_no_traceback(&output);
+    assert!(output.stderr.ends_with(
+        "the server sent more than the 1048576 bytes this client keeps; \
+         stopping\n"
+    ));
+}
+
+fn python_client_gives_up_at_its_deadline() {
+    let port = trickling_server(b"x");
+    let args = ["client", "--port", &port, "--wait", "5", "--deadline", "1"];
+    let output = run(python_twin(NAME, &args).unwrap());
+    assert_exit(&output, 1);
+    assert_no_traceback(&output);
+    assert!(output.stderr.ends_with("gave up after 1 s in all (--deadline)\n"));
+}
+
+fn python_server_with_a_closed_stdout_serves_and_exits_1() {
+    use std::io::{BufRead, BufReader};
+    let args = ["server", "--port", "0", "--once"];
+    let mut server = python_twin(NAME, &args)
+        .unwrap()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read the `listening on` line, then close the reading end: every line
+    // the server prints from now on fails.
+    let mut stdout = BufReader::new(server.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    drop(stdout);
+    let port = line.trim_end().rsplit_once(':').unwrap().1.to_string();
+    let client = run(lesson(NAME, &["client", "--port", &port]));
+    assert_exit(&client, 0);
+    assert!(client.stdout.contains("message: Socket Programming in Python"));
+    let output = server.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(!stderr.contains("Traceback"), "{stderr}");
+}
