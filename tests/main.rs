@@ -10,6 +10,8 @@
 mod support;
 
 mod lesson_01;
+mod lesson_10;
+mod lesson_11;
 
 use std::process::ExitCode;
 
@@ -23,6 +25,9 @@ fn main() -> ExitCode {
             "note: python3 not found: the tests that need it are ignored"
         );
     }
-    let tests = [lesson_01::tests()].into_iter().flatten().collect();
+    let tests = [lesson_01::tests(), lesson_10::tests(), lesson_11::tests()]
+        .into_iter()
+        .flatten()
+        .collect();
     libtest_mimic::run(&arguments, tests).exit_code()
 }
