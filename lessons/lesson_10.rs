@@ -98,7 +98,15 @@ fn server(config: &Server<ServerOptions>, out: &Out) -> io::Result<()> {
     let own = out.listening(&socket)?;
     let mut buffer = [0; SERVER_BUFFER];
     loop {
-        let datagram = receive(&socket, &mut buffer, out)?;
+        let datagram = match receive(&socket, &mut buffer, out) {
+            // Windows reports an ICMP "port unreachable" for an earlier
+            // answer so, on the next receive: that client is gone.
+            Err(error) if error.kind() == io::ErrorKind::ConnectionReset => {
+                out.warn(format_args!("an earlier answer bounced: {error}"));
+                continue;
+            }
+            result => result?,
+        };
         let (bytes, from) = (&buffer[..datagram.len], &datagram.from);
         // A datagram cut to the buffer is not one of that size: say which.
         let what = match datagram.truncated {
