@@ -4,6 +4,7 @@
 //! and the Python twin in every pairing.
 
 use std::net::UdpSocket;
+use std::process::Command;
 
 use libtest_mimic::Trial;
 
@@ -33,6 +34,7 @@ pub fn tests() -> Vec<Trial> {
         rust_server_python_client,
         python_server_rust_client,
         python_server_gives_answers_and_empty_datagrams_no_answer,
+        an_oversized_request_is_cut_by_the_python_server,
         python_errors_are_one_line_without_a_traceback,
     ]);
     tests
@@ -162,25 +164,36 @@ fn peer() -> UdpSocket {
 }
 
 /// A datagram longer than the server's buffer is cut, said so, and (being
-/// a request) answered; the server goes on to serve the next one.
-fn an_oversized_request_is_cut_and_still_answered() {
-    let mut server = Process::spawn(lesson(NAME, &["server", "--port", "0"]));
+/// a request) answered with `answer`; the server serves the next one.
+fn an_oversized_request_is_cut(server: Command, answer: &[u8]) {
+    let mut server = Process::spawn(server);
     let port = server.listening_port();
     let hostile = peer();
     let long = [&b"ask "[..], &[b'x'; 4000]].concat();
     hostile.send_to(&long, ("127.0.0.1", port)).unwrap();
-    let mut answer = [0; 64];
-    let (received, _) = hostile.recv_from(&mut answer).unwrap();
-    assert_eq!(&answer[..received], b"Socket Programming in Rust");
+    let mut buffer = [0; 64];
+    let (received, _) = hostile.recv_from(&mut buffer).unwrap();
+    assert_eq!(&buffer[..received], answer);
     let client = run(lesson(NAME, &["client", "--port", &port.to_string()]));
     assert_exit(&client, 0);
     let server = server.stop();
     assert!(server.stderr.contains("the system discarded the rest"));
+    assert!(!server.stderr.contains("Traceback"), "{}", story(&server));
     assert!(
         server.stdout.contains(
             "received the first bytes of a longer datagram, 1024 bytes"
         )
     );
+}
+
+fn an_oversized_request_is_cut_and_still_answered() {
+    let server = lesson(NAME, &["server", "--port", "0"]);
+    an_oversized_request_is_cut(server, b"Socket Programming in Rust");
+}
+
+fn an_oversized_request_is_cut_by_the_python_server() {
+    let server = python_twin(NAME, &["server", "--port", "0"]).unwrap();
+    an_oversized_request_is_cut(server, b"Socket Programming in Python");
 }
 
 /// An answer (here the server's own, as another server would send it) and
