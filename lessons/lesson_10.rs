@@ -1,294 +1,340 @@
-//! Lesson 10: UDP, where a message keeps its edges and a small buffer loses
-//! the rest.
+//! Lesson 10: UDP, where a message keeps its edges, and may be lost.
 //!
 //! Lessons 2 to 6 show that a stream has no message boundaries. A datagram
 //! socket is the opposite: each `send_to` is one datagram, and each receive
 //! takes one datagram, whole or cut to the buffer, never two glued together
 //! and never the rest of one later. There is no connection: no `listen`, no
-//! `accept`, no close that the other side sees.
+//! `accept`, no close that the other side sees, and no delivery promised.
 //!
-//! The server answers every datagram it receives with one datagram, the
-//! lesson's message. The client receives that into a 7-byte buffer, as
-//! lesson 2 did, and the system says the datagram was truncated; then it
-//! sends three datagrams in a row to a socket of its own, and receives them
-//! one by one, the last one empty.
+//! The server answers each request (a datagram that starts with `ask `) with
+//! one datagram. The client receives the answer into a 7-byte buffer, as
+//! lesson 2 did, and the system says the datagram was truncated. Then it
+//! sends datagrams to a socket of its own: three in a row, which arrive one
+//! per receive, the last one empty; then 50 while that socket does not
+//! read, and most of them are lost.
+//!
+//! ```text
+//! cargo run --example lesson_10                  # both, in one process
+//! cargo run --example lesson_10 -- server        # terminal 1
+//! cargo run --example lesson_10 -- client        # terminal 2
+//! ```
 
-use std::fmt;
 use std::io;
 use std::mem::MaybeUninit;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
 
-use socket_lessons::old::cli::Defaults;
-use socket_lessons::old::python::{bytes_repr, escape_unprintable};
-use socket_lessons::old::wire::is_timeout;
-use socket_lessons::old::{ClientConfig, Lesson, Out, ServerConfig, output};
+use clap::Args;
+use socket_lessons::cli::Patience;
+use socket_lessons::errors::Deadline;
+use socket_lessons::output::{address, plural};
+use socket_lessons::text::{bytes_repr, escape};
+use socket_lessons::{Client, Lesson, Out, Server};
 use socket2::{Domain, MaybeUninitSlice, SockAddr, Socket, Type};
 
-const LESSON: Lesson = Lesson {
+const LESSON: Lesson<ServerOptions, ClientOptions> = Lesson {
     name: "lesson_10",
-    title: "UDP datagrams keep their edges",
-    // The client's second receive is meant to time out: a short default
-    // wait keeps the lesson quick. Loopback answers in microseconds.
-    defaults: Defaults {
-        port: 4110,
-        wait: Duration::from_secs(1),
-        buffer: Some(7),
-    },
-    options: &[],
+    about: "UDP datagrams keep their edges, and may be lost",
+    port: 4110,
+    // The client's second receive is meant to find nothing: a short wait
+    // keeps the lesson quick. Loopback answers in microseconds.
+    wait: "1",
+    show: true,
     server,
     client,
 };
 
-/// What the server answers every datagram with.
+/// Every request starts so, and no answer does: a server that answered
+/// anything would answer another server's answer, or its own, for ever.
+const ASK: &[u8] = b"ask ";
+
+/// What the client asks.
+const REQUEST: &[u8] = b"ask for the message";
+
+/// What the server answers each request with.
 const MESSAGE: &[u8] = b"Socket Programming in Rust";
 
-/// What the client sends the server: any datagram gets an answer.
-const REQUEST: &[u8] = b"hello";
-
-/// The largest datagram the server reads whole; the rest of a longer one is
-/// discarded by the system, so a hostile peer cannot make it use more.
+/// The largest datagram the server reads whole; the system discards the
+/// rest of a longer one, so a hostile peer cannot make it use more.
 const SERVER_BUFFER: usize = 1024;
 
 /// The three datagrams the client sends in a row, the last one empty.
 const BURST: [&[u8]; 3] = [b"one", b"two", b""];
+
+/// How many datagrams, of how many bytes, the client sends while its own
+/// receiver does not read, and the receive buffer it asks that socket for.
+const FLOOD: usize = 50;
+const FLOOD_BYTES: usize = 1000;
+const SMALL_BUFFER: usize = 4096;
+
+/// The server has no options of its own: a datagram is sent whole, so
+/// there is no slow motion.
+#[derive(Args, Debug, Clone)]
+struct ServerOptions {}
+
+#[derive(Args, Debug, Clone)]
+struct ClientOptions {
+    /// The most the receive of the answer may return
+    #[arg(long, value_name = "BYTES", default_value_t = 7,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    buffer: u16,
+    #[command(flatten)]
+    patience: Patience,
+}
 
 fn main() -> ExitCode {
     LESSON.main()
 }
 
 // ANCHOR: server
-fn server(config: &ServerConfig, out: &Out) -> io::Result<()> {
-    if config.pace.chunk.is_some() {
-        out.warn(
-            "--chunk and --pause cut a stream's sends into pieces; a \
-             datagram always leaves whole, in one send_to, so here they \
-             change nothing",
-        );
-    }
-    // socket(2): an IPv4 datagram (SOCK_DGRAM) socket, that is UDP:
-    // Python's socket.socket(socket.AF_INET, socket.SOCK_DGRAM).
-    let socket = Socket::new(Domain::IPV4, Type::DGRAM, None)?;
+fn server(config: &Server<ServerOptions>, out: &Out) -> io::Result<()> {
+    // socket(2): a datagram (SOCK_DGRAM) socket, that is UDP: Python's
+    // socket.socket(socket.AF_INET, socket.SOCK_DGRAM).
+    let domain = Domain::for_address(config.address);
+    let socket = Socket::new(domain, Type::DGRAM, None)?;
     // bind(2), and no listen(2) or accept(2): there are no connections to
     // queue. Datagrams for this port wait in the socket's receive buffer.
     socket.bind(&config.address.into())?;
-    out.listening(&socket)?;
-
-    config.serve_clients(out, || {
-        let mut buffer = [0; SERVER_BUFFER];
-        let datagram = receive(&socket, &mut buffer, None, out)?;
-        let from = output::address(&datagram.from);
+    let own = out.listening(&socket)?;
+    let mut buffer = [0; SERVER_BUFFER];
+    loop {
+        let datagram = match receive(&socket, &mut buffer, out) {
+            // Windows reports an ICMP "port unreachable" for an earlier
+            // answer so, on the next receive: that client is gone.
+            Err(error) if error.kind() == io::ErrorKind::ConnectionReset => {
+                out.warn(format_args!("an earlier answer bounced: {error}"));
+                continue;
+            }
+            result => result?,
+        };
+        let (bytes, from) = (&buffer[..datagram.len], &datagram.from);
         // A datagram cut to the buffer is not one of that size: say which.
         let what = match datagram.truncated {
             true => "the first bytes of a longer datagram",
             false => "a datagram",
         };
         out.say(format_args!(
-            "received {what}, {} bytes, from {from}: {}",
-            datagram.len,
-            bytes_repr(&buffer[..datagram.len])
+            "received {what}, {}, from {}: {}",
+            plural(bytes.len(), "byte"),
+            address(from),
+            bytes_repr(bytes)
         ));
         if datagram.truncated {
             out.warn(format_args!(
-                "that datagram was longer than this server's {SERVER_BUFFER} \
-                 byte buffer: the system discarded the rest"
+                "it was longer than the {SERVER_BUFFER}-byte buffer: the \
+                 system discarded the rest"
             ));
         }
-        if datagram.len == 0 {
-            out.say(
-                "an empty datagram is still a datagram, and gets an answer",
-            );
+        // Anyone may send to a UDP port, and give any source address. What
+        // no client sends (an answer, or a datagram "from" this socket
+        // itself) gets no answer, so that no exchange can go on for ever.
+        if is_own(from, own) {
+            out.say("no answer: it claims to come from this very socket");
+            continue;
+        }
+        if !bytes.starts_with(ASK) {
+            let ask = bytes_repr(ASK);
+            out.say(format_args!("no answer: a request starts with {ask}"));
+            continue;
         }
         out.say(format_args!(
-            "answering with one datagram of {} bytes",
-            MESSAGE.len()
+            "answering with one datagram of {}",
+            plural(MESSAGE.len(), "byte")
         ));
-        send(&socket, MESSAGE, &datagram.from, out)
+        // A source address may be forged, or unreachable: a failed send
+        // is that datagram's loss, not the server's end.
+        if let Err(error) = send_to(&socket, MESSAGE, from, out) {
+            out.error(format_args!("sending to {}: {error}", address(from)));
+        }
+        if config.once {
+            return Ok(());
+        }
+    }
+}
+
+/// Whether `from` is this very socket's address, `own`.
+fn is_own(from: &SockAddr, own: SocketAddr) -> bool {
+    from.as_socket().is_some_and(|from| {
+        from.port() == own.port()
+            && (own.ip().is_unspecified() || from.ip() == own.ip())
     })
 }
 // ANCHOR_END: server
 
 // ANCHOR: client
-fn client(config: &ClientConfig, out: &Out) -> io::Result<()> {
-    let deadline = Deadline::new(config);
-    let socket = Socket::new(Domain::IPV4, Type::DGRAM, None)?;
+fn client(config: &Client<ClientOptions>, out: &Out) -> io::Result<()> {
+    let deadline = Deadline::after(config.options.patience.deadline);
+    let domain = Domain::for_address(config.server);
+    let socket = Socket::new(domain, Type::DGRAM, None)?;
     // No connect(2): the first send_to binds this socket to a port the
     // system picks, and the datagram goes out. Nothing says whether a
     // server is there; only an answer would.
     let server = SockAddr::from(config.server);
     out.say(format_args!(
-        "sending one datagram of {} bytes to {}: {}",
-        REQUEST.len(),
+        "sending one datagram of {} to {}: {}",
+        plural(REQUEST.len(), "byte"),
         config.server,
         bytes_repr(REQUEST)
     ));
-    send(&socket, REQUEST, &server, out)?;
+    send_to(&socket, REQUEST, &server, out)?;
 
-    let mut buffer = vec![0; config.buffer];
+    // 7 bytes, lesson 2's buffer, for a 26-byte answer.
+    let mut buffer = vec![0; usize::from(config.options.buffer)];
     let size = buffer.len();
-    let wait = deadline.wait()?;
-    let datagram = match receive(&socket, &mut buffer, Some(wait), out) {
-        Err(error) if is_timeout(&error) => {
-            return Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                format!(
-                    "no answer from {} within {wait}. Is this lesson's \
-                     server running there? UDP cannot tell: a datagram to a \
-                     port where nothing listens is dropped.",
-                    config.server,
-                ),
-            ));
+    let datagram = loop {
+        socket.set_read_timeout(Some(deadline.wait_at_most(config.wait)?))?;
+        let datagram = match receive(&socket, &mut buffer, out) {
+            Err(error) if timed_out(&error) => {
+                return Err(no_answer(config));
+            }
+            result => result?,
+        };
+        // Anyone may send to this port: only the server's datagram is its
+        // answer.
+        if datagram.from.as_socket() == Some(config.server) {
+            break datagram;
         }
-        result => result?,
+        out.warn(format_args!(
+            "ignoring {} from {}: not the server",
+            plural(datagram.len, "byte"),
+            address(&datagram.from)
+        ));
     };
     let piece = &buffer[..datagram.len];
     out.say(format_args!(
-        "recvmsg({size}) returned {} bytes from {}: {}",
-        datagram.len,
-        output::address(&datagram.from),
+        "recvmsg({size}) returned {} from {}: {}",
+        plural(datagram.len, "byte"),
+        address(&datagram.from),
         bytes_repr(piece)
     ));
-    out.say(escape_unprintable(&String::from_utf8_lossy(piece)));
+    out.say(escape(&String::from_utf8_lossy(piece)));
     if datagram.truncated {
         // MSG_TRUNC, in the flags recvmsg(2) returns. The rest of the
         // datagram is not waiting in the socket, as lesson 2's was: the
         // system threw it away.
         out.say(format_args!(
-            "the system flagged the datagram as truncated (MSG_TRUNC): it \
-             was longer than the {size}-byte buffer, and the rest is gone"
+            "the system flagged it as truncated (MSG_TRUNC): it was longer \
+             than {size} bytes, and the rest is gone"
         ));
     }
-    let wait = deadline.wait()?;
-    match receive(&socket, &mut buffer, Some(wait), out) {
-        Err(error) if is_timeout(&error) => out.say(format_args!(
-            "a second recvmsg({size}) got nothing within {wait}: the rest of \
-             the datagram was never kept, unlike lesson 2's stream",
+    let wait = deadline.wait_at_most(config.wait)?;
+    socket.set_read_timeout(Some(wait))?;
+    match receive(&socket, &mut buffer, out) {
+        Err(error) if timed_out(&error) => out.say(format_args!(
+            "a second recvmsg({size}) got nothing within {} s: the rest was \
+             never kept, unlike lesson 2's stream",
+            wait.as_secs_f64()
         )),
         Err(error) => return Err(error),
         Ok(datagram) => out.say(format_args!(
-            "a second recvmsg({size}) returned another datagram, of {} \
-             bytes, not the rest of the first",
-            datagram.len
+            "a second recvmsg({size}) returned another datagram, of {}, \
+             from {}: not the rest of the first",
+            plural(datagram.len, "byte"),
+            address(&datagram.from)
         )),
     }
-    burst(&socket, &deadline, out)
+    to_itself(&socket, config, &deadline, out)
 }
 // ANCHOR_END: client
 
 // ANCHOR: burst
-/// Datagrams sent in a row arrive one per receive, each whole, and none of
-/// them says "closed".
-fn burst(sender: &Socket, deadline: &Deadline, out: &Out) -> io::Result<()> {
+/// Datagrams sent in a row arrive one per receive, each whole; sent faster
+/// than they are read, most are lost, and no one is told.
+fn to_itself(
+    sender: &Socket,
+    config: &Client<ClientOptions>,
+    deadline: &Deadline,
+    out: &Out,
+) -> io::Result<()> {
     // A second socket of this client's own, on a port the system picks, as
-    // the receiver: the server answers one datagram with one, and this part
-    // needs a receiver that does nothing but receive.
-    let receiver = Socket::new(Domain::IPV4, Type::DGRAM, None)?;
-    receiver.bind(&SockAddr::from(std::net::SocketAddrV4::new(
-        std::net::Ipv4Addr::LOCALHOST,
-        0,
-    )))?;
-    let address = receiver.local_addr()?;
+    // the receiver: the server answers only requests, one datagram each.
+    let loopback = match config.server {
+        SocketAddr::V4(_) => SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+        SocketAddr::V6(_) => SocketAddr::from((Ipv6Addr::LOCALHOST, 0)),
+    };
+    let receiver =
+        Socket::new(Domain::for_address(loopback), Type::DGRAM, None)?;
+    receiver.bind(&loopback.into())?;
+    let to = receiver.local_addr()?;
+    let shown: Vec<String> = BURST.iter().map(|d| bytes_repr(d)).collect();
     out.say(format_args!(
-        "sending {} datagrams in a row to a socket of this client's own, at \
-         {}: {}",
+        "sending {} datagrams in a row to a socket of this client's, at {}: \
+         {}",
         BURST.len(),
-        output::address(&address),
-        BURST.map(bytes_repr).join(", ")
+        address(&to),
+        shown.join(", ")
     ));
     for datagram in BURST {
-        send(sender, datagram, &address, out)?;
+        send_to(sender, datagram, &to, out)?;
     }
-    // A buffer with room for all three: a stream would hand back
-    // b'onetwo' in one receive if both had arrived.
+    // Room for all three: a stream would hand back b'onetwo' in one
+    // receive if both had arrived.
     let mut buffer = [0; 1024];
     let size = buffer.len();
     for _ in BURST {
-        let wait = deadline.wait()?;
-        let datagram = receive(&receiver, &mut buffer, Some(wait), out)?;
-        let piece = bytes_repr(&buffer[..datagram.len]);
+        receiver.set_read_timeout(Some(deadline.wait_at_most(config.wait)?))?;
+        let datagram = receive(&receiver, &mut buffer, out)?;
         out.say(format_args!(
-            "recvmsg({size}) returned {} bytes: {piece}",
-            datagram.len
+            "recvmsg({size}) returned {}: {}",
+            plural(datagram.len, "byte"),
+            bytes_repr(&buffer[..datagram.len])
         ));
     }
-    out.say(
-        "the empty datagram is a datagram like the others: 0 bytes here is \
-         not an end, as it is on a stream",
-    );
-    let wait = deadline.wait()?;
-    match receive(&receiver, &mut buffer, Some(wait), out) {
-        Err(error) if is_timeout(&error) => out.say(format_args!(
-            "recvmsg({size}) got nothing more within {wait}, and nothing ever \
-             says \"closed\": UDP has no connection to close. A datagram \
-             lost on the way is not sent again either (loopback loses none, \
-             so this run cannot show it)",
-        )),
-        Err(error) => return Err(error),
-        Ok(datagram) => out.say(format_args!(
-            "recvmsg({size}) returned a datagram of {} bytes this client did \
-             not send: anyone may send to a UDP port",
-            datagram.len
-        )),
+    out.say("the empty one is a datagram: 0 bytes here is not an end");
+
+    // setsockopt(SO_RCVBUF): a small receive buffer (Linux doubles what it
+    // is asked for), so that a few datagrams fill it.
+    receiver.set_recv_buffer_size(SMALL_BUFFER)?;
+    out.say(format_args!(
+        "sending {FLOOD} datagrams of {FLOOD_BYTES} bytes to it while it \
+         does not read; its receive buffer (SO_RCVBUF) is {} bytes",
+        receiver.recv_buffer_size()?
+    ));
+    // Not traced: 50 lines alike. Each send_to succeeds: a datagram handed
+    // to the system is not one delivered.
+    for _ in 0..FLOOD {
+        sender.send_to(&[b'x'; FLOOD_BYTES], &to)?;
     }
+    let mut arrived = 0;
+    let wait = loop {
+        let wait = deadline.wait_at_most(config.wait)?;
+        receiver.set_read_timeout(Some(wait))?;
+        match receive(&receiver, &mut buffer, out) {
+            Ok(_) => arrived += 1,
+            Err(error) if timed_out(&error) => break wait,
+            Err(error) => return Err(error),
+        }
+    };
+    out.say(format_args!(
+        "{arrived} of the {FLOOD} arrived, then nothing within {} s",
+        wait.as_secs_f64()
+    ));
+    out.say(format_args!(
+        "the system dropped {} when the buffer was full, and told no one: \
+         UDP does not send again, and never says \"closed\"",
+        FLOOD - arrived
+    ));
     Ok(())
 }
 // ANCHOR_END: burst
 
-/// The client's `--deadline`: every receive waits at most `--wait`, and
-/// never past it.
-struct Deadline {
-    at: Instant,
-    wait: Duration,
-    limit: Duration,
+/// Why no answer came: UDP itself cannot say.
+fn no_answer(config: &Client<ClientOptions>) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::TimedOut,
+        format!(
+            "no answer from {} within {} s (--wait): is the server running? \
+             An unconnected UDP socket is never told that nothing listens",
+            config.server,
+            config.wait.as_secs_f64()
+        ),
+    )
 }
 
-impl Deadline {
-    fn new(config: &ClientConfig) -> Deadline {
-        let at = Instant::now() + config.deadline;
-        Deadline { at, wait: config.wait, limit: config.deadline }
-    }
-
-    /// How long the next receive may wait: `--wait`, or less if the
-    /// deadline comes first.
-    fn wait(&self) -> io::Result<Wait> {
-        let left = self.at.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                format!(
-                    "gave up after {} s in all (--deadline)",
-                    self.limit.as_secs_f64()
-                ),
-            ));
-        }
-        Ok(match left < self.wait {
-            true => Wait { time: left, deadline: Some(self.limit) },
-            false => Wait { time: self.wait, deadline: None },
-        })
-    }
-}
-
-/// How long one receive waits, and why: `--wait`, or what is left before
-/// the deadline. Messages name the figures the learner gave, not what the
-/// system rounded the socket's timeout to.
-#[derive(Debug, Clone, Copy)]
-struct Wait {
-    time: Duration,
-    /// The `--deadline`, when it is what cut this wait short.
-    deadline: Option<Duration>,
-}
-
-impl fmt::Display for Wait {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.deadline {
-            None => write!(f, "{} s (--wait)", self.time.as_secs_f64()),
-            Some(limit) => write!(
-                f,
-                "what was left of its {} s in all (--deadline)",
-                limit.as_secs_f64()
-            ),
-        }
-    }
+/// A receive that waited its `SO_RCVTIMEO` out: `EAGAIN` on Unix,
+/// `WSAETIMEDOUT` on Windows.
+fn timed_out(error: &io::Error) -> bool {
+    matches!(error.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
 }
 
 // ANCHOR: calls
@@ -301,18 +347,14 @@ struct Datagram {
 }
 
 /// `recvmsg(2)`: takes one datagram off the socket's queue, into `buffer`.
-/// Unlike `recvfrom(2)` (Python's `recvfrom`), it also returns flags, and
-/// `MSG_TRUNC` among them says the datagram did not fit.
-/// With a `wait`, it waits at most that long (`SO_RCVTIMEO`).
+/// Unlike `recvfrom(2)` (socket2's `recv_from`, Python's `recvfrom`), it
+/// also returns flags, and `MSG_TRUNC` among them says the datagram did
+/// not fit.
 fn receive(
     socket: &Socket,
     buffer: &mut [u8],
-    wait: Option<Wait>,
     out: &Out,
 ) -> io::Result<Datagram> {
-    if let Some(wait) = wait {
-        socket.set_read_timeout(Some(wait.time))?;
-    }
     let call = format!("recvmsg({})", buffer.len());
     out.trace(format_args!("{call} waits for a datagram"));
     // socket2 takes buffers as MaybeUninit<u8>, so that a program need not
@@ -325,47 +367,37 @@ fn receive(
     match socket.recv_from_vectored(&mut buffers) {
         Ok((len, flags, from)) => {
             let truncated = flags.is_truncated();
-            out.trace(format_args!(
-                "{call} -> {len} bytes from {}{}",
-                output::address(&from),
-                if truncated { ", flags MSG_TRUNC" } else { "" }
-            ));
+            let flag = if truncated { ", flags MSG_TRUNC" } else { "" };
+            let from_text = address(&from);
+            let got = plural(len, "byte");
+            out.trace(format_args!("{call} -> {got} from {from_text}{flag}"));
             out.hex("received", &buffer[..len]);
             Ok(Datagram { len, truncated, from })
         }
         Err(error) => {
-            match wait {
-                Some(wait) if is_timeout(&error) => {
-                    out.trace(format_args!("{call} -> nothing within {wait}"))
-                }
-                _ => out.trace(format_args!("{call} -> error: {error}")),
+            match timed_out(&error) {
+                true => out.trace(format_args!("{call} -> nothing in time")),
+                false => out.trace(format_args!("{call} -> error: {error}")),
             }
             Err(error)
         }
     }
 }
 
-/// `sendto(2)`: one datagram, whole, to `to`. It never waits for the other
-/// side: it returns once the datagram is handed to the system.
-fn send(
+/// `sendto(2)`: one datagram, whole, to `to`. It does not wait for the
+/// other side: it returns once the datagram is handed to the system.
+fn send_to(
     socket: &Socket,
     datagram: &[u8],
     to: &SockAddr,
     out: &Out,
-) -> io::Result<()> {
+) -> io::Result<usize> {
     let call =
-        format!("sendto({} bytes, {})", datagram.len(), output::address(to));
-    out.trace(format_args!("{call} hands one datagram to the system"));
-    match socket.send_to(datagram, to) {
-        Ok(sent) => {
-            out.trace(format_args!("{call} -> {sent} bytes"));
-            out.hex("sent", &datagram[..sent]);
-            Ok(())
-        }
-        Err(error) => {
-            out.trace(format_args!("{call} -> error: {error}"));
-            Err(error)
-        }
-    }
+        format!("sendto({}, {})", plural(datagram.len(), "byte"), address(to));
+    let sent = out.traced(call, "room in this side's send buffer", || {
+        socket.send_to(datagram, to)
+    })?;
+    out.hex("sent", &datagram[..sent]);
+    Ok(sent)
 }
 // ANCHOR_END: calls

@@ -8,43 +8,55 @@
 //! The client decodes the answer straight into its struct: if a field is
 //! missing or of the wrong type, decoding fails with a message that names the
 //! field, before the program touches the data.
+//!
+//! ```text
+//! cargo run --example lesson_11                  # both, in one process
+//! cargo run --example lesson_11 -- server        # terminal 1
+//! cargo run --example lesson_11 -- client        # terminal 2
+//! ```
 
 use std::io::{self, Read, Write};
+use std::net::Shutdown;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use clap::Args;
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_pickle::SerOptions;
-use socket_lessons::old::cli::{Defaults, LessonOption, Side, Value};
-use socket_lessons::old::framing::{self, Piece, Reassembler};
-use socket_lessons::old::python::escape_unprintable;
-use socket_lessons::old::unpickle::unpickle;
-use socket_lessons::old::{
-    ClientConfig, Lesson, Out, ServerConfig, Wire, output, python,
-    reuse_address,
-};
+use socket_lessons::cli::{Patience, SlowMotion};
+use socket_lessons::errors::Deadline;
+use socket_lessons::framing::{self, Piece, Reassembler};
+use socket_lessons::output::{address, plural};
+use socket_lessons::text::escape;
+use socket_lessons::{Client, Lesson, Out, Server};
 use socket2::{Domain, Socket, Type};
 
-const LESSON: Lesson = Lesson {
+const LESSON: Lesson<ServerOptions, ClientOptions> = Lesson {
     name: "lesson_11",
-    title: "your own types, with serde",
-    defaults: Defaults {
-        port: 4111,
-        wait: Duration::from_secs(10),
-        buffer: None,
-    },
-    options: &[LessonOption {
-        flag: "--lesson",
-        value: Value::Count { max: 999 },
-        placeholder: "N",
-        default: "10",
-        side: Side::Client,
-        help: "the number of the lesson to ask about",
-    }],
+    about: "your own types, with serde",
+    port: 4111,
+    wait: "10",
+    show: true,
     server,
     client,
 };
+
+#[derive(Args, Debug, Clone)]
+struct ServerOptions {
+    #[command(flatten)]
+    slow: SlowMotion,
+}
+
+#[derive(Args, Debug, Clone)]
+struct ClientOptions {
+    /// The number of the lesson to ask about
+    #[arg(long, value_name = "N", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..=999))]
+    lesson: u32,
+    #[command(flatten)]
+    patience: Patience,
+}
 
 fn main() -> ExitCode {
     LESSON.main()
@@ -149,9 +161,9 @@ const LESSONS: [(u32, &str, Transport, &[&str]); 11] = {
         (9, "a chat room", Tcp, &["socket", "connect", "send", "recv"]),
         (
             10,
-            "UDP datagrams keep their edges",
+            "UDP datagrams keep their edges, and may be lost",
             Udp,
-            &["socket", "sendto", "recvmsg", "bind"],
+            &["socket", "sendto", "recvmsg", "bind", "setsockopt"],
         ),
         (
             11,
@@ -166,69 +178,88 @@ const LESSONS: [(u32, &str, Transport, &[&str]); 11] = {
 /// 30 bytes, so a longer one is not a request.
 const MAX_REQUEST: usize = 256;
 
-/// The longest answer the client reads.
-const MAX_ANSWER: usize = 64 * 1024;
-
-/// How long the server waits for a client's request.
+/// How long the server waits for a client's whole request.
 const REQUEST_WAIT: Duration = Duration::from_secs(10);
 
+/// How long the server reads what a client still sends after the answer,
+/// before it closes.
+const DRAIN_WAIT: Duration = Duration::from_secs(1);
+
 // ANCHOR: server
-fn server(config: &ServerConfig, out: &Out) -> io::Result<()> {
-    let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
-    let listener = config.wire(socket, out);
-    reuse_address(&listener)?;
+fn server(config: &Server<ServerOptions>, out: &Out) -> io::Result<()> {
+    let domain = Domain::for_address(config.address);
+    let listener = Socket::new(domain, Type::STREAM, None)?;
+    #[cfg(unix)]
+    listener.set_reuse_address(true)?;
     listener.bind(&config.address.into())?;
     listener.listen(5)?;
     out.listening(&listener)?;
+    loop {
+        let (client, from) =
+            out.traced("accept()", "a client", || listener.accept())?;
+        out.say(format_args!("Connection to {} established", address(&from)));
+        // A client that leaves early, or never asks, must not stop the
+        // server.
+        if let Err(error) = answer(&client, config, out) {
+            out.error(format_args!("{}: {error}", address(&from)));
+        }
+        close_well(&client, out);
+        if config.once {
+            return Ok(());
+        }
+    }
+}
 
-    config.serve_clients(out, || {
-        let (mut client, address) = listener.accept()?;
-        let address = output::address(&address);
-        out.say(format_args!("Connection to {address} established"));
-        // A client that sends nothing, or a byte now and then, must not
-        // hold the server for ever: its request has REQUEST_WAIT in all.
-        client.set_deadline(REQUEST_WAIT);
-        // A header that is not a length, or announces more than
-        // MAX_REQUEST bytes, is a bad request like any other: answered.
-        let request = match receive_one(&mut client, MAX_REQUEST) {
-            Err(error) if error.kind() == io::ErrorKind::InvalidData => {
-                Err(error.to_string())
-            }
-            result => Ok(result?),
-        };
-        // Typed decoding: a pickle that is not {'lesson': <int>} is refused
-        // here, with the reason, and the reason goes back to the client.
-        let answer = request
-            .and_then(|request| {
-                // Lesson 5's bounded checks first, then serde fits the value
-                // to the struct.
-                let value =
-                    unpickle(&request).map_err(|error| error.to_string())?;
-                serde_pickle::from_value::<Request>(value.into())
-                    .map_err(|error| error.to_string())
-            })
-            .and_then(|request| {
-                out.say(format_args!("asked for lesson {}", request.lesson));
-                lesson_info(request.lesson)
-            });
-        let pickled = match answer {
-            Ok(info) => {
-                let value = to_value(&info)?;
-                out.say(format_args!("answering {}", python::repr(&value)));
-                to_pickle(&info)?
-            }
-            Err(error) => {
-                // serde's message may quote the peer's own text.
-                out.say(format_args!(
-                    "refusing: {}",
-                    escape_unprintable(&error)
-                ));
-                to_pickle(&Refusal { error })?
-            }
-        };
-        client.write_all(&framing::frame(&pickled)?)?;
-        Ok(())
-    })
+/// Reads one request from `client`, and answers it, or says why not.
+fn answer(
+    client: &Socket,
+    config: &Server<ServerOptions>,
+    out: &Out,
+) -> io::Result<()> {
+    // A client that sends nothing, or a byte now and then, must not hold
+    // the server for ever: its request has REQUEST_WAIT in all.
+    let until = Instant::now() + REQUEST_WAIT;
+    let time_left = || Ok(until.saturating_duration_since(Instant::now()));
+    // A header that is not a length, or announces more than MAX_REQUEST
+    // bytes, is a bad request like any other: answered.
+    let request = match receive_one(client, MAX_REQUEST, time_left, out) {
+        Err(error) if error.kind() == io::ErrorKind::InvalidData => {
+            Err(error.to_string())
+        }
+        Err(error) if timed_out(&error) => {
+            let wait = REQUEST_WAIT.as_secs();
+            let late = format!("no whole request within {wait} s");
+            return Err(io::Error::new(io::ErrorKind::TimedOut, late));
+        }
+        result => Ok(result?),
+    };
+    // Typed decoding: a pickle that is not {'lesson': <int>} is refused
+    // here, with the reason, and the reason goes back to the client.
+    let answer = request
+        .and_then(|request| {
+            // The bounded reader first, then serde fits the value to the
+            // struct.
+            let value = loads(&request)?;
+            serde_pickle::from_value::<Request>(value)
+                .map_err(|error| error.to_string())
+        })
+        .and_then(|request| {
+            out.say(format_args!("asked for lesson {}", request.lesson));
+            lesson_info(request.lesson)
+        });
+    let pickled = match answer {
+        Ok(info) => {
+            let pickled = to_pickle(&info)?;
+            out.say(format_args!("answering {}", repr(&pickled)));
+            pickled
+        }
+        Err(error) => {
+            // serde's message may quote the peer's own text.
+            out.say(format_args!("refusing: {}", escape(&error)));
+            to_pickle(&Refusal { error })?
+        }
+    };
+    config.options.slow.send_all(client, &framing::frame(&pickled)?, out)
 }
 
 /// The record about lesson `number`, or why there is none.
@@ -251,56 +282,88 @@ fn lesson_info(number: u32) -> Result<LessonInfo, String> {
         next: LESSONS.get(index + 1).map(|next| next.0),
     })
 }
+
+/// Closing well: a close with unread bytes (a client that sent more than
+/// one request, or a body the server refused to read) sends an RST, which
+/// can destroy the answer before the client reads it. So: shutdown(2) the
+/// sending side (a FIN after the answer), read what the client still sends
+/// for at most DRAIN_WAIT, then close.
+fn close_well(client: &Socket, out: &Out) {
+    let until = Instant::now() + DRAIN_WAIT;
+    if client.shutdown(Shutdown::Write).is_err() {
+        return; // the client is gone already
+    }
+    let mut buffer = [0; 1024];
+    loop {
+        let left = until.saturating_duration_since(Instant::now());
+        if left < Duration::from_millis(1)
+            || client.set_read_timeout(Some(left)).is_err()
+        {
+            break;
+        }
+        match (&*client).read(&mut buffer) {
+            Ok(0) | Err(_) => break,
+            Ok(more) => out.trace(format_args!("drained {more} more bytes")),
+        }
+    }
+    // Dropping the socket, where the caller's scope ends, is close(2).
+}
 // ANCHOR_END: server
 
 // ANCHOR: client
-fn client(config: &ClientConfig, out: &Out) -> io::Result<()> {
-    let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
-    let mut server = config.wire(socket, out);
+fn client(config: &Client<ClientOptions>, out: &Out) -> io::Result<()> {
+    let deadline = Deadline::after(config.options.patience.deadline);
+    let domain = Domain::for_address(config.server);
+    let server = Socket::new(domain, Type::STREAM, None)?;
     out.say(format_args!("connecting to {}", config.server));
-    server.connect_timeout(&config.server.into(), config.wait)?;
-    server.set_read_timeout(Some(config.wait))?;
+    let wait = deadline.wait_at_most(config.wait)?;
+    out.traced("connect()", "the handshake", || {
+        server.connect_timeout(&config.server.into(), wait)
+    })?;
 
-    let lesson = u32::try_from(config.extra.count("--lesson"))
-        .map_err(io::Error::other)?;
-    let request = Request { lesson };
+    let request = Request { lesson: config.options.lesson };
+    let pickled = to_pickle(&request)?;
     out.say(format_args!(
-        "asking for {request:?}, that is {}",
-        python::repr(&to_value(&request)?)
+        "asking for {request:?}, pickled as {}",
+        repr(&pickled)
     ));
-    server.write_all(&framing::frame(&to_pickle(&request)?)?)?;
+    let framed = framing::frame(&pickled)?;
+    let name = format!("send({})", plural(framed.len(), "byte"));
+    out.traced(name, "room in this side's send buffer", || {
+        // send(2) until every byte is out, as Python's sendall.
+        (&server).write_all(&framed).map(|()| framed.len())
+    })?;
+    out.hex("sent", &framed);
 
-    let answer = receive_one(&mut server, MAX_ANSWER)?;
+    let time_left = || deadline.wait_at_most(config.wait);
+    let answer =
+        receive_one(&server, framing::DEFAULT_MAX_LEN, time_left, out)?;
     // pickle.loads, but typed: the answer must have every field of a
     // LessonInfo, each of its type, or this fails and says which.
-    // The bytes pass lesson 5's bounded checks before serde sees them.
-    let value = serde_pickle::Value::from(unpickle(&answer)?);
+    let value = loads(&answer).map_err(|error| {
+        let error =
+            format!("the answer is not a pickle of plain data: {error}");
+        io::Error::new(io::ErrorKind::InvalidData, error)
+    })?;
     let info = match serde_pickle::from_value::<LessonInfo>(value.clone()) {
         Ok(info) => info,
         Err(error) => {
             let message = match serde_pickle::from_value::<Refusal>(value) {
-                Ok(refusal) => format!(
-                    "the server refused: {}",
-                    python::escape_unprintable(&refusal.error)
-                ),
-                Err(_) => {
-                    format!("the answer is not a LessonInfo: {error}")
+                Ok(refusal) => {
+                    format!("the server refused: {}", escape(&refusal.error))
                 }
+                Err(_) => format!("the answer is not a LessonInfo: {error}"),
             };
             return Err(io::Error::new(io::ErrorKind::InvalidData, message));
         }
     };
-    let title = serde_pickle::Value::String(info.title);
     out.say(format_args!(
         "lesson {}: {}, over {:?}",
         info.number,
-        python::repr(&title),
+        repr(&to_pickle(&info.title)?),
         info.transport
     ));
-    out.say(format_args!(
-        "its calls: {}",
-        python::repr(&to_value(&info.calls)?)
-    ));
+    out.say(format_args!("its calls: {}", repr(&to_pickle(&info.calls)?)));
     match info.next {
         Some(next) => out.say(format_args!("the next lesson: {next}")),
         None => out.say("the next lesson: None, this is the last"),
@@ -310,12 +373,25 @@ fn client(config: &ClientConfig, out: &Out) -> io::Result<()> {
 // ANCHOR_END: client
 
 /// Reads from `peer` until one framed message is complete, refusing any
-/// longer than `max_len` before reading it.
-fn receive_one(peer: &mut Wire, max_len: usize) -> io::Result<Vec<u8>> {
+/// longer than `max_len` before reading it; each recv waits at most what
+/// `time_left` says.
+fn receive_one(
+    peer: &Socket,
+    max_len: usize,
+    time_left: impl Fn() -> io::Result<Duration>,
+    out: &Out,
+) -> io::Result<Vec<u8>> {
     let mut reassembler = Reassembler::with_max_len(max_len);
     let mut buffer = [0; 1024];
     loop {
-        let received = peer.read(&mut buffer)?;
+        let left = time_left()?;
+        if left < Duration::from_millis(1) {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        peer.set_read_timeout(Some(left))?;
+        let received =
+            out.traced("recv(1024)", "bytes", || (&*peer).read(&mut buffer))?;
+        out.hex("received", &buffer[..received]);
         if received == 0 {
             reassembler.finish()?;
         }
@@ -328,10 +404,30 @@ fn receive_one(peer: &mut Wire, max_len: usize) -> io::Result<Vec<u8>> {
     }
 }
 
+/// A recv that waited its `SO_RCVTIMEO` out.
+fn timed_out(error: &io::Error) -> bool {
+    use io::ErrorKind::{TimedOut, WouldBlock};
+    matches!(error.kind(), WouldBlock | TimedOut)
+}
+
+/// `pickle.dumps(value)`, protocol 3, for any type that derives Serialize.
 fn to_pickle(value: &impl Serialize) -> io::Result<Vec<u8>> {
     serde_pickle::to_vec(value, SerOptions::new()).map_err(io::Error::other)
 }
 
-fn to_value(value: &impl Serialize) -> io::Result<serde_pickle::Value> {
-    serde_pickle::to_value(value).map_err(io::Error::other)
+// The two calls to swap for the library's `pickle` module.
+
+/// `pickle.loads(pickled)` for a peer's bytes: a bounded reader of plain
+/// data, then serde-pickle's `Value`, which serde decodes into a struct.
+fn loads(pickled: &[u8]) -> Result<serde_pickle::Value, String> {
+    let value = socket_lessons::old::unpickle::unpickle(pickled);
+    value.map(Into::into).map_err(|error| error.to_string())
+}
+
+/// `repr(pickle.loads(pickled))`, as Python prints it.
+fn repr(pickled: &[u8]) -> String {
+    match socket_lessons::old::unpickle::unpickle(pickled) {
+        Ok(value) => socket_lessons::old::python::repr(&value),
+        Err(error) => format!("<unreadable: {error}>"),
+    }
 }

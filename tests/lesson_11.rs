@@ -1,29 +1,54 @@
 //! Lesson 11, own types with serde: the typed round trip, the clear errors
-//! for bad answers and bad requests, a server that outlives them, and
-//! Python in all four pairings.
-
-mod support;
+//! for bad answers and bad requests, hostile pickles both ways, a server
+//! that outlives them and closes well, and Python in every pairing.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::process::Command;
-use std::thread;
-use std::time::Duration;
 
+use libtest_mimic::Trial;
 use serde_pickle::{DeOptions, HashableValue, SerOptions, Value};
-use socket_lessons::old::framing::{Reassembler, frame};
-use support::{
-    Process, assert_exit, assert_sides_transcript, assert_transcript, lesson,
-    python3, run, server_then_client, unfold,
+use socket_lessons::framing::{Piece, Reassembler};
+
+use crate::support::{
+    DEADLINE, Output, Process, assert_exit, assert_sides_transcript,
+    assert_transcript, framed, lesson, peer_sending, python_pickles,
+    python_twin, run, server_then_client, story,
 };
 
 const NAME: &str = "lesson_11";
 
-/// The Python twin, with `args`; `None` where python3 is missing (outside
-/// CI).
-fn twin(args: &[&str]) -> Option<Command> {
-    support::python_twin(NAME, args)
+pub fn tests() -> Vec<Trial> {
+    let mut tests = tests![
+        demo,
+        server_and_client,
+        help_lists_each_sides_options,
+        an_unknown_lesson_is_refused_and_the_server_goes_on,
+        hostile_requests_get_an_error_and_the_server_keeps_serving,
+        pipelined_requests_still_get_their_answer,
+        a_bad_answer_is_a_clear_error_that_names_the_field,
+        hostile_answers_are_refused_by_the_rust_client,
+        usage_errors_exit_2,
+    ];
+    tests.extend(python_tests![
+        python_demo,
+        rust_server_python_client,
+        python_server_rust_client,
+        an_unknown_lesson_is_refused_in_every_pairing,
+        hostile_requests_get_an_error_and_the_python_server_keeps_serving,
+        pipelined_requests_still_get_the_python_servers_answer,
+        the_python_server_refuses_globals,
+        a_bad_answer_is_a_clear_error_to_the_python_client,
+        hostile_answers_are_refused_by_the_python_client,
+        the_python_client_prints_python_values,
+        python_usage_errors_exit_2,
+    ]);
+    tests
+}
+
+fn python(args: &[&str]) -> Command {
+    python_twin(NAME, args).unwrap()
 }
 
 fn dict(pairs: &[(&str, Value)]) -> Value {
@@ -42,19 +67,18 @@ fn pickle(value: &Value) -> Vec<u8> {
 }
 
 /// Sends `bytes` to the server at `port` as they are, and returns the
-/// answer it frames back, as a dict.
+/// first answer it frames back, as a dict; the connection must end in a
+/// FIN, not a reset that destroys the answer.
 fn ask(port: u16, bytes: &[u8]) -> BTreeMap<String, Value> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream.set_read_timeout(Some(DEADLINE)).unwrap();
     stream.write_all(bytes).unwrap();
     let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).unwrap();
+    stream.read_to_end(&mut answer).expect("the answer, then a FIN");
     let mut reassembler = Reassembler::new();
     let mut pieces = reassembler.feed(&answer);
     pieces.next_piece().unwrap();
-    let Some(socket_lessons::old::framing::Piece::Message(message)) =
-        pieces.next_piece().unwrap()
-    else {
+    let Some(Piece::Message(message)) = pieces.next_piece().unwrap() else {
         panic!("no whole answer in {answer:?}");
     };
     serde_pickle::from_slice(message, DeOptions::new()).unwrap()
@@ -67,13 +91,14 @@ fn error_of(answer: &BTreeMap<String, Value>) -> String {
     }
 }
 
-#[test]
 fn demo() {
-    support::assert_demo(NAME);
+    let output = run(lesson(NAME, &[]));
+    assert_exit(&output, 0);
+    assert_eq!(output.stderr, "");
+    assert_sides_transcript(NAME, "demo", &output.stdout);
 }
 
-#[test]
-fn typed_round_trip_between_server_and_client() {
+fn server_and_client() {
     let (server, client) = server_then_client(
         lesson(NAME, &["server", "--port", "0", "--once"]),
         |port| lesson(NAME, &["client", "--port", port, "--lesson", "11"]),
@@ -83,341 +108,300 @@ fn typed_round_trip_between_server_and_client() {
     assert_transcript(NAME, "client", &client.stdout);
 }
 
-#[test]
-fn help() {
-    let output = run(lesson(NAME, &["--help"]));
-    assert_exit(&output, 0);
-    assert_transcript(NAME, "help", &output.stdout);
+fn help_lists_each_sides_options() {
+    for (name, args) in [
+        ("help", &["--help"][..]),
+        ("help-server", &["server", "--help"]),
+        ("help-client", &["client", "--help"]),
+    ] {
+        let output = run(lesson(NAME, args));
+        assert_exit(&output, 0);
+        assert_transcript(NAME, name, &output.stdout);
+    }
 }
 
-#[test]
-fn an_unknown_lesson_is_refused_by_the_server() {
+fn an_unknown_lesson_is_refused_and_the_server_goes_on() {
     let mut server = Process::spawn(lesson(NAME, &["server", "--port", "0"]));
     let port = server.listening_port().to_string();
     let client =
         run(lesson(NAME, &["client", "--port", &port, "--lesson", "12"]));
     assert_exit(&client, 1);
-    assert_transcript(NAME, "unknown-lesson", &client.stderr);
+    assert_transcript(NAME, "unknown-lesson", &story(&client));
     let client =
         run(lesson(NAME, &["client", "--port", &port, "--lesson", "1"]));
     assert_exit(&client, 0);
     server.stop();
 }
 
-/// Garbage, a huge header, a field of the wrong type, a missing field and
-/// an unknown one: each gets an answer whose `error` says what was wrong,
-/// and the server serves the next client.
-#[test]
-fn hostile_requests_get_an_error_and_the_server_keeps_serving() {
-    hostile_requests_get_an_error(
-        lesson(NAME, &["server", "--port", "0"]),
-        "is not a pickle this program can read",
-    );
-}
-
-#[test]
-fn hostile_requests_get_an_error_and_the_python_server_keeps_serving() {
-    if let Some(server) = twin(&["server", "--port", "0"]) {
-        hostile_requests_get_an_error(
-            server,
-            "is not a pickle this program can read",
-        );
-    }
-}
-
-/// `garbage`: what the server's answer to a request that is not a pickle
-/// says (serde-pickle's words and Python's differ).
-fn hostile_requests_get_an_error(server: Command, garbage: &str) {
+/// Garbage, a memo bomb, a huge header, a field of the wrong type, a
+/// missing field and an unknown one: each gets an answer whose `error`
+/// says what was wrong, and the server serves the next client.
+fn hostile_requests_get_an_error(server: Command) {
     let mut server = Process::spawn(server);
     let port = server.listening_port();
     let ten = Value::String("ten".into());
-    // 224 bytes that DUP (copy) and TUPLE2 make 2^110 objects of: read
-    // without lesson 5's bounds, it exhausts the server's memory.
+    // 224 bytes that DUP (copy) and TUPLE2 make 2^110 objects of: copied
+    // out in full, they exhaust the server's memory.
     let bomb = [&b"N"[..], &b"2\x86".repeat(110), b"."].concat();
+    let unknown =
+        dict(&[("lesson", Value::I64(1)), ("sudo", Value::Bool(true))]);
     let cases: [(Vec<u8>, &str); 6] = [
-        (frame(b"garbage").unwrap(), garbage),
-        (frame(&bomb).unwrap(), "refused to unpickle"),
+        (framed(b"garbage"), ""),
+        (framed(&bomb), ""),
         (b"9999999999".to_vec(), "more than the 256 this reader accepts"),
-        (
-            frame(&pickle(&dict(&[("lesson", ten)]))).unwrap(),
-            "field `lesson`: invalid type: string \"ten\", expected u32",
-        ),
-        (frame(&pickle(&dict(&[]))).unwrap(), "missing field `lesson`"),
-        (
-            frame(&pickle(&dict(&[
-                ("lesson", Value::I64(1)),
-                ("sudo", Value::Bool(true)),
-            ])))
-            .unwrap(),
-            "unknown field `sudo`",
-        ),
+        (framed(&pickle(&dict(&[("lesson", ten)]))), "lesson"),
+        (framed(&pickle(&dict(&[]))), "missing field"),
+        (framed(&pickle(&unknown)), "sudo"),
     ];
     for (request, expected) in &cases {
         let error = error_of(&ask(port, request));
+        assert!(!error.is_empty());
         assert!(error.contains(expected), "{error:?} lacks {expected:?}");
     }
     let client = run(lesson(NAME, &["client", "--port", &port.to_string()]));
     assert_exit(&client, 0);
+    let server = server.stop();
+    assert_eq!(server.stdout.matches("refusing: ").count(), cases.len());
+}
+
+fn hostile_requests_get_an_error_and_the_server_keeps_serving() {
+    hostile_requests_get_an_error(lesson(NAME, &["server", "--port", "0"]));
+}
+
+fn hostile_requests_get_an_error_and_the_python_server_keeps_serving() {
+    hostile_requests_get_an_error(python(&["server", "--port", "0"]));
+}
+
+/// 40 requests in one send, and a header over the limit followed by its
+/// body: the server answers the first, or refuses, and closes well, so
+/// that the answer is not destroyed by a reset (issue 23).
+fn pipelined_requests(server: Command) {
+    let mut server = Process::spawn(server);
+    let port = server.listening_port();
+    let request = framed(&pickle(&dict(&[("lesson", Value::I64(3))])));
+    let answer = ask(port, &request.repeat(40));
+    assert_eq!(answer.get("number"), Some(&Value::I64(3)), "{answer:?}");
+    let long = [&b"300       "[..], &[b'x'; 300]].concat();
+    let error = error_of(&ask(port, &long));
+    assert!(error.contains("more than the 256"), "{error}");
     server.stop();
 }
 
-/// A server answering `pickled`, framed, to one client, in a thread of this
-/// test.
-fn fake_server(pickled: Vec<u8>) -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    thread::spawn(move || {
-        let (mut stream, _) = listener.accept().unwrap();
-        let mut request = [0; 256];
-        let _ = stream.read(&mut request);
-        let _ = stream.write_all(&frame(&pickled).unwrap());
-    });
-    port
+fn pipelined_requests_still_get_their_answer() {
+    pipelined_requests(lesson(NAME, &["server", "--port", "0"]));
 }
 
-#[test]
+fn pipelined_requests_still_get_the_python_servers_answer() {
+    pipelined_requests(python(&["server", "--port", "0"]));
+}
+
+/// A client of a server that answers `answer`, framed.
+fn client_of(answer: &[u8], client: &dyn Fn(&str) -> Command) -> Output {
+    let (port, _) = peer_sending(framed(answer));
+    run(client(&port.to_string()))
+}
+
+/// Exit 1, one line on stderr with `expected` in it, no panic and no
+/// traceback.
+fn assert_refused(output: &Output, expected: &str) {
+    assert_exit(output, 1);
+    let stderr = &output.stderr;
+    assert_eq!(stderr.lines().count(), 1, "{}", story(output));
+    assert!(stderr.contains(expected), "{stderr:?} lacks {expected:?}");
+    assert!(!stderr.contains("panicked") && !stderr.contains("Traceback"));
+}
+
+fn a_bad_answer_is_a_clear_error(client: &dyn Fn(&str) -> Command) {
+    let good = |number: Value, title: Option<&str>, transport: &str| {
+        let mut fields = vec![("number", number)];
+        if let Some(title) = title {
+            fields.push(("title", Value::String(title.into())));
+        }
+        fields.push(("transport", Value::String(transport.into())));
+        fields.push(("calls", Value::List(vec![])));
+        fields.push(("next", Value::None));
+        dict(&fields)
+    };
+    let one = || Value::I64(1);
+    for (answer, expected) in [
+        (good(Value::String("ten".into()), Some("t"), "Tcp"), "number"),
+        (good(one(), None, "Tcp"), "title"),
+        (good(one(), Some("t"), "Carrier pigeon"), "transport"),
+        (Value::List(vec![]), "not a LessonInfo"),
+    ] {
+        let output = client_of(&pickle(&answer), client);
+        assert_refused(&output, expected);
+    }
+    let output = client_of(b"garbage", client);
+    assert_refused(&output, "not a pickle of plain data");
+}
+
 fn a_bad_answer_is_a_clear_error_that_names_the_field() {
-    a_bad_answer_is_a_clear_error(|port| {
+    a_bad_answer_is_a_clear_error(&|port| {
         lesson(NAME, &["client", "--port", port])
     });
 }
 
-#[test]
 fn a_bad_answer_is_a_clear_error_to_the_python_client() {
-    if twin(&[]).is_some() {
-        a_bad_answer_is_a_clear_error(|port| {
-            twin(&["client", "--port", port]).unwrap()
-        });
-    }
+    a_bad_answer_is_a_clear_error(&|port| python(&["client", "--port", port]));
 }
 
-fn a_bad_answer_is_a_clear_error(client: impl Fn(&str) -> Command) {
-    let good = |number: Value| {
-        dict(&[
-            ("number", number),
-            ("title", Value::String("t".into())),
-            ("transport", Value::String("Tcp".into())),
-            ("calls", Value::List(vec![])),
-            ("next", Value::None),
-        ])
-    };
-    let mut missing = good(Value::I64(1));
-    if let Value::Dict(map) = &mut missing {
-        map.remove(&HashableValue::String("title".into()));
-    }
-    let mut bad_variant = good(Value::I64(1));
-    if let Value::Dict(map) = &mut bad_variant {
-        map.insert(
-            HashableValue::String("transport".into()),
-            Value::String("Carrier pigeon".into()),
-        );
-    }
-    for (answer, expected) in [
-        (
-            good(Value::String("ten".into())),
-            "the answer is not a LessonInfo: decoding error: field `number`: \
-             invalid type: string \"ten\", expected u32",
-        ),
-        (missing, "missing field `title`"),
-        (bad_variant, "field `transport`: unknown variant `Carrier pigeon`"),
-        (Value::List(vec![]), "the answer is not a LessonInfo"),
-    ] {
-        let port = fake_server(pickle(&answer)).to_string();
-        let client = run(client(&port));
-        assert_exit(&client, 1);
-        let stderr = unfold(&client.stderr);
-        assert!(stderr.contains(expected), "{stderr:?} lacks {expected:?}");
-        assert!(!stderr.contains("panicked"), "{stderr}");
-        assert!(!stderr.contains("Traceback"), "{stderr}");
-    }
-}
-
-/// Odd answers get the same lines from both clients, and the same status:
-/// a bytearray where a string is due (read as the bytes it holds, as the
-/// Rust client gives serde-pickle a bytearray), bytes that are not UTF-8,
-/// characters Python's repr escapes or not depending on its version, and
-/// bytes that are no pickle.
-#[test]
-fn odd_answers_read_alike_in_both_clients() {
-    let answers = [
-        "{'number': 5, 'title': bytearray(b'Pickles'), 'transport': 'Tcp', \
-         'calls': ['send', bytearray(b'recv')], 'next': 6}",
-        "{'error': bytearray(b'no')}",
-        "{'number': 5, 'title': b'\\xff', 'transport': 'Tcp', \
-         'calls': [], 'next': None}",
-        "{'number': 5, 'title': '\\u0378\\U0001faff', 'transport': 'Udp', \
-         'calls': ['\\u1000'], 'next': None}",
+/// Pickles no server should send: each is refused in one line, and
+/// nothing runs (the global would create `marker`).
+fn hostile_answers(client: &dyn Fn(&str) -> Command) {
+    let marker = std::env::temp_dir()
+        .join(format!("lesson_11_ran_{}", std::process::id()));
+    let _ = std::fs::remove_file(&marker);
+    let command = format!("touch {}", marker.display());
+    let evil = [
+        &b"\x80\x03cos\nsystem\nX"[..],
+        &(command.len() as u32).to_le_bytes(),
+        command.as_bytes(),
+        b"\x85R.",
+    ]
+    .concat();
+    let answers: [Vec<u8>; 6] = [
+        evil,
+        // DUP and TUPLE2: 2^110 objects, if copied out.
+        [&b"N"[..], &b"2\x86".repeat(110), b"."].concat(),
+        // 100,000 MARKs, and a list 10,000 deep.
+        [&b"(".repeat(100_000)[..], b"N."].concat(),
+        [&b"]".repeat(10_000)[..], &b"a".repeat(9_999), b"."].concat(),
+        // An int of 8 million bits, and bytearray(10**12).
+        [&b"\x8b\x00\x00\x10\x00"[..], &[0x11; 0x10_0000], b"."].concat(),
+        b"\x80\x03cbuiltins\nbytearray\n\x8a\x06\x00\x10\xa5\xd4\xe8\x00\x85R."
+            .to_vec(),
     ];
-    let Some(mut pickles) = support::python_pickles(&answers, 3) else {
-        return;
-    };
-    pickles.push(b"garbage".to_vec());
-    let outcome = |client: Command| {
-        let client = run(client);
-        let show = |text: &str| support::mask_ports(&unfold(text));
-        (show(&client.stdout), show(&client.stderr), client.status.code())
-    };
-    for pickled in pickles {
-        let port = fake_server(pickled.clone()).to_string();
-        let rust = outcome(lesson(NAME, &["client", "--port", &port]));
-        let port = fake_server(pickled).to_string();
-        let python = outcome(twin(&["client", "--port", &port]).unwrap());
-        assert_eq!(rust, python);
+    for answer in answers {
+        let output = client_of(&answer, client);
+        assert_exit(&output, 1);
+        assert_eq!(output.stderr.lines().count(), 1, "{}", story(&output));
+        assert!(!output.stderr.contains("Traceback"), "{}", story(&output));
+        assert!(!output.stderr.contains("panicked"), "{}", story(&output));
+        assert!(output.stderr.len() < 1000, "{}", output.stderr);
+    }
+    assert!(!marker.exists(), "the pickle ran a command");
+}
+
+fn hostile_answers_are_refused_by_the_rust_client() {
+    hostile_answers(&|port| lesson(NAME, &["client", "--port", port]));
+}
+
+fn hostile_answers_are_refused_by_the_python_client() {
+    hostile_answers(&|port| python(&["client", "--port", port]));
+}
+
+fn usage_errors_exit_2() {
+    for args in [
+        &["client", "--lesson", "0"][..],
+        &["client", "--lesson", "1000"],
+        &["client", "--lesson"],
+        &["server", "--lesson", "3"],
+        &["client", "--buffer", "7"],
+        &["client", "--chunk", "7"],
+    ] {
+        assert_exit(&run(lesson(NAME, args)), 2);
     }
 }
 
-#[test]
+fn python_demo() {
+    let output = run(python(&[]));
+    assert_exit(&output, 0);
+    assert_eq!(output.stderr, "");
+    assert_sides_transcript(NAME, "python-demo", &output.stdout);
+}
+
 fn rust_server_python_client() {
-    let Some(mut client) = python3("lessons/python/lesson_11.py") else {
-        return;
-    };
-    let (server, client) = server_then_client(
+    let (_, client) = server_then_client(
         lesson(NAME, &["server", "--port", "0", "--once"]),
-        |port| {
-            client.args(["client", "--port", port, "--lesson", "11"]);
-            client
-        },
+        |port| python(&["client", "--port", port, "--lesson", "11"]),
     );
-    assert_transcript(NAME, "server", &server.stdout);
-    assert_transcript(NAME, "client", &client.stdout);
+    assert_transcript(NAME, "python-client", &client.stdout);
 }
 
-#[test]
 fn python_server_rust_client() {
-    let Some(mut server) = python3("lessons/python/lesson_11.py") else {
-        return;
-    };
-    server.args(["server", "--port", "0", "--once"]);
-    let (server, client) = server_then_client(server, |port| {
-        lesson(NAME, &["client", "--port", port, "--lesson", "11"])
-    });
-    assert_transcript(NAME, "server", &server.stdout);
+    let (server, client) = server_then_client(
+        python(&["server", "--port", "0", "--once"]),
+        |port| lesson(NAME, &["client", "--port", port, "--lesson", "11"]),
+    );
+    assert_transcript(NAME, "python-server", &server.stdout);
     assert_transcript(NAME, "client", &client.stdout);
 }
 
-#[test]
-fn python_server_and_client() {
-    let (Some(mut server), Some(mut client)) = (
-        python3("lessons/python/lesson_11.py"),
-        python3("lessons/python/lesson_11.py"),
-    ) else {
-        return;
-    };
-    server.args(["server", "--port", "0", "--once"]);
-    let (server, client) = server_then_client(server, |port| {
-        client.args(["client", "--port", port, "--lesson", "11"]);
-        client
-    });
-    assert_transcript(NAME, "server", &server.stdout);
-    assert_transcript(NAME, "client", &client.stdout);
+/// An unknown lesson, asked by either client of either server: the same
+/// reason, exit 1.
+fn an_unknown_lesson_is_refused_in_every_pairing() {
+    let servers = [
+        lesson(NAME, &["server", "--port", "0"]),
+        python(&["server", "--port", "0"]),
+    ];
+    for server in servers {
+        let mut server = Process::spawn(server);
+        let port = server.listening_port().to_string();
+        let args = ["client", "--port", &port, "--lesson", "12"];
+        for client in [lesson(NAME, &args), python(&args)] {
+            let client = run(client);
+            assert_refused(
+                &client,
+                "the server refused: there is no lesson 12 here: this \
+                 server knows lessons 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11",
+            );
+        }
+        server.stop();
+    }
 }
 
 /// The Python server's restricted Unpickler refuses a pickle that names a
 /// global (here `os.system`), answers why, and keeps serving.
-#[test]
 fn the_python_server_refuses_globals() {
-    let Some(mut server) = python3("lessons/python/lesson_11.py") else {
-        return;
-    };
-    server.args(["server", "--port", "0"]);
-    let mut server = Process::spawn(server);
+    let mut server = Process::spawn(python(&["server", "--port", "0"]));
     let port = server.listening_port();
     let evil = b"\x80\x03cos\nsystem\nX\x04\x00\x00\x00trueq\x00\x85R.";
-    let error = error_of(&ask(port, &frame(evil).unwrap()));
+    let error = error_of(&ask(port, &framed(evil)));
     assert!(error.contains("names the global os.system"), "{error}");
     let client = run(lesson(NAME, &["client", "--port", &port.to_string()]));
     assert_exit(&client, 0);
     server.stop();
 }
 
-#[test]
-fn python_demo() {
-    let Some(python) = twin(&[]) else { return };
-    let output = run(python);
+/// The Python client speaks Python: its request as a dict, a title and
+/// the calls as repr prints them, whatever Python's pickle wrote.
+fn the_python_client_prints_python_values() {
+    let answers = [
+        "{'number': 5, 'title': 'it\\'s \"quoted\"\\n', 'transport': 'Tcp', \
+         'calls': ['a', 'b'], 'next': 6}",
+        "{'next': None, 'calls': [], 'transport': 'Udp', 'number': 7, \
+         'title': 'x' * 1000}",
+    ];
+    let pickles = python_pickles(&answers, 4).unwrap();
+    let output = client_of(&pickles[0], &|port| {
+        python(&["client", "--port", port, "--lesson", "5"])
+    });
     assert_exit(&output, 0);
-    assert_eq!(output.stderr, "");
-    assert_sides_transcript(NAME, "demo", &output.stdout);
+    assert!(output.stdout.contains("asking for lesson 5: {'lesson': 5}\n"));
+    assert!(!output.stdout.contains("Request {"), "{}", output.stdout);
+    assert!(output.stdout.contains(
+        "lesson 5: 'it\\'s \"quoted\"\\n', over Tcp\n[client] its calls: \
+         ['a', 'b']\n[client] the next lesson: 6\n"
+    ));
+    let output =
+        client_of(&pickles[1], &|port| python(&["client", "--port", port]));
+    assert_exit(&output, 0);
+    // reprlib cuts a long title short: 'xx...xx'.
+    assert!(output.stdout.contains("x...x"), "{}", output.stdout);
+    assert!(output.stdout.lines().all(|line| line.len() < 300));
 }
 
-/// An unknown lesson, asked by either client of either server: the same
-/// error, in the same words, exit 1.
-#[test]
-fn an_unknown_lesson_is_refused_in_every_pairing() {
-    let (Some(python_server), Some(_)) =
-        (twin(&["server", "--port", "0"]), twin(&[]))
-    else {
-        return;
-    };
-    for server in [lesson(NAME, &["server", "--port", "0"]), python_server] {
-        let mut server = Process::spawn(server);
-        let port = server.listening_port().to_string();
-        let args = ["client", "--port", &port, "--lesson", "12"];
-        for client in [lesson(NAME, &args), twin(&args).unwrap()] {
-            let client = run(client);
-            assert_exit(&client, 1);
-            assert_transcript(NAME, "unknown-lesson", &client.stderr);
-            assert_eq!(client.stdout.lines().count(), 3, "{}", client.stdout);
-        }
-        server.stop();
-    }
-}
-
-/// What the Rust lesson refuses on its command line, the Python twin
-/// refuses in the same words, exit 2.
-#[test]
-fn python_usage_errors_are_the_rust_ones() {
-    let cases: &[&[&str]] = &[
-        &["client", "--lesson", "0"],
+fn python_usage_errors_exit_2() {
+    for args in [
+        &["client", "--lesson", "0"][..],
         &["client", "--lesson", "1000"],
         &["client", "--lesson"],
         &["server", "--lesson", "3"],
         &["client", "--buffer", "7"],
-    ];
-    let python_command = "python3 lessons/python/lesson_11.py";
-    for args in cases {
-        let Some(python) = twin(args) else { return };
-        let python = run(python);
-        let rust = run(lesson(NAME, args));
-        assert_exit(&rust, 2);
-        assert_exit(&python, 2);
-        let rust_stderr = rust
-            .stderr
-            .replace(
-                "cargo run --example lesson_11             ",
-                &format!("{python_command:<41} "),
-            )
-            .replace(
-                "cargo run --example lesson_11 -- ",
-                &format!("{python_command} "),
-            );
-        assert_eq!(python.stderr, rust_stderr, "{args:?}");
+    ] {
+        let output = run(python(args));
+        assert_exit(&output, 2);
+        assert!(!output.stderr.contains("Traceback"), "{}", story(&output));
     }
-}
-
-/// With --trace and --hex, the Python client prints what the Rust client
-/// prints, byte for byte: serde-pickle's pickles, the same calls.
-#[test]
-fn python_trace_and_hex_are_the_rust_clients() {
-    let Some(mut python) = twin(&[]) else { return };
-    let args = ["--lesson", "11", "--trace", "--hex"];
-    let (_, rust) = server_then_client(
-        lesson(NAME, &["server", "--port", "0", "--once"]),
-        |port| {
-            let mut command = lesson(NAME, &["client", "--port", port]);
-            command.args(args);
-            command
-        },
-    );
-    let (_, python) = server_then_client(
-        lesson(NAME, &["server", "--port", "0", "--once"]),
-        |port| {
-            python.args(["client", "--port", port]).args(args);
-            python
-        },
-    );
-    assert_exit(&python, 0);
-    assert_eq!(
-        support::mask_ports(&python.stdout),
-        support::mask_ports(&rust.stdout)
-    );
 }

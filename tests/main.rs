@@ -17,6 +17,8 @@ mod lesson_03;
 mod lesson_04;
 mod lesson_07;
 mod lesson_08;
+mod lesson_10;
+mod lesson_11;
 
 use std::process::ExitCode;
 
@@ -39,5 +41,7 @@ fn main() -> ExitCode {
     tests.extend(lesson_04::tests());
     tests.extend(lesson_07::tests());
     tests.extend(lesson_08::tests());
+    tests.extend(lesson_10::tests());
+    tests.extend(lesson_11::tests());
     libtest_mimic::run(&arguments, tests).exit_code()
 }

@@ -1,330 +1,209 @@
-"""Lesson 10: UDP, where a message keeps its edges and a small buffer loses the
-rest.
+"""Lesson 10: UDP, where a message keeps its edges, and may be lost.
 
-Lessons 2 to 6 show that a stream has no message boundaries. A datagram socket
-is the opposite: each sendto is one datagram, and each receive takes one
-datagram, whole or cut to the buffer, never two glued together and never the
-rest of one later. There is no connection: no listen, no accept, no close that
-the other side sees.
+A datagram socket is the opposite of a stream: each sendto is one datagram,
+and each receive takes one datagram, whole or cut to the buffer, never two
+glued together and never the rest of one later. There is no connection, and
+no delivery promised.
 
-The server answers every datagram with one datagram. The client receives the
-answer into a 7-byte buffer (--buffer BYTES sets another): the system flags it
-as truncated (MSG_TRUNC), and the rest is gone. Then it sends three datagrams
-in a row to a socket of its own and receives them one by one, the last one
-empty.
+The server answers each request (a datagram that starts with b'ask ') with
+one datagram. The client receives the answer into a 7-byte buffer, and the
+system says it was truncated. Then it sends datagrams to a socket of its
+own: three in a row, one per receive, the last one empty; then 50 while that
+socket does not read, and most of them are lost. Same command line as
+lessons/lesson_10.rs.
 
-recvmsg returns the flags that say a datagram was cut; recvfrom does not.
-Python has no recvmsg on Windows, where a datagram longer than the buffer is an
-error (WSAEMSGSIZE) instead.
+recvmsg returns the flags that say a datagram was cut (MSG_TRUNC); recvfrom
+does not. Python has no recvmsg on Windows.
 """
 
 import socket
-import struct
 import time
 
-from common import (
-    Lesson,
-    LessonError,
-    address_text,
-    os_error_text,
-    peer_text,
-    seconds_text,
-)
+import common
 
-# What the server answers every datagram with.
-MESSAGE = b"Socket Programming in Rust"
-REQUEST = (
-    b"hello"  # what the client sends the server: any datagram gets an answer
-)
-# The largest datagram the server reads whole; the rest of a longer one is
-# discarded by the system, so a hostile peer cannot make it use more.
+# Every request starts so, and no answer does: a server that answered
+# anything would answer another server's answer, or its own, for ever.
+ASK = b"ask "
+REQUEST = b"ask for the message"
+MESSAGE = "Socket Programming in Python".encode("utf-8")
+# The largest datagram the server reads whole; the system discards the rest.
 SERVER_BUFFER = 1024
-BURST = [
-    b"one",
-    b"two",
-    b"",
-]  # the datagrams the client sends in a row, the last one empty
-TIMEVAL = "@ll"  # struct timeval: seconds and microseconds
+BURST = [b"one", b"two", b""]
+# Sent while the client's own receiver does not read; its small buffer.
+FLOOD, FLOOD_BYTES, SMALL_BUFFER = 50, 1000, 4096
 
 
-# ANCHOR: server
-def server(config, out):
-    if config.chunk is not None:
-        out.warn(
-            "--chunk and --pause cut a stream's sends into pieces; a datagram "
-            "always leaves "
-            "whole, in one send_to, so here they change nothing"
-        )
-    # socket(2): an IPv4 datagram (SOCK_DGRAM) socket, that is UDP.
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        # bind(2), and no listen(2) or accept(2): there are no connections to
-        # queue. Datagrams for this port wait in the socket's receive buffer.
-        s.bind(config.address)
+def server(args, out):
+    with socket.socket(args.family, socket.SOCK_DGRAM) as s:
+        # bind, and no listen or accept: there are no connections to queue.
+        # Datagrams for this port wait in the socket's receive buffer.
+        s.bind(args.address)
         out.listening(s)
-
-        def serve_one():
-            data, truncated, address = receive(s, SERVER_BUFFER, out)
-            # A datagram cut to the buffer is not one of that size: say which.
-            what = (
-                "the first bytes of a longer datagram"
-                if truncated
-                else "a datagram"
-            )
-            out.say(
-                f"received {what}, {len(data)} bytes, from "
-                f"{address_text(address)}: "
-                f"{data!r}"
-            )
+        own = s.getsockname()[:2]
+        while True:
+            data, truncated, adr = receive(s, SERVER_BUFFER, out)
+            what = "the first bytes of a longer datagram" if truncated else (
+                "a datagram")
+            out.say(f"received {what}, {common.plural(len(data), 'byte')}, "
+                    f"from {common.address_text(adr)}: {data!r}")
             if truncated:
-                out.warn(
-                    "that datagram was longer than this server's "
-                    f"{SERVER_BUFFER} byte "
-                    "buffer: the system discarded the rest"
-                )
-            if not data:
-                out.say(
-                    "an empty datagram is still a datagram, and gets an answer"
-                )
-            out.say(f"answering with one datagram of {len(MESSAGE)} bytes")
-            send(s, MESSAGE, address, out)
+                out.warn(f"it was longer than the {SERVER_BUFFER}-byte "
+                         "buffer: the system discarded the rest")
+            # Correction: anyone may send to a UDP port, from any address it
+            # claims. What no client sends gets no answer, so that no
+            # exchange can go on for ever.
+            if adr[1] == own[1] and own[0] in ("0.0.0.0", "::", adr[0]):
+                out.say("no answer: it claims to come from this very socket")
+                continue
+            if not data.startswith(ASK):
+                out.say(f"no answer: a request starts with {ASK!r}")
+                continue
+            out.say("answering with one datagram of "
+                    f"{common.plural(len(MESSAGE), 'byte')}")
+            try:
+                send_to(s, MESSAGE, adr, out)
+            except OSError as error:
+                # A forged or unreachable source: that datagram's loss only.
+                out.error(f"sending to {common.address_text(adr)}: "
+                          f"{common.explain(error, args)}")
+            if args.once:
+                break
 
-        config.serve_clients(out, serve_one)
-    finally:
-        s.close()
 
+def client(args, out):
+    end = time.monotonic() + args.deadline
 
-# ANCHOR_END: server
+    def wait_at_most():
+        left = end - time.monotonic()
+        if left < 0.001:
+            raise common.LessonError(
+                f"gave up after {args.deadline:g} s in all (--deadline)")
+        return min(args.wait, left)
 
-
-# ANCHOR: client
-def client(config, out):
-    deadline = Deadline(config)
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        # No connect(2): the first sendto binds this socket to a port the
-        # system picks, and the datagram goes out. Nothing says whether a
-        # server is there; only an answer would.
-        out.say(
-            f"sending one datagram of {len(REQUEST)} bytes to "
-            f"{address_text(config.server)}: "
-            f"{REQUEST!r}"
-        )
-        send(s, REQUEST, config.server, out)
-
-        size = config.buffer  # 7, as in lesson 2; --buffer BYTES sets another
-        wait = deadline.wait()
-        try:
-            data, truncated, address = receive(s, size, out, wait)
-        except BlockingIOError:
-            raise LessonError(
-                f"no answer from {address_text(config.server)} within {wait}. "
-                "Is "
-                "this lesson's server running there? UDP cannot tell: a "
-                "datagram to "
-                "a port where nothing listens is dropped.",
-                timeout=True,
-            ) from None
-        out.say(
-            f"recvmsg({size}) returned {len(data)} bytes from "
-            f"{address_text(address)}: "
-            f"{data!r}"
-        )
-        out.say(peer_text(data))
+    with socket.socket(args.family, socket.SOCK_DGRAM) as s:
+        # No connect: the first sendto binds this socket to a port the
+        # system picks. Nothing says whether a server is there.
+        out.say(f"sending one datagram of "
+                f"{common.plural(len(REQUEST), 'byte')} to "
+                f"{common.address_text(args.address)}: {REQUEST!r}")
+        send_to(s, REQUEST, args.address, out)
+        size = args.buffer  # 7, lesson 2's buffer
+        while True:
+            s.settimeout(wait_at_most())
+            try:
+                data, truncated, adr = receive(s, size, out)
+            except TimeoutError:
+                raise common.LessonError(
+                    f"no answer from {common.address_text(args.address)} "
+                    f"within {args.wait:g} s (--wait): is the server "
+                    "running? An unconnected UDP socket is never told that "
+                    "nothing listens") from None
+            # Anyone may send to this port: only the server's is the answer.
+            if adr[:2] == args.address:
+                break
+            out.warn(f"ignoring {common.plural(len(data), 'byte')} from "
+                     f"{common.address_text(adr)}: not the server")
+        out.say(f"recvmsg({size}) returned "
+                f"{common.plural(len(data), 'byte')} from "
+                f"{common.address_text(adr)}: {data!r}")
+        out.say(common.escape(data.decode("utf-8", errors="replace")))
         if truncated:
-            # MSG_TRUNC, in the flags recvmsg(2) returns. The rest of the
-            # datagram is not waiting in the socket, as lesson 2's was: the
-            # system threw it away.
-            out.say(
-                "the system flagged the datagram as truncated (MSG_TRUNC): it "
-                "was longer than "
-                f"the {size}-byte buffer, and the rest is gone"
-            )
-        wait = deadline.wait()
+            # The rest is not waiting in the socket, as lesson 2's was.
+            out.say("the system flagged it as truncated (MSG_TRUNC): it was "
+                    f"longer than {size} bytes, and the rest is gone")
+        wait = wait_at_most()
+        s.settimeout(wait)
         try:
-            data, _, _ = receive(s, size, out, wait)
-            out.say(
-                f"a second recvmsg({size}) returned another datagram, of "
-                f"{len(data)} bytes, "
-                "not the rest of the first"
-            )
-        except BlockingIOError:
-            out.say(
-                f"a second recvmsg({size}) got nothing within {wait}: the "
-                "rest of the "
-                "datagram was never kept, unlike lesson 2's stream"
-            )
-        burst(s, deadline, out)
-    finally:
-        s.close()
+            data, _, adr = receive(s, size, out)
+            out.say(f"a second recvmsg({size}) returned another datagram, "
+                    f"of {common.plural(len(data), 'byte')}, from "
+                    f"{common.address_text(adr)}: not the rest of the first")
+        except TimeoutError:
+            out.say(f"a second recvmsg({size}) got nothing within {wait:g} "
+                    "s: the rest was never kept, unlike lesson 2's stream")
+        to_itself(s, args, wait_at_most, out)
 
 
-# ANCHOR_END: client
-
-
-# ANCHOR: burst
-def burst(sender, deadline, out):
-    """Datagrams sent in a row arrive one per receive, each whole, and none of
-    them says "closed"."""
-    # A second socket of this client's own, on a port the system picks, as the
-    # receiver: the server answers one datagram with one, and this part needs a
-    # receiver that does nothing but receive.
-    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        receiver.bind(("127.0.0.1", 0))
-        address = receiver.getsockname()
+def to_itself(sender, args, wait_at_most, out):
+    """Datagrams sent in a row arrive one per receive, each whole; sent
+    faster than they are read, most are lost, and no one is told."""
+    loopback = "::1" if args.family == socket.AF_INET6 else "127.0.0.1"
+    with socket.socket(args.family, socket.SOCK_DGRAM) as receiver:
+        receiver.bind((loopback, 0))
+        to = receiver.getsockname()[:2]
         shown = ", ".join(repr(datagram) for datagram in BURST)
-        out.say(
-            f"sending {len(BURST)} datagrams in a row to a socket of this "
-            "client's own, at "
-            f"{address_text(address)}: {shown}"
-        )
+        out.say(f"sending {len(BURST)} datagrams in a row to a socket of "
+                f"this client's, at {common.address_text(to)}: {shown}")
         for datagram in BURST:
-            send(sender, datagram, address, out)
-        # A buffer with room for all three: a stream would hand back b'onetwo'
-        # in one receive if both had arrived.
-        size = 1024
+            send_to(sender, datagram, to, out)
+        # Room for all three: a stream could hand back b'onetwo' at once.
         for _ in BURST:
-            data, _, _ = receive(receiver, size, out, deadline.wait())
-            out.say(f"recvmsg({size}) returned {len(data)} bytes: {data!r}")
-        out.say(
-            "the empty datagram is a datagram like the others: 0 bytes here "
-            "is not an end, as "
-            "it is on a stream"
-        )
-        wait = deadline.wait()
-        try:
-            data, _, _ = receive(receiver, size, out, wait)
-            out.say(
-                f"recvmsg({size}) returned a datagram of {len(data)} bytes "
-                "this client did "
-                "not send: anyone may send to a UDP port"
-            )
-        except BlockingIOError:
-            out.say(
-                f"recvmsg({size}) got nothing more within {wait}, and "
-                'nothing ever says "closed": UDP has no connection to close. '
-                "A datagram lost on the way is not sent again either "
-                "(loopback loses none, so this run cannot show it)"
-            )
-    finally:
-        receiver.close()
+            receiver.settimeout(wait_at_most())
+            data, _, _ = receive(receiver, 1024, out)
+            out.say(f"recvmsg(1024) returned "
+                    f"{common.plural(len(data), 'byte')}: {data!r}")
+        out.say("the empty one is a datagram: 0 bytes here is not an end")
+
+        # A small receive buffer (Linux doubles what it is asked for).
+        receiver.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SMALL_BUFFER)
+        held = receiver.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+        out.say(f"sending {FLOOD} datagrams of {FLOOD_BYTES} bytes to it "
+                "while it does not read; its receive buffer (SO_RCVBUF) is "
+                f"{held} bytes")
+        # Not traced: 50 lines alike. Each sendto succeeds: a datagram
+        # handed to the system is not one delivered.
+        for _ in range(FLOOD):
+            sender.sendto(bytes(FLOOD_BYTES), to)
+        arrived = 0
+        while True:
+            wait = wait_at_most()
+            receiver.settimeout(wait)
+            try:
+                receive(receiver, 1024, out)
+            except TimeoutError:
+                break
+            arrived += 1
+        out.say(f"{arrived} of the {FLOOD} arrived, then nothing within "
+                f"{wait:g} s")
+        out.say(f"the system dropped {FLOOD - arrived} when the buffer was "
+                "full, and told no one: UDP does not send again, and never "
+                'says "closed"')
 
 
-# ANCHOR_END: burst
-
-
-class Deadline:
-    """The client's --deadline: every receive waits at most --wait, and never
-    past it."""
-
-    def __init__(self, config):
-        self.at = time.monotonic() + config.deadline
-        self.wait_each = config.wait
-        self.limit = config.deadline
-
-    def wait(self):
-        """How long the next receive may wait: --wait, or less if the
-        deadline comes first."""
-        left = self.at - time.monotonic()
-        if left <= 0:
-            raise LessonError(
-                f"gave up after {seconds_text(self.limit)} s in all "
-                "(--deadline)",
-                timeout=True,
-            )
-        if left < self.wait_each:
-            return Wait(left, self.limit)
-        return Wait(self.wait_each, None)
-
-
-class Wait:
-    """How long one receive waits, and why: --wait, or what is left before the
-    deadline. Messages name the figures the learner gave, not what the
-    system rounded the timeout to.
-    """
-
-    def __init__(self, seconds, deadline):
-        self.seconds, self.deadline = seconds, deadline
-
-    def __str__(self):
-        if self.deadline is None:
-            return f"{seconds_text(self.seconds)} s (--wait)"
-        return (
-            f"what was left of its {seconds_text(self.deadline)} s in all "
-            "(--deadline)"
-        )
-
-
-# ANCHOR: calls
-def set_read_timeout(s, seconds):
-    """setsockopt(SO_RCVTIMEO), as the Rust lesson does: a recvmsg that waits
-    longer fails with EAGAIN (BlockingIOError). Python's
-    s.settimeout(seconds) would do as well.
-    """
-    nanos = max(round(seconds * 1e9), 1000)  # 0 would mean: wait without end
-    s.setsockopt(
-        socket.SOL_SOCKET,
-        socket.SO_RCVTIMEO,
-        struct.pack(TIMEVAL, nanos // 10**9, nanos % 10**9 // 1000),
-    )
-
-
-def receive(s, size, out, wait=None):
-    """recvmsg(2): takes one datagram off the socket's queue, at most `size`
-    bytes of it. Unlike recvfrom(2), it also returns flags, and MSG_TRUNC
-    among them says the datagram did not fit. Returns the bytes, whether
-    the system cut them, and who sent them. With a `wait`, it waits at most
-    that long (SO_RCVTIMEO)."""
-    if wait is not None:
-        set_read_timeout(s, wait.seconds)
-    call = f"recvmsg({size})"
-    out.trace(f"{call} waits for a datagram")
+def receive(s, size, out):
+    """recvmsg: one datagram off the socket's queue, at most `size` bytes
+    of it; unlike recvfrom, it returns flags, and MSG_TRUNC among them says
+    the datagram did not fit. Returns the bytes, that, and the sender."""
+    out.trace(f"recvmsg({size}) waits for a datagram")
     try:
-        data, _, flags, address = s.recvmsg(size)
-    except BlockingIOError:
-        out.trace(f"{call} -> nothing within {wait}")
-        raise
-    except OSError as error:
-        out.trace(f"{call} -> error: {os_error_text(error)}")
+        data, _, flags, adr = s.recvmsg(size)
+    except TimeoutError:
+        out.trace(f"recvmsg({size}) -> nothing in time")
         raise
     truncated = bool(flags & socket.MSG_TRUNC)
-    out.trace(
-        f"{call} -> {len(data)} bytes from {address_text(address)}"
-        f"{', flags MSG_TRUNC' if truncated else ''}"
-    )
+    flag = ", flags MSG_TRUNC" if truncated else ""
+    out.trace(f"recvmsg({size}) -> {common.plural(len(data), 'byte')} from "
+              f"{common.address_text(adr)}{flag}")
     out.hex("received", data)
-    return data, truncated, address
+    return data, truncated, adr
 
 
-def send(s, datagram, to, out):
-    """sendto(2): one datagram, whole, to `to`. It never waits for the other
-    side: it returns once the datagram is handed to the system."""
-    call = f"sendto({len(datagram)} bytes, {address_text(to)})"
-    out.trace(f"{call} hands one datagram to the system")
-    try:
-        sent = s.sendto(datagram, to)
-    except OSError as error:
-        out.trace(f"{call} -> error: {os_error_text(error)}")
-        raise
-    out.trace(f"{call} -> {sent} bytes")
+def send_to(s, datagram, to, out):
+    """sendto: one datagram, whole. It returns once the system has it."""
+    call = (f"sendto({common.plural(len(datagram), 'byte')}, "
+            f"{common.address_text(to)})")
+    out.trace(f"{call} waits for room in this side's send buffer")
+    sent = s.sendto(datagram, to)
+    out.trace(f"{call} -> {common.plural(sent, 'byte')}")
     out.hex("sent", datagram[:sent])
 
 
-# ANCHOR_END: calls
-
-
-# The client's second receive is meant to time out: a short default wait keeps
-# the lesson quick. Loopback answers in microseconds.
-LESSON = Lesson(
-    "lesson_10",
-    "UDP datagrams keep their edges",
-    4110,
-    server,
-    client,
-    wait=1.0,
-    buffer=7,
-)
-
 if __name__ == "__main__":
-    LESSON.main()
+    top, server_options, client_options = common.parser(
+        "lesson_10", "UDP datagrams keep their edges, and may be lost",
+        port=4110, wait=1.0)
+    client_options.add_argument(
+        "--buffer", type=common.whole(1, 65535), default=7, metavar="BYTES",
+        help="the most the receive of the answer may return")
+    common.patience(client_options)
+    common.main(top, server, client)
