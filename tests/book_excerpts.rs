@@ -2,9 +2,11 @@
 //! explain it: every quoted excerpt must still be the lesson's code, line
 //! for line, so that the book cannot drift from what runs.
 
-mod support;
+use crate::support::root;
 
-use support::root;
+pub fn tests() -> Vec<libtest_mimic::Trial> {
+    tests![every_quoted_excerpt_is_the_lessons_code,]
+}
 
 /// The ```rust,ignore blocks of a chapter that quote code (not includes).
 fn excerpts(chapter: &str) -> Vec<Vec<String>> {
@@ -28,7 +30,6 @@ fn excerpts(chapter: &str) -> Vec<Vec<String>> {
     blocks
 }
 
-#[test]
 fn every_quoted_excerpt_is_the_lessons_code() {
     let mut checked = 0;
     for number in 1..=11 {

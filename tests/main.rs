@@ -9,6 +9,7 @@
 #[macro_use]
 mod support;
 
+mod book_excerpts;
 mod book_primer;
 mod from_scratch;
 mod lesson_01;
@@ -33,6 +34,7 @@ fn main() -> ExitCode {
         );
     }
     let mut tests = Vec::new();
+    tests.extend(book_excerpts::tests());
     tests.extend(book_primer::tests());
     tests.extend(from_scratch::tests());
     tests.extend(lesson_01::tests());
