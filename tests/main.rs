@@ -11,6 +11,7 @@ mod support;
 
 mod book_excerpts;
 mod book_primer;
+mod exercises;
 mod from_scratch;
 mod lesson_01;
 mod lesson_02;
@@ -36,6 +37,7 @@ fn main() -> ExitCode {
     let mut tests = Vec::new();
     tests.extend(book_excerpts::tests());
     tests.extend(book_primer::tests());
+    tests.extend(exercises::tests());
     tests.extend(from_scratch::tests());
     tests.extend(lesson_01::tests());
     tests.extend(lesson_02::tests());
