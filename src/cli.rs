@@ -23,7 +23,7 @@ const MAX_SECONDS: f64 = 3600.0;
 #[derive(Args, Debug, Clone)]
 pub struct Listen {
     /// The address to listen on
-    #[arg(long, default_value = "127.0.0.1")]
+    #[arg(long, default_value = "127.0.0.1", value_parser = host)]
     pub host: String,
     /// The port; 0 lets the system pick one
     #[arg(long)]
@@ -37,7 +37,7 @@ pub struct Listen {
 #[derive(Args, Debug, Clone)]
 pub struct Connect {
     /// The server's address
-    #[arg(long, default_value = "127.0.0.1")]
+    #[arg(long, default_value = "127.0.0.1", value_parser = host)]
     pub host: String,
     /// The server's port
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
@@ -115,6 +115,14 @@ pub struct Show {
     /// Show every byte sent and received, as a hex dump
     #[arg(long, global = true, help_heading = "Seeing the calls")]
     pub hex: bool,
+}
+
+/// A host: a name or an address, not empty.
+fn host(text: &str) -> Result<String, String> {
+    match text.is_empty() {
+        true => Err("a host needs a name or an address".into()),
+        false => Ok(text.into()),
+    }
 }
 
 /// A number of seconds from 0 to an hour, such as `2` or `0.5`.

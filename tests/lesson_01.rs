@@ -28,6 +28,9 @@ pub fn tests() -> Vec<Trial> {
         a_peers_control_characters_are_escaped,
         a_closed_stdout_is_exit_1_not_a_panic,
         output_that_cannot_be_written_is_an_error,
+        a_port_in_use_is_explained,
+        listening_on_every_interface_is_warned_about,
+        colour_on_a_terminal_unless_no_color_or_a_dumb_terminal,
     ];
     tests.extend(python_tests![
         python_demo,
@@ -35,6 +38,8 @@ pub fn tests() -> Vec<Trial> {
         rust_server_python_client,
         python_usage_errors_exit_2,
         python_with_a_closed_stdout_exits_1,
+        hosts_empty_or_unknown_in_both_languages,
+        python_colour_on_a_terminal_unless_no_color,
     ]);
     tests
 }
@@ -238,4 +243,93 @@ fn python_with_a_closed_stdout_exits_1() {
     let closed = run(closed);
     assert_exit(&closed, 1);
     assert!(!closed.stderr.contains("Traceback"), "{}", closed.stderr);
+}
+
+fn a_port_in_use_is_explained() {
+    let mut first = Process::spawn(lesson(NAME, &["server", "--port", "0"]));
+    let port = first.listening_port().to_string();
+    let second = run(lesson(NAME, &["server", "--port", &port]));
+    assert_exit(&second, 1);
+    let expected = format!(
+        "[server] error: port {port} is in use: is another server running? \
+         Stop it, or pick another port with --port\n"
+    );
+    assert_eq!(second.stderr, expected);
+    let shown = second.stderr.replace(&port, "PORT");
+    assert_transcript("errors", "port-in-use", &shown);
+    first.stop();
+}
+
+fn listening_on_every_interface_is_warned_about() {
+    let args = ["server", "--host", "0.0.0.0", "--port", "0", "--once"];
+    let mut server = Process::spawn(lesson(NAME, &args));
+    let port = server.listening_port().to_string();
+    assert_exit(&run(lesson(NAME, &["client", "--port", &port])), 0);
+    let server = server.finish();
+    let warning = "warning: 0.0.0.0 is every interface: other machines may";
+    assert!(server.stderr.contains(warning), "{}", server.stderr);
+    assert_transcript("errors", "all-interfaces", &server.stderr);
+}
+
+/// `program` run on a terminal (a pty made by `script`) with `variables`
+/// set; what it printed. `script` is part of util-linux.
+fn on_a_terminal(program: &str, variables: &[(&str, &str)]) -> String {
+    let mut command = std::process::Command::new("script");
+    command
+        .args(["-qec", program, "/dev/null"])
+        .env_remove("NO_COLOR")
+        .env_remove("CLICOLOR_FORCE")
+        .env("TERM", "xterm")
+        .envs(variables.iter().copied());
+    run(command).stdout
+}
+
+fn assert_colour_only_where_wanted(program: &str) {
+    let coloured = on_a_terminal(program, &[]);
+    assert!(coloured.contains("\x1b["), "{coloured:?}");
+    for variables in [[("TERM", "dumb")], [("NO_COLOR", "1")]] {
+        let plain = on_a_terminal(program, &variables);
+        assert!(plain.contains("[server] listening on"), "{plain:?}");
+        assert!(!plain.contains('\x1b'), "{variables:?}: {plain:?}");
+    }
+}
+
+fn colour_on_a_terminal_unless_no_color_or_a_dumb_terminal() {
+    let program = crate::support::example(NAME);
+    assert_colour_only_where_wanted(&program.display().to_string());
+}
+
+fn python_colour_on_a_terminal_unless_no_color() {
+    let script = crate::support::root().join("lessons/python/lesson_01.py");
+    assert_colour_only_where_wanted(&format!("python3 {}", script.display()));
+}
+
+fn hosts_empty_or_unknown_in_both_languages() {
+    for side in ["server", "client"] {
+        let empty = [side, "--host", ""];
+        let unknown = [side, "--host", "no-such-host.invalid", "--port", "4"];
+        for program in
+            [lesson(NAME, &empty), python_twin(NAME, &empty).unwrap()]
+        {
+            let output = run(program);
+            assert_exit(&output, 2);
+            assert!(
+                output.stderr.contains("a host needs a name or an address")
+            );
+        }
+        for program in
+            [lesson(NAME, &unknown), python_twin(NAME, &unknown).unwrap()]
+        {
+            let output = run(program);
+            assert_exit(&output, 1);
+            let line = "error: cannot find the host \"no-such-host.invalid\"";
+            let python = "error: cannot find the host 'no-such-host.invalid'";
+            assert!(
+                output.stderr.contains(line) || output.stderr.contains(python),
+                "{}",
+                output.stderr
+            );
+            assert_eq!(output.stderr.lines().count(), 1, "{}", output.stderr);
+        }
+    }
 }

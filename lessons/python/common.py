@@ -168,6 +168,12 @@ def seconds(text):
     return value
 
 
+def host(text):
+    if not text:
+        raise argparse.ArgumentTypeError("a host needs a name or an address")
+    return text
+
+
 def whole(low, high):
     """An argparse type: a whole number from low to high."""
 
@@ -199,7 +205,7 @@ def parser(name, about, port, wait, show=True):
     server = sides.add_parser("server", parents=[shown],
                               formatter_class=defaults,
                               help="listen, and serve clients")
-    server.add_argument("--host", default="127.0.0.1",
+    server.add_argument("--host", default="127.0.0.1", type=host,
                         help="the address to listen on")
     server.add_argument("--port", type=whole(0, 65535), default=port,
                         help="the port; 0 lets the system pick one")
@@ -208,7 +214,7 @@ def parser(name, about, port, wait, show=True):
     client = sides.add_parser("client", parents=[shown],
                               formatter_class=defaults,
                               help="connect to the server")
-    client.add_argument("--host", default="127.0.0.1",
+    client.add_argument("--host", default="127.0.0.1", type=host,
                         help="the server's address")
     client.add_argument("--port", type=whole(1, 65535), default=port,
                         help="the server's port")
