@@ -71,7 +71,8 @@ struct ClientOptions {
     /// Play three scripted clients, as the demo does
     #[arg(long)]
     script: bool,
-    /// How long the client may run in all (default: until the server closes)
+    /// How long the client may run in all (without it: until the server
+    /// closes)
     #[arg(long, value_name = "SECONDS", value_parser = seconds)]
     deadline: Option<Duration>,
 }

@@ -12,6 +12,7 @@ mod support;
 mod book_primer;
 mod from_scratch;
 mod lesson_01;
+mod lesson_09;
 
 use std::process::ExitCode;
 
@@ -25,10 +26,14 @@ fn main() -> ExitCode {
             "note: python3 not found: the tests that need it are ignored"
         );
     }
-    let tests =
-        [lesson_01::tests(), book_primer::tests(), from_scratch::tests()]
-            .into_iter()
-            .flatten()
-            .collect();
+    let tests = [
+        lesson_01::tests(),
+        lesson_09::tests(),
+        book_primer::tests(),
+        from_scratch::tests(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     libtest_mimic::run(&arguments, tests).exit_code()
 }

@@ -505,6 +505,6 @@ if __name__ == "__main__":
                                 "demo does")
     client_options.add_argument("--deadline", type=common.seconds,
                                 metavar="SECONDS", help="how long the client "
-                                "may run in all (default: until the server "
+                                "may run in all (without it: until the server "
                                 "closes)")
     common.main(top, server, client)
