@@ -52,6 +52,8 @@ const MAX_MESSAGE: usize = 4096;
 const QUEUE: usize = 64;
 /// How long a new connection has, in all, to send its name.
 const NAME_WAIT: Duration = Duration::from_secs(10);
+/// How long the room waits for room in full outboxes.
+const PATIENCE: Duration = Duration::from_secs(2);
 /// How long a member's socket may take no bytes before it is dropped.
 const SEND_WAIT: Duration = Duration::from_secs(10);
 
@@ -339,29 +341,39 @@ fn welcome(name: &str, members: &BTreeMap<u64, Member>) -> String {
     }
 }
 
-/// Puts `bytes` in the outbox of every member but `sender`, never waiting:
-/// a full outbox means that its member has not read for a long time (its
-/// socket's buffers are full too), and it is dropped at once.
+/// Puts `bytes` in the outbox of every member but `sender`. A full outbox
+/// gets time to empty, PATIENCE for all of them together: several members
+/// that do not read cost the room PATIENCE once, not once each. One still
+/// full then has not read for long (its socket's buffers are full too): it
+/// is dropped.
 fn broadcast(
     members: &mut BTreeMap<u64, Member>,
     sender: Option<u64>,
     bytes: &[u8],
     out: &Out,
 ) {
+    let patience = Instant::now() + PATIENCE;
     let mut full = Vec::new();
-    for (&id, member) in members.iter() {
-        if Some(id) == sender {
-            continue;
+    for (&id, member) in members.iter().filter(|(id, _)| Some(**id) != sender) {
+        let mut bytes = bytes.to_vec();
+        // While the room waits here, the talkers wait too: their readers
+        // cannot hand it more events.
+        while let Err(TrySendError::Full(back)) = member.outbox.try_send(bytes)
+        {
+            if Instant::now() >= patience {
+                full.push(id);
+                break;
+            }
+            thread::sleep(Duration::from_millis(10));
+            bytes = back;
         }
         // Disconnected: its writing thread has ended, and said why.
-        if let Err(TrySendError::Full(_)) = member.outbox.try_send(bytes.into())
-        {
-            full.push(id);
-        }
     }
     for id in full {
         if let Some(member) = members.remove(&id) {
-            let why = format!("it does not read ({QUEUE} messages wait)");
+            let waited = PATIENCE.as_secs();
+            let why =
+                format!("it does not read ({QUEUE} messages, {waited} s)");
             leave(members, member, Some(why), out);
         }
     }

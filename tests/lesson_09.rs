@@ -341,7 +341,7 @@ fn flood(python_server: bool) {
                 assert!(text.starts_with("sleeper"), "{text}");
                 assert!(
                     text.ends_with(
-                        " was dropped: it does not read (64 messages wait)"
+                        " was dropped: it does not read (64 messages, 2 s)"
                     ),
                     "{text}"
                 );
@@ -378,7 +378,8 @@ fn a_refused_name_ends_each_client_the_same_way() {
             let args = ["client", "--port", &port, "--name", "watcher"];
             let (process, mut keys) =
                 Process::spawn_piped(program(python, &args));
-            keys.write_all(b"typed before the answer\n").unwrap();
+            // It may have ended already: then the pipe is closed.
+            let _ = keys.write_all(b"typed before the answer\n");
             let output = process.finish();
             assert_exit(&output, 1);
             assert!(

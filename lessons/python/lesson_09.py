@@ -29,6 +29,7 @@ MAX_NAME = 32  # bytes
 MAX_MESSAGE = 4096  # bytes: a name or a line
 QUEUE = 64  # pairs that may wait for one member beyond what its socket took
 NAME_WAIT = 10.0  # seconds a new connection has, in all, to send its name
+PATIENCE = 2.0  # seconds an outbox may stay full before its member is dropped
 SEND_WAIT = 10.0  # seconds a member's socket may take nothing
 CLOSE_WAIT = 1.0  # seconds what a refused client still sends is read
 
@@ -109,6 +110,8 @@ class Connection:
         self.deadline = time.monotonic() + NAME_WAIT  # in all, not per recv
         self.closing = False  # out of the room: send what waits, then close
         self.ended = False  # whether it has closed its side
+        self.full_since = None  # when its outbox filled up
+        self.events = 0  # what the selector watches it for
 
 
 def server(args, out):
@@ -134,6 +137,7 @@ class Room:
         self.connections = {}  # socket -> Connection, in the room or not
         self.count = 0
         self.joined = False  # whether anyone has joined yet (for --once)
+        self.paused = False  # while an outbox is full, no one is read
 
     def members(self):
         return [c for c in self.connections.values() if c.name and not c.closing]
@@ -142,6 +146,8 @@ class Room:
         while not (self.args.once and self.joined and not self.members()):
             deadlines = [c.deadline for c in self.connections.values()
                          if c.deadline]
+            deadlines += [m.full_since + PATIENCE for m in self.members()
+                          if m.full_since]
             wait = max(0, min(deadlines) - time.monotonic()) if deadlines else None
             for key, mask in self.selector.select(wait):
                 conn = self.connections.get(key.fileobj)
@@ -157,6 +163,7 @@ class Room:
             for conn in list(self.connections.values()):
                 if conn.deadline and time.monotonic() >= conn.deadline:
                     self.expire(conn)
+            self.check_outboxes()
         self.out.say("the room is empty: closing it (--once)")
 
     def accept(self):
@@ -181,7 +188,7 @@ class Room:
         self.out.say(where)
         sock.setblocking(False)
         self.connections[sock] = conn = Connection(self.count, sock)
-        self.selector.register(sock, selectors.EVENT_READ, conn)
+        self.watch(conn)
 
     def read(self, conn):
         try:
@@ -224,22 +231,30 @@ class Room:
         conn.name, conn.deadline, self.joined = text, None, True
 
     def broadcast(self, sender, name, text):
-        """Queues name and text for every member but the sender. A member
-        whose outbox is full has not read for a long time (its socket's
-        buffers are full too): it is dropped at once, and that is announced
-        in turn. The room never waits for a member."""
-        announcements = [(sender, name, text)]
-        while announcements:
-            sender, name, text = announcements.pop(0)
-            data = pair(name, text)
-            for member in self.members():
-                if member is sender:
-                    continue
-                if len(member.outbox) >= QUEUE:
-                    why = f"it does not read ({QUEUE} messages wait)"
-                    announcements.append((None, ROOM, self.drop(member, why)))
-                else:
-                    self.send(member, data)
+        """Queues name and text for every member but the sender."""
+        data = pair(name, text)
+        for member in self.members():
+            if member is not sender:
+                self.send(member, data)
+
+    def check_outboxes(self):
+        """While an outbox is full, no one is read, so the talkers wait (TCP
+        slows them down). An outbox that stays full for PATIENCE has a
+        member that does not read (its socket's buffers are full too): it
+        is dropped."""
+        now, self.paused = time.monotonic(), False
+        for member in self.members():
+            if len(member.outbox) < QUEUE:
+                member.full_since = None
+            elif member.full_since is None:
+                member.full_since = now
+            elif now - member.full_since >= PATIENCE:
+                why = f"it does not read ({QUEUE} messages, {PATIENCE:g} s)"
+                self.broadcast(None, ROOM, self.drop(member, why))
+                continue
+            self.paused = self.paused or member.full_since is not None
+        for conn in list(self.connections.values()):
+            self.watch(conn)
 
     def send(self, conn, data):
         if conn.sock in self.connections:
@@ -278,10 +293,22 @@ class Room:
                 conn.sock.shutdown(socket.SHUT_WR)
             except OSError:
                 pass
-        wanted = 0 if conn.ended else selectors.EVENT_READ
+        self.watch(conn)
+
+    def watch(self, conn):
+        """Has the selector watch conn for what is wanted now."""
+        wanted = 0 if conn.ended or self.paused else selectors.EVENT_READ
         if conn.outbox:
             wanted |= selectors.EVENT_WRITE
-        self.selector.modify(conn.sock, wanted, conn)
+        if wanted == conn.events:
+            return
+        if not conn.events:
+            self.selector.register(conn.sock, wanted, conn)
+        elif not wanted:
+            self.selector.unregister(conn.sock)
+        else:
+            self.selector.modify(conn.sock, wanted, conn)
+        conn.events = wanted
 
     def leave(self, conn, why):
         """conn's stream ended (why is None), or broke the protocol."""
@@ -325,7 +352,8 @@ class Room:
 
     def forget(self, conn):
         if self.connections.pop(conn.sock, None):
-            self.selector.unregister(conn.sock)
+            if conn.events:
+                self.selector.unregister(conn.sock)
             conn.sock.close()
 
 
