@@ -211,8 +211,9 @@ fn check(name: String) -> Result<String, String> {
     if name.is_empty() || name.len() > MAX_NAME {
         return Err(format!("a name has 1 to {MAX_NAME} bytes"));
     }
-    // For now a stricter rule than Python's str.isprintable, which refuses
-    // nothing that Python lets in: ASCII that prints, letters and digits.
+    // For now a stand-in for Python's str.isprintable, stricter (ASCII that
+    // prints, letters and digits) but for letters newer than Python's
+    // Unicode tables.
     let printable = |c: char| c.is_ascii_graphic() || c.is_alphanumeric();
     if name == ROOM || !name.chars().all(|c| c == ' ' || printable(c)) {
         return Err(format!("'{}' cannot be a name", escape(&name)));
