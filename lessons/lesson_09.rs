@@ -1,400 +1,407 @@
 //! Lesson 9: a chat room.
 //!
-//! Every message on the wire is lesson 5's framing (a 10-character length
-//! header, then the bytes), carrying UTF-8 text. A client's first message is
-//! its name; each later one is a line it says. The server sends every other
-//! client two messages for each line: the sender's name, then the text. It
-//! announces joins and leaves the same way, under the name `room`.
+//! Every message on the wire, both ways, is lesson 5's framing (a
+//! 10-character length header, then the bytes) carrying UTF-8 text. A
+//! client's first message is its name; each later one is a line it says.
+//! For each line the server sends every other member two messages: the
+//! sender's name, then the text. Joins and leaves come the same way, from
+//! the name `room`.
 //!
-//! The server is threads and channels: a thread reads each client, one more
-//! writes to it from a bounded queue, and the room (the server's main
-//! thread) is the only one that knows who is here. A client that does not
-//! read fills its queue and is dropped; the room goes on.
+//! ```text
+//! cargo run --example lesson_09                        # a scripted chat
+//! cargo run --example lesson_09 -- server              # terminal 1
+//! cargo run --example lesson_09 -- client --name ada   # terminal 2, 3...
+//! ```
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::io::{self, BufRead, Read, Write};
 use std::net::Shutdown;
-use std::process::ExitCode;
+use std::process::{self, ExitCode};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use socket_lessons::old::cli::{Defaults, LessonOption, Pace, Side, Value};
-use socket_lessons::old::framing::{FramingError, Piece, Reassembler, frame};
-use socket_lessons::old::python::escape_unprintable;
-use socket_lessons::old::{ClientConfig, Lesson, Out, ServerConfig, Wire};
-use socket_lessons::old::{output, reuse_address};
+use clap::Args;
+use socket_lessons::cli::seconds;
+use socket_lessons::framing::{FramingError, HEADER_LEN, frame};
+use socket_lessons::output::address;
+use socket_lessons::text::escape;
+use socket_lessons::{Client, Lesson, Out, Server};
 use socket2::{Domain, Socket, Type};
 
-const LESSON: Lesson = Lesson {
+const LESSON: Lesson<ServerOptions, ClientOptions> = Lesson {
     name: "lesson_09",
-    title: "a chat room",
-    defaults: Defaults {
-        port: 4109,
-        wait: Duration::from_secs(10),
-        buffer: None,
-    },
-    options: &[MAX_CLIENTS, NAME, SCRIPT],
+    about: "a chat room",
+    port: 4109,
+    wait: "10",
+    show: false,
     server,
     client,
 };
 
-const MAX_CLIENTS: LessonOption = LessonOption {
-    flag: "--max-clients",
-    value: Value::Count { max: 1000 },
-    placeholder: "N",
-    default: "16",
-    side: Side::Server,
-    help: "how many clients the room holds",
-};
-
-const NAME: LessonOption = LessonOption {
-    flag: "--name",
-    value: Value::Text,
-    placeholder: "NAME",
-    default: "guest",
-    side: Side::Client,
-    help: "the name the others see",
-};
-
-const SCRIPT: LessonOption = LessonOption {
-    flag: "--script",
-    value: Value::Switch,
-    placeholder: "",
-    default: "",
-    side: Side::Client,
-    help: "three scripted clients talk (as in the demo)",
-};
-
-/// The name the server announces joins and leaves under; no client may
-/// take it.
+/// The name joins and leaves are announced under; no client may take it.
 const ROOM: &str = "room";
 /// The longest name, in bytes.
 const MAX_NAME: usize = 32;
 /// The longest message, in bytes: a name or a line.
 const MAX_MESSAGE: usize = 4096;
-/// How many messages may wait for one client's writing thread, and how
-/// many events for the room.
+/// How many messages may wait for the room, and how many pairs (a name and
+/// a text) for one member beyond what its socket has taken.
 const QUEUE: usize = 64;
-/// How long the room waits for room in a full queue before it drops the
-/// client that does not read. While it waits, the other clients wait too,
-/// so this is short.
-const PATIENCE: Duration = Duration::from_secs(2);
-/// How often the room looks again at a full queue.
-const RETRY: Duration = Duration::from_millis(10);
 /// How long a new connection has, in all, to send its name.
 const NAME_WAIT: Duration = Duration::from_secs(10);
+/// How long the room waits for room in full outboxes.
+const PATIENCE: Duration = Duration::from_secs(2);
+/// How long a member's socket may take no bytes before it is dropped.
+const SEND_WAIT: Duration = Duration::from_secs(10);
+
+#[derive(Args, Debug, Clone)]
+struct ServerOptions {
+    /// How many clients the room holds
+    #[arg(long, value_name = "N", default_value_t = 16,
+          value_parser = clap::value_parser!(u16).range(1..=1000))]
+    max_clients: u16,
+}
+
+#[derive(Args, Debug, Clone)]
+struct ClientOptions {
+    /// The name the others see
+    #[arg(long, default_value = "guest")]
+    name: String,
+    /// Play three scripted clients, as the demo does
+    #[arg(long)]
+    script: bool,
+    /// How long the client may run in all (without it: until the server
+    /// closes)
+    #[arg(long, value_name = "SECONDS", value_parser = seconds)]
+    deadline: Option<Duration>,
+}
 
 fn main() -> ExitCode {
     LESSON.main()
 }
 
-// ANCHOR: events
-/// Framed bytes waiting for the thread that writes to one client.
-type Queue = SyncSender<Vec<u8>>;
-
-/// What the threads that read the clients tell the room.
-enum Event {
-    /// A client sent a good name. `queue` feeds the thread that writes to
-    /// it; `socket` lets the room close it.
-    Joined { id: u64, name: String, queue: Queue, socket: Socket },
-    /// A client said a line.
-    Said { id: u64, text: String },
-    /// A client hung up, or broke the protocol (`why` says how).
-    Left { id: u64, why: Option<String> },
-}
-// ANCHOR_END: events
-
 // ANCHOR: server
-fn server(config: &ServerConfig, out: &Out) -> io::Result<()> {
-    let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
-    let listener = config.wire(socket, out);
-    reuse_address(&listener)?;
+fn server(config: &Server<ServerOptions>, out: &Out) -> io::Result<()> {
+    let domain = Domain::for_address(config.address);
+    let listener = Socket::new(domain, Type::STREAM, None)?;
+    #[cfg(unix)]
+    listener.set_reuse_address(true)?;
     listener.bind(&config.address.into())?;
     listener.listen(5)?;
     out.listening(&listener)?;
-    let max_clients = config.extra.count(MAX_CLIENTS.flag) as usize;
-
-    // Every reading thread holds a sender of this channel; the room alone
-    // receives. Events from one client arrive in the order it sent them.
-    // It is bounded: when the room is behind, the readers wait, and the
-    // fastest talker is slowed down by TCP itself.
+    // Every client's threads send the room events on this channel; the
+    // room alone receives them, one at a time, in the order they came. It
+    // is bounded: when the room is behind, the readers wait, stop reading,
+    // and TCP slows the talkers down.
     let (events, room) = mpsc::sync_channel(QUEUE);
+    let max_clients = usize::from(config.options.max_clients);
     let accept_out = out.clone();
-    // The accepting thread runs until the process ends: a server without
-    // --once never stops, and with --once it ends when the room is empty.
-    thread::spawn(move || accept(listener, max_clients, events, accept_out));
-    run_room(room, config.once, out);
+    // Accepting has a thread of its own, which runs until the process ends.
+    thread::spawn(move || accept(&listener, max_clients, &events, &accept_out));
+    run_room(&room, config.once, out);
     Ok(())
 }
 
-/// Accepts clients, and starts a reading thread for each, up to
-/// `max_clients` at once.
+/// Accepts clients, and starts a thread for each, up to `max_clients`.
 fn accept(
-    listener: Wire,
+    listener: &Socket,
     max_clients: usize,
-    events: SyncSender<Event>,
-    out: Out,
+    events: &SyncSender<Event>,
+    out: &Out,
 ) {
     let connected = Arc::new(AtomicUsize::new(0));
     for id in 1.. {
-        let (mut client, address) = match listener.accept() {
+        let (client, from) = match listener.accept() {
             Ok(accepted) => accepted,
             Err(error) => {
+                // Out of file descriptors, say: pause, not a busy loop.
                 out.error(format_args!("accept failed: {error}"));
+                thread::sleep(Duration::from_millis(100));
                 continue;
             }
         };
-        let address = output::address(&address).to_string();
+        let from = address(&from);
         if connected.load(Ordering::SeqCst) >= max_clients {
             out.say(format_args!(
-                "connection {id} from {address}: refused, the room holds \
+                "connection {id} from {from}: refused, the room holds \
                  {max_clients} (--max-clients)"
             ));
-            let _ = client.write_all(&pair(ROOM, "the room is full"));
+            let _ = (&client).write_all(&pair(ROOM, "the room is full"));
             continue;
         }
         connected.fetch_add(1, Ordering::SeqCst);
-        out.say(format_args!("connection {id} from {address}"));
-        // Each thread gets its own handles: a sender of the room's
-        // channel, an `Out`, and the counter.
+        out.say(format_args!("connection {id} from {from}"));
+        // The thread's own handles: a sender, an `Out`, the counter.
         let (events, thread_out, counter) =
             (events.clone(), out.clone(), Arc::clone(&connected));
-        // The thread takes the socket (`move`): from here it is the
-        // client's reader's alone.
         let started = thread::Builder::new().spawn(move || {
-            read_client(client, id, &events, &thread_out);
+            read_client(&client, id, &events, &thread_out);
             counter.fetch_sub(1, Ordering::SeqCst);
         });
-        if let Err(error) = started {
-            // No thread (out of memory or threads): the client is closed.
+        if started.is_err() {
             connected.fetch_sub(1, Ordering::SeqCst);
-            out.error(format_args!("connection {id}: no thread: {error}"));
+            out.error(format_args!("connection {id}: no thread for it"));
         }
     }
 }
 
-/// One client's reading thread: its name first, then its lines, each
-/// passed to the room; at the end, `Left`.
+/// One client's reading thread: its name, then its lines, each passed to
+/// the room; at the end, `Left`.
 fn read_client(
-    mut client: Wire,
+    client: &Socket,
     id: u64,
     events: &SyncSender<Event>,
     out: &Out,
 ) {
-    let mut messages = Messages::new();
-    let name = match join(&mut client, &mut messages) {
+    // In all, not per recv: a byte every few seconds must not hold a place
+    // for hours.
+    let name = match receive(client, Some(Instant::now() + NAME_WAIT)) {
+        Ok(Some(name)) => check(name),
+        Ok(None) => Err("it sent no name".to_string()),
+        Err(error) if timed_out(&error) => {
+            Err(format!("it sent no name within {} s", NAME_WAIT.as_secs()))
+        }
+        Err(error) => Err(why(&error)),
+    };
+    let name = match name {
         Ok(name) => name,
-        Err(error) => {
-            out.say(format_args!("connection {id}: not let in: {error}"));
-            let refusal = pair(ROOM, &format!("not let in: {error}"));
-            let _ = client.write_all(&refusal);
-            return;
+        Err(why) => {
+            out.say(format_args!("connection {id}: not let in: {why}"));
+            return refuse(client, &format!("not let in: {why}"));
         }
     };
-    let socket = client.try_clone();
-    let writer = client.try_clone();
-    let (Ok(socket), Ok(writer)) = (socket, writer) else {
-        out.error(format_args!("connection {id}: cannot share its socket"));
-        return;
+    // A member may be silent as long as it likes.
+    let _ = client.set_read_timeout(None);
+    // The writing thread and the room get handles of their own on the same
+    // socket (dup(2)).
+    let (Ok(writer), Ok(socket)) = (client.try_clone(), client.try_clone())
+    else {
+        return out.error(format_args!("connection {id}: no second handle"));
     };
-    let (queue, to_send) = mpsc::sync_channel(QUEUE);
-    let writer = Wire::new(writer, out, Pace::default(), None);
-    thread::spawn(move || write_client(writer, to_send));
-    if events.send(Event::Joined { id, name, queue, socket }).is_err() {
+    let (outbox, to_send) = mpsc::sync_channel(QUEUE);
+    let writer_events = events.clone();
+    let started = thread::Builder::new()
+        .spawn(move || write_client(&writer, id, &to_send, &writer_events));
+    if started.is_err() {
+        return out.error(format_args!("connection {id}: no thread for it"));
+    }
+    if events.send(Event::Joined { id, name, outbox, socket }).is_err() {
         return; // The room is closed.
     }
     let why = loop {
-        match messages.next(&mut client) {
+        match receive(client, None) {
             Ok(Some(text)) => {
                 if events.send(Event::Said { id, text }).is_err() {
                     return;
                 }
             }
             Ok(None) => break None,
-            Err(error) => break Some(error.to_string()),
+            Err(error) => break Some(why(&error)),
         }
     };
     let _ = events.send(Event::Left { id, why });
 }
 
-/// Reads the client's name, within [`NAME_WAIT`], and checks it.
-fn join(client: &mut Wire, messages: &mut Messages) -> io::Result<String> {
-    // In all, not for each recv: a byte every few seconds must not hold a
-    // place in the room for hours.
-    client.set_deadline(NAME_WAIT);
-    let name = messages.next(client)?.ok_or_else(|| {
-        io::Error::new(io::ErrorKind::UnexpectedEof, "it sent no name")
-    })?;
-    client.clear_deadline();
-    let bad = |why: &str| Err(io::Error::new(io::ErrorKind::InvalidData, why));
+/// A name is printed as it is (`ada joined`): nothing in it may move the
+/// cursor, reverse the text or hide.
+fn check(name: String) -> Result<String, String> {
     if name.is_empty() || name.len() > MAX_NAME {
-        return bad(&format!("a name has 1 to {MAX_NAME} bytes"));
+        return Err(format!("a name has 1 to {MAX_NAME} bytes"));
     }
-    // A name is printed as it is (`... joined`): nothing in it may move
-    // the cursor, reverse the text or hide, which escaping would show.
-    if escape_unprintable(&name) != name || name == ROOM {
-        return bad(&format!(
-            "'{}' cannot be a name",
-            escape_unprintable(&name)
-        ));
+    // For now a stand-in for Python's str.isprintable, stricter (ASCII that
+    // prints, letters and digits) but for letters newer than Python's
+    // Unicode tables.
+    let printable = |c: char| c.is_ascii_graphic() || c.is_alphanumeric();
+    if name == ROOM || !name.chars().all(|c| c == ' ' || printable(c)) {
+        return Err(format!("'{}' cannot be a name", escape(&name)));
     }
     Ok(name)
 }
 
-/// A client's writing thread: sends what the room queues for it, until
-/// the room drops the queue or the client stops taking bytes.
-fn write_client(mut client: Wire, to_send: Receiver<Vec<u8>>) {
-    for bytes in to_send {
-        if client.write_all(&bytes).is_err() {
-            break;
-        }
-    }
-    // Wakes the reading thread too, if it is still waiting.
-    let _ = client.shutdown(Shutdown::Both);
-}
-// ANCHOR_END: server
-
-// ANCHOR: room
-/// Someone in the room, as the room knows them.
-struct Member {
-    name: String,
-    queue: Queue,
-    socket: Socket,
-}
-
-/// The room: the only thread that knows who is here. It takes events in
-/// the order they come and queues each line for everyone but its sender.
-/// With `once`, it closes when the last member leaves.
-fn run_room(events: Receiver<Event>, once: bool, out: &Out) {
-    let mut members: BTreeMap<u64, Member> = BTreeMap::new();
-    for event in events {
-        match event {
-            Event::Joined { id, name, queue, socket } => {
-                if members.values().any(|member| member.name == name) {
-                    out.say(format_args!("connection {id}: {name} is taken"));
-                    let why = format!("not let in: {name} is taken");
-                    let _ = queue.try_send(pair(ROOM, &why));
-                    // Dropping the queue ends its writing thread once the
-                    // refusal is out; that thread then shuts the connection
-                    // down. Shutting it down here could cut the refusal.
-                    drop((queue, socket));
-                    continue;
-                }
-                let here: Vec<&str> =
-                    members.values().map(|m| m.name.as_str()).collect();
-                let listed = here.join(", ");
-                // The list must fit in a message.
-                let welcome = match here.len() {
-                    0 => format!("welcome, {name}; nobody else is here"),
-                    _ if listed.len() > MAX_MESSAGE / 2 => {
-                        format!(
-                            "welcome, {name}; {} others are here",
-                            here.len()
-                        )
-                    }
-                    _ => format!("welcome, {name}; here: {listed}"),
-                };
-                out.say(format_args!("connection {id}: {name} joined"));
-                let _ = queue.try_send(pair(ROOM, &welcome));
-                let joined = format!("{name} joined");
-                broadcast(&mut members, None, ROOM, &joined, out);
-                members.insert(id, Member { name, queue, socket });
-            }
-            Event::Said { id, text } => {
-                let Some(name) = members.get(&id).map(|m| m.name.clone())
-                else {
-                    continue; // Dropped already: its last lines go nowhere.
-                };
-                out.say(format_args!(
-                    "{}: {}",
-                    escape_unprintable(&name),
-                    escape_unprintable(&text)
-                ));
-                broadcast(&mut members, Some(id), &name, &text, out);
-            }
-            Event::Left { id, why } => {
-                if let Some(member) = members.remove(&id) {
-                    let left = match why {
-                        None => format!("{} left", member.name),
-                        Some(why) => {
-                            format!("{} was dropped: {why}", member.name)
-                        }
-                    };
-                    let _ = member.socket.shutdown(Shutdown::Both);
-                    out.say(escape_unprintable(&left));
-                    broadcast(&mut members, None, ROOM, &left, out);
-                }
-            }
-        }
-        if once && members.is_empty() {
-            out.say("the room is empty: closing it (--once)");
+/// Tells a client why it is not let in, and closes well: shutdown(Write)
+/// ends the stream after the refusal, and what the client still sends is
+/// read, for a second at most, so that the close is not a reset (RST),
+/// which could destroy the refusal before the client reads it.
+fn refuse(mut client: &Socket, why: &str) {
+    let _ = client.write_all(&pair(ROOM, why));
+    let _ = client.shutdown(Shutdown::Write);
+    let until = Instant::now() + Duration::from_secs(1);
+    let mut rest = [0; MAX_MESSAGE];
+    while let Ok(left) = time_left(until) {
+        let _ = client.set_read_timeout(Some(left));
+        if !matches!(client.read(&mut rest), Ok(1..)) {
             return;
         }
     }
 }
 
-/// Queues `name` and `text` for every member but `sender`. A member whose
-/// queue stays full for [`PATIENCE`] is not reading: it is dropped, and
-/// that is announced too.
+/// A member's writing thread: sends what the room puts in its outbox. When
+/// the room drops the outbox, the last bytes are out: shutdown(Write).
+fn write_client(
+    mut client: &Socket,
+    id: u64,
+    to_send: &Receiver<Vec<u8>>,
+    events: &SyncSender<Event>,
+) {
+    let sent = client.set_write_timeout(Some(SEND_WAIT)).and_then(|()| {
+        to_send.iter().try_for_each(|bytes| client.write_all(&bytes))
+    });
+    match sent {
+        Ok(()) => {
+            let _ = client.shutdown(Shutdown::Write);
+        }
+        Err(error) => {
+            let why = match timed_out(&error) {
+                true => {
+                    format!("it took nothing for {} s", SEND_WAIT.as_secs())
+                }
+                false => why(&error),
+            };
+            let _ = events.send(Event::Left { id, why: Some(why) });
+        }
+    }
+}
+// ANCHOR_END: server
+
+// ANCHOR: room
+/// What the clients' threads tell the room.
+enum Event {
+    /// A client sent a good name. The room puts what is for it in its
+    /// `outbox`; `socket` lets the room cut it off.
+    Joined {
+        id: u64,
+        name: String,
+        outbox: SyncSender<Vec<u8>>,
+        socket: Socket,
+    },
+    /// A member said a line.
+    Said { id: u64, text: String },
+    /// A member hung up (`why` is `None`), or is to be dropped.
+    Left { id: u64, why: Option<String> },
+}
+
+/// Someone in the room, as the room knows them.
+struct Member {
+    name: String,
+    outbox: SyncSender<Vec<u8>>,
+    socket: Socket,
+}
+
+/// The room: the only thread that knows who is here. With `once`, it closes
+/// when the last member leaves.
+fn run_room(events: &Receiver<Event>, once: bool, out: &Out) {
+    let mut members = BTreeMap::new();
+    for event in events {
+        match event {
+            Event::Joined { id, name, outbox, socket } => {
+                if members.values().any(|m: &Member| m.name == name) {
+                    let why = format!("not let in: {name} is taken");
+                    out.say(format_args!("connection {id}: {why}"));
+                    // Dropping the outbox ends the writing thread once the
+                    // refusal is out.
+                    let _ = outbox.try_send(pair(ROOM, &why));
+                    continue;
+                }
+                out.say(format_args!("connection {id}: {name} joined"));
+                let _ = outbox.try_send(pair(ROOM, &welcome(&name, &members)));
+                let joined = pair(ROOM, &format!("{name} joined"));
+                broadcast(&mut members, None, &joined, out);
+                members.insert(id, Member { name, outbox, socket });
+            }
+            Event::Said { id, text } => {
+                // Dropped already, or never let in: its lines go nowhere.
+                let Some(member) = members.get(&id) else { continue };
+                out.say(format_args!("{}: {}", member.name, escape(&text)));
+                let said = pair(&member.name, &text);
+                broadcast(&mut members, Some(id), &said, out);
+            }
+            Event::Left { id, why } => {
+                if let Some(member) = members.remove(&id) {
+                    leave(&mut members, member, why, out);
+                }
+            }
+        }
+        if once && members.is_empty() {
+            return out.say("the room is empty: closing it (--once)");
+        }
+    }
+}
+
+/// What a new member is told: who is here, if the list fits a message.
+fn welcome(name: &str, members: &BTreeMap<u64, Member>) -> String {
+    let here: Vec<&str> = members.values().map(|m| m.name.as_str()).collect();
+    match here.join(", ") {
+        _ if here.is_empty() => format!("welcome, {name}; nobody else is here"),
+        list if list.len() > MAX_MESSAGE / 2 => {
+            format!("welcome, {name}; {} others are here", here.len())
+        }
+        list => format!("welcome, {name}; here: {list}"),
+    }
+}
+
+/// Puts `bytes` in the outbox of every member but `sender`. A full outbox
+/// gets time to empty, PATIENCE for all of them together: several members
+/// that do not read cost the room PATIENCE once, not once each. One still
+/// full then has not read for long (its socket's buffers are full too): it
+/// is dropped.
 fn broadcast(
     members: &mut BTreeMap<u64, Member>,
     sender: Option<u64>,
-    name: &str,
-    text: &str,
+    bytes: &[u8],
     out: &Out,
 ) {
-    let mut announcements = vec![(sender, name.to_string(), text.to_string())];
-    while let Some((sender, name, text)) = announcements.pop() {
-        let bytes = pair(&name, &text);
-        let mut failed = Vec::new();
-        for (&id, member) in members.iter() {
-            if Some(id) == sender {
-                continue;
+    let patience = Instant::now() + PATIENCE;
+    let mut full = Vec::new();
+    for (&id, member) in members.iter().filter(|(id, _)| Some(**id) != sender) {
+        let mut bytes = bytes.to_vec();
+        // While the room waits here, the talkers wait too: their readers
+        // cannot hand it more events.
+        while let Err(TrySendError::Full(back)) = member.outbox.try_send(bytes)
+        {
+            if Instant::now() >= patience {
+                full.push(id);
+                break;
             }
-            if let Err(why) = deliver(&member.queue, bytes.clone()) {
-                failed.push((id, why));
-            }
+            thread::sleep(Duration::from_millis(10));
+            bytes = back;
         }
-        for (id, why) in failed {
-            if let Some(member) = members.remove(&id) {
-                let _ = member.socket.shutdown(Shutdown::Both);
-                let dropped = format!("{} was dropped: {why}", member.name);
-                out.say(escape_unprintable(&dropped));
-                announcements.push((None, ROOM.to_string(), dropped));
-            }
+        // Disconnected: its writing thread has ended, and said why.
+    }
+    for id in full {
+        if let Some(member) = members.remove(&id) {
+            let waited = PATIENCE.as_secs();
+            let why =
+                format!("it does not read ({QUEUE} messages, {waited} s)");
+            leave(members, member, Some(why), out);
         }
     }
 }
 
-/// Queues `bytes` for one member, waiting up to [`PATIENCE`] while its
-/// queue is full: a client that reads slowly gets time to catch up.
-fn deliver(queue: &Queue, mut bytes: Vec<u8>) -> Result<(), String> {
-    let mut waited = Duration::ZERO;
-    loop {
-        match queue.try_send(bytes) {
-            Ok(()) => return Ok(()),
-            Err(TrySendError::Full(back)) if waited < PATIENCE => {
-                thread::sleep(RETRY);
-                waited += RETRY;
-                bytes = back;
-            }
-            Err(TrySendError::Full(_)) => {
-                return Err(format!(
-                    "it does not read ({QUEUE} messages waited {} s)",
-                    PATIENCE.as_secs()
-                ));
-            }
-            Err(TrySendError::Disconnected(_)) => {
-                return Err("its connection failed".to_string());
-            }
+/// Announces that `member` left. One that is dropped is cut off: what waits
+/// for it is not sent. Otherwise its writing thread sends what waits, then
+/// ends when `member` (and its outbox) is dropped here.
+fn leave(
+    members: &mut BTreeMap<u64, Member>,
+    member: Member,
+    why: Option<String>,
+    out: &Out,
+) {
+    let left = match why {
+        None => format!("{} left", member.name),
+        Some(why) => {
+            let _ = member.socket.shutdown(Shutdown::Both);
+            format!("{} was dropped: {why}", member.name)
         }
-    }
+    };
+    out.say(&left);
+    broadcast(members, None, &pair(ROOM, &left), out);
 }
 // ANCHOR_END: room
 
+// ANCHOR: messages
 /// A name and a text as two framed messages, in one buffer.
 fn pair(name: &str, text: &str) -> Vec<u8> {
     // Both are at most MAX_MESSAGE bytes: framing cannot fail.
@@ -402,118 +409,172 @@ fn pair(name: &str, text: &str) -> Vec<u8> {
     [framed(name), framed(text)].concat()
 }
 
-// ANCHOR: messages
-/// Reads framed UTF-8 messages from a socket, one at a time.
-struct Messages {
-    reassembler: Reassembler,
-    buffer: [u8; MAX_MESSAGE],
-    /// What a recv brought after the message asked for: the next messages,
-    /// then the error that stopped the reader, if one did.
-    waiting: VecDeque<io::Result<String>>,
+/// Reads one framed message, waiting until `until` at most (`None`: for
+/// ever); `None` if the peer closed between messages.
+fn receive(
+    socket: &Socket,
+    until: Option<Instant>,
+) -> io::Result<Option<String>> {
+    let mut header = [0; HEADER_LEN];
+    match recv_exactly(socket, &mut header, until)? {
+        0 => return Ok(None),
+        HEADER_LEN => {}
+        got => return Err(cut("header", got, HEADER_LEN)),
+    }
+    // ASCII digits with spaces around them. A header is a promise from the
+    // peer, not a fact: it is checked before any memory is reserved.
+    let digits = std::str::from_utf8(&header).unwrap_or("").trim_matches(' ');
+    let length = match digits.bytes().all(|b| b.is_ascii_digit()) {
+        true => digits.parse::<u64>().ok(),
+        false => None,
+    };
+    let length = match length {
+        None => Err(FramingError::NotALength { raw: header })?,
+        Some(length) if length > MAX_MESSAGE as u64 => {
+            let (length, max) = (length as usize, MAX_MESSAGE);
+            Err(FramingError::TooLong { length, max })?
+        }
+        Some(length) => length as usize,
+    };
+    let mut message = vec![0; length];
+    let got = recv_exactly(socket, &mut message, until)?;
+    if got < length {
+        return Err(cut("message", got, length));
+    }
+    let text = String::from_utf8(message).map_err(|_| {
+        io::Error::new(io::ErrorKind::InvalidData, "a message not UTF-8")
+    })?;
+    Ok(Some(text))
 }
 
-impl Messages {
-    fn new() -> Self {
-        let reassembler = Reassembler::with_max_len(MAX_MESSAGE);
-        let waiting = VecDeque::new();
-        Messages { reassembler, buffer: [0; MAX_MESSAGE], waiting }
-    }
-
-    /// The next message, or `None` when the peer closes between messages.
-    fn next(&mut self, socket: &mut Wire) -> io::Result<Option<String>> {
-        loop {
-            if let Some(message) = self.waiting.pop_front() {
-                return message.map(Some);
-            }
-            let received = socket.read(&mut self.buffer)?;
-            if received == 0 {
-                return match self.reassembler.finish() {
-                    Ok(_) | Err(FramingError::Empty) => Ok(None),
-                    Err(cut) => Err(cut.into()),
-                };
-            }
-            // One recv may complete several messages, or none. Each waits
-            // its turn as text, a copy: the next recv overwrites the buffer.
-            let mut pieces = self.reassembler.feed(&self.buffer[..received]);
-            loop {
-                match pieces.next_piece() {
-                    Ok(Some(Piece::Header { .. })) => {}
-                    Ok(Some(Piece::Message(bytes))) => {
-                        let text = String::from_utf8(bytes.to_vec());
-                        self.waiting.push_back(text.map_err(|_| {
-                            let why = "a message that is not UTF-8 text";
-                            io::Error::new(io::ErrorKind::InvalidData, why)
-                        }));
-                    }
-                    Ok(None) => break,
-                    Err(error) => {
-                        self.waiting.push_back(Err(error.into()));
-                        break;
-                    }
-                }
-            }
+/// recv(2) until `buffer` is full or the peer closes; how many bytes came.
+fn recv_exactly(
+    mut socket: &Socket,
+    buffer: &mut [u8],
+    until: Option<Instant>,
+) -> io::Result<usize> {
+    let mut got = 0;
+    while got < buffer.len() {
+        if let Some(until) = until {
+            socket.set_read_timeout(Some(time_left(until)?))?;
+        }
+        match socket.read(&mut buffer[got..])? {
+            0 => break,
+            received => got += received,
         }
     }
+    Ok(got)
+}
 
-    /// The next name and text the server sends.
-    fn next_pair(
-        &mut self,
-        socket: &mut Wire,
-    ) -> io::Result<Option<(String, String)>> {
-        let Some(name) = self.next(socket)? else { return Ok(None) };
-        match self.next(socket)? {
-            Some(text) => Ok(Some((name, text))),
-            None => Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "the server closed between a name and its text",
-            )),
-        }
+fn cut(what: &'static str, got: usize, expected: usize) -> io::Error {
+    FramingError::Truncated { what, got, expected }.into()
+}
+
+/// How long until `until`; a timeout error once it has passed (a timeout
+/// under a microsecond reaches the system as 0, which means none at all).
+fn time_left(until: Instant) -> io::Result<Duration> {
+    let left = until.saturating_duration_since(Instant::now());
+    match left < Duration::from_micros(1) {
+        true => Err(io::ErrorKind::TimedOut.into()),
+        false => Ok(left),
+    }
+}
+
+/// Whether a wait ran out: a recv's timeout is EAGAIN (`WouldBlock`).
+fn timed_out(error: &io::Error) -> bool {
+    matches!(error.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
+}
+
+/// Why a connection ended, in the room's words.
+fn why(error: &io::Error) -> String {
+    match error.kind() {
+        io::ErrorKind::ConnectionReset => "its connection was reset".into(),
+        io::ErrorKind::BrokenPipe => "it closed its connection".into(),
+        _ => error.to_string(),
     }
 }
 // ANCHOR_END: messages
 
 // ANCHOR: client
-fn client(config: &ClientConfig, out: &Out) -> io::Result<()> {
+fn client(config: &Client<ClientOptions>, out: &Out) -> io::Result<()> {
+    if let Some(limit) = config.options.deadline {
+        // --deadline: whatever the client is waiting for then, it ends.
+        let out = out.clone();
+        thread::spawn(move || {
+            thread::sleep(limit);
+            let limit = limit.as_secs_f64();
+            out.error(format_args!("gave up after {limit} s (--deadline)"));
+            process::exit(1);
+        });
+    }
     // The demo is the scripted conversation: one command shows a room.
-    if config.demo || config.extra.switch(SCRIPT.flag) {
+    if config.demo || config.options.script {
         return conversation(config, out);
     }
-    let name = config.extra.text(NAME.flag);
-    // A chat waits as long as people talk: no deadline on this socket.
-    let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
-    let mut server = Wire::new(socket, out, Pace::default(), None);
-    out.say(format_args!("connecting to {} as {name}", config.server));
-    server.connect_timeout(&config.server.into(), config.wait)?;
-    server.write_all(&frame(name.as_bytes())?)?;
-
-    // The keyboard has a thread of its own, so that reading it and
-    // reading the socket happen at once.
-    let mut keyboard =
-        Wire::new(server.try_clone()?, out, Pace::default(), None);
+    let name = &config.options.name;
+    out.say(format_args!(
+        "connecting to {} as {}",
+        config.server,
+        escape(name)
+    ));
+    let server = connect(config)?;
+    send(&server, name)?;
+    // The room answers a name at once: a welcome, or why not.
+    match receive_pair(&server)? {
+        Some((from, text)) if from == ROOM && text.starts_with("welcome, ") => {
+            out.say(format_args!("{ROOM}: {}", escape(&text)));
+        }
+        Some((_, text)) => return Err(io::Error::other(escape(&text))),
+        None => return Err(io::Error::other("the server closed at once")),
+    }
+    // From now on a chat waits as long as people talk.
+    server.set_read_timeout(None)?;
+    // The keyboard has a thread of its own, so that reading it and reading
+    // the socket happen at once.
+    let keyboard = server.try_clone()?;
     let keyboard_out = out.clone();
     thread::spawn(move || {
-        if let Err(error) = send_lines(&mut keyboard) {
-            keyboard_out.error(format_args!("cannot send: {error}"));
+        if let Err(error) = send_lines(&keyboard) {
+            keyboard_out.error(format_args!("cannot send: {}", why(&error)));
         }
-        // End of input: no more lines from this side. The server sees the
-        // end of the stream, and says we left.
+        // No more lines: shutdown(2) for writing. The server sees the end
+        // of the stream, says we left, and closes.
         let _ = keyboard.shutdown(Shutdown::Write);
     });
-
-    let mut messages = Messages::new();
-    while let Some((name, text)) = messages.next_pair(&mut server)? {
-        out.say(format_args!(
-            "{}: {}",
-            escape_unprintable(&name),
-            escape_unprintable(&text)
-        ));
+    while let Some((name, text)) = receive_pair(&server)? {
+        out.say(format_args!("{}: {}", escape(&name), escape(&text)));
     }
     out.say("the server closed the connection");
     Ok(())
 }
 
+/// A socket connected to the server, each recv waiting --wait at most.
+fn connect(config: &Client<ClientOptions>) -> io::Result<Socket> {
+    let domain = Domain::for_address(config.server);
+    let server = Socket::new(domain, Type::STREAM, None)?;
+    server.connect_timeout(&config.server.into(), config.wait)?;
+    server.set_read_timeout(Some(config.wait))?;
+    Ok(server)
+}
+
+fn send(mut server: &Socket, text: &str) -> io::Result<()> {
+    server.write_all(&frame(text.as_bytes())?)
+}
+
+/// The next name and text the server sends; `None` when it closes.
+fn receive_pair(server: &Socket) -> io::Result<Option<(String, String)>> {
+    let Some(name) = receive(server, None)? else { return Ok(None) };
+    match receive(server, None)? {
+        Some(text) => Ok(Some((name, text))),
+        None => Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "the server closed between a name and its text",
+        )),
+    }
+}
+
 /// Sends each line of stdin as a framed message, until stdin ends.
-fn send_lines(server: &mut Wire) -> io::Result<()> {
+fn send_lines(server: &Socket) -> io::Result<()> {
     let mut line = Vec::new();
     let mut stdin = io::stdin().lock();
     loop {
@@ -529,54 +590,42 @@ fn send_lines(server: &mut Wire) -> io::Result<()> {
             None => &line,
         };
         if text.len() > MAX_MESSAGE {
-            return Err(io::Error::other(format!(
-                "a line is longer than {MAX_MESSAGE} bytes"
-            )));
+            let why = format!("a line is longer than {MAX_MESSAGE} bytes");
+            return Err(io::Error::other(why));
         }
-        std::str::from_utf8(text).map_err(|_| {
-            io::Error::new(io::ErrorKind::InvalidData, "a line is not UTF-8")
-        })?;
-        server.write_all(&frame(text)?)?;
+        let text = std::str::from_utf8(text)
+            .map_err(|_| io::Error::other("a line is not UTF-8"))?;
+        send(server, text)?;
     }
 }
 // ANCHOR_END: client
 
 // ANCHOR: script
 /// The demo's conversation: who says what, in order.
-const SCRIPT_LINES: [(usize, &str); 4] = [
+const SCRIPT: [(usize, &str); 4] = [
     (0, "hello, everyone"),
     (1, "hi ada! the room works"),
     (2, "hello from cy"),
     (0, "bye for now"),
 ];
-const SCRIPT_NAMES: [&str; 3] = ["ada", "bob", "cy"];
 
 /// A scripted client.
-struct Bot {
+struct Bot<'a> {
     name: &'static str,
-    server: Wire,
-    messages: Messages,
+    server: Socket,
+    out: &'a Out,
 }
 
-impl Bot {
-    /// Reads and shows what the server sends, until a message from `from`
-    /// that contains `text`.
-    fn hear(&mut self, out: &Out, from: &str, text: &str) -> io::Result<()> {
+impl Bot<'_> {
+    /// Shows what the server sends, until `from` says something with `text`.
+    fn hear(&self, from: &str, text: &str) -> io::Result<()> {
         loop {
-            let Some((name, said)) =
-                self.messages.next_pair(&mut self.server)?
-            else {
-                return Err(io::Error::other(format!(
-                    "{}: the server closed the connection",
-                    self.name
-                )));
+            let Some((name, said)) = receive_pair(&self.server)? else {
+                let why = format!("{}: the server closed", self.name);
+                return Err(io::Error::other(why));
             };
-            out.say(format_args!(
-                "{} hears {}: {}",
-                self.name,
-                escape_unprintable(&name),
-                escape_unprintable(&said)
-            ));
+            let (name, said) = (escape(&name), escape(&said));
+            self.out.say(format_args!("{} hears {name}: {said}", self.name));
             if name == from && said.contains(text) {
                 return Ok(());
             }
@@ -586,46 +635,37 @@ impl Bot {
 
 /// Three clients in one process, each waiting to hear the line before its
 /// own, so that the conversation goes the same way every time.
-fn conversation(config: &ClientConfig, out: &Out) -> io::Result<()> {
+fn conversation(config: &Client<ClientOptions>, out: &Out) -> io::Result<()> {
     let mut bots: Vec<Bot> = Vec::new();
-    for name in SCRIPT_NAMES {
-        let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
-        let mut server = config.wire(socket, out);
+    for name in ["ada", "bob", "cy"] {
         out.say(format_args!("{name} connects to {}", config.server));
-        server.connect_timeout(&config.server.into(), config.wait)?;
-        server.set_read_timeout(Some(config.wait))?;
-        server.write_all(&frame(name.as_bytes())?)?;
-        let mut bot = Bot { name, server, messages: Messages::new() };
-        bot.hear(out, ROOM, "welcome")?;
-        for earlier in &mut bots {
-            earlier.hear(out, ROOM, &format!("{name} joined"))?;
+        let server = connect(config)?;
+        send(&server, name)?;
+        let bot = Bot { name, server, out };
+        bot.hear(ROOM, "welcome")?;
+        for earlier in &bots {
+            earlier.hear(ROOM, &format!("{name} joined"))?;
         }
         bots.push(bot);
     }
-    for (speaker, text) in SCRIPT_LINES {
+    for (speaker, text) in SCRIPT {
         let name = bots[speaker].name;
         out.say(format_args!("{name} says: {text}"));
-        bots[speaker].server.write_all(&frame(text.as_bytes())?)?;
-        for (index, bot) in bots.iter_mut().enumerate() {
+        send(&bots[speaker].server, text)?;
+        for (index, bot) in bots.iter().enumerate() {
             if index != speaker {
-                bot.hear(out, name, text)?;
+                bot.hear(name, text)?;
             }
         }
     }
     while !bots.is_empty() {
-        let mut leaving = bots.remove(0);
+        let leaving = bots.remove(0);
         out.say(format_args!("{} leaves", leaving.name));
         leaving.server.shutdown(Shutdown::Write)?;
-        if let Some((name, text)) =
-            leaving.messages.next_pair(&mut leaving.server)?
-        {
-            return Err(io::Error::other(format!(
-                "{} heard {name}: {text} after leaving",
-                leaving.name
-            )));
-        }
-        for bot in &mut bots {
-            bot.hear(out, ROOM, &format!("{} left", leaving.name))?;
+        // The server closes in turn, after what it had queued.
+        while receive_pair(&leaving.server)?.is_some() {}
+        for bot in &bots {
+            bot.hear(ROOM, &format!("{} left", leaving.name))?;
         }
     }
     out.say("everyone has left");

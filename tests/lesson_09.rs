@@ -1,28 +1,60 @@
-//! Lesson 9: the chat room, in every mix of Rust and Python, and against
-//! hostile clients. Every line reaches every other client once, in the
-//! order its sender sent it, and never comes back to its sender.
-
-mod support;
+//! Lesson 9, the chat room: the demo, a room of Rust and Python clients on
+//! each server, hostile clients, a client that does not read, refusals, and
+//! the options. Every line reaches every other client once, in the order its
+//! sender sent it, and never comes back to its sender.
 
 use std::io::{BufReader, Read, Write};
-use std::net::TcpStream;
+use std::net::{Shutdown, TcpStream};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 
-use socket_lessons::old::framing::frame;
-use support::{
-    Process, assert_exit, assert_sides_transcript, assert_transcript, lesson,
+use libtest_mimic::Trial;
+
+use crate::support::{
+    DEADLINE, Process, assert_demo, assert_exit, assert_sides_transcript,
+    assert_transcript, framed, lesson, python_twin, run, story,
 };
 
 const NAME: &str = "lesson_09";
 
-/// The lesson in Rust, or its Python twin (None where python3 is missing).
-fn program(python: bool, args: &[&str]) -> Option<Command> {
-    if !python {
-        return Some(lesson(NAME, args));
+pub fn tests() -> Vec<Trial> {
+    let mut tests = tests![
+        demo,
+        help_lists_each_sides_options,
+        rust_server_drops_hostile_clients,
+        rust_server_drops_a_client_that_does_not_read,
+        a_full_room_says_so,
+        usage_errors_exit_2,
+    ];
+    tests.extend(python_tests![
+        python_demo,
+        python_help_lists_the_same_options,
+        rust_server_with_rust_and_python_clients,
+        python_server_with_rust_and_python_clients,
+        python_server_drops_hostile_clients,
+        python_server_drops_a_client_that_does_not_read,
+        a_refused_name_ends_each_client_the_same_way,
+        each_client_gives_up_at_its_deadline,
+    ]);
+    tests
+}
+
+/// The lesson in Rust, or its Python twin.
+fn program(python: bool, args: &[&str]) -> Command {
+    match python {
+        false => lesson(NAME, args),
+        true => python_twin(NAME, args).expect("python3"),
     }
-    support::python_twin(NAME, args)
+}
+
+/// A server of either language on a port the system picks, and that port.
+fn room(python: bool, options: &[&str]) -> (Process, String) {
+    let mut args = vec!["server", "--port", "0"];
+    args.extend_from_slice(options);
+    let mut server = Process::spawn(program(python, &args));
+    let port = server.listening_port().to_string();
+    (server, port)
 }
 
 /// A client the test itself plays, speaking the protocol byte by byte.
@@ -34,7 +66,7 @@ struct Probe {
 impl Probe {
     fn connect(port: &str) -> Probe {
         let stream = TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
-        stream.set_read_timeout(Some(support::DEADLINE)).unwrap();
+        stream.set_read_timeout(Some(DEADLINE)).unwrap();
         let reader = BufReader::new(stream.try_clone().unwrap());
         Probe { stream, reader }
     }
@@ -50,7 +82,7 @@ impl Probe {
     }
 
     fn say(&mut self, text: &str) {
-        self.stream.write_all(&frame(text.as_bytes()).unwrap()).unwrap();
+        self.stream.write_all(&framed(text.as_bytes())).unwrap();
     }
 
     fn message(&mut self) -> Option<String> {
@@ -85,43 +117,74 @@ fn wait_line(process: &mut Process, line: &str) {
     while !is_it(process.next_line()) {}
 }
 
-fn demo(python: bool) {
-    let Some(command) = program(python, &[]) else { return };
-    let output = support::run(command);
+fn demo() {
+    assert_demo(NAME);
+}
+
+fn python_demo() {
+    // The twin's conversation is the same, line for line.
+    let output = run(program(true, &[]));
     assert_exit(&output, 0);
     assert_eq!(output.stderr, "");
     assert_sides_transcript(NAME, "demo", &output.stdout);
 }
 
-#[test]
-fn demo_is_a_scripted_conversation() {
-    demo(false);
+fn help_lists_each_sides_options() {
+    for (name, args) in [
+        ("help", &["--help"][..]),
+        ("help-server", &["server", "--help"]),
+        ("help-client", &["client", "--help"]),
+    ] {
+        let output = run(lesson(NAME, args));
+        assert_exit(&output, 0);
+        assert_transcript(NAME, name, &output.stdout);
+    }
+    let help = run(lesson(NAME, &["--help"])).stdout;
+    assert!(help.contains("Usage: cargo run --example lesson_09 -- "));
+    // Only what lesson 9 honours.
+    let server = run(lesson(NAME, &["server", "--help"])).stdout;
+    for gone in ["--chunk", "--pause", "--trace", "--hex"] {
+        assert!(!server.contains(gone), "{gone}: {server}");
+    }
 }
 
-#[test]
-fn python_demo_is_a_scripted_conversation() {
-    demo(true);
+fn python_help_lists_the_same_options() {
+    let options = |help: &str| -> Vec<String> {
+        // The first word of each line that explains an option.
+        let mut found: Vec<String> = help
+            .lines()
+            .filter_map(|line| line.trim_start().split([' ', ',']).next())
+            .filter(|word| word.starts_with("--") && *word != "--help")
+            .map(str::to_string)
+            .collect();
+        found.sort();
+        found
+    };
+    for side in ["server", "client"] {
+        let rust = run(lesson(NAME, &[side, "--help"]));
+        let python = run(program(true, &[side, "--help"]));
+        assert_exit(&python, 0);
+        assert_eq!(options(&python.stdout), options(&rust.stdout), "{side}");
+    }
+    for args in [&["server", "--chunk", "5"][..], &["client", "--nmae", "x"]] {
+        let output = run(program(true, args));
+        assert_exit(&output, 2);
+        assert!(!output.stderr.contains("Traceback"), "{}", story(&output));
+    }
 }
 
-/// A Rust client and a Python client, on a Rust and on a Python server,
-/// with the test's own client listening: each hears the others' lines in
-/// order, never its own; each sees who joins and leaves.
+/// A Rust client and a Python client, on a Rust or a Python server, with
+/// the test's own client listening: each hears the others' lines in order,
+/// never its own; each sees who joins and leaves.
 fn mixed_room(python_server: bool) {
-    let server_args = ["server", "--port", "0"];
-    let Some(server) = program(python_server, &server_args) else { return };
-    let mut server = Process::spawn(server);
-    let port = server.listening_port().to_string();
+    let (mut server, port) = room(python_server, &[]);
     let client = |python, name| {
         let args = ["client", "--port", &port, "--name", name];
-        program(python, &args).map(Process::spawn_piped)
+        Process::spawn_piped(program(python, &args))
     };
-    let Some((mut rusty, mut rusty_keys)) = client(false, "rusty") else {
-        return;
-    };
+    let (mut rusty, mut rusty_keys) = client(false, "rusty");
     wait_line(&mut rusty, "room: welcome, rusty; nobody else is here");
-    let Some((mut pyth, mut pyth_keys)) = client(true, "pyth") else {
-        return;
-    };
+    let (mut pyth, mut pyth_keys) = client(true, "pyth");
     wait_line(&mut pyth, "room: welcome, pyth; here: rusty");
     wait_line(&mut rusty, "room: pyth joined");
     let mut probe = Probe::join(&port, "probe");
@@ -150,6 +213,7 @@ fn mixed_room(python_server: bool) {
     wait_line(&mut server, "probe left");
     for output in [&rusty, &pyth] {
         assert_exit(output, 0);
+        assert_eq!(output.stderr, "");
     }
     assert_transcript(NAME, "room-rust-client", &rusty.stdout);
     assert_transcript(NAME, "room-python-client", &pyth.stdout);
@@ -159,23 +223,18 @@ fn mixed_room(python_server: bool) {
     assert_transcript(NAME, "room-server", &server.stdout);
 }
 
-#[test]
 fn rust_server_with_rust_and_python_clients() {
     mixed_room(false);
 }
 
-#[test]
 fn python_server_with_rust_and_python_clients() {
     mixed_room(true);
 }
 
 /// Clients that break the protocol are dropped and announced, each with
-/// the reason; the room goes on.
+/// the reason; names that are not names are refused; the room goes on.
 fn hostile_clients(python_server: bool) {
-    let server_args = ["server", "--port", "0"];
-    let Some(server) = program(python_server, &server_args) else { return };
-    let mut server = Process::spawn(server);
-    let port = server.listening_port().to_string();
+    let (server, port) = room(python_server, &[]);
     let mut watcher = Probe::join(&port, "watcher");
     let attacks: [(&str, &[u8], &str); 4] = [
         (
@@ -199,35 +258,39 @@ fn hostile_clients(python_server: bool) {
         (
             "binary",
             b"2         \xff\xfe",
-            "binary was dropped: a message that is not UTF-8 text",
+            "binary was dropped: a message not UTF-8",
         ),
     ];
     for (name, attack, announcement) in attacks {
         let mut hostile = Probe::join(&port, name);
         watcher.expect("room", &format!("{name} joined"));
         hostile.stream.write_all(attack).unwrap();
-        hostile.stream.shutdown(std::net::Shutdown::Write).unwrap();
+        hostile.stream.shutdown(Shutdown::Write).unwrap();
         watcher.expect("room", announcement);
     }
-    // A name that is not one: not let in, and never announced.
-    let mut nameless = Probe::connect(&port);
-    nameless.say("room");
-    let refusal = nameless.hear().expect("a refusal");
-    assert_eq!(
-        refusal,
-        ("room".into(), "not let in: 'room' cannot be a name".into())
-    );
+    let refused = |name: &str| {
+        let mut probe = Probe::connect(&port);
+        probe.say(name);
+        let refusal = probe.hear().expect("a refusal, before the close");
+        assert_eq!(refusal.0, "room");
+        // Then the end of the stream: a close, not a reset.
+        assert_eq!(probe.hear(), None);
+        refusal.1
+    };
+    assert_eq!(refused("room"), "not let in: 'room' cannot be a name");
     // Nor one that would print as something else: a right-to-left
-    // override, a line separator.
-    let mut disguised = Probe::connect(&port);
-    disguised.say("\u{202e}evil\u{2028}x");
-    let refusal = disguised.hear().expect("a refusal");
-    assert_eq!(refusal.1, r"not let in: '\u202eevil\u2028x' cannot be a name");
-    // A name already in the room: told so before the server closes.
-    let mut twin = Probe::connect(&port);
-    twin.say("watcher");
-    let refusal = twin.hear().expect("a refusal, before the close");
-    assert_eq!(refusal, ("room".into(), "not let in: watcher is taken".into()));
+    // override, a line separator, a character no version of Unicode has.
+    assert_eq!(
+        refused("\u{202e}evil\u{2028}x"),
+        r"not let in: '\u202eevil\u2028x' cannot be a name"
+    );
+    assert!(refused("\u{378}x").ends_with("cannot be a name"));
+    assert_eq!(
+        refused(&"x".repeat(33)),
+        "not let in: a name has 1 to 32 bytes"
+    );
+    assert_eq!(refused("watcher"), "not let in: watcher is taken");
+    // Never announced; and the room goes on.
     let mut friend = Probe::join(&port, "friend");
     watcher.expect("room", "friend joined");
     friend.say("the room goes on");
@@ -235,32 +298,32 @@ fn hostile_clients(python_server: bool) {
     drop(server.stop());
 }
 
-#[test]
 fn rust_server_drops_hostile_clients() {
     hostile_clients(false);
 }
 
-#[test]
 fn python_server_drops_hostile_clients() {
     hostile_clients(true);
 }
 
-/// A client that never reads is dropped when its queue is full; a client
-/// that reads gets every line of a flood, in order.
+/// Two clients that never read are dropped once their outboxes are full;
+/// a client that reads gets every line of a flood, in order.
 fn flood(python_server: bool) {
-    let server_args = ["server", "--port", "0"];
-    let Some(server) = program(python_server, &server_args) else { return };
-    let mut server = Process::spawn(server);
-    let port = server.listening_port().to_string();
+    let (server, port) = room(python_server, &[]);
     let mut watcher = Probe::join(&port, "watcher");
-    let sleeper = Probe::join(&port, "sleeper");
-    watcher.expect("room", "sleeper joined");
+    let sleepers: Vec<Probe> = ["sleeper1", "sleeper2"]
+        .map(|name| {
+            let sleeper = Probe::join(&port, name);
+            watcher.expect("room", &format!("{name} joined"));
+            sleeper
+        })
+        .into();
     let mut flooder = Probe::join(&port, "flooder");
     watcher.expect("room", "flooder joined");
     let stop = AtomicBool::new(false);
     let padding = "x".repeat(4000);
     // At most this many lines: far more than a sleeper's buffers and
-    // queue hold.
+    // outbox hold.
     let most = 20_000;
     thread::scope(|scope| {
         scope.spawn(|| {
@@ -271,30 +334,125 @@ fn flood(python_server: bool) {
                 flooder.say(&format!("{number:05} {padding}"));
             }
         });
-        let mut next = 0;
-        loop {
+        let (mut next, mut dropped) = (0, 0);
+        while dropped < 2 {
             let (from, text) = watcher.hear().expect("the watcher is served");
             if from == "room" {
-                assert!(text.starts_with("sleeper was dropped"), "{text}");
-                stop.store(true, Ordering::SeqCst);
-                break;
+                assert!(text.starts_with("sleeper"), "{text}");
+                assert!(
+                    text.ends_with(
+                        " was dropped: it does not read (64 messages, 2 s)"
+                    ),
+                    "{text}"
+                );
+                dropped += 1;
+                continue;
             }
             assert_eq!(from, "flooder");
             assert_eq!(text, format!("{next:05} {padding}"), "out of order");
             next += 1;
-            assert!(next < most, "the sleeper was never dropped");
+            assert!(next < most, "the sleepers were never dropped");
         }
+        stop.store(true, Ordering::SeqCst);
     });
-    drop(sleeper);
+    drop(sleepers);
     drop(server.stop());
 }
 
-#[test]
 fn rust_server_drops_a_client_that_does_not_read() {
     flood(false);
 }
 
-#[test]
 fn python_server_drops_a_client_that_does_not_read() {
     flood(true);
+}
+
+/// A client whose name is taken is told so, and ends with that error,
+/// exit 1, whatever it had typed already and with its stdin still open,
+/// in both languages and on both servers.
+fn a_refused_name_ends_each_client_the_same_way() {
+    for python_server in [false, true] {
+        let (server, port) = room(python_server, &[]);
+        let _watcher = Probe::join(&port, "watcher");
+        for python in [false, true] {
+            let args = ["client", "--port", &port, "--name", "watcher"];
+            let (process, mut keys) =
+                Process::spawn_piped(program(python, &args));
+            // It may have ended already: then the pipe is closed.
+            let _ = keys.write_all(b"typed before the answer\n");
+            let output = process.finish();
+            assert_exit(&output, 1);
+            assert!(
+                output
+                    .stderr
+                    .ends_with("error: not let in: watcher is taken\n"),
+                "{}",
+                story(&output)
+            );
+            assert_eq!(output.stderr.lines().count(), 1, "{}", story(&output));
+            drop(keys);
+        }
+        drop(server.stop());
+    }
+}
+
+/// --deadline ends a client that waits, in a room where nobody talks.
+fn each_client_gives_up_at_its_deadline() {
+    let (server, port) = room(false, &[]);
+    for python in [false, true] {
+        let args = ["client", "--port", &port, "--deadline", "0.5"];
+        let (process, keys) = Process::spawn_piped(program(python, &args));
+        let output = process.finish();
+        drop(keys);
+        assert_exit(&output, 1);
+        assert!(
+            output.stdout.contains("room: welcome, guest"),
+            "{}",
+            story(&output)
+        );
+        assert!(
+            output
+                .stderr
+                .ends_with("error: gave up after 0.5 s (--deadline)\n"),
+            "{}",
+            story(&output)
+        );
+    }
+    drop(server.stop());
+}
+
+/// With --max-clients 1, a second client is told that the room is full.
+fn a_full_room_says_so() {
+    let (server, port) = room(false, &["--max-clients", "1"]);
+    let _first = Probe::join(&port, "first");
+    let args = ["client", "--port", &port, "--name", "second"];
+    let (process, keys) = Process::spawn_piped(lesson(NAME, &args));
+    let output = process.finish();
+    drop(keys);
+    assert_exit(&output, 1);
+    assert!(
+        output.stderr.ends_with("error: the room is full\n"),
+        "{}",
+        story(&output)
+    );
+    let server = server.stop();
+    assert!(server.stdout.contains("connection 2 from 127.0.0.1:"));
+    assert!(
+        server.stdout.contains(": refused, the room holds 1 (--max-clients)")
+    );
+}
+
+fn usage_errors_exit_2() {
+    for args in [
+        &["server", "--chunk", "5"][..],
+        &["server", "--trace"],
+        &["server", "--max-clients", "0"],
+        &["client", "--deadline", "soon"],
+        &["client", "--nmae", "ada"],
+    ] {
+        let output = run(lesson(NAME, args));
+        assert_exit(&output, 2);
+    }
+    let typo = run(lesson(NAME, &["client", "--nmae", "ada"]));
+    assert!(typo.stderr.contains("a similar argument exists: '--name'"));
 }

@@ -19,6 +19,7 @@ mod lesson_03;
 mod lesson_04;
 mod lesson_07;
 mod lesson_08;
+mod lesson_09;
 mod lesson_10;
 mod lesson_11;
 
@@ -45,6 +46,7 @@ fn main() -> ExitCode {
     tests.extend(lesson_04::tests());
     tests.extend(lesson_07::tests());
     tests.extend(lesson_08::tests());
+    tests.extend(lesson_09::tests());
     tests.extend(lesson_10::tests());
     tests.extend(lesson_11::tests());
     libtest_mimic::run(&arguments, tests).exit_code()

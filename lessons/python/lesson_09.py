@@ -1,66 +1,37 @@
-"""Lesson 9: a chat room, on lesson 5's framing (a 10-character length header,
-then the bytes).
+"""Lesson 9: a chat room, on lesson 5's framing (a 10-character length
+header, then the bytes) carrying UTF-8 text.
 
-A client's first message is its name; each later one is a line it says. The
-server sends every other client two messages for each line: the sender's name,
-then the text. It announces joins and leaves the same way, under the name
-"room".
+A client's first message is its name; each later one is a line it says.
+For each line the server sends every other member two messages: the
+sender's name, then the text. Joins and leaves come the same way, from the
+name "room". Same command line as lessons/lesson_09.rs.
 
 The Rust server is threads and channels; this one is one thread with
 non-blocking sockets and selectors: it reads whoever has sent something and
-writes to whoever has room. Each client's outgoing messages wait in a queue;
-while one is full the server reads no one (the talkers are slowed down by TCP
-itself), and a client whose queue stays full is dropped. The client reads the
-keyboard in a thread of its own (select() cannot watch stdin on Windows).
+writes to whoever has room for more.
 """
 
 import collections
+import errno
+import os
 import selectors
 import socket
 import sys
 import threading
 import time
 
-from common import (
-    Lesson,
-    LessonError,
-    Option,
-    Wire,
-    address_text,
-    escape_unprintable,
-    listener,
-    os_error_text,
-)
-
-MAX_CLIENTS = Option(
-    "--max-clients",
-    ("count", 1000),
-    "N",
-    "16",
-    "server",
-    "how many clients the room holds",
-)
-NAME = Option(
-    "--name", "text", "NAME", "guest", "client", "the name the others see"
-)
-SCRIPT = Option(
-    "--script",
-    "switch",
-    "",
-    "",
-    "client",
-    "three scripted clients talk (as in the demo)",
-)
+import common
+from common import LessonError, escape
 
 HEADERSIZE = 10
-# The name the server announces joins and leaves under; no client may take it.
-ROOM = "room"
-MAX_NAME = 32  # the longest name, in bytes
-MAX_MESSAGE = 4096  # the longest message, in bytes: a name or a line
-QUEUE = 64  # how many messages may wait for one client
-PATIENCE = 2  # seconds a client's queue may stay full before it is dropped
-NAME_WAIT = 10  # seconds a new connection has, in all, to send its name
-TICK = 0.1  # the longest select() waits, so that the waits above are kept
+ROOM = "room"  # joins and leaves are announced under it; no client may take it
+MAX_NAME = 32  # bytes
+MAX_MESSAGE = 4096  # bytes: a name or a line
+QUEUE = 64  # pairs that may wait for one member beyond what its socket took
+NAME_WAIT = 10.0  # seconds a new connection has, in all, to send its name
+PATIENCE = 2.0  # seconds an outbox may stay full before its member is dropped
+SEND_WAIT = 10.0  # seconds a member's socket may take nothing
+CLOSE_WAIT = 1.0  # seconds what a refused client still sends is read
 
 
 def frame(data):
@@ -72,537 +43,496 @@ def pair(name, text):
     return frame(name.encode("utf-8")) + frame(text.encode("utf-8"))
 
 
-def parse_header(header):
-    """ASCII digits with spaces around them, as src/framing.rs reads a
-    header."""
-    digits = header.decode("ascii", errors="replace").strip(" ")
-    if not digits or not all("0" <= c <= "9" for c in digits):
-        raise LessonError(
-            f"the header {header!r} is not a length: it must be digits, "
-            "padded with "
-            f"spaces to {HEADERSIZE} characters"
-        )
-    length = int(digits)
-    if length > MAX_MESSAGE:
-        raise LessonError(
-            f"the header announces a message of {length} bytes, more than the "
-            f"{MAX_MESSAGE} this reader accepts"
-        )
-    return length
+def header_length(header):
+    """ASCII digits with spaces around them. A header is a promise from the
+    peer, not a fact: it is checked before the message is waited for."""
+    digits = header.strip(b" ")
+    if not digits.isdigit():
+        raise LessonError(f"the header {header!r} is not a length: it must "
+                          f"be digits, padded with spaces to {HEADERSIZE} "
+                          "characters")
+    if int(digits) > MAX_MESSAGE:
+        raise LessonError(f"the header announces a message of {int(digits)} "
+                          f"bytes, more than the {MAX_MESSAGE} this reader "
+                          "accepts")
+    return int(digits)
 
 
-class Messages:
-    """Framed UTF-8 messages out of whatever recv returns, in linear time;
-    LessonError for a stream that is not framed text."""
-
-    def __init__(self):
-        self.pending = bytearray()
-        self.start = 0  # the bytes before it are handed out already
-        # The length of the message being received, once its header is in.
-        self.length = None
-
-    def push(self, data):
-        if self.start * 2 >= len(self.pending):
-            del self.pending[
-                : self.start
-            ]  # each byte is moved at most once more
-            self.start = 0
-        self.pending += data
-
-    def next(self):
-        """The next message, or None until more bytes arrive."""
-        if self.length is None:
-            if len(self.pending) - self.start < HEADERSIZE:
-                return None
-            self.length = parse_header(
-                bytes(self.pending[self.start : self.start + HEADERSIZE])
-            )
-            self.start += HEADERSIZE
-        if len(self.pending) - self.start < self.length:
-            return None
-        body = bytes(self.pending[self.start : self.start + self.length])
-        self.start += self.length
-        self.length = None
+def messages(buffer):
+    """Takes each whole message off the front of buffer (a bytearray of what
+    recv returned), as text."""
+    while len(buffer) >= HEADERSIZE:
+        end = HEADERSIZE + header_length(bytes(buffer[:HEADERSIZE]))
+        if len(buffer) < end:
+            return
+        data = bytes(buffer[HEADERSIZE:end])
+        del buffer[:end]
         try:
-            return body.decode("utf-8")
+            yield data.decode("utf-8")
         except UnicodeDecodeError:
-            raise LessonError("a message that is not UTF-8 text") from None
-
-    def finish(self):
-        """When the peer closed: nothing, if it closed between messages."""
-        left = len(self.pending) - self.start
-        if self.length is not None:
-            raise LessonError(
-                f"the connection closed after {left} of the {self.length} "
-                "bytes of "
-                "a message"
-            )
-        if left:
-            raise LessonError(
-                f"the connection closed after {left} of the {HEADERSIZE} "
-                "bytes of a "
-                "header"
-            )
-
-    def receive(self, wire):
-        """The next message from a socket, or None when the peer closes
-        between messages."""
-        while True:
-            text = self.next()
-            if text is not None:
-                return text
-            data = wire.recv(MAX_MESSAGE)
-            if not data:
-                self.finish()
-                return None
-            self.push(data)
-
-    def receive_pair(self, wire):
-        """The next name and text the server sends, or None when it closes."""
-        name = self.receive(wire)
-        if name is None:
-            return None
-        text = self.receive(wire)
-        if text is None:
-            raise LessonError("the server closed between a name and its text")
-        return name, text
+            raise LessonError("a message not UTF-8") from None
 
 
-# -----------------------------------------------------------------------------
-# The server
+def cut(buffer):
+    """When the peer has closed: why the stream was cut, if it was."""
+    if not buffer:
+        return None
+    if len(buffer) < HEADERSIZE:
+        got, expected, what = len(buffer), HEADERSIZE, "header"
+    else:
+        got = len(buffer) - HEADERSIZE
+        expected, what = header_length(bytes(buffer[:HEADERSIZE])), "message"
+    return f"the connection closed after {got} of the {expected} bytes of a {what}"
 
 
-class Member:
-    """A connection, named once it has joined."""
+def why(error):
+    """Why a connection ended, in the room's words."""
+    if isinstance(error, LessonError):
+        return str(error)
+    if error.errno == errno.ECONNRESET:
+        return "its connection was reset"
+    if error.errno == errno.EPIPE:
+        return "it closed its connection"
+    return error.strerror or str(error)
 
-    def __init__(self, number, wire):
-        self.number = number
-        self.wire = wire
-        self.name = None
-        self.messages = Messages()
-        self.outgoing = collections.deque()  # framed pairs waiting to be sent
-        self.sending = None  # what is left of the pair being sent
+
+# --- The server ---------------------------------------------------------------
+
+
+class Connection:
+    def __init__(self, number, sock):
+        self.number, self.sock = number, sock
+        self.name = None  # until it has joined
+        self.inbox = bytearray()  # what came, not yet a whole message
+        self.outbox = collections.deque()  # pairs its socket has not taken
+        # By when it must have sent its name, its socket taken bytes, or a
+        # refused client closed; None: no limit.
+        self.deadline = time.monotonic() + NAME_WAIT  # in all, not per recv
+        self.closing = False  # out of the room: send what waits, then close
+        self.ended = False  # whether it has closed its side
+        self.full_since = None  # when its outbox filled up
         self.events = 0  # what the selector watches it for
-        self.full_since = None  # when its queue filled up
 
 
-def name_problem(name):
-    if not 1 <= len(name.encode("utf-8")) <= MAX_NAME:
-        return f"a name has 1 to {MAX_NAME} bytes"
-    # A name is printed as it is ("... joined"): nothing in it may move the
-    # cursor, reverse the text or hide, which escaping would show.
-    if escape_unprintable(name) != name or name == ROOM:
-        return f"'{escape_unprintable(name)}' cannot be a name"
-    return None
+def server(args, out):
+    with socket.socket(args.family, socket.SOCK_STREAM) as s:
+        # So that a restarted server may bind at once (Unix only: Windows
+        # gives SO_REUSEADDR another meaning).
+        if os.name == "posix":
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(args.address)
+        s.listen(5)
+        out.listening(s)
+        # Correction: the tutorial blocks in accept and recv; a room cannot
+        # wait for one client, so no call here may wait, select() aside.
+        s.setblocking(False)
+        Room(s, args, out).run()
 
 
 class Room:
-    def __init__(self, config, out, sock):
-        self.out = out
-        self.listener = sock
-        self.max_clients = config.extra[MAX_CLIENTS.flag]
-        self.once = config.once
+    def __init__(self, listener, args, out):
+        self.listener, self.args, self.out = listener, args, out
         self.selector = selectors.DefaultSelector()
-        self.selector.register(sock.sock, selectors.EVENT_READ)
-        self.connections = {}  # number -> Member, named or not yet
-        self.members = {}  # number -> Member, named: the room
-        self.number = 0
-        self.closed = False
+        self.selector.register(listener, selectors.EVENT_READ)
+        self.connections = {}  # socket -> Connection, in the room or not
+        self.count = 0
+        self.joined = False  # whether anyone has joined yet (for --once)
+        self.paused = False  # while an outbox is full, no one is read
+
+    def members(self):
+        return [c for c in self.connections.values() if c.name and not c.closing]
 
     def run(self):
-        while not self.closed:
-            self.check()
-            for key, mask in self.selector.select(timeout=TICK):
-                if self.closed:
-                    break
-                if key.data is None:
+        while not (self.args.once and self.joined and not self.members()):
+            deadlines = [c.deadline for c in self.connections.values()
+                         if c.deadline]
+            deadlines += [m.full_since + PATIENCE for m in self.members()
+                          if m.full_since]
+            wait = max(0, min(deadlines) - time.monotonic()) if deadlines else None
+            for key, mask in self.selector.select(wait):
+                conn = self.connections.get(key.fileobj)
+                if key.fileobj is self.listener:
                     self.accept()
-                    continue
-                member = self.connections.get(key.data)
-                if member is not None and mask & selectors.EVENT_READ:
-                    self.read(member)
-                if member is not None and mask & selectors.EVENT_WRITE:
-                    if member.number in self.connections:
-                        self.write(member)
-        for member in list(self.connections.values()):
-            self.forget(member)
+                elif conn and mask & selectors.EVENT_READ:
+                    self.read(conn)
+                if conn and mask & selectors.EVENT_WRITE:
+                    if conn.sock in self.connections:
+                        self.flush(conn)
+            # After reading: a name that came while this process was
+            # stopped still counts.
+            for conn in list(self.connections.values()):
+                if conn.deadline and time.monotonic() >= conn.deadline:
+                    self.expire(conn)
+            self.check_outboxes()
+        self.out.say("the room is empty: closing it (--once)")
 
     def accept(self):
-        self.number += 1
         try:
-            wire, address = self.listener.accept()
+            sock, address = self.listener.accept()
         except OSError as error:
-            self.out.error(f"accept failed: {os_error_text(error)}")
+            # Out of file descriptors, say: pause, not a busy loop.
+            self.out.error(f"accept failed: {common.explain(error, self.args)}")
+            time.sleep(0.1)
             return
-        address = address_text(address)
-        if len(self.connections) >= self.max_clients:
-            self.out.say(
-                f"connection {self.number} from {address}: refused, the room "
-                "holds "
-                f"{self.max_clients} (--max-clients)"
-            )
-            try:
-                wire.sendall(pair(ROOM, "the room is full"))
-            except OSError:
-                pass
-            wire.close()
+        self.count += 1
+        where = f"connection {self.count} from {common.address_text(address)}"
+        if len(self.connections) >= self.args.max_clients:
+            self.out.say(f"{where}: refused, the room holds "
+                         f"{self.args.max_clients} (--max-clients)")
+            with sock:
+                try:
+                    sock.sendall(pair(ROOM, "the room is full"))
+                except OSError:
+                    pass
             return
-        self.out.say(f"connection {self.number} from {address}")
-        wire.sock.setblocking(False)
-        wire.set_read_timeout(
-            0.0
-        )  # select() has said there is something: recv never waits
-        # In all, not for each recv: a byte every few seconds must not hold
-        # a place in the room for hours.
-        wire.set_deadline(NAME_WAIT)
-        member = Member(self.number, wire)
-        self.connections[member.number] = member
-        self.watch(member, False)
+        self.out.say(where)
+        sock.setblocking(False)
+        self.connections[sock] = conn = Connection(self.count, sock)
+        self.watch(conn)
 
-    def watch(self, member, paused):
-        """Watches a socket for what is wanted now: reading unless paused,
-        writing if something waits to be sent."""
-        want = 0 if paused else selectors.EVENT_READ
-        if member.sending is not None or member.outgoing:
-            want |= selectors.EVENT_WRITE
-        if want == member.events:
-            return
-        if member.events == 0:
-            self.selector.register(member.wire.sock, want, member.number)
-        elif want == 0:
-            self.selector.unregister(member.wire.sock)
-        else:
-            self.selector.modify(member.wire.sock, want, member.number)
-        member.events = want
-
-    def check(self):
-        """Refuses connections that sent no name in time; while a queue is
-        full, reads no one; drops a member whose queue stays full for
-        PATIENCE seconds."""
-        now = time.monotonic()
-        for member in list(self.connections.values()):
-            deadline = member.wire.deadline
-            if member.name is None and deadline and now >= deadline[0]:
-                self.out.trace(
-                    f"recv({MAX_MESSAGE}) -> nothing within what was left of "
-                    f"its {NAME_WAIT} s in all"
-                )
-                self.refuse(member, str(member.wire.past_deadline()))
-        for number in sorted(self.members):
-            member = self.members.get(number)
-            if member is None:
-                continue
-            if len(member.outgoing) < QUEUE:
-                member.full_since = None
-            elif member.full_since is None:
-                member.full_since = now
-            elif now - member.full_since >= PATIENCE:
-                self.drop(
-                    member,
-                    f"it does not read ({QUEUE} messages waited {PATIENCE} s)",
-                )
-        paused = any(
-            member.full_since is not None for member in self.members.values()
-        )
-        for member in self.connections.values():
-            self.watch(member, paused)
-
-    def read(self, member):
+    def read(self, conn):
         try:
-            data = member.wire.recv(MAX_MESSAGE)
-        except LessonError as error:
-            if error.timeout:
-                return  # nothing after all
-            if error.past_deadline:
-                return  # no name in time: check() refuses it
-            raise
-        except OSError as error:
-            self.leave(member, os_error_text(error))
+            data = conn.sock.recv(MAX_MESSAGE)
+        except BlockingIOError:
             return
+        except OSError as error:
+            return self.leave(conn, why(error))
+        conn.ended = not data
+        if conn.closing:  # what it still sends is dropped
+            if conn.ended:
+                self.flush(conn)
+            return
+        conn.inbox += data
         try:
             if not data:
-                member.messages.finish()
-                self.leave(member, None)
-                return
-            member.messages.push(data)
-            while member.number in self.connections and not self.closed:
-                text = member.messages.next()
-                if text is None:
-                    break
-                self.said(member, text)
+                return self.leave(conn, cut(conn.inbox))
+            for text in messages(conn.inbox):
+                self.said(conn, text)
+                if conn.closing or conn.sock not in self.connections:
+                    return
         except LessonError as error:
-            self.leave(member, str(error))
+            self.leave(conn, str(error))
 
-    def leave(self, member, why):
-        """The connection ended (why is None) or broke the protocol."""
-        if member.name is None:
-            self.refuse(member, "it sent no name" if why is None else why)
-        else:
-            self.drop(member, why)
-
-    def said(self, member, text):
-        if member.name is not None:
-            self.out.say(
-                f"{escape_unprintable(member.name)}: {escape_unprintable(text)}"
-            )
-            self.broadcast(member.number, member.name, text)
-            return
-        problem = name_problem(text)
-        if problem is not None:
-            self.refuse(member, problem)
-            return
-        if any(other.name == text for other in self.members.values()):
-            self.out.say(f"connection {member.number}: {text} is taken")
-            self.tell(member, f"not let in: {text} is taken")
-            self.forget(member)
-            return
-        here = [self.members[number].name for number in sorted(self.members)]
-        listed = ", ".join(here)
-        # The list must fit in a message.
-        if not here:
-            welcome = f"welcome, {text}; nobody else is here"
-        elif len(listed.encode("utf-8")) > MAX_MESSAGE // 2:
-            welcome = f"welcome, {text}; {len(here)} others are here"
-        else:
-            welcome = f"welcome, {text}; here: {listed}"
-        self.out.say(f"connection {member.number}: {text} joined")
-        member.name = text
-        member.wire.clear_deadline()
-        member.outgoing.append(pair(ROOM, welcome))
+    def said(self, conn, text):
+        if conn.name:
+            self.out.say(f"{conn.name}: {escape(text)}")
+            return self.broadcast(conn, conn.name, text)
+        if not 1 <= len(text.encode("utf-8")) <= MAX_NAME:
+            return self.refuse(conn, f"a name has 1 to {MAX_NAME} bytes")
+        # A name is printed as it is ("ada joined"): nothing in it may move
+        # the cursor, reverse the text or hide.
+        if text == ROOM or not text.isprintable():
+            return self.refuse(conn, f"{text!r} cannot be a name")
+        if any(member.name == text for member in self.members()):
+            return self.refuse(conn, f"{text} is taken")
+        self.out.say(f"connection {conn.number}: {text} joined")
+        self.send(conn, pair(ROOM, welcome(text, self.members())))
         self.broadcast(None, ROOM, f"{text} joined")
-        self.members[member.number] = member
+        conn.name, conn.deadline, self.joined = text, None, True
 
     def broadcast(self, sender, name, text):
         """Queues name and text for every member but the sender."""
         data = pair(name, text)
-        for number, member in self.members.items():
-            if number != sender:
-                member.outgoing.append(data)
+        for member in self.members():
+            if member is not sender:
+                self.send(member, data)
 
-    def write(self, member):
-        if member.sending is None:
-            if not member.outgoing:
-                return
-            member.sending = memoryview(member.outgoing.popleft())
+    def check_outboxes(self):
+        """While an outbox is full, no one is read, so the talkers wait (TCP
+        slows them down). An outbox that stays full for PATIENCE has a
+        member that does not read (its socket's buffers are full too): it
+        is dropped."""
+        now, self.paused = time.monotonic(), False
+        for member in self.members():
+            if len(member.outbox) < QUEUE:
+                member.full_since = None
+            elif member.full_since is None:
+                member.full_since = now
+            elif now - member.full_since >= PATIENCE:
+                why = f"it does not read ({QUEUE} messages, {PATIENCE:g} s)"
+                self.broadcast(None, ROOM, self.drop(member, why))
+                continue
+            self.paused = self.paused or member.full_since is not None
+        for conn in list(self.connections.values()):
+            self.watch(conn)
+
+    def send(self, conn, data):
+        if conn.sock in self.connections:
+            conn.outbox.append(data)
+            self.flush(conn)
+
+    def flush(self, conn):
+        """Sends what waits for conn, as far as its socket takes it now."""
+        progressed = False
         try:
-            sent = member.wire.send(member.sending)
+            while conn.outbox:
+                sent = conn.sock.send(conn.outbox[0])
+                progressed = True
+                if sent < len(conn.outbox[0]):
+                    conn.outbox[0] = conn.outbox[0][sent:]
+                    break
+                conn.outbox.popleft()
         except BlockingIOError:
-            return
-        except OSError:
-            self.drop(member, "its connection failed")
-            return
-        member.sending = (
-            member.sending[sent:] if sent < len(member.sending) else None
-        )
-
-    def tell(self, member, text):
-        """Best effort: a refusal, before the connection is closed."""
-        try:
-            member.wire.sendall(pair(ROOM, text))
-        except OSError:
             pass
-
-    def refuse(self, member, why):
-        if member.number not in self.connections:
-            return
-        self.out.say(f"connection {member.number}: not let in: {why}")
-        self.tell(member, f"not let in: {why}")
-        self.forget(member)
-
-    def drop(self, member, why):
-        """A member leaves (why is None) or is dropped; the others are told."""
-        if self.members.get(member.number) is not member:
-            return
-        self.forget(member)
-        left = (
-            f"{member.name} left"
-            if why is None
-            else f"{member.name} was dropped: {why}"
-        )
-        self.out.say(escape_unprintable(left))
-        self.broadcast(None, ROOM, left)
-        if self.once and not self.members:
-            self.out.say("the room is empty: closing it (--once)")
-            self.closed = True
-
-    def forget(self, member):
-        self.connections.pop(member.number, None)
-        self.members.pop(member.number, None)
-        if member.events:
-            self.selector.unregister(member.wire.sock)
-            member.events = 0
-        member.wire.close()
-
-
-def server(config, out):
-    s = listener(config, out)
-    s.sock.setblocking(False)
-    try:
-        Room(config, out, s).run()
-    finally:
-        s.close()
-
-
-# -----------------------------------------------------------------------------
-# The client
-
-
-def client(config, out):
-    # The demo is the scripted conversation: one command shows a room.
-    if config.demo or config.extra.get(SCRIPT.flag):
-        conversation(config, out)
-        return
-    name = config.extra[NAME.flag]
-    # A chat waits as long as people talk: no deadline on this socket.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    server = Wire(sock, out)
-    try:
-        out.say(f"connecting to {address_text(config.server)} as {name}")
-        server.connect(config.server, config.wait)
-        server.sendall(frame(name.encode("utf-8")))
-
-        # The keyboard has a thread of its own, so that reading it and reading
-        # the socket happen at once.
-        keyboard = Wire(sock, out)
-
-        def send_lines():
+        except OSError as error:
+            conn.outbox.clear()
+            if not conn.closing:
+                return self.leave(conn, why(error))
+        if conn.name and not conn.closing:
+            # A socket that takes nothing for SEND_WAIT is not read.
+            if not conn.outbox:
+                conn.deadline = None
+            elif progressed or conn.deadline is None:
+                conn.deadline = time.monotonic() + SEND_WAIT
+        if conn.closing and not conn.outbox:
+            if conn.ended:
+                return self.forget(conn)
+            # The last bytes are out: shutdown(SHUT_WR) sends the end of
+            # the stream after them.
             try:
-                read_lines(keyboard)
-            except OSError as error:
-                out.error(f"cannot send: {os_error_text(error)}")
-            except LessonError as error:
-                out.error(f"cannot send: {error}")
-            # End of input: no more lines from this side. The server sees the
-            # end of the stream, and says we left.
-            try:
-                sock.shutdown(socket.SHUT_WR)
+                conn.sock.shutdown(socket.SHUT_WR)
             except OSError:
                 pass
+        self.watch(conn)
 
-        threading.Thread(target=send_lines, daemon=True).start()
-        messages = Messages()
-        while True:
-            got = messages.receive_pair(server)
-            if got is None:
-                break
-            out.say(
-                f"{escape_unprintable(got[0])}: {escape_unprintable(got[1])}"
-            )
-        out.say("the server closed the connection")
-    finally:
-        server.close()
-
-
-def read_lines(server):
-    """Sends each line of stdin as a framed message, until stdin ends."""
-    stdin = sys.stdin.buffer
-    while True:
-        # At most one byte more than a message may hold: enough to know the
-        # line is too long, without reading all of it.
-        line = stdin.readline(MAX_MESSAGE + 1)
-        if not line:
+    def watch(self, conn):
+        """Has the selector watch conn for what is wanted now."""
+        wanted = 0 if conn.ended or self.paused else selectors.EVENT_READ
+        if conn.outbox:
+            wanted |= selectors.EVENT_WRITE
+        if wanted == conn.events:
             return
-        text = line
-        if text.endswith(b"\n"):
-            text = text[:-1]
-            if text.endswith(b"\r"):
-                text = text[:-1]
-        if len(text) > MAX_MESSAGE:
-            raise LessonError(f"a line is longer than {MAX_MESSAGE} bytes")
-        try:
-            text.decode("utf-8")
-        except UnicodeDecodeError:
-            raise LessonError("a line is not UTF-8") from None
-        server.sendall(frame(text))
+        if not conn.events:
+            self.selector.register(conn.sock, wanted, conn)
+        elif not wanted:
+            self.selector.unregister(conn.sock)
+        else:
+            self.selector.modify(conn.sock, wanted, conn)
+        conn.events = wanted
+
+    def leave(self, conn, why):
+        """conn's stream ended (why is None), or broke the protocol."""
+        if conn.name is None:
+            return self.refuse(conn, why or "it sent no name")
+        if why is not None:
+            return self.broadcast(None, ROOM, self.drop(conn, why))
+        left = f"{conn.name} left"
+        self.close(conn, SEND_WAIT)  # what waits for it is sent first
+        self.out.say(left)
+        self.broadcast(None, ROOM, left)
+        self.flush(conn)
+
+    def expire(self, conn):
+        if conn.closing:
+            self.forget(conn)
+        elif conn.name is None:
+            self.refuse(conn, f"it sent no name within {NAME_WAIT:g} s")
+        else:
+            self.leave(conn, f"it took nothing for {SEND_WAIT:g} s")
+
+    def refuse(self, conn, why):
+        """Tells a client why it is not let in, and closes well: after the
+        refusal, the end of the stream; what the client still sends is
+        read, for a second at most, so that the close is not a reset (RST),
+        which could destroy the refusal before the client reads it."""
+        self.out.say(f"connection {conn.number}: not let in: {why}")
+        self.close(conn, CLOSE_WAIT)
+        self.send(conn, pair(ROOM, f"not let in: {why}"))
+
+    def close(self, conn, wait):
+        conn.closing, conn.deadline = True, time.monotonic() + wait
+
+    def drop(self, conn, why):
+        """Cuts a member off (what waits for it is not sent); returns the
+        announcement."""
+        self.forget(conn)
+        dropped = f"{conn.name} was dropped: {why}"
+        self.out.say(dropped)
+        return dropped
+
+    def forget(self, conn):
+        if self.connections.pop(conn.sock, None):
+            if conn.events:
+                self.selector.unregister(conn.sock)
+            conn.sock.close()
+
+
+def welcome(name, members):
+    """What a new member is told: who is here, if the list fits a message."""
+    here = ", ".join(member.name for member in members)
+    if not members:
+        return f"welcome, {name}; nobody else is here"
+    if len(here.encode("utf-8")) > MAX_MESSAGE // 2:
+        return f"welcome, {name}; {len(members)} others are here"
+    return f"welcome, {name}; here: {here}"
+
+
+# --- The client ---------------------------------------------------------------
+
+
+def receive(sock, buffer):
+    """The next message from sock, or None when it closes between messages;
+    buffer (a bytearray) keeps what came after it."""
+    while True:
+        for text in messages(buffer):
+            return text
+        data = sock.recv(MAX_MESSAGE)
+        if not data:
+            problem = cut(buffer)
+            if problem:
+                raise LessonError(problem)
+            return None
+        buffer += data
+
+
+def receive_pair(sock, buffer):
+    """The next name and text the server sends; None when it closes."""
+    name = receive(sock, buffer)
+    if name is None:
+        return None
+    text = receive(sock, buffer)
+    if text is None:
+        raise LessonError("the server closed between a name and its text")
+    return name, text
+
+
+def connect(args):
+    """A socket connected to the server; each recv waits --wait at most."""
+    sock = socket.socket(args.family, socket.SOCK_STREAM)
+    sock.settimeout(args.wait)
+    sock.connect(args.address)
+    return sock
+
+
+def client(args, out):
+    if args.deadline is not None:
+        # --deadline: whatever the client is waiting for then, it ends.
+        def give_up():
+            out.error(f"gave up after {args.deadline:g} s (--deadline)")
+            os._exit(common.RUNTIME_ERROR)
+
+        timer = threading.Timer(args.deadline, give_up)
+        timer.daemon = True
+        timer.start()
+    # The demo is the scripted conversation: one command shows a room.
+    if args.demo or args.script:
+        return conversation(args, out)
+    where = common.address_text(args.address)
+    out.say(f"connecting to {where} as {escape(args.name)}")
+    with connect(args) as s:
+        s.sendall(frame(args.name.encode("utf-8")))
+        # The room answers a name at once: a welcome, or why not.
+        buffer = bytearray()
+        answer = receive_pair(s, buffer)
+        if answer is None:
+            raise LessonError("the server closed at once")
+        if answer[0] != ROOM or not answer[1].startswith("welcome, "):
+            raise LessonError(escape(answer[1]))
+        out.say(f"{ROOM}: {escape(answer[1])}")
+        s.settimeout(None)  # from now on, a chat waits as long as people talk
+        # The keyboard has a thread of its own (select() cannot watch stdin
+        # on Windows), so that reading it and reading the socket happen at
+        # once.
+        threading.Thread(target=send_lines, args=(s, out, args),
+                         daemon=True).start()
+        while (got := receive_pair(s, buffer)) is not None:
+            out.say(f"{escape(got[0])}: {escape(got[1])}")
+        out.say("the server closed the connection")
+
+
+def send_lines(sock, out, args):
+    """Sends each line of stdin as a framed message, until stdin ends; then
+    shutdown(SHUT_WR): the server sees the end, says we left, and closes."""
+    try:
+        if sys.stdin is not None:  # None: started with stdin closed
+            # Unbuffered: a daemon thread inside a buffered readline when
+            # the program ends makes Python abort ("Fatal Python error").
+            keyboard = open(sys.stdin.fileno(), "rb", buffering=0,
+                            closefd=False)
+            # At most one byte more than a message may hold: enough to
+            # know the line is too long, without reading all of it.
+            while line := keyboard.readline(MAX_MESSAGE + 1):
+                if line.endswith(b"\n"):
+                    line = line[:-1].removesuffix(b"\r")
+                if len(line) > MAX_MESSAGE:
+                    raise LessonError(f"a line is longer than {MAX_MESSAGE} "
+                                      "bytes")
+                try:
+                    line.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise LessonError("a line is not UTF-8") from None
+                sock.sendall(frame(line))
+    except (OSError, LessonError) as error:
+        out.error(f"cannot send: {why(error)}")
+    try:
+        sock.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
 
 
 # The demo's conversation: who says what, in order.
-SCRIPT_LINES = [
-    (0, "hello, everyone"),
-    (1, "hi ada! the room works"),
-    (2, "hello from cy"),
-    (0, "bye for now"),
-]
-SCRIPT_NAMES = ["ada", "bob", "cy"]
+SCRIPT = [(0, "hello, everyone"), (1, "hi ada! the room works"),
+          (2, "hello from cy"), (0, "bye for now")]
 
 
-class Bot:
-    """A scripted client."""
+def conversation(args, out):
+    """Three clients in one process, each waiting to hear the line before
+    its own, so that the conversation goes the same way every time."""
 
-    def __init__(self, name, server):
-        self.name = name
-        self.server = server
-        self.messages = Messages()
-
-    def hear(self, out, sender, text):
-        """Reads and shows what the server sends, until a message from
-        `sender` that contains `text`."""
+    def hear(bot, sender, text):
+        """Shows what the server sends, until sender says something with
+        text in it."""
+        name, sock, buffer = bot
         while True:
-            got = self.messages.receive_pair(self.server)
+            got = receive_pair(sock, buffer)
             if got is None:
-                raise LessonError(
-                    f"{self.name}: the server closed the connection"
-                )
-            name, said = got
-            out.say(
-                f"{self.name} hears {escape_unprintable(name)}: "
-                f"{escape_unprintable(said)}"
-            )
-            if name == sender and text in said:
+                raise LessonError(f"{name}: the server closed")
+            out.say(f"{name} hears {escape(got[0])}: {escape(got[1])}")
+            if got[0] == sender and text in got[1]:
                 return
 
-
-def conversation(config, out):
-    """Three clients in one process, each waiting to hear the line before its
-    own, so that the conversation goes the same way every time."""
     bots = []
-    try:
-        for name in SCRIPT_NAMES:
-            server = config.wire(
-                socket.socket(socket.AF_INET, socket.SOCK_STREAM), out
-            )
-            bot = Bot(name, server)
-            out.say(f"{name} connects to {address_text(config.server)}")
-            server.connect(config.server, config.wait)
-            server.set_read_timeout(config.wait)
-            server.sendall(frame(name.encode("utf-8")))
-            bot.hear(out, ROOM, "welcome")
-            for earlier in bots:
-                earlier.hear(out, ROOM, f"{name} joined")
-            bots.append(bot)
-        for speaker, text in SCRIPT_LINES:
-            name = bots[speaker].name
-            out.say(f"{name} says: {text}")
-            bots[speaker].server.sendall(frame(text.encode("utf-8")))
-            for index, bot in enumerate(bots):
-                if index != speaker:
-                    bot.hear(out, name, text)
-        while bots:
-            leaving = bots.pop(0)
-            out.say(f"{leaving.name} leaves")
-            leaving.server.sock.shutdown(socket.SHUT_WR)
-            got = leaving.messages.receive_pair(leaving.server)
-            leaving.server.close()
-            if got is not None:
-                raise LessonError(
-                    f"{leaving.name} heard {got[0]}: {got[1]} after leaving"
-                )
-            for bot in bots:
-                bot.hear(out, ROOM, f"{leaving.name} left")
-        out.say("everyone has left")
-    finally:
+    for name in ["ada", "bob", "cy"]:
+        out.say(f"{name} connects to {common.address_text(args.address)}")
+        bot = (name, connect(args), bytearray())
+        bot[1].sendall(frame(name.encode("utf-8")))
+        hear(bot, ROOM, "welcome")
+        for earlier in bots:
+            hear(earlier, ROOM, f"{name} joined")
+        bots.append(bot)
+    for speaker, text in SCRIPT:
+        name, sock, _ = bots[speaker]
+        out.say(f"{name} says: {text}")
+        sock.sendall(frame(text.encode("utf-8")))
         for bot in bots:
-            bot.server.close()
+            if bot is not bots[speaker]:
+                hear(bot, name, text)
+    while bots:
+        name, sock, buffer = bots.pop(0)
+        out.say(f"{name} leaves")
+        with sock:
+            sock.shutdown(socket.SHUT_WR)
+            # The server closes in turn, after what it had queued.
+            while receive_pair(sock, buffer) is not None:
+                pass
+        for bot in bots:
+            hear(bot, ROOM, f"{name} left")
+    out.say("everyone has left")
 
-
-LESSON = Lesson(
-    "lesson_09",
-    "a chat room",
-    4109,
-    server,
-    client,
-    options=[MAX_CLIENTS, NAME, SCRIPT],
-)
 
 if __name__ == "__main__":
-    LESSON.main()
+    top, server_options, client_options = common.parser(
+        "lesson_09", "a chat room", port=4109, wait=10.0, show=False)
+    server_options.add_argument(
+        "--max-clients", type=common.whole(1, 1000), default=16,
+        metavar="N", help="how many clients the room holds")
+    client_options.add_argument("--name", default="guest",
+                                help="the name the others see")
+    client_options.add_argument("--script", action="store_true",
+                                help="play three scripted clients, as the "
+                                "demo does")
+    client_options.add_argument("--deadline", type=common.seconds,
+                                metavar="SECONDS", help="how long the client "
+                                "may run in all (without it: until the server "
+                                "closes)")
+    common.main(top, server, client)
