@@ -27,7 +27,7 @@ use clap::Args;
 use socket_lessons::cli::seconds;
 use socket_lessons::framing::{FramingError, HEADER_LEN, frame};
 use socket_lessons::output::address;
-use socket_lessons::text::escape;
+use socket_lessons::text::{escape, is_printable};
 use socket_lessons::{Client, Lesson, Out, Server};
 use socket2::{Domain, Socket, Type};
 
@@ -211,11 +211,9 @@ fn check(name: String) -> Result<String, String> {
     if name.is_empty() || name.len() > MAX_NAME {
         return Err(format!("a name has 1 to {MAX_NAME} bytes"));
     }
-    // For now a stand-in for Python's str.isprintable, stricter (ASCII that
-    // prints, letters and digits) but for letters newer than Python's
-    // Unicode tables.
-    let printable = |c: char| c.is_ascii_graphic() || c.is_alphanumeric();
-    if name == ROOM || !name.chars().all(|c| c == ' ' || printable(c)) {
+    // Python's rule, str.isprintable, so that both servers let in the same
+    // names.
+    if name == ROOM || !name.chars().all(is_printable) {
         return Err(format!("'{}' cannot be a name", escape(&name)));
     }
     Ok(name)

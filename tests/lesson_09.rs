@@ -285,6 +285,10 @@ fn hostile_clients(python_server: bool) {
         r"not let in: '\u202eevil\u2028x' cannot be a name"
     );
     assert!(refused("\u{378}x").ends_with("cannot be a name"));
+    // Unassigned or format code points that Python refuses: so does Rust.
+    for name in ["\u{13430}x", "\u{1BCA0}x", "\u{1D173}x"] {
+        assert!(refused(name).ends_with("cannot be a name"), "{name:?}");
+    }
     assert_eq!(
         refused(&"x".repeat(33)),
         "not let in: a name has 1 to 32 bytes"
