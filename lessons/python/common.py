@@ -19,8 +19,7 @@ import sys
 import threading
 import time
 
-RUNTIME_ERROR = 1
-USAGE_ERROR = 2  # what argparse exits with, too
+RUNTIME_ERROR = 1  # a usage error is argparse's exit status 2
 
 
 def escape(text):
@@ -34,17 +33,14 @@ def plural(count, noun):
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
-# --- Output -----------------------------------------------------------------
-
-
 def wants_colour(stream):
     """CLICOLOR_FORCE (not "0") wins, then NO_COLOR (not empty) and
     TERM=dumb, then whether the stream is a terminal."""
-    if os.environ.get("CLICOLOR_FORCE", "") not in ("", "0"):
+    env = os.environ.get
+    if env("CLICOLOR_FORCE", "") not in ("", "0"):
         return True
-    if os.environ.get("NO_COLOR", "") or os.environ.get("TERM") == "dumb":
-        return False
-    return stream is not None and stream.isatty()
+    plain = env("NO_COLOR", "") or env("TERM") == "dumb" or stream is None
+    return not plain and stream.isatty()
 
 
 class Out:
@@ -86,13 +82,12 @@ class Out:
         except OSError as error:
             self.trace(f"{name} -> error: {error.strerror or error}")
             raise
+        said = "done"
         if isinstance(result, bytes):
-            self.trace(f"{name} -> {plural(len(result), 'byte')}")
+            said = plural(len(result), "byte")
         elif isinstance(result, tuple):  # accept
-            connected = address_text(result[1])
-            self.trace(f"{name} -> a new socket, connected to {connected}")
-        else:
-            self.trace(f"{name} -> done")
+            said = f"a new socket, connected to {address_text(result[1])}"
+        self.trace(f"{name} -> {said}")
         return result
 
     def hex(self, what, data):
@@ -106,12 +101,10 @@ class Out:
 
     def write(self, stream, kind, line):
         colour = wants_colour(stream)
-        paint = (lambda t, c: f"\x1b[{c}m{t}\x1b[0m") if colour else (
-            lambda t, c: t
-        )
-        text = paint(f"[{self.role}]", self.LABELS[self.role])
-        if kind:
-            text += " " + paint(kind, self.KINDS[kind])
+        words = [(f"[{self.role}]", self.LABELS[self.role])]
+        words += [(kind, self.KINDS[kind])] if kind else []
+        text = " ".join(f"\x1b[{c}m{w}\x1b[0m" if colour else w
+                        for w, c in words)
         try:
             with self.lock:
                 stream.write(f"{text} {line}\n")
@@ -135,9 +128,6 @@ def address_text(address):
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-# --- Slow motion --------------------------------------------------------------
-
-
 def send_all(sock, data, args, out):
     """sendall; with --chunk, in pieces of at most that many bytes, each its
     own sendall, --pause between them, and TCP_NODELAY on so that the system
@@ -155,15 +145,12 @@ def send_all(sock, data, args, out):
         out.hex("sent", piece)
 
 
-# --- The command line ---------------------------------------------------------
-
-
 def seconds(text):
     try:
         value = float(text)
     except ValueError:
         value = -1.0
-    if not 0 <= value <= 3600:
+    if not 0 <= value <= 3600:  # nan fails too
         raise argparse.ArgumentTypeError("expected seconds from 0 to 3600")
     return value
 
@@ -203,8 +190,7 @@ def parser(name, about, port, wait, show=True):
     sides = top.add_subparsers(dest="side")
     defaults = argparse.ArgumentDefaultsHelpFormatter
     server = sides.add_parser("server", parents=[shown],
-                              formatter_class=defaults,
-                              help="listen, and serve clients")
+                              formatter_class=defaults, help="serve clients")
     server.add_argument("--host", default="127.0.0.1", type=host,
                         help="the address to listen on")
     server.add_argument("--port", type=whole(0, 65535), default=port,
@@ -212,8 +198,7 @@ def parser(name, about, port, wait, show=True):
     server.add_argument("--once", action="store_true",
                         help="serve one client, then exit")
     client = sides.add_parser("client", parents=[shown],
-                              formatter_class=defaults,
-                              help="connect to the server")
+                              formatter_class=defaults, help="connect")
     client.add_argument("--host", default="127.0.0.1", type=host,
                         help="the server's address")
     client.add_argument("--port", type=whole(1, 65535), default=port,
@@ -226,15 +211,12 @@ def parser(name, about, port, wait, show=True):
 
 
 class ClientOptions:
-    """The client's own options go to the client and to the demo (no
+    """The client's own options, for the client and for the demo (no
     command), whose client takes them too."""
 
-    def __init__(self, client, demo):
-        self.parsers = (client, demo)
-
-    def add_argument(self, *args, **kwargs):
-        for parser in self.parsers:
-            parser.add_argument(*args, **kwargs)
+    def __init__(self, *parsers):
+        self.add_argument = lambda *a, **k: [p.add_argument(*a, **k)
+                                             for p in parsers]
 
 
 def slow_motion(server):
@@ -249,9 +231,6 @@ def patience(client):
     client.add_argument("--deadline", type=seconds, default=60.0,
                         metavar="SECONDS",
                         help="how long the client may run in all")
-
-
-# --- Running a lesson ---------------------------------------------------------
 
 
 def resolve(args):
@@ -330,6 +309,7 @@ def main(top, serve, connect):
         server_out = Out("server", server_args)
         server_out.listening_queue = queue.Queue()
         status = []
+
         def serve_once():
             status.append(run("server", server_args, serve, connect, server_out))
             server_out.listening_queue.put(None)  # if it never listened
