@@ -241,7 +241,8 @@ def resolve(args):
         found = socket.getaddrinfo(host, args.port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):
         raise LessonError(f"cannot find the host {escape(repr(args.host))}")
-    family, _, _, _, address = sorted(found, key=lambda f: f[0] != socket.AF_INET)[0]
+    found.sort(key=lambda info: info[0] != socket.AF_INET)
+    family, _, _, _, address = found[0]
     args.family, args.address = family, address[:2]
 
 
@@ -257,7 +258,7 @@ def explain(error, args):
     peer = "the client" if serving else "the server"
     where = address_text(args.address) if hasattr(args, "address") else ""
     code = getattr(error, "errno", None)
-    if isinstance(error, (socket.timeout, TimeoutError)) or code == errno.EAGAIN:
+    if isinstance(error, TimeoutError) or code == errno.EAGAIN:
         if serving:
             return "the client sent nothing in time"
         return f"nothing from {where} within {args.wait:g} s (--wait)"
@@ -304,14 +305,15 @@ def main(top, serve, connect):
         # The demo's own options are all the client's.
         client_args = top.parse_args(["client", *sys.argv[1:]])
         for side_args in (server_args, client_args):
-            side_args.trace, side_args.hex, side_args.demo = (
-                getattr(args, "trace", False), getattr(args, "hex", False), True)
+            side_args.trace = getattr(args, "trace", False)
+            side_args.hex, side_args.demo = getattr(args, "hex", False), True
         server_out = Out("server", server_args)
         server_out.listening_queue = queue.Queue()
         status = []
 
         def serve_once():
-            status.append(run("server", server_args, serve, connect, server_out))
+            status.append(
+                run("server", server_args, serve, connect, server_out))
             server_out.listening_queue.put(None)  # if it never listened
 
         # A daemon thread: not waited for if the client fails.

@@ -82,7 +82,8 @@ def cut(buffer):
     else:
         got = len(buffer) - HEADERSIZE
         expected, what = header_length(bytes(buffer[:HEADERSIZE])), "message"
-    return f"the connection closed after {got} of the {expected} bytes of a {what}"
+    return (f"the connection closed after {got} of the {expected} bytes "
+            f"of a {what}")
 
 
 def why(error):
@@ -140,7 +141,8 @@ class Room:
         self.paused = False  # while an outbox is full, no one is read
 
     def members(self):
-        return [c for c in self.connections.values() if c.name and not c.closing]
+        return [c for c in self.connections.values()
+                if c.name and not c.closing]
 
     def run(self):
         while not (self.args.once and self.joined and not self.members()):
@@ -148,7 +150,9 @@ class Room:
                          if c.deadline]
             deadlines += [m.full_since + PATIENCE for m in self.members()
                           if m.full_since]
-            wait = max(0, min(deadlines) - time.monotonic()) if deadlines else None
+            wait = None
+            if deadlines:
+                wait = max(0, min(deadlines) - time.monotonic())
             for key, mask in self.selector.select(wait):
                 conn = self.connections.get(key.fileobj)
                 if key.fileobj is self.listener:

@@ -109,7 +109,8 @@ def decode(kind, value, deny_unknown=False):
         check, expected = CHECKS[name]
         if not check(value[name]):
             raise DecodeError(
-                f"field {name!r}: expected {expected}, got {shown(value[name])}")
+                f"field {name!r}: expected {expected}, "
+                f"got {shown(value[name])}")
     return kind(**{name: value[name] for name in names})
 
 
