@@ -28,7 +28,9 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let mut arguments = libtest_mimic::Arguments::from_args();
     if arguments.test_threads.is_none() {
-        arguments.test_threads = Some(8);
+        let threads = std::env::var("RUST_TEST_THREADS").ok();
+        arguments.test_threads =
+            threads.and_then(|n| n.parse().ok()).or(Some(8));
     }
     if !support::python_found() {
         eprintln!(
