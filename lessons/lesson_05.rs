@@ -197,7 +197,10 @@ fn client(config: &Client<ClientOptions>, out: &Out) -> io::Result<()> {
 /// most `MAX_REPR` characters: `pickle::loads(pickled)?.repr(MAX_REPR)`
 /// once `socket_lessons::pickle` is on main.
 fn unpickled(pickled: &[u8]) -> io::Result<String> {
-    let value = socket_lessons::old::unpickle::unpickle(pickled)?;
+    let value =
+        socket_lessons::old::unpickle::unpickle(pickled).map_err(|why| {
+            io::Error::other(format!("refused to unpickle the message: {why}"))
+        })?;
     let repr = socket_lessons::old::python::repr(&value);
     Ok(match repr.char_indices().nth(MAX_REPR) {
         Some((at, _)) => format!("{}...", &repr[..at]),

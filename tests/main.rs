@@ -10,8 +10,11 @@
 mod support;
 
 mod book_primer;
+mod framing;
 mod from_scratch;
 mod lesson_01;
+mod lesson_05;
+mod lesson_06;
 
 use std::process::ExitCode;
 
@@ -25,10 +28,16 @@ fn main() -> ExitCode {
             "note: python3 not found: the tests that need it are ignored"
         );
     }
-    let tests =
-        [lesson_01::tests(), book_primer::tests(), from_scratch::tests()]
-            .into_iter()
-            .flatten()
-            .collect();
+    let tests = [
+        lesson_01::tests(),
+        lesson_05::tests(),
+        lesson_06::tests(),
+        framing::tests(),
+        book_primer::tests(),
+        from_scratch::tests(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     libtest_mimic::run(&arguments, tests).exit_code()
 }

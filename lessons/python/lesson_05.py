@@ -131,7 +131,7 @@ def client(args, out):
                         m = bounded_pickle.loads(PlainData, body)
                     except bounded_pickle.Refused as why:
                         raise common.LessonError(
-                            f"refused to unpickle message {count}: "
+                            "refused to unpickle the message: "
                             + common.escape(str(why)))
                     out.say(bounded_pickle.shown(m))
                 else:

@@ -121,7 +121,7 @@ class Reader:
                     self.out.say(f"  lesson 5: {unpickled(body)}")
                 except bounded_pickle.Refused as why:
                     raise common.LessonError(
-                        f"refused to unpickle message {self.count}: "
+                        "refused to unpickle the message: "
                         + common.escape(str(why)))
             else:
                 return
