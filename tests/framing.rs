@@ -6,7 +6,7 @@
 use libtest_mimic::Trial;
 use proptest::collection::vec;
 use proptest::prelude::*;
-use proptest::test_runner::{TestCaseError, TestRunner};
+use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use socket_lessons::framing::{
     FramingError, HEADER_LEN, Piece, Reassembler, frame,
 };
@@ -54,6 +54,13 @@ fn framed(messages: &[Vec<u8>]) -> Vec<u8> {
     messages.iter().flat_map(|message| frame(message).unwrap()).collect()
 }
 
+/// proptest's runner with its default 256 cases, and no file of failures
+/// to keep (a module of the one test binary has no source file of its own
+/// for proptest to find).
+fn runner() -> TestRunner {
+    TestRunner::new(Config { failure_persistence: None, ..Config::default() })
+}
+
 /// Runs `test` on random messages and recv sizes (proptest's default 256
 /// cases, shrunk to the smallest failing one).
 fn for_random_streams(
@@ -62,7 +69,7 @@ fn for_random_streams(
     test: impl Fn(Vec<Vec<u8>>, Vec<usize>) -> Result<(), TestCaseError>,
 ) -> Result<(), String> {
     let strategy = (vec(vec(any::<u8>(), body), count), vec(1usize..50, 1..20));
-    TestRunner::default()
+    runner()
         .run(&strategy, |(messages, sizes)| test(messages, sizes))
         .map_err(|error| error.to_string())
 }
@@ -123,7 +130,7 @@ fn a_stream_cut_short_is_an_error_that_says_where() -> Result<(), String> {
         vec(1usize..50, 1..20),
         any::<prop::sample::Index>(),
     );
-    TestRunner::default()
+    runner()
         .run(&strategy, |(messages, sizes, cut)| {
             let stream = framed(&messages);
             let length = cut.index(stream.len());
