@@ -5,7 +5,7 @@
 //! each behind a 10-character header that holds its length. The client reads
 //! with a 10-byte buffer, so a header, a message, or the end of one and the
 //! start of the next arrive in pieces; it rebuilds each message, unpickles
-//! it, and prints it as Python's `print` would.
+//! it, and prints it as Python's `repr` does.
 //!
 //! The tutorial's version has three bugs, fixed here: its header line does
 //! not parse in the copy we have; its client takes the header from the first
@@ -15,36 +15,48 @@
 //! raises an error instead of ending cleanly.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::process::ExitCode;
-use std::time::Duration;
 
+use clap::Args;
 use serde_pickle::{HashableValue, SerOptions, Value};
-use socket_lessons::old::cli::Defaults;
-use socket_lessons::old::framing::{self, HEADER_LEN, Piece, Reassembler};
-use socket_lessons::old::python::{self, bytes_repr, bytes_repr_lines};
-use socket_lessons::old::unpickle::unpickle;
-use socket_lessons::old::{
-    ClientConfig, Lesson, Out, ServerConfig, output, reuse_address,
-};
+use socket_lessons::cli::{Patience, SlowMotion};
+use socket_lessons::errors::Deadline;
+use socket_lessons::framing::{self, HEADER_LEN, Piece, Reassembler};
+use socket_lessons::output::address;
+use socket_lessons::pickle;
+use socket_lessons::text::bytes_repr;
+use socket_lessons::{Client, Lesson, Out, Server};
 use socket2::{Domain, Socket, Type};
 
-const LESSON: Lesson = Lesson {
+const LESSON: Lesson<ServerOptions, ClientOptions> = Lesson {
     name: "lesson_05",
-    title: "pickled object transfer",
-    defaults: Defaults {
-        port: 4105,
-        wait: Duration::from_secs(10),
-        buffer: Some(HEADER_LEN),
-    },
-    options: &[],
+    about: "pickled object transfer",
+    port: 4105,
+    wait: "10",
+    show: true,
     server,
     client,
 };
 
-/// How wide a piece of a pickle's bytes the server prints on one line, so
-/// that with its label a line fits 80 columns.
-const PICKLE_LINE: usize = 69;
+/// The most of a value's `repr` the client prints; then `...`.
+const MAX_REPR: usize = 1000;
+
+#[derive(Args, Debug, Clone)]
+struct ServerOptions {
+    #[command(flatten)]
+    slow: SlowMotion,
+}
+
+#[derive(Args, Debug, Clone)]
+struct ClientOptions {
+    /// The most one recv may return
+    #[arg(long, value_name = "BYTES", default_value_t = HEADER_LEN as u16,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    buffer: u16,
+    #[command(flatten)]
+    patience: Patience,
+}
 
 fn main() -> ExitCode {
     LESSON.main()
@@ -76,85 +88,91 @@ fn messages() -> Result<Vec<Value>, serde_pickle::Error> {
 // ANCHOR_END: messages
 
 // ANCHOR: server
-pub fn server(config: &ServerConfig, out: &Out) -> io::Result<()> {
-    let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
-    let listener = config.wire(socket, out);
-    reuse_address(&listener)?;
+fn server(config: &Server<ServerOptions>, out: &Out) -> io::Result<()> {
+    let domain = Domain::for_address(config.address);
+    let listener = Socket::new(domain, Type::STREAM, None)?;
+    #[cfg(unix)]
+    listener.set_reuse_address(true)?;
     listener.bind(&config.address.into())?;
     listener.listen(5)?;
     out.listening(&listener)?;
-
-    config.serve_clients(out, || {
-        let (mut client, address) = listener.accept()?;
-        let address = output::address(&address);
-        out.say(format_args!("Connection to {address} established"));
-        let mut pickles = Vec::new();
-        for value in messages().map_err(io::Error::other)? {
+    loop {
+        let (client, from) =
+            out.traced("accept()", "a client", || listener.accept())?;
+        out.say(format_args!("Connection to {} established", address(&from)));
+        let mut stream = Vec::new();
+        let values = messages().map_err(io::Error::other)?;
+        for value in &values {
             // pickle.dumps(value). serde-pickle writes protocol 3 (\x80\x03),
             // which every Python 3 reads. Python's bytes differ even at
             // protocol 3: it memoizes each object (q\x00, q\x01: a repeated
             // object is stored once) and writes a small integer in one byte
             // (K\x01) where serde-pickle uses four (J\x01\x00\x00\x00). Both
-            // decode to the same value; the tests check it with Python's own
-            // pickle.loads.
-            let pickled = serde_pickle::value_to_vec(&value, SerOptions::new())
+            // decode to the same value.
+            let pickled = serde_pickle::value_to_vec(value, SerOptions::new())
                 .map_err(io::Error::other)?;
-            out.say(format_args!(
-                "{} pickles to {} bytes:",
-                python::repr(&value),
-                pickled.len(),
-            ));
-            for line in bytes_repr_lines(&pickled, PICKLE_LINE) {
-                out.say(format_args!("  {line}"));
+            let (repr, size) = (unpickled(&pickled)?, pickled.len());
+            out.say(format_args!("{repr} pickles to {size} bytes:"));
+            for row in pickled.chunks(16) {
+                out.say(format_args!("  {}", bytes_repr(row)));
             }
-            pickles.push(pickled);
+            // The length, left-aligned in 10 characters, then the pickle:
+            // Python's bytes(f"{len(mymsg):<10}", "utf-8") + mymsg.
+            stream.extend(framing::frame(&pickled)?);
         }
         out.say(format_args!(
-            "sending {} messages, each behind a {HEADER_LEN}-byte length \
-             header, then closing",
-            pickles.len()
+            "sending {} messages, each behind a {HEADER_LEN}-byte header, \
+             then closing",
+            values.len()
         ));
-        // Each header is the length, left-aligned in 10 characters:
-        // f"{len(msg):<10}". All the messages go out in one sendall: the
-        // stream has no boundaries anyway, and with --chunk one piece may
-        // carry the end of one message and the start of the next.
-        let framed: Vec<Vec<u8>> = pickles
-            .iter()
-            .map(|pickled| framing::frame(pickled))
-            .collect::<io::Result<_>>()?;
-        client.write_all(&framed.concat())?;
-        // close(2): after the last message, the end of the stream tells the
-        // client there are no more.
+        // All in one send: the stream has no boundaries anyway, and with
+        // --chunk a piece may end one message and start the next.
+        if let Err(error) = config.options.slow.send_all(&client, &stream, out)
+        {
+            out.error(format_args!("sending to {}: {error}", address(&from)));
+        }
+        // close(2): the end of the stream tells the client there are no
+        // more messages.
         drop(client);
-        Ok(())
-    })
+        if config.once {
+            return Ok(());
+        }
+    }
 }
 // ANCHOR_END: server
 
 // ANCHOR: client
-fn client(config: &ClientConfig, out: &Out) -> io::Result<()> {
-    let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
-    let mut server = config.wire(socket, out);
+fn client(config: &Client<ClientOptions>, out: &Out) -> io::Result<()> {
+    let domain = Domain::for_address(config.server);
+    let server = Socket::new(domain, Type::STREAM, None)?;
     out.say(format_args!("connecting to {}", config.server));
-    server.connect_timeout(&config.server.into(), config.wait)?;
-    server.set_read_timeout(Some(config.wait))?;
+    out.traced("connect()", "the handshake", || {
+        server.connect_timeout(&config.server.into(), config.wait)
+    })?;
+    out.say(format_args!("connected from {}", address(&server.local_addr()?)));
+    // --deadline bounds the whole run, --wait each recv.
+    let deadline = Deadline::after(config.options.patience.deadline);
 
     // The stream has no message boundaries: a recv into this buffer (10
     // bytes by default) may return a whole header, part of one, or the end
     // of one message and the start of the next. The reassembler keeps what
     // has come and hands back each header and each message once complete.
     let mut reassembler = Reassembler::new();
-    let mut buffer = vec![0; config.buffer];
+    let mut buffer = vec![0; usize::from(config.options.buffer)];
+    let size = buffer.len();
     loop {
-        let received = server.read(&mut buffer)?;
+        server.set_read_timeout(Some(deadline.wait_at_most(config.wait)?))?;
+        let received = out.traced(format!("recv({size})"), "bytes", || {
+            (&server).read(&mut buffer)
+        })?;
+        out.hex("received", &buffer[..received]);
         if received == 0 {
             // The end of the stream between two messages is the normal end;
             // inside one, it is an error.
             let count = reassembler.finish()?;
             out.say(format_args!(
-                "recv({}) returned 0 bytes: the server will send no more, \
-                 after {count} messages",
-                buffer.len()
+                "recv({size}) returned 0 bytes: the server closed, after \
+                 {count} messages"
             ));
             return Ok(());
         }
@@ -167,14 +185,21 @@ fn client(config: &ClientConfig, out: &Out) -> io::Result<()> {
                         bytes_repr(&raw)
                     ));
                 }
-                Piece::Message(pickled) => {
-                    // pickle.loads, but safe: checked within bounds, then
-                    // built from plain data only; no code runs.
-                    let value = unpickle(pickled)?;
-                    out.say(python::repr(&value));
-                }
+                // pickle.loads, but safe: plain data only, within bounds;
+                // no code runs.
+                Piece::Message(pickled) => out.say(unpickled(pickled)?),
             }
         }
     }
 }
 // ANCHOR_END: client
+
+/// `repr(pickle.loads(pickled))`: the pickle read as plain data only (a
+/// peer's pickle could otherwise run code), its repr cut after `MAX_REPR`
+/// characters.
+fn unpickled(pickled: &[u8]) -> io::Result<String> {
+    let value = pickle::loads(pickled).map_err(|why| {
+        io::Error::other(format!("refused to unpickle the message: {why}"))
+    })?;
+    Ok(value.repr(MAX_REPR))
+}

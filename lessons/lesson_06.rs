@@ -2,8 +2,8 @@
 //!
 //! The server is lesson 5's, in slow motion: it sends its four framed
 //! messages as one stream, in pieces of 5 bytes unless `--chunk` says
-//! otherwise, so that pieces cut headers in two and glue the end of one
-//! message to the start of the next, as a real network may.
+//! otherwise, so that pieces cut headers and glue the end of one message
+//! to the start of the next, as a real network may.
 //!
 //! The client hands the bytes of each `recv` to two readers. The first is
 //! the tutorial's lesson-5 client, ported as written: it takes the length
@@ -11,78 +11,147 @@
 //! that many bytes. The client says where that goes wrong. The second is
 //! lesson 5's reader, which gets every message right from the same bytes.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Read};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use socket_lessons::old::cli::{Defaults, Pace};
-use socket_lessons::old::framing::{DEFAULT_MAX_LEN, Piece, Reassembler};
-use socket_lessons::old::python::{self, bytes_repr};
-use socket_lessons::old::unpickle::unpickle;
-use socket_lessons::old::{ClientConfig, Lesson, Out, ServerConfig};
+use clap::Args;
+use serde_pickle::{HashableValue, SerOptions, Value};
+use socket_lessons::cli::{Patience, SlowMotion, seconds};
+use socket_lessons::errors::Deadline;
+use socket_lessons::framing::{self, DEFAULT_MAX_LEN, Piece, Reassembler};
+use socket_lessons::output::address;
+use socket_lessons::pickle;
+use socket_lessons::text::bytes_repr;
+use socket_lessons::{Client, Lesson, Out, Server};
 use socket2::{Domain, Socket, Type};
 
-// Lesson 5's file, for its server: the point of this lesson is the client.
-#[allow(dead_code)]
-#[path = "lesson_05.rs"]
-mod lesson_05;
-
-const LESSON: Lesson = Lesson {
+const LESSON: Lesson<ServerOptions, ClientOptions> = Lesson {
     name: "lesson_06",
-    title: "when a recv brings less, or more, than one message",
-    defaults: Defaults {
-        port: 4106,
-        wait: Duration::from_secs(10),
-        buffer: Some(A),
-    },
-    options: &[],
+    about: "when a recv brings less, or more, than one message",
+    port: 4106,
+    wait: "10",
+    show: true,
     server,
     client,
 };
 
-/// The piece size of the server's sends unless `--chunk` says otherwise:
-/// 5 bytes cut each 10-byte header in two, and the messages (38, 24, 29
-/// and 37 bytes long) end in the middle of a piece.
-const DEFAULT_CHUNK: usize = 5;
-
 /// The tutorial's `a = 10`: the header's size, and its client's buffer.
 const A: usize = 10;
+
+/// The most of a value's `repr` the client prints; then `...`.
+const MAX_REPR: usize = 1000;
+
+#[derive(Args, Debug, Clone)]
+struct ServerOptions {
+    /// Send in pieces of at most BYTES bytes, each its own send: 5 cut the
+    /// headers, and end each message inside a piece
+    #[arg(long, value_name = "BYTES", default_value_t = 5,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    chunk: u16,
+    /// The pause between pieces
+    #[arg(long, value_name = "SECONDS", default_value = "0.2",
+          value_parser = seconds)]
+    pause: Duration,
+}
+
+#[derive(Args, Debug, Clone)]
+struct ClientOptions {
+    /// The most one recv may return
+    #[arg(long, value_name = "BYTES", default_value_t = A as u16,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    buffer: u16,
+    #[command(flatten)]
+    patience: Patience,
+}
 
 fn main() -> ExitCode {
     LESSON.main()
 }
 
+/// Lesson 5's values, in order.
+fn messages() -> Result<Vec<Value>, serde_pickle::Error> {
+    Ok(vec![
+        serde_pickle::to_value(&BTreeMap::from([
+            (1, "Client"),
+            (2, "Server"),
+        ]))?,
+        Value::List(vec![
+            Value::I64(1),
+            Value::I64(2),
+            Value::String("abc".into()),
+        ]),
+        serde_pickle::to_value(&("Rust", 2024, 3.5, true))?,
+        Value::Set(BTreeSet::from([1, 2, 3].map(HashableValue::I64))),
+    ])
+}
+
 // ANCHOR: server
-/// Lesson 5's server, sending in pieces of `DEFAULT_CHUNK` bytes unless
-/// `--chunk` asks for another size.
-fn server(config: &ServerConfig, out: &Out) -> io::Result<()> {
-    let chunk = config.pace.chunk.unwrap_or(DEFAULT_CHUNK);
-    let pace = Pace { chunk: Some(chunk), ..config.pace };
-    lesson_05::server(&ServerConfig { pace, ..config.clone() }, out)
+/// Lesson 5's server, its sends always in slow motion.
+fn server(config: &Server<ServerOptions>, out: &Out) -> io::Result<()> {
+    let domain = Domain::for_address(config.address);
+    let listener = Socket::new(domain, Type::STREAM, None)?;
+    #[cfg(unix)]
+    listener.set_reuse_address(true)?;
+    listener.bind(&config.address.into())?;
+    listener.listen(5)?;
+    out.listening(&listener)?;
+    let ServerOptions { chunk, pause } = config.options;
+    let slow = SlowMotion { chunk: Some(chunk), pause };
+    loop {
+        let (client, from) =
+            out.traced("accept()", "a client", || listener.accept())?;
+        out.say(format_args!("Connection to {} established", address(&from)));
+        let mut stream = Vec::new();
+        for value in messages().map_err(io::Error::other)? {
+            let pickled = serde_pickle::value_to_vec(&value, SerOptions::new())
+                .map_err(io::Error::other)?;
+            let (repr, size) = (unpickled(&pickled)?, pickled.len());
+            out.say(format_args!("{repr} pickles to {size} bytes"));
+            stream.extend(framing::frame(&pickled)?);
+        }
+        out.say(format_args!(
+            "sending {} bytes in pieces of {chunk}, then closing",
+            stream.len()
+        ));
+        // One stream, cut where --chunk says, not where messages end.
+        if let Err(error) = slow.send_all(&client, &stream, out) {
+            out.error(format_args!("sending to {}: {error}", address(&from)));
+        }
+        drop(client);
+        if config.once {
+            return Ok(());
+        }
+    }
 }
 // ANCHOR_END: server
 
 // ANCHOR: client
-fn client(config: &ClientConfig, out: &Out) -> io::Result<()> {
-    let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
-    let mut server = config.wire(socket, out);
+fn client(config: &Client<ClientOptions>, out: &Out) -> io::Result<()> {
+    let domain = Domain::for_address(config.server);
+    let server = Socket::new(domain, Type::STREAM, None)?;
     out.say(format_args!("connecting to {}", config.server));
-    server.connect_timeout(&config.server.into(), config.wait)?;
-    server.set_read_timeout(Some(config.wait))?;
+    out.traced("connect()", "the handshake", || {
+        server.connect_timeout(&config.server.into(), config.wait)
+    })?;
+    out.say(format_args!("connected from {}", address(&server.local_addr()?)));
+    // The tutorial's loop never ends on its own: --deadline ends this one.
+    let deadline = Deadline::after(config.options.patience.deadline);
 
     // One stream, two readers: each gets exactly the bytes of each recv.
     let mut tutorial = TutorialClient::new();
     let mut reassembler = Reassembler::new();
-    let mut buffer = vec![0; config.buffer];
+    let mut buffer = vec![0; usize::from(config.options.buffer)];
+    let size = buffer.len();
     loop {
+        server.set_read_timeout(Some(deadline.wait_at_most(config.wait)?))?;
         // mymsg = s.recv(10)
-        let received = server.read(&mut buffer)?;
+        let received = out.traced(format!("recv({size})"), "bytes", || {
+            (&server).read(&mut buffer)
+        })?;
         let mymsg = &buffer[..received];
-        out.say(format_args!(
-            "recv({}) returned {}",
-            buffer.len(),
-            bytes_repr(mymsg)
-        ));
+        out.say(format_args!("recv({size}) returned {}", bytes_repr(mymsg)));
         if received == 0 {
             break;
         }
@@ -95,11 +164,7 @@ fn client(config: &ClientConfig, out: &Out) -> io::Result<()> {
                     bytes_repr(&raw)
                 )),
                 Piece::Message(pickled) => {
-                    let value = unpickle(pickled)?;
-                    out.say(format_args!(
-                        "  lesson 5: {}",
-                        python::repr(&value)
-                    ));
+                    out.say(format_args!("  lesson 5: {}", unpickled(pickled)?))
                 }
             }
         }
@@ -107,13 +172,23 @@ fn client(config: &ClientConfig, out: &Out) -> io::Result<()> {
     tutorial.closed(out);
     let count = reassembler.finish()?;
     out.say(format_args!(
-        "the tutorial's reader got {} of the {count} messages; lesson 5's \
-         reader got all {count}",
+        "the tutorial's reader got {} of the {count} messages, lesson 5's \
+         all {count}",
         tutorial.messages
     ));
     Ok(())
 }
 // ANCHOR_END: client
+
+/// `repr(pickle.loads(pickled))`: the pickle read as plain data only (a
+/// peer's pickle could otherwise run code), its repr cut after `MAX_REPR`
+/// characters.
+fn unpickled(pickled: &[u8]) -> io::Result<String> {
+    let value = pickle::loads(pickled).map_err(|why| {
+        io::Error::other(format!("refused to unpickle the message: {why}"))
+    })?;
+    Ok(value.repr(MAX_REPR))
+}
 
 // ANCHOR: tutorial
 /// The tutorial's lesson-5 client, one `recv` at a time. Its loop, with
@@ -211,26 +286,19 @@ impl TutorialClient {
             // empty, not a slice past the end.
             let pickled = self.complete_info.get(A..).unwrap_or_default();
             let pickled = pickled.to_vec();
-            match unpickle(&pickled) {
-                Ok(value) => {
+            match unpickled(&pickled) {
+                Ok(repr) => {
                     self.messages += 1;
                     out.say(format_args!(
                         "  tutorial: {} bytes after the header, as x says: \
-                         {}",
+                         {repr}",
                         self.x,
-                        python::repr(&value)
                     ));
                 }
-                Err(error) => {
-                    self.stop(
-                        out,
-                        format!(
-                            "{} bytes after the header, as x says, but \
-                         pickle.loads({}) raises an error: {error}",
-                            self.x,
-                            bytes_repr(&pickled)
-                        ),
-                    );
+                Err(_) => {
+                    let what =
+                        format!("pickle.loads({}) fails", preview(&pickled));
+                    self.stop(out, what);
                     return;
                 }
             }
@@ -246,11 +314,10 @@ impl TutorialClient {
                 from => from,
             } as usize;
             out.say(format_args!(
-                "  tutorial: len(complete_info)-a is now {body}, past x = \
-                 {}: it took {}, the first {extra} of what follows, as part \
-                 of this message, and == x can never be true again",
+                "  tutorial: len(complete_info)-a = {body} > x = {}: it took \
+                 {} of the next message",
                 self.x,
-                bytes_repr(&self.complete_info[from..])
+                preview(&self.complete_info[from..])
             ));
             self.overshot = Some(self.complete_info.len());
             self.complete_info = Vec::new();
@@ -263,17 +330,13 @@ impl TutorialClient {
             return;
         }
         if self.rec_msg {
-            self.stop_message(
-                out,
-                "recv returned b'', and int(b'') raises ValueError",
-            );
+            self.stop_message(out, "int(b'') raises ValueError");
             return;
         }
         let length = self.overshot.unwrap_or(self.complete_info.len());
         out.say(format_args!(
-            "  tutorial: every recv now returns b'' at once, and \
-             len(complete_info)-a stays {}, never x = {}: the tutorial's \
-             loop would spin here forever",
+            "  tutorial: len(complete_info)-a stays {}, never x = {}: it \
+             spins on b'' for ever",
             length as i64 - A as i64,
             self.x
         ));
@@ -286,9 +349,17 @@ impl TutorialClient {
 
     fn stop_message(&self, out: &Out, what: impl std::fmt::Display) {
         out.say(format_args!(
-            "  tutorial: {what}: the tutorial's client stops here, with an \
-             error"
+            "  tutorial: {what}: its client stops here, with an error"
         ));
+    }
+}
+
+/// At most 20 of `bytes`, as Python writes bytes: a peer's bytes may be
+/// megabytes.
+fn preview(bytes: &[u8]) -> String {
+    match bytes.get(..20) {
+        Some(start) if bytes.len() > 20 => format!("{}...", bytes_repr(start)),
+        _ => bytes_repr(bytes),
     }
 }
 

@@ -1,89 +1,201 @@
 //! Lesson 6, run for real: lesson 5's server in slow motion, and a client
 //! that reads the same stream with the tutorial's algorithm and with lesson
-//! 5's reader. For each piece size, the transcript says exactly what the
-//! tutorial's algorithm gets wrong, and that lesson 5's reader gets all four
-//! messages.
-
-mod support;
+//! 5's reader. For each piece size, the transcript says what the tutorial's
+//! algorithm gets wrong, and that lesson 5's reader gets all four messages;
+//! the Python twin, in every pairing, says the same.
 
 use std::io::Write;
 use std::net::TcpListener;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use socket_lessons::old::framing::frame;
+use libtest_mimic::Trial;
 
-use support::{
-    Output, assert_exit, assert_sides_transcript, assert_transcript, lesson,
-    mask_ports, python3, run, server_then_client, unfold,
+use crate::support::{
+    Output, assert_exit, assert_sides_transcript, assert_transcript, framed,
+    lesson, python_twin, run, server_then_client, story,
 };
 
-const ALL_FOUR: &str = "lesson 5's reader got all 4";
+const NAME: &str = "lesson_06";
+const ALL_FOUR: &str = "lesson 5's all 4";
 
-/// The server sends in pieces of `chunk` bytes, 50 ms apart: long enough
-/// for the client to take each piece before the next arrives, so that the
-/// recvs, and the transcript, are the same on every run.
-fn client_of_chunked_server(chunk: &str) -> String {
-    let mut server = lesson("lesson_06", &["server", "--port", "0", "--once"]);
-    server.args(["--chunk", chunk, "--pause", "0.05"]);
-    let (_, client) = server_then_client(server, |port| {
-        lesson("lesson_06", &["client", "--port", port])
-    });
-    assert_eq!(client.stderr, "");
-    assert_transcript("lesson_06", &format!("chunk-{chunk}"), &client.stdout);
-    unfold(&client.stdout)
+pub fn tests() -> Vec<Trial> {
+    let mut tests = tests![
+        demo,
+        help_lists_each_sides_options,
+        one_byte_pieces_give_the_tutorial_a_length_from_half_a_header,
+        five_byte_pieces_glue_the_next_header_to_the_first_message,
+        five_byte_pieces_cut_the_first_header_in_two_the_others_in_three,
+        thirteen_byte_pieces_take_one_byte_of_the_next_header,
+        sixteen_byte_pieces_let_one_message_through_then_glue,
+        with_the_whole_stream_there_at_once_the_tutorial_still_overshoots,
+        usage_errors_exit_2,
+    ];
+    tests.extend(python_tests![
+        python_demo,
+        even_a_whole_message_ends_the_tutorials_loop_in_an_error,
+        python_client_runs_the_tutorials_loop_on_the_rust_server,
+        python_and_rust_clients_agree_on_one_byte_pieces,
+        rust_client_reads_the_python_server,
+        python_usage_errors_exit_2,
+    ]);
+    tests
 }
 
-#[test]
-fn demo_shows_the_tutorial_overshooting_and_lesson_5_getting_all() {
-    let output = run(lesson("lesson_06", &[]));
+fn demo() {
+    let output = run(lesson(NAME, &[]));
     assert_exit(&output, 0);
     assert_eq!(output.stderr, "");
-    assert_sides_transcript("lesson_06", "demo", &output.stdout);
+    assert_sides_transcript(NAME, "demo", &output.stdout);
 }
 
-#[test]
+fn help_lists_each_sides_options() {
+    for (name, args) in [
+        ("help", &["--help"][..]),
+        ("help-server", &["server", "--help"]),
+        ("help-client", &["client", "--help"]),
+    ] {
+        let output = run(lesson(NAME, args));
+        assert_exit(&output, 0);
+        assert_transcript(NAME, name, &output.stdout);
+    }
+}
+
+/// The client of a server that sends in pieces of `chunk` bytes, 50 ms
+/// apart: long enough for the client to take each piece before the next
+/// arrives, so that the recvs, and the transcript, are the same on every
+/// run.
+fn client_of_chunked_server(chunk: &str, client: &[&str]) -> Output {
+    let mut server = lesson(NAME, &["server", "--port", "0", "--once"]);
+    server.args(["--chunk", chunk, "--pause", "0.05"]);
+    let (_, client) = server_then_client(server, |port| {
+        let mut command = lesson(NAME, &["client", "--port", port]);
+        command.args(client);
+        command
+    });
+    assert_eq!(client.stderr, "");
+    client
+}
+
+fn chunk_transcript(chunk: &str) -> String {
+    let client = client_of_chunked_server(chunk, &[]);
+    assert_transcript(NAME, &format!("chunk-{chunk}"), &client.stdout);
+    client.stdout
+}
+
 fn one_byte_pieces_give_the_tutorial_a_length_from_half_a_header() {
-    let client = client_of_chunked_server("1");
+    let client = chunk_transcript("1");
     assert!(client.contains(
         "tutorial: x = int(b'3') = 3, from 1 of the 10 bytes of the header"
     ));
-    assert!(client.contains("pickle.loads(b'\\x80\\x03}') raises an error"));
+    assert!(client.contains("tutorial: pickle.loads(b'\\x80\\x03}') fails"));
     assert!(client.contains("got 0 of the 4 messages"));
     assert!(client.contains(ALL_FOUR));
+    // It believes the message complete after 12 more bytes: the rest of
+    // the header, and 3 past it.
+    let lines: Vec<&str> = client.lines().collect();
+    let x = lines.iter().position(|line| line.contains("x = int(")).unwrap();
+    let loads = lines.iter().position(|line| line.contains("fails")).unwrap();
+    let recvs = lines[x..loads]
+        .iter()
+        .filter(|line| line.starts_with("[client] recv(10) returned"))
+        .count();
+    assert_eq!(recvs, 12, "{client}");
 }
 
-#[test]
 fn five_byte_pieces_glue_the_next_header_to_the_first_message() {
-    let client = client_of_chunked_server("5");
+    let client = chunk_transcript("5");
     assert!(client.contains("from 5 of the 10 bytes of the header"));
     assert!(client.contains(
-        "it took b'24', the first 2 of what follows, as part of this message"
+        "len(complete_info)-a = 40 > x = 38: it took b'24' of the next message"
     ));
     assert!(client.contains("stays 158, never x = 38"));
     assert!(client.contains("got 0 of the 4 messages"));
     assert!(client.contains(ALL_FOUR));
 }
 
-#[test]
+/// The sizes of the recvs, as `--trace` reports them.
+fn recv_sizes(client: &str) -> Vec<usize> {
+    client
+        .lines()
+        .filter_map(|line| {
+            line.split_once("trace: recv(10) -> ")?.1.split_once(' ')
+        })
+        .map(|(bytes, _)| bytes.parse().unwrap())
+        .collect()
+}
+
+fn five_byte_pieces_cut_the_first_header_in_two_the_others_in_three() {
+    let client = client_of_chunked_server("5", &["--trace"]).stdout;
+    let mut ends = vec![0];
+    for size in recv_sizes(&client) {
+        ends.push(ends.last().unwrap() + size);
+    }
+    // Where each header starts: after the headers and messages before it.
+    let lengths: Vec<usize> = client
+        .lines()
+        .filter_map(|line| {
+            line.split_once("the message is ")?.1.split_once(' ')
+        })
+        .map(|(length, _)| length.parse().unwrap())
+        .collect();
+    let mut start = 0;
+    let mut pieces = Vec::new();
+    for length in lengths {
+        let header = start..start + 10;
+        // The recvs that brought a byte of it.
+        let brought = ends
+            .windows(2)
+            .filter(|recv| recv[0] < header.end && header.start < recv[1])
+            .count();
+        pieces.push(brought);
+        start = header.end + length;
+    }
+    assert_eq!(pieces, [2, 3, 3, 3], "{client}");
+}
+
 fn thirteen_byte_pieces_take_one_byte_of_the_next_header() {
-    let client = client_of_chunked_server("13");
-    assert!(client.contains("tutorial: x = int(b'38        ') = 38"));
-    assert!(client.contains("it took b'2', the first 1 of what follows"));
+    let client = chunk_transcript("13");
+    assert!(client.contains("tutorial: x = int(b'38        ') = 38\n"));
+    assert!(client.contains("it took b'2' of the next message"));
     assert!(client.contains("got 0 of the 4 messages"));
     assert!(client.contains(ALL_FOUR));
 }
 
-#[test]
 fn sixteen_byte_pieces_let_one_message_through_then_glue() {
-    let client = client_of_chunked_server("16");
+    let client = chunk_transcript("16");
     assert!(client.contains(
         "tutorial: 38 bytes after the header, as x says: {1: 'Client', 2: \
          'Server'}"
     ));
-    assert!(client.contains("it took b'29      ', the first 8 of what"));
+    assert!(client.contains("it took b'29      ' of the next message"));
     assert!(client.contains("got 1 of the 4 messages"));
     assert!(client.contains(ALL_FOUR));
+}
+
+/// With no slow motion, the whole stream is there at once: each recv(10)
+/// takes 10 bytes, and a 38-byte message's last recv runs 2 bytes into the
+/// next header. The tutorial's reader works only while a connection
+/// carries one message.
+fn with_the_whole_stream_there_at_once_the_tutorial_still_overshoots() {
+    let client = client_of_chunked_server("65535", &[]).stdout;
+    assert_transcript(NAME, "whole-stream", &client);
+    assert!(client.contains("tutorial: x = int(b'38        ') = 38\n"));
+    assert!(client.contains("recv(10) returned b'Serveru.24'"));
+    assert!(client.contains("it took b'24' of the next message"));
+    assert!(client.contains("got 0 of the 4 messages"), "{client}");
+}
+
+fn usage_errors_exit_2() {
+    for args in [
+        &["client", "--chunk", "5"][..],
+        &["server", "--chunk", "0"],
+        &["server", "--chunk", "65536"],
+        &["server", "--pause", "x"],
+        &["server", "--buffer", "5"],
+    ] {
+        assert_exit(&run(lesson(NAME, args)), 2);
+    }
 }
 
 /// A server of the test's own, on a port the system picks: to one client,
@@ -105,115 +217,116 @@ fn serve_in_pieces(bytes: Vec<u8>, piece: usize) -> (String, JoinHandle<()>) {
     (port, server)
 }
 
-/// The Rust client's output for `bytes` sent in pieces of `piece` bytes,
-/// and the Python client's for the same bytes in the same pieces (`None`
-/// where python3 is missing). Both run at once, each with a server of its
-/// own.
-fn rust_and_python_clients(
-    bytes: &[u8],
-    piece: usize,
-) -> (Output, Option<Output>) {
-    let python = python3("lessons/python/lesson_06.py").map(|mut python| {
-        let (port, server) = serve_in_pieces(bytes.to_vec(), piece);
-        python.args(["client", "--port", &port]);
-        thread::spawn(move || {
-            let output = run(python);
-            server.join().unwrap();
-            output
-        })
+/// The Rust client's output, and the Python client's, for `bytes` sent in
+/// pieces of `piece` bytes, each with a server of its own, at once.
+fn rust_and_python_clients(bytes: &[u8], piece: usize) -> (Output, Output) {
+    let (port, server) = serve_in_pieces(bytes.to_vec(), piece);
+    let python = python_twin(NAME, &["client", "--port", &port]).unwrap();
+    let python = thread::spawn(move || {
+        let output = run(python);
+        server.join().unwrap();
+        output
     });
     let (port, server) = serve_in_pieces(bytes.to_vec(), piece);
-    let rust = run(lesson("lesson_06", &["client", "--port", &port]));
+    let rust = run(lesson(NAME, &["client", "--port", &port]));
     server.join().unwrap();
-    (rust, python.map(|python| python.join().unwrap()))
+    (rust, python.join().unwrap())
 }
 
-/// Both clients end with `code` and print the same lines, byte for byte.
-fn assert_twins_agree(rust: &Output, python: Option<&Output>, code: i32) {
+/// What a client's readers did: its lines after the first two (connecting,
+/// connected from), which name each recv's bytes and what each reader made
+/// of them.
+fn readers(output: &Output) -> Vec<&str> {
+    output.stdout.lines().skip(2).collect()
+}
+
+/// Both clients end with `code`, and say the same of every recv.
+fn assert_twins_agree(rust: &Output, python: &Output, code: i32) {
     assert_exit(rust, code);
-    if let Some(python) = python {
-        assert_exit(python, code);
-        assert_eq!(
-            mask_ports(&python.stdout),
-            mask_ports(&rust.stdout),
-            "{}",
-            python.stderr
-        );
-        assert_eq!(python.stderr, rust.stderr);
-    }
+    assert_exit(python, code);
+    assert_eq!(readers(python), readers(rust), "{}", story(python));
 }
 
-#[test]
+fn python_demo() {
+    let output = run(python_twin(NAME, &[]).unwrap());
+    assert_exit(&output, 0);
+    assert!(output.stdout.contains("lesson 5: ('Python', 3, 3.5, True)\n"));
+    assert!(output.stdout.contains("got 0 of the 4 messages, lesson 5's all"));
+}
+
 fn even_a_whole_message_ends_the_tutorials_loop_in_an_error() {
-    // A server of the test's own sends one framed message in one send and
-    // closes: the tutorial's reader gets it, then takes int(b'').
+    // One framed message in one send, then a close: the tutorial's reader
+    // gets it, then takes int(b'').
     let pickled = serde_pickle::to_vec(&7, Default::default()).unwrap();
-    let (rust, python) = rust_and_python_clients(&frame(&pickled).unwrap(), 64);
-    assert_twins_agree(&rust, python.as_ref(), 0);
-    let client = unfold(&rust.stdout);
+    let (rust, python) = rust_and_python_clients(&framed(&pickled), 64);
+    assert_twins_agree(&rust, &python, 0);
+    let client = &rust.stdout;
     assert!(
         client.contains("tutorial: 8 bytes after the header, as x says: 7")
     );
     assert!(client.contains(
-        "recv returned b'', and int(b'') raises ValueError: the tutorial's \
-         client stops here"
+        "tutorial: int(b'') raises ValueError: its client stops here"
     ));
     assert!(client.contains("got 1 of the 1 messages"), "{client}");
 }
 
-#[test]
 fn python_client_runs_the_tutorials_loop_on_the_rust_server() {
-    let Some(mut python) = python3("lessons/python/lesson_06.py") else {
-        return;
-    };
-    let mut server = lesson("lesson_06", &["server", "--port", "0", "--once"]);
+    let mut server = lesson(NAME, &["server", "--port", "0", "--once"]);
     server.args(["--chunk", "5", "--pause", "0.05"]);
-    let (_, client) = server_then_client(server, |port| {
-        python.args(["client", "--port", port]);
-        python
+    let (_, python) = server_then_client(server, |port| {
+        python_twin(NAME, &["client", "--port", port]).unwrap()
     });
-    assert_eq!(client.stderr, "");
-    // What the Rust client prints for the same pieces; and the copy the
-    // book shows as the Python client's.
-    assert_transcript("lesson_06", "chunk-5", &client.stdout);
-    assert_transcript("lesson_06", "python-client", &client.stdout);
+    assert_eq!(python.stderr, "");
+    assert_transcript(NAME, "python-client", &python.stdout);
+    // The same recvs, and the same of each, as the Rust client says.
+    let rust = client_of_chunked_server("5", &[]);
+    assert_eq!(readers(&python), readers(&rust));
 }
 
-#[test]
 fn python_and_rust_clients_agree_on_one_byte_pieces() {
-    // One message, 34 bytes, in 1-byte pieces: the tutorial's int() of the
-    // first piece, a space, fails at once; lesson 5's reader, in Rust and
-    // in Python, puts the message together again from 34 recvs.
+    // One message, 34 bytes, in 1-byte pieces, its header starting with a
+    // space: the tutorial's int() of the first piece fails at once; lesson
+    // 5's reader, in Rust and in Python, puts the message together again.
     let pickled =
         serde_pickle::to_vec(&(1, 2, "abc"), Default::default()).unwrap();
-    let framed = frame(&pickled).unwrap();
-    let framed = [&b" "[..], &framed[..9], &framed[10..]].concat();
-    let (rust, python) = rust_and_python_clients(&framed, 1);
-    assert_twins_agree(&rust, python.as_ref(), 0);
-    let client = unfold(&rust.stdout);
+    let message = framed(&pickled);
+    let message = [&b" "[..], &message[..9], &message[10..]].concat();
+    let (rust, python) = rust_and_python_clients(&message, 1);
+    assert_twins_agree(&rust, &python, 0);
+    let client = &rust.stdout;
     assert!(client.contains(
-        "tutorial: int(b' ') raises ValueError: the tutorial's client stops"
+        "tutorial: int(b' ') raises ValueError: its client stops here"
     ));
     assert!(client.contains("lesson 5: (1, 2, 'abc')"), "{client}");
     assert!(client.contains("got 0 of the 1 messages"), "{client}");
 }
 
-#[test]
 fn rust_client_reads_the_python_server() {
-    let Some(mut python) = python3("lessons/python/lesson_06.py") else {
-        return;
-    };
-    // The Python server's pickles (protocol 4), in its default 5-byte
-    // pieces, 50 ms apart.
-    python.args(["server", "--port", "0", "--once", "--chunk", "5"]);
-    python.args(["--pause", "0.05"]);
-    let (server, client) = server_then_client(python, |port| {
-        lesson("lesson_06", &["client", "--port", port])
+    // The Python server's pickles (protocol 4), in 5-byte pieces.
+    let server = python_twin(
+        NAME,
+        &["server", "--port", "0", "--once", "--pause", "0.05"],
+    );
+    let (server, client) = server_then_client(server.unwrap(), |port| {
+        lesson(NAME, &["client", "--port", port])
     });
     assert_eq!((client.stderr.as_str(), server.stderr.as_str()), ("", ""));
-    let client = unfold(&client.stdout);
+    assert_transcript(NAME, "client-of-python-server", &client.stdout);
+    let client = client.stdout;
     assert!(client.contains("tutorial: x = int(b'38   ') = 38, from 5 of"));
     assert!(client.contains("lesson 5: ('Python', 3, 3.5, True)"));
     assert!(client.contains("got 0 of the 4 messages"), "{client}");
     assert!(client.contains(ALL_FOUR), "{client}");
+}
+
+fn python_usage_errors_exit_2() {
+    for args in [
+        &["client", "--chunk", "5"][..],
+        &["server", "--chunk", "0"],
+        &["server", "--pause", "x"],
+    ] {
+        let output = run(python_twin(NAME, args).unwrap());
+        assert_exit(&output, 2);
+        assert!(!output.stderr.contains("Traceback"), "{}", story(&output));
+    }
 }

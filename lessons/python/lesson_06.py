@@ -1,170 +1,142 @@
 """Lesson 6: when a recv brings less, or more, than one message.
 
 The server is lesson 5's, in slow motion: its four framed messages go out as
-one stream, in pieces of 5 bytes unless --chunk says otherwise, so that pieces
-cut headers in two and glue the end of one message to the start of the next, as
-a real network may.
+one stream, in pieces of 5 bytes unless --chunk says otherwise, so that
+pieces cut headers and glue the end of one message to the start of the
+next, as a real network may.
 
-The client hands the bytes of each recv to two readers. The first is the
-tutorial's lesson-5 client, as written: it takes the length from the first recv
-of each message and waits until it has exactly that many bytes. The client says
-where that goes wrong. The second is lesson 5's reader, which gets every
-message right from the same bytes.
-
-Neither reader unpickles with pickle.loads: the bytes come from a peer, so both
-use plain_pickle.loads, which reads plain data only (see plain_pickle.py).
+The client hands the bytes of each recv to two readers: the tutorial's
+lesson-5 client, as written, which takes the length from the first recv of
+each message and waits until it has exactly that many bytes; and lesson 5's
+reader, which gets every message right from the same bytes.
+Same command line as lessons/lesson_06.rs.
 """
 
-import copy
+import codecs
+import os
 import pickle
 import socket
+import time
 
-import plain_pickle
-from common import Lesson, LessonError, address_text, listener
-from lesson_05 import HEADERSIZE, MAX_LENGTH, MESSAGES, PROTOCOL, parse_header
+import bounded_pickle
+import common
 
-# The tutorial's `a = 10`: the header's size, and its client's buffer.
-a = HEADERSIZE
-
-# The piece size of the server's sends unless --chunk says otherwise: 5 bytes
-# cut each 10-byte header in two, and the messages end in the middle of a
-# piece.
-DEFAULT_CHUNK = 5
+a = 10  # the tutorial's name: the header's size, and its client's buffer
+MAX_LENGTH = 16 * 1024 * 1024  # the longest message either reader keeps
+MESSAGES = [{1: "Client", 2: "Server"}, [1, 2, "abc"],
+            ("Python", 3, 3.5, True), {1, 2, 3}]
+PROTOCOL = 4  # pinned: pickle.dumps's default changes with Python's version
 
 
-def unpickle(data):
-    """plain_pickle.loads and plain_repr: the value's repr, or Refused."""
-    return plain_pickle.plain_repr(plain_pickle.loads(data))
-
-
-def server(config, out):
-    """Lesson 5's server, sending in pieces of DEFAULT_CHUNK bytes unless
-    --chunk asks for another size, and sending its four messages in one
-    sendall, so that one piece may carry the end of one message and the
-    start of the next."""
-    config = copy.copy(config)
-    if config.chunk is None:
-        config.chunk = DEFAULT_CHUNK
-    s = listener(config, out)
-
-    def serve_one():
-        clt, adr = s.accept()
-        try:
-            out.say(f"Connection to {address_text(adr)} established")
-            pickles = []
+def server(args, out):
+    with socket.socket(args.family, socket.SOCK_STREAM) as s:
+        if os.name == "posix":
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(args.address)
+        s.listen(5)
+        out.listening(s)
+        while True:
+            clt, adr = out.traced(s.accept, waits_for="a client")
+            out.say(f"Connection to {common.address_text(adr)} established")
+            stream = b""
             for m in MESSAGES:
                 mymsg = pickle.dumps(m, protocol=PROTOCOL)
-                out.say(f"{m!r} pickles to {len(mymsg)} bytes: {mymsg!r}")
-                pickles.append(mymsg)
-            out.say(
-                f"sending {len(pickles)} messages, each behind a {a}-byte "
-                "length header, "
-                "then closing"
-            )
-            clt.sendall(
-                b"".join(
-                    bytes(f"{len(mymsg):<{a}}", "utf-8") + mymsg
-                    for mymsg in pickles
-                )
-            )
-        finally:
+                out.say(f"{m!r} pickles to {len(mymsg)} bytes")
+                stream += bytes(f"{len(mymsg):<{a}}", "utf-8") + mymsg
+            out.say(f"sending {len(stream)} bytes in pieces of {args.chunk}, "
+                    "then closing")
+            try:  # one stream, cut where --chunk says, not where messages end
+                common.send_all(clt, stream, args, out)
+            except OSError as error:
+                out.error(f"sending: {common.explain(error, args)}")
             clt.close()
+            if args.once:
+                break
 
-    config.serve_clients(out, serve_one)
-    s.close()
+
+# Lesson 5's: the globals plain data's pickles name, called only as
+# pickle.dumps calls them.
+ALLOWED = {("builtins", "set"): set, ("builtins", "frozenset"): frozenset,
+           ("builtins", "bytearray"): bytearray, ("builtins", "bytes"): bytes,
+           ("_codecs", "encode"): codecs.encode}
+CALLS = [(), (list,), (bytes,), (str, "latin1")]
+
+
+class PlainData(bounded_pickle.BoundedUnpickler):
+    """Lesson 5's Unpickler: find_class gives only ALLOWED's globals."""
+
+    def find_class(self, module, name):
+        module = "builtins" if module == "__builtin__" else module
+        if (module, name) not in ALLOWED:
+            raise bounded_pickle.Refused(f"it names the global {module}.{name}")
+
+        def call(*args):
+            if tuple(map(type, args[:1])) + args[1:] not in CALLS:
+                raise bounded_pickle.Refused(
+                    f"it calls {name} with what plain data never gives")
+            return ALLOWED[module, name](*args)
+        return call
+
+
+def unpickled(data):
+    """repr(pickle.loads(data)), for plain data only and bounded."""
+    return bounded_pickle.shown(bounded_pickle.loads(PlainData, data))
+
+
+def preview(data):
+    """At most 20 of a peer's bytes: they may be megabytes."""
+    return f"{data[:20]!r}..." if len(data) > 20 else repr(data)
 
 
 class Reader:
-    """Lesson 5's reader: keeps what each recv brings, and hands back each
-    header and each message once it is complete. A bytearray and an offset:
-    linear time in all.
-    """
+    """Lesson 5's reader: keeps what each recv brings, and takes out each
+    header and each message once whole."""
 
-    def __init__(self):
-        self.pending = bytearray()
-        self.start = 0
-        # The length of the message being received, once its header is in.
-        self.length = None
-        self.count = 0
+    def __init__(self, out):
+        self.out, self.pending, self.length, self.count = out, bytearray(), \
+            None, 0
 
-    def push(self, received):
-        """The lines to print for what `received` completes."""
-        self.pending += received
-        lines = []
+    def push(self, mymsg):
+        self.pending += mymsg
         while True:
-            left = len(self.pending) - self.start
-            if self.length is None and left >= a:
-                header = bytes(self.pending[self.start : self.start + a])
-                self.start += a
-                self.length = parse_header(header)
-                lines.append(
-                    f"  lesson 5: header {header!r}: the message is "
-                    f"{self.length} bytes"
-                )
-            elif self.length is not None and left >= self.length:
-                body = bytes(
-                    self.pending[self.start : self.start + self.length]
-                )
-                self.start += self.length
-                self.length = None
-                self.count += 1
+            if self.length is None and len(self.pending) >= a:
+                header = bytes(self.pending[:a])
+                del self.pending[:a]
+                text = header.decode("ascii", errors="replace").strip(" ")
+                if not (text.isascii() and text.isdigit()):
+                    raise common.LessonError(f"the header {header!r} is not "
+                                             "a length")
+                if int(text) > MAX_LENGTH:
+                    raise common.LessonError(f"the header announces {text} "
+                                             "bytes, more than the "
+                                             f"{MAX_LENGTH} this client takes")
+                self.length = int(text)
+                self.out.say(f"  lesson 5: header {header!r}: the message is "
+                             f"{self.length} bytes")
+            elif self.length is not None and len(self.pending) >= self.length:
+                body = bytes(self.pending[:self.length])
+                del self.pending[:self.length]
+                self.length, self.count = None, self.count + 1
                 try:
-                    lines.append(f"  lesson 5: {unpickle(body)}")
-                except plain_pickle.Refused as refusal:
-                    raise LessonError(str(refusal)) from None
+                    self.out.say(f"  lesson 5: {unpickled(body)}")
+                except bounded_pickle.Refused as why:
+                    raise common.LessonError(
+                        "refused to unpickle the message: "
+                        + common.escape(str(why)))
             else:
-                break
-        if self.start > 0 and self.start * 2 >= len(self.pending):
-            del self.pending[: self.start]
-            self.start = 0
-        return lines
+                return
 
     def finish(self):
-        """The number of messages, once the stream has ended; an error if
-        it ended inside one."""
-        left = len(self.pending) - self.start
-        if self.length is not None:
-            raise LessonError(
-                f"the connection closed after {left} of the {self.length} "
-                "bytes of "
-                "a message"
-            )
-        if left:
-            raise LessonError(
-                f"the connection closed after {left} of the {a} bytes of a "
-                "header"
-            )
+        """How many messages came; an error if the stream ended in one."""
+        if self.length is not None or self.pending:
+            got, of, what = (len(self.pending), self.length, "a message") if (
+                self.length is not None) else (len(self.pending), a, "a header")
+            raise common.LessonError(f"the connection closed after {got} of "
+                                     f"the {of} bytes of {what}")
         if self.count == 0:
-            raise LessonError("the connection closed before the first message")
+            raise common.LessonError(
+                "the connection closed before the first message")
         return self.count
-
-
-def client(config, out):
-    s = config.wire(socket.socket(socket.AF_INET, socket.SOCK_STREAM), out)
-    try:
-        out.say(f"connecting to {address_text(config.server)}")
-        s.connect(config.server, config.wait)
-        s.set_read_timeout(config.wait)
-        # One stream, two readers: each gets exactly the bytes of each recv.
-        tutorial = TutorialClient(out)
-        reader = Reader()
-        while True:
-            mymsg = s.recv(config.buffer)
-            out.say(f"recv({config.buffer}) returned {mymsg!r}")
-            if not mymsg:
-                break
-            tutorial.receive(mymsg)
-            for line in reader.push(mymsg):
-                out.say(line)
-        tutorial.closed()
-        count = reader.finish()
-        out.say(
-            f"the tutorial's reader got {tutorial.messages} of the {count} "
-            "messages; "
-            f"lesson 5's reader got all {count}"
-        )
-    finally:
-        s.close()
 
 
 class TutorialClient:
@@ -189,11 +161,10 @@ class TutorialClient:
         self.complete_info = bytearray()
         self.rec_msg = True  # the next recv is the first of a message
         self.x = 0  # the length it believes the message has
-        # len(complete_info) once it has gone past a + x: from then on the
-        # bytes are only counted, since == can never be true again.
+        # len(complete_info) once past a + x: from then on the bytes are only
+        # counted, since == can never be true again.
         self.overshot = None
-        # Where the tutorial's client would have stopped with an error.
-        self.stopped = False
+        self.stopped = False  # where the tutorial's client would stop
         self.messages = 0
 
     def receive(self, mymsg):
@@ -201,103 +172,97 @@ class TutorialClient:
         if self.stopped:
             return
         if self.rec_msg:
-            # x = int(mymsg[:a]): whatever this recv brought, whole header or
-            # not.
-            header = bytes(mymsg[:a])
+            header = bytes(mymsg[:a])  # whatever this recv brought
             try:
                 x = int(header)
             except ValueError:
-                self.stop(f"int({header!r}) raises ValueError")
-                return
-            part = (
-                ""
-                if len(header) == a
-                else f", from {len(header)} of the {a} bytes of the header"
-            )
+                return self.stop(f"int({header!r}) raises ValueError")
+            part = "" if len(header) == a else (
+                f", from {len(header)} of the {a} bytes of the header")
             self.out.say(f"  tutorial: x = int({header!r}) = {x}{part}")
-            self.x = x
-            self.rec_msg = False
-            if x > MAX_LENGTH:
-                # Unlike the tutorial, this one does not keep gigabytes for a
-                # peer.
-                self.stop(
-                    f"x = {x} is more than the {MAX_LENGTH} bytes this client "
-                    "keeps"
-                )
-                return
+            self.x, self.rec_msg = x, False
+            if x > MAX_LENGTH:  # unlike the tutorial: no gigabytes for a peer
+                return self.stop(f"x = {x} is more than the {MAX_LENGTH} "
+                                 "bytes this client keeps")
         if self.overshot is not None:
             self.overshot += len(mymsg)
             return
-        # complete_info += mymsg
         self.complete_info += mymsg
         body = len(self.complete_info) - a
-        if body == self.x:
-            # len(complete_info)-a == x: the message is complete, it believes.
+        if body == self.x:  # the message is complete, it believes
             try:
-                m = unpickle(bytes(self.complete_info[a:]))
-            except plain_pickle.Refused as error:
-                self.stop(
-                    f"{self.x} bytes after the header, as x says, but "
-                    f"pickle.loads({bytes(self.complete_info[a:])!r}) raises "
-                    "an error: "
-                    f"{error}"
-                )
-                return
+                m = unpickled(bytes(self.complete_info[a:]))
+            except bounded_pickle.Refused:
+                data = bytes(self.complete_info[a:])
+                return self.stop(f"pickle.loads({preview(data)}) fails")
             self.messages += 1
-            self.out.say(
-                f"  tutorial: {self.x} bytes after the header, as x says: {m}"
-            )
-            self.rec_msg = True
-            self.complete_info = bytearray()
+            self.out.say(f"  tutorial: {self.x} bytes after the header, as x "
+                         f"says: {m}")
+            self.rec_msg, self.complete_info = True, bytearray()
         elif body > self.x:
-            extra = body - self.x
-            taken = bytes(
-                self.complete_info[len(self.complete_info) - extra :]
-            )
-            self.out.say(
-                f"  tutorial: len(complete_info)-a is now {body}, past x = "
-                f"{self.x}: it "
-                f"took {taken!r}, the first {extra} of what follows, as part "
-                "of this "
-                "message, and == x can never be true again"
-            )
-            self.overshot = len(self.complete_info)
-            self.complete_info = bytearray()
+            taken = bytes(self.complete_info[len(self.complete_info)
+                                             - (body - self.x):])
+            self.out.say(f"  tutorial: len(complete_info)-a = {body} > x = "
+                         f"{self.x}: it took {preview(taken)} of the next "
+                         "message")
+            self.overshot, self.complete_info = len(self.complete_info), \
+                bytearray()
 
     def closed(self):
         """What the tutorial's loop does once recv returns b''."""
         if self.stopped:
             return
         if self.rec_msg:
-            self.stop("recv returned b'', and int(b'') raises ValueError")
-            return
-        length = (
-            len(self.complete_info) if self.overshot is None else self.overshot
-        )
-        self.out.say(
-            "  tutorial: every recv now returns b'' at once, and "
-            "len(complete_info)-a "
-            f"stays {length - a}, never x = {self.x}: the tutorial's loop "
-            "would spin "
-            "here forever"
-        )
+            return self.stop("int(b'') raises ValueError")
+        length = len(self.complete_info) if self.overshot is None else \
+            self.overshot
+        self.out.say(f"  tutorial: len(complete_info)-a stays {length - a}, "
+                     f"never x = {self.x}: it spins on b'' for ever")
 
     def stop(self, what):
         self.stopped = True
-        self.out.say(
-            f"  tutorial: {what}: the tutorial's client stops here, with an "
-            "error"
-        )
+        self.out.say(f"  tutorial: {what}: its client stops here, with an "
+                     "error")
 
 
-LESSON = Lesson(
-    "lesson_06",
-    "when a recv brings less, or more, than one message",
-    4106,
-    server,
-    client,
-    buffer=a,
-)
+def client(args, out):
+    with socket.socket(args.family, socket.SOCK_STREAM) as s:
+        out.say(f"connecting to {common.address_text(args.address)}")
+        s.settimeout(args.wait)
+        out.traced(s.connect, args.address, waits_for="the handshake")
+        out.say(f"connected from {common.address_text(s.getsockname())}")
+        # The tutorial's loop never ends on its own: --deadline ends this one.
+        end = time.monotonic() + args.deadline
+        tutorial, reader = TutorialClient(out), Reader(out)
+        while True:
+            if time.monotonic() >= end:
+                raise common.LessonError(
+                    f"gave up after {args.deadline:g} s in all (--deadline)")
+            s.settimeout(min(args.wait, end - time.monotonic()))
+            mymsg = out.traced(s.recv, args.buffer, waits_for="bytes")
+            out.say(f"recv({args.buffer}) returned {mymsg!r}")
+            if not mymsg:
+                break
+            tutorial.receive(mymsg)
+            reader.push(mymsg)
+        tutorial.closed()
+        count = reader.finish()
+        out.say(f"the tutorial's reader got {tutorial.messages} of the "
+                f"{count} messages, lesson 5's all {count}")
+
 
 if __name__ == "__main__":
-    LESSON.main()
+    top, server_options, client_options = common.parser(
+        "lesson_06", "when a recv brings less, or more, than one message",
+        port=4106, wait=10.0)
+    server_options.add_argument(
+        "--chunk", type=common.whole(1, 65535), default=5, metavar="BYTES",
+        help="send in pieces of at most BYTES bytes, each its own send")
+    server_options.add_argument(
+        "--pause", type=common.seconds, default=0.2, metavar="SECONDS",
+        help="the pause between pieces")
+    common.patience(client_options)
+    client_options.add_argument(
+        "--buffer", type=common.whole(1, 65535), default=a, metavar="BYTES",
+        help="the most one recv may return")
+    common.main(top, server, client)
