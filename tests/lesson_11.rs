@@ -41,6 +41,7 @@ pub fn tests() -> Vec<Trial> {
         the_python_server_refuses_globals,
         a_bad_answer_is_a_clear_error_to_the_python_client,
         hostile_answers_are_refused_by_the_python_client,
+        a_memo_index_bomb_costs_the_python_client_nothing,
         the_python_client_prints_python_values,
         python_usage_errors_exit_2,
     ]);
@@ -289,6 +290,23 @@ fn hostile_answers_are_refused_by_the_rust_client() {
 
 fn hostile_answers_are_refused_by_the_python_client() {
     hostile_answers(&|port| python(&["client", "--port", port]));
+}
+
+/// A PUT to memo index 2**27: Python's C unpickler sizes its memo by the
+/// index (a gigabyte for these 7 bytes); the twin's bounded one keeps one
+/// entry. Under a 400 MB limit the value still reads, as None.
+fn a_memo_index_bomb_costs_the_python_client_nothing() {
+    let script = crate::support::root().join("lessons/python/lesson_11.py");
+    let client = |port: &str| {
+        let mut limited = Command::new("sh");
+        limited
+            .args(["-c", "ulimit -v 400000 && exec python3 \"$0\" \"$@\""])
+            .arg(&script)
+            .args(["client", "--port", port]);
+        limited
+    };
+    let output = client_of(b"Nr\x00\x00\x00\x08.", &client);
+    assert_refused(&output, "got None");
 }
 
 fn usage_errors_exit_2() {

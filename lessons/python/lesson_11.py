@@ -14,13 +14,13 @@ checks the Rust struct's, and says which one is wrong.
 
 import builtins
 import dataclasses
-import io
 import os
 import pickle
 import reprlib
 import socket
 import time
 
+import bounded_pickle
 import common
 
 HEADERSIZE = 10
@@ -141,10 +141,11 @@ def plain(kind):
     return build
 
 
-class PlainData(pickle.Unpickler):
+class PlainData(bounded_pickle.BoundedUnpickler):
     """An Unpickler whose find_class allows only the builtins plain data
     needs: any other global (os.system, say) is refused, so no pickle can
-    run code here."""
+    run code here. Bounded (lessons/python/bounded_pickle.py): Python's C
+    Unpickler sizes its memo by the largest index a pickle names."""
 
     ALLOWED = {name: plain(getattr(builtins, name))
                for name in ("set", "frozenset", "bytearray")}
@@ -159,7 +160,7 @@ def loads(data):
     """pickle.loads for a peer's bytes, through PlainData. Whatever goes
     wrong (not a pickle, a global, an int too long) is one line."""
     try:
-        return PlainData(io.BytesIO(data)).load()
+        return PlainData(data).load()
     except Exception as error:  # a peer's bytes may break it in any way
         raise Refused(
             f"not a pickle of plain data: {common.escape(str(error))}"
@@ -174,10 +175,11 @@ def receive_one(peer, max_len, time_left, out):
     """Reads from `peer` until one framed message is complete, refusing any
     longer than `max_len` before reading it; each recv waits at most what
     time_left() says."""
-    pending, length = b"", None
+    pending, length = bytearray(), None  # appended to in place
     while True:
         if length is None and len(pending) >= HEADERSIZE:
-            header, pending = pending[:HEADERSIZE], pending[HEADERSIZE:]
+            header = bytes(pending[:HEADERSIZE])
+            del pending[:HEADERSIZE]
             digits = header.strip(b" ")
             if not (digits.isdigit() and b" " not in digits):
                 raise Refused(f"the header {header!r} is not a length")
@@ -187,7 +189,7 @@ def receive_one(peer, max_len, time_left, out):
                                f"bytes, more than the {max_len} this reader "
                                "accepts")
         if length is not None and len(pending) >= length:
-            return pending[:length]
+            return bytes(pending[:length])
         peer.settimeout(time_left())
         chunk = out.traced(peer.recv, 1024, waits_for="bytes")
         out.hex("received", chunk)
