@@ -11,6 +11,7 @@ mod support;
 
 mod book_excerpts;
 mod book_primer;
+mod command_lines;
 mod exercises;
 mod framing;
 mod from_scratch;
@@ -43,6 +44,7 @@ fn main() -> ExitCode {
     let mut tests = Vec::new();
     tests.extend(book_excerpts::tests());
     tests.extend(book_primer::tests());
+    tests.extend(command_lines::tests());
     tests.extend(exercises::tests());
     tests.extend(framing::tests());
     tests.extend(from_scratch::tests());
