@@ -239,7 +239,7 @@ fn python_with_a_closed_stdout_exits_1() {
     // Started with no stdout at all (`>&-`): no traceback either.
     let script = crate::support::root().join("lessons/python/lesson_01.py");
     let mut closed = std::process::Command::new("sh");
-    closed.args(["-c", "exec python3 \"$0\" >&-"]).arg(script);
+    closed.args(["-c", "exec python3 -S \"$0\" >&-"]).arg(script);
     let closed = run(closed);
     assert_exit(&closed, 1);
     assert!(!closed.stderr.contains("Traceback"), "{}", closed.stderr);
@@ -301,7 +301,10 @@ fn colour_on_a_terminal_unless_no_color_or_a_dumb_terminal() {
 
 fn python_colour_on_a_terminal_unless_no_color() {
     let script = crate::support::root().join("lessons/python/lesson_01.py");
-    assert_colour_only_where_wanted(&format!("python3 {}", script.display()));
+    assert_colour_only_where_wanted(&format!(
+        "python3 -S {}",
+        script.display()
+    ));
 }
 
 fn hosts_empty_or_unknown_in_both_languages() {

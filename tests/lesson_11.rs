@@ -300,7 +300,7 @@ fn a_memo_index_bomb_costs_the_python_client_nothing() {
     let client = |port: &str| {
         let mut limited = Command::new("sh");
         limited
-            .args(["-c", "ulimit -v 400000 && exec python3 \"$0\" \"$@\""])
+            .args(["-c", "ulimit -v 400000 && exec python3 -S \"$0\" \"$@\""])
             .arg(&script)
             .args(["client", "--port", port]);
         limited
