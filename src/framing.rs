@@ -12,8 +12,8 @@
 //! characters, as Python's `f"{len(msg):<10}"` writes it. The reader here does
 //! not touch a socket: the lesson hands it whatever each `recv` returned, and
 //! it hands back a header, then a whole message, as soon as they are complete.
-//! Because it never sees the socket, the same code can be tested on every way a
-//! stream can be cut into pieces.
+//! Because it never sees the socket, it can be tested on any way a stream may
+//! be cut into pieces: `tests/framing.rs` tries random ones.
 
 use std::fmt;
 use std::io;
@@ -225,6 +225,12 @@ impl Reassembler {
         Ok(length)
     }
 
+    /// How many bytes the reader holds for a message cut by the end of a
+    /// `recv` (0 while none is): at most one message's.
+    pub fn held(&self) -> usize {
+        self.copied.capacity()
+    }
+
     fn message_done(&mut self) {
         self.expecting = Expecting::Header { raw: [0; HEADER_LEN], got: 0 };
         self.messages += 1;
@@ -315,212 +321,4 @@ fn parse_header(raw: &[u8; HEADER_LEN]) -> Result<usize, FramingError> {
     // Ten digits fit in a u64 and, on 64-bit machines, a usize; on smaller
     // ones a huge length is simply too long.
     Ok(digits.parse().unwrap_or(usize::MAX))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A piece the test can keep after the reader has moved on.
-    #[derive(Debug, PartialEq)]
-    enum Kept {
-        Header([u8; HEADER_LEN], usize),
-        Message(Vec<u8>),
-    }
-
-    fn pieces(stream: &[&[u8]]) -> Result<Vec<Kept>, FramingError> {
-        let mut reader = Reassembler::new();
-        let mut found = Vec::new();
-        for chunk in stream {
-            let mut pieces = reader.feed(chunk);
-            while let Some(piece) = pieces.next_piece()? {
-                found.push(match piece {
-                    Piece::Header { raw, length } => Kept::Header(raw, length),
-                    Piece::Message(message) => Kept::Message(message.to_vec()),
-                });
-            }
-        }
-        reader.finish()?;
-        Ok(found)
-    }
-
-    /// Whether `inner` lies inside `outer`'s memory.
-    fn points_into(inner: &[u8], outer: &[u8]) -> bool {
-        outer.as_ptr_range().contains(&inner.as_ptr())
-            && inner.as_ptr_range().end <= outer.as_ptr_range().end
-    }
-
-    #[test]
-    fn headers_are_left_aligned_and_padded_like_python() {
-        assert_eq!(frame(b"abc").unwrap(), b"3         abc");
-        assert_eq!(frame(&[0; 1234]).unwrap()[..HEADER_LEN], *b"1234      ");
-    }
-
-    #[test]
-    fn a_message_split_anywhere_comes_out_whole() {
-        let found =
-            pieces(&[b"5    ", b"     he", b"llo2  ", b"       ", b"ok"])
-                .unwrap();
-        assert_eq!(
-            found,
-            [
-                Kept::Header(*b"5         ", 5),
-                Kept::Message(b"hello".to_vec()),
-                Kept::Header(*b"2         ", 2),
-                Kept::Message(b"ok".to_vec()),
-            ]
-        );
-    }
-
-    #[test]
-    fn messages_whole_in_one_recv_are_not_copied() {
-        let received = [frame(b"one"), frame(b""), frame(b"three")]
-            .map(Result::unwrap)
-            .concat();
-        let mut reader = Reassembler::new();
-        let mut pieces = reader.feed(&received);
-        let mut messages = Vec::new();
-        while let Some(piece) = pieces.next_piece().unwrap() {
-            if let Piece::Message(message) = piece {
-                // Handed back where it lies, in the caller's buffer.
-                assert!(points_into(message, &received), "{message:?}");
-                messages.push(message.to_vec());
-            }
-        }
-        assert_eq!(messages, [&b"one"[..], b"", b"three"]);
-        // And the reader kept no copy of anything.
-        assert_eq!(reader.copied.capacity(), 0);
-        assert_eq!(reader.finish(), Ok(3));
-    }
-
-    #[test]
-    fn a_message_cut_by_a_recv_is_copied_into_memory_reserved_once() {
-        let stream = frame(b"abcdefgh").unwrap();
-        let (first, rest) = stream.split_at(HEADER_LEN + 2);
-        let mut reader = Reassembler::new();
-        let mut pieces = reader.feed(first);
-        assert_eq!(
-            pieces.next_piece(),
-            Ok(Some(Piece::Header { raw: *b"8         ", length: 8 }))
-        );
-        assert_eq!(pieces.next_piece(), Ok(None));
-        assert!(reader.copied.capacity() >= 8, "reserved for all of it");
-        let reserved = reader.copied.as_ptr();
-        for chunk in rest.chunks(3) {
-            let mut pieces = reader.feed(chunk);
-            if let Some(Piece::Message(message)) = pieces.next_piece().unwrap()
-            {
-                assert_eq!(message, b"abcdefgh");
-                // Never moved: filled where it was first reserved.
-                assert_eq!(message.as_ptr(), reserved);
-            }
-        }
-        assert_eq!(reader.finish(), Ok(1));
-        // Freed once the next header is asked for.
-        assert_eq!(reader.feed(b"").next_piece(), Ok(None));
-        assert_eq!(reader.copied.capacity(), 0);
-    }
-
-    #[test]
-    fn a_header_split_across_recvs_is_read_whole() {
-        let found =
-            pieces(&[b"1", b"2 ", b"       ", b"hello, world"]).unwrap();
-        assert_eq!(
-            found,
-            [
-                Kept::Header(*b"12        ", 12),
-                Kept::Message(b"hello, world".to_vec()),
-            ]
-        );
-    }
-
-    #[test]
-    fn an_empty_message_is_a_message() {
-        let found = pieces(&[b"0         "]).unwrap();
-        assert_eq!(found[1], Kept::Message(Vec::new()));
-        let found = pieces(&[b"0      ", b"   "]).unwrap();
-        assert_eq!(found[1], Kept::Message(Vec::new()));
-    }
-
-    #[test]
-    fn headers_python_int_would_take_with_spaces_around_are_read() {
-        assert_eq!(parse_header(b"   42     "), Ok(42));
-        assert_eq!(parse_header(b"0000000007"), Ok(7));
-    }
-
-    #[test]
-    fn anything_but_digits_and_spaces_is_not_a_length() {
-        for raw in [
-            b"          ",
-            b"-5        ",
-            b"+5        ",
-            b"4 2       ",
-            b"5\t        ",
-            b"1_000     ",
-            b"abc       ",
-        ] {
-            assert_eq!(
-                parse_header(raw),
-                Err(FramingError::NotALength { raw: *raw }),
-                "{raw:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn a_length_above_the_maximum_is_refused_at_the_header() {
-        let mut reader = Reassembler::with_max_len(100);
-        let mut pieces = reader.feed(b"101       and some of it");
-        let too_long = FramingError::TooLong { length: 101, max: 100 };
-        assert_eq!(pieces.next_piece(), Err(too_long.clone()));
-        // Nothing was reserved for it, and the reader stays refused.
-        assert_eq!(pieces.next_piece(), Err(too_long.clone()));
-        assert_eq!(reader.copied.capacity(), 0);
-        let mut pieces = reader.feed(b"3         abc");
-        assert_eq!(pieces.next_piece(), Err(too_long.clone()));
-        assert_eq!(reader.finish(), Err(too_long));
-        let mut reader = Reassembler::new();
-        assert!(matches!(
-            reader.feed(b"9999999999").next_piece(),
-            Err(FramingError::TooLong { .. })
-        ));
-        assert_eq!(reader.copied.capacity(), 0);
-    }
-
-    #[test]
-    fn a_close_part_way_says_how_much_came() {
-        assert_eq!(
-            pieces(&[b"12  "]),
-            Err(FramingError::Truncated {
-                what: "header",
-                got: 4,
-                expected: 10
-            })
-        );
-        assert_eq!(
-            pieces(&[b"12        abc"]),
-            Err(FramingError::Truncated {
-                what: "message",
-                got: 3,
-                expected: 12
-            })
-        );
-        assert_eq!(
-            pieces(&[b"12        ", b"ab", b"c"]),
-            Err(FramingError::Truncated {
-                what: "message",
-                got: 3,
-                expected: 12
-            })
-        );
-        assert_eq!(
-            pieces(&[b"12        "]),
-            Err(FramingError::Truncated {
-                what: "message",
-                got: 0,
-                expected: 12
-            })
-        );
-        assert_eq!(pieces(&[]), Err(FramingError::Empty));
-    }
 }

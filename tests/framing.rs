@@ -1,7 +1,8 @@
 //! However TCP cuts the stream into `recv` results, the library's
 //! reassembler (`src/framing.rs`, lesson 5's reader) rebuilds the same
 //! messages, copies only those a `recv` cut, and says where a stream cut
-//! short ended: property tests over random messages and random cuttings.
+//! short ended: property tests over random messages and random cuttings,
+//! then examples of each case.
 
 use libtest_mimic::Trial;
 use proptest::collection::vec;
@@ -17,6 +18,16 @@ pub fn tests() -> Vec<Trial> {
         only_the_messages_a_recv_cuts_are_copied,
         a_stream_cut_short_is_an_error_that_says_where,
         one_byte_at_a_time_and_all_at_once_agree,
+        headers_are_left_aligned_and_padded_like_python,
+        a_message_split_anywhere_comes_out_whole,
+        messages_whole_in_one_recv_are_not_copied,
+        a_message_cut_by_a_recv_is_copied_into_memory_reserved_once,
+        a_header_split_across_recvs_is_read_whole,
+        an_empty_message_is_a_message,
+        headers_python_int_would_take_with_spaces_around_are_read,
+        anything_but_digits_and_spaces_is_not_a_length,
+        a_length_above_the_maximum_is_refused_at_the_header,
+        a_close_part_way_says_how_much_came,
     ]
 }
 
@@ -172,4 +183,187 @@ fn one_byte_at_a_time_and_all_at_once_agree() {
     let stream = framed(&messages);
     assert_eq!(reassemble(&stream, &[1]), (messages.clone(), Ok(3)));
     assert_eq!(reassemble(&stream, &[stream.len()]), (messages, Ok(3)));
+}
+
+// Examples, one case each.
+
+/// A piece the test can keep after the reader has moved on.
+#[derive(Debug, PartialEq)]
+enum Kept {
+    Header([u8; HEADER_LEN], usize),
+    Message(Vec<u8>),
+}
+
+fn pieces(stream: &[&[u8]]) -> Result<Vec<Kept>, FramingError> {
+    let mut reader = Reassembler::new();
+    let mut found = Vec::new();
+    for chunk in stream {
+        let mut pieces = reader.feed(chunk);
+        while let Some(piece) = pieces.next_piece()? {
+            found.push(match piece {
+                Piece::Header { raw, length } => Kept::Header(raw, length),
+                Piece::Message(message) => Kept::Message(message.to_vec()),
+            });
+        }
+    }
+    reader.finish()?;
+    Ok(found)
+}
+
+/// Whether `inner` lies inside `outer`'s memory.
+fn points_into(inner: &[u8], outer: &[u8]) -> bool {
+    outer.as_ptr_range().contains(&inner.as_ptr())
+        && inner.as_ptr_range().end <= outer.as_ptr_range().end
+}
+
+fn headers_are_left_aligned_and_padded_like_python() {
+    assert_eq!(frame(b"abc").unwrap(), b"3         abc");
+    assert_eq!(frame(&[0; 1234]).unwrap()[..HEADER_LEN], *b"1234      ");
+}
+
+fn a_message_split_anywhere_comes_out_whole() {
+    let found =
+        pieces(&[b"5    ", b"     he", b"llo2  ", b"       ", b"ok"]).unwrap();
+    assert_eq!(
+        found,
+        [
+            Kept::Header(*b"5         ", 5),
+            Kept::Message(b"hello".to_vec()),
+            Kept::Header(*b"2         ", 2),
+            Kept::Message(b"ok".to_vec()),
+        ]
+    );
+}
+
+fn messages_whole_in_one_recv_are_not_copied() {
+    let received = [frame(b"one"), frame(b""), frame(b"three")]
+        .map(Result::unwrap)
+        .concat();
+    let mut reader = Reassembler::new();
+    let mut pieces = reader.feed(&received);
+    let mut messages = Vec::new();
+    while let Some(piece) = pieces.next_piece().unwrap() {
+        if let Piece::Message(message) = piece {
+            // Handed back where it lies, in the caller's buffer.
+            assert!(points_into(message, &received), "{message:?}");
+            messages.push(message.to_vec());
+        }
+    }
+    assert_eq!(messages, [&b"one"[..], b"", b"three"]);
+    // And the reader kept no copy of anything.
+    assert_eq!(reader.held(), 0);
+    assert_eq!(reader.finish(), Ok(3));
+}
+
+fn a_message_cut_by_a_recv_is_copied_into_memory_reserved_once() {
+    let stream = frame(b"abcdefgh").unwrap();
+    let (first, rest) = stream.split_at(HEADER_LEN + 2);
+    let mut reader = Reassembler::new();
+    let mut pieces = reader.feed(first);
+    assert_eq!(
+        pieces.next_piece(),
+        Ok(Some(Piece::Header { raw: *b"8         ", length: 8 }))
+    );
+    assert_eq!(pieces.next_piece(), Ok(None));
+    // Reserved for all of it at once, and never grown: never moved.
+    assert_eq!(reader.held(), 8);
+    for chunk in rest.chunks(3) {
+        let mut pieces = reader.feed(chunk);
+        if let Some(Piece::Message(message)) = pieces.next_piece().unwrap() {
+            assert_eq!(message, b"abcdefgh");
+        }
+        assert_eq!(reader.held(), 8);
+    }
+    assert_eq!(reader.finish(), Ok(1));
+    // Freed once the next header is asked for.
+    assert_eq!(reader.feed(b"").next_piece(), Ok(None));
+    assert_eq!(reader.held(), 0);
+}
+
+fn a_header_split_across_recvs_is_read_whole() {
+    let found = pieces(&[b"1", b"2 ", b"       ", b"hello, world"]).unwrap();
+    assert_eq!(
+        found,
+        [
+            Kept::Header(*b"12        ", 12),
+            Kept::Message(b"hello, world".to_vec()),
+        ]
+    );
+}
+
+fn an_empty_message_is_a_message() {
+    let found = pieces(&[b"0         "]).unwrap();
+    assert_eq!(found[1], Kept::Message(Vec::new()));
+    let found = pieces(&[b"0      ", b"   "]).unwrap();
+    assert_eq!(found[1], Kept::Message(Vec::new()));
+}
+
+/// The length the reader reads in `raw`, or its error.
+fn parse_header(raw: &[u8; HEADER_LEN]) -> Result<usize, FramingError> {
+    match Reassembler::new().feed(raw).next_piece()? {
+        Some(Piece::Header { length, .. }) => Ok(length),
+        other => panic!("not a header: {other:?}"),
+    }
+}
+
+fn headers_python_int_would_take_with_spaces_around_are_read() {
+    assert_eq!(parse_header(b"   42     "), Ok(42));
+    assert_eq!(parse_header(b"0000000007"), Ok(7));
+}
+
+fn anything_but_digits_and_spaces_is_not_a_length() {
+    for raw in [
+        b"          ",
+        b"-5        ",
+        b"+5        ",
+        b"4 2       ",
+        b"5\t        ",
+        b"1_000     ",
+        b"abc       ",
+    ] {
+        assert_eq!(
+            parse_header(raw),
+            Err(FramingError::NotALength { raw: *raw }),
+            "{raw:?}"
+        );
+    }
+}
+
+fn a_length_above_the_maximum_is_refused_at_the_header() {
+    let mut reader = Reassembler::with_max_len(100);
+    let mut pieces = reader.feed(b"101       and some of it");
+    let too_long = FramingError::TooLong { length: 101, max: 100 };
+    assert_eq!(pieces.next_piece(), Err(too_long.clone()));
+    // Nothing was reserved for it, and the reader stays refused.
+    assert_eq!(pieces.next_piece(), Err(too_long.clone()));
+    assert_eq!(reader.held(), 0);
+    let mut pieces = reader.feed(b"3         abc");
+    assert_eq!(pieces.next_piece(), Err(too_long.clone()));
+    assert_eq!(reader.finish(), Err(too_long));
+    let mut reader = Reassembler::new();
+    assert!(matches!(
+        reader.feed(b"9999999999").next_piece(),
+        Err(FramingError::TooLong { .. })
+    ));
+    assert_eq!(reader.held(), 0);
+}
+
+fn a_close_part_way_says_how_much_came() {
+    assert_eq!(
+        pieces(&[b"12  "]),
+        Err(FramingError::Truncated { what: "header", got: 4, expected: 10 })
+    );
+    assert_eq!(
+        pieces(&[b"12        abc"]),
+        Err(FramingError::Truncated { what: "message", got: 3, expected: 12 })
+    );
+    assert_eq!(
+        pieces(&[b"12        ", b"ab", b"c"]),
+        Err(FramingError::Truncated { what: "message", got: 3, expected: 12 })
+    );
+    assert_eq!(
+        pieces(&[b"12        "]),
+        Err(FramingError::Truncated { what: "message", got: 0, expected: 12 })
+    );
+    assert_eq!(pieces(&[]), Err(FramingError::Empty));
 }

@@ -95,7 +95,7 @@ fn the_values_do_not_depend_on_the_clients_buffer() {
         let (_, client) = pair(NAME, &[], &["--buffer", buffer]);
         assert_exit(&client, 0);
         let lines: Vec<&str> = client.stdout.lines().skip(2).collect();
-        assert!(lines.last().unwrap().starts_with(&format!("[client] recv(")));
+        assert!(lines.last().unwrap().starts_with("[client] recv("));
         lines[..lines.len() - 1].join("\n")
     };
     let tiny = values("1");
@@ -409,7 +409,7 @@ fn marker(name: &str) -> PathBuf {
 
 /// The classic hostile pickle: "call os.system with this command", in
 /// protocol 0.
-fn calls_os_system(marker: &PathBuf) -> Vec<u8> {
+fn calls_os_system(marker: &std::path::Path) -> Vec<u8> {
     let command = format!(
         "echo os.system ran this, called by pickle.loads; touch {}",
         marker.display()
