@@ -12,6 +12,7 @@ mod support;
 mod book_excerpts;
 mod book_primer;
 mod command_lines;
+mod errors;
 mod exercises;
 mod framing;
 mod from_scratch;
@@ -45,6 +46,7 @@ fn main() -> ExitCode {
     tests.extend(book_excerpts::tests());
     tests.extend(book_primer::tests());
     tests.extend(command_lines::tests());
+    tests.extend(errors::tests());
     tests.extend(exercises::tests());
     tests.extend(framing::tests());
     tests.extend(from_scratch::tests());
