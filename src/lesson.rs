@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser};
 
-use crate::cli::{Connect, Listen, Show};
+use crate::cli::{self, Connect, Listen, Show};
 use crate::errors::{self, RUNTIME_ERROR, Situation};
 use crate::output::{Out, Role};
 
@@ -140,7 +140,7 @@ where
             .disable_help_subcommand(true)
             .bin_name(format!("cargo run --example {} --", self.name))
             .about(format!("{}: {}", self.name, self.about))
-            .after_help("No command: a demo of both sides; its client takes the options above.")
+            .after_help(DEMO)
             .mut_subcommand("server", set_port)
             .mut_subcommand("client", |c| {
                 set_port(c).mut_arg("wait", |arg| {
@@ -154,13 +154,14 @@ where
             .map_err(|error| io::Error::other(error.to_string()))
     }
 
-    /// The other side's options as their defaults, for the demo.
-    fn defaults(&self, words: &[&str]) -> Side<S, C> {
-        let words = [self.name].into_iter().chain(words.iter().copied());
-        let matches =
-            self.command().get_matches_from(words.map(OsString::from));
-        let side = self.parse(&matches).ok().and_then(|command| command.side);
-        side.expect("the defaults parse")
+    /// The server's options as their defaults, for the demo.
+    fn server_defaults(&self) -> S {
+        let words = [self.name, "server"].map(OsString::from);
+        let matches = self.command().get_matches_from(words);
+        match self.parse(&matches).map(|command| command.side) {
+            Ok(Some(Side::Server { own, .. })) => own,
+            _ => unreachable!("a server's defaults parse"),
+        }
     }
 
     fn run(&self, side: Side<S, C>, show: Show) -> (Out, io::Result<()>) {
@@ -210,12 +211,7 @@ where
     /// Where neither side waits for the other, their lines may interleave
     /// differently from run to run.
     fn demo(&self, client_own: C, show: Show) -> ExitCode {
-        let Side::Server { own, .. } = self.defaults(&["server"]) else {
-            unreachable!("a server's defaults are a server")
-        };
-        let Side::Client { connect, .. } = self.defaults(&["client"]) else {
-            unreachable!("a client's defaults are a client")
-        };
+        let own = self.server_defaults();
         let (sender, listening) = mpsc::channel();
         let local = SocketAddr::from(([127, 0, 0, 1], 0));
         let server = Server { address: local, once: true, options: own };
@@ -231,12 +227,9 @@ where
             return server.join().unwrap_or(ExitCode::from(RUNTIME_ERROR));
         };
         let out = Out::new(Role::Client, show);
-        let client = Client {
-            server: address,
-            wait: connect.wait,
-            demo: true,
-            options: client_own,
-        };
+        let wait = cli::seconds(self.wait).expect("a lesson's wait parses");
+        let options = client_own;
+        let client = Client { server: address, wait, demo: true, options };
         let result = self.connect(&client, &out);
         let failed = result.is_err();
         let status = finish(&out, result);
@@ -250,6 +243,9 @@ where
         }
     }
 }
+
+const DEMO: &str =
+    "No command: a demo of both sides; its client takes the options above.";
 
 fn show(matches: &ArgMatches) -> Show {
     let flag = |name| matches.try_get_one::<bool>(name).ok().flatten().copied();
