@@ -309,10 +309,12 @@ fn a_port_that_is_not_a_number_is_exit_status_2() {
 // ---- Pickle and untrusted data (pickle.md) ----
 
 fn the_opcodes_of_a_tuple() {
+    // ANCHOR: dis-tuple
     // Python's own disassembler, pickletools.dis, on the bytes of
     // pickle.dumps((1, 2), protocol=2).
     let script = "import pickle, pickletools; \
                   pickletools.dis(pickle.dumps((1, 2), protocol=2))";
+    // ANCHOR_END: dis-tuple
     let output = Command::new("python3").args(["-c", script]).output();
     let output = output.expect("python3 runs");
     let listing = String::from_utf8(output.stdout).unwrap();
