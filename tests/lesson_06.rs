@@ -4,16 +4,15 @@
 //! algorithm gets wrong, and that lesson 5's reader gets all four messages;
 //! the Python twin, in every pairing, says the same.
 
-use std::io::Write;
-use std::net::TcpListener;
-use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::Command;
 
 use libtest_mimic::Trial;
 
 use crate::support::{
-    Output, assert_exit, assert_sides_transcript, assert_transcript, framed,
-    lesson, python_twin, run, server_then_client, story,
+    Output, Process, assert_exit, assert_sides_transcript, assert_transcript,
+    framed, lesson, python_twin, run, story,
 };
 
 const NAME: &str = "lesson_06";
@@ -61,20 +60,63 @@ fn help_lists_each_sides_options() {
     }
 }
 
-/// The client of a server that sends in pieces of `chunk` bytes, 50 ms
-/// apart: long enough for the client to take each piece before the next
-/// arrives, so that the recvs, and the transcript, are the same on every
-/// run.
+const WHOLE: [&str; 6] =
+    ["server", "--port", "0", "--once", "--chunk", "65535"];
+
+/// The bytes lesson 6's server sends, read whole from a real run.
+fn whole_stream() -> Vec<u8> {
+    stream_of(lesson(NAME, &WHOLE))
+}
+
+/// The bytes `server` (given `WHOLE`) sends its client.
+fn stream_of(server: Command) -> Vec<u8> {
+    let mut server = Process::spawn(server);
+    let port = server.listening_port();
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut bytes = Vec::new();
+    stream.read_to_end(&mut bytes).unwrap();
+    assert_exit(&server.finish(), 0);
+    bytes
+}
+
+/// `client` (given a port) fed `stream` in pieces of `chunk` bytes, the
+/// next piece sent only once the client has said, in its `recv(10)
+/// returned` lines, that its recvs took the last one: what the server's
+/// `--chunk` shows when the client keeps up, on a busy machine too, where
+/// a pause between sends is no promise that each piece is read alone.
+fn fed_in_pieces(
+    stream: &[u8],
+    chunk: usize,
+    client: impl FnOnce(&str) -> Command,
+) -> Output {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let mut client = Process::spawn(client(&port));
+    let (mut peer, _) = listener.accept().unwrap();
+    peer.set_nodelay(true).unwrap();
+    for piece in stream.chunks(chunk) {
+        peer.write_all(piece).unwrap();
+        // Nothing else is on its way: the recvs take at most 10 bytes each.
+        for _ in 0..piece.len().div_ceil(10) {
+            while !client.next_line().starts_with("[client] recv(10) returned")
+            {
+            }
+        }
+    }
+    drop(peer);
+    client.finish()
+}
+
+/// The Rust client of lesson 6's stream in pieces of `chunk` bytes.
 fn client_of_chunked_server(chunk: &str, client: &[&str]) -> Output {
-    let mut server = lesson(NAME, &["server", "--port", "0", "--once"]);
-    server.args(["--chunk", chunk, "--pause", "0.05"]);
-    let (_, client) = server_then_client(server, |port| {
+    let chunk: usize = chunk.parse().unwrap();
+    let output = fed_in_pieces(&whole_stream(), chunk, |port| {
         let mut command = lesson(NAME, &["client", "--port", port]);
         command.args(client);
         command
     });
-    assert_eq!(client.stderr, "");
-    client
+    assert_eq!(output.stderr, "");
+    output
 }
 
 fn chunk_transcript(chunk: &str) -> String {
@@ -198,39 +240,16 @@ fn usage_errors_exit_2() {
     }
 }
 
-/// A server of the test's own, on a port the system picks: to one client,
-/// it sends `bytes` in pieces of `piece` bytes, 50 ms apart (each its own
-/// segment), then closes.
-fn serve_in_pieces(bytes: Vec<u8>, piece: usize) -> (String, JoinHandle<()>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port().to_string();
-    let server = thread::spawn(move || {
-        let (mut client, _) = listener.accept().unwrap();
-        client.set_nodelay(true).unwrap();
-        for (index, piece) in bytes.chunks(piece).enumerate() {
-            if index > 0 {
-                thread::sleep(Duration::from_millis(50));
-            }
-            client.write_all(piece).unwrap();
-        }
-    });
-    (port, server)
-}
-
-/// The Rust client's output, and the Python client's, for `bytes` sent in
-/// pieces of `piece` bytes, each with a server of its own, at once.
+/// The Rust client's output, and the Python client's, for `bytes` fed in
+/// pieces of `piece` bytes.
 fn rust_and_python_clients(bytes: &[u8], piece: usize) -> (Output, Output) {
-    let (port, server) = serve_in_pieces(bytes.to_vec(), piece);
-    let python = python_twin(NAME, &["client", "--port", &port]).unwrap();
-    let python = thread::spawn(move || {
-        let output = run(python);
-        server.join().unwrap();
-        output
+    let python = fed_in_pieces(bytes, piece, |port| {
+        python_twin(NAME, &["client", "--port", port]).unwrap()
     });
-    let (port, server) = serve_in_pieces(bytes.to_vec(), piece);
-    let rust = run(lesson(NAME, &["client", "--port", &port]));
-    server.join().unwrap();
-    (rust, python.join().unwrap())
+    let rust = fed_in_pieces(bytes, piece, |port| {
+        lesson(NAME, &["client", "--port", port])
+    });
+    (rust, python)
 }
 
 /// What a client's readers did: its lines after the first two (connecting,
@@ -271,9 +290,7 @@ fn even_a_whole_message_ends_the_tutorials_loop_in_an_error() {
 }
 
 fn python_client_runs_the_tutorials_loop_on_the_rust_server() {
-    let mut server = lesson(NAME, &["server", "--port", "0", "--once"]);
-    server.args(["--chunk", "5", "--pause", "0.05"]);
-    let (_, python) = server_then_client(server, |port| {
+    let python = fed_in_pieces(&whole_stream(), 5, |port| {
         python_twin(NAME, &["client", "--port", port]).unwrap()
     });
     assert_eq!(python.stderr, "");
@@ -303,14 +320,11 @@ fn python_and_rust_clients_agree_on_one_byte_pieces() {
 
 fn rust_client_reads_the_python_server() {
     // The Python server's pickles (protocol 4), in 5-byte pieces.
-    let server = python_twin(
-        NAME,
-        &["server", "--port", "0", "--once", "--pause", "0.05"],
-    );
-    let (server, client) = server_then_client(server.unwrap(), |port| {
+    let stream = stream_of(python_twin(NAME, &WHOLE).unwrap());
+    let client = fed_in_pieces(&stream, 5, |port| {
         lesson(NAME, &["client", "--port", port])
     });
-    assert_eq!((client.stderr.as_str(), server.stderr.as_str()), ("", ""));
+    assert_eq!(client.stderr, "");
     assert_transcript(NAME, "client-of-python-server", &client.stdout);
     let client = client.stdout;
     assert!(client.contains("tutorial: x = int(b'38   ') = 38, from 5 of"));
