@@ -19,6 +19,7 @@ mod lesson_07;
 mod lesson_08;
 mod lesson_10;
 mod lesson_11;
+mod pickle_reader;
 
 use std::process::ExitCode;
 
@@ -43,5 +44,6 @@ fn main() -> ExitCode {
     tests.extend(lesson_08::tests());
     tests.extend(lesson_10::tests());
     tests.extend(lesson_11::tests());
+    tests.extend(pickle_reader::tests());
     libtest_mimic::run(&arguments, tests).exit_code()
 }
