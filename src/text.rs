@@ -103,7 +103,7 @@ fn quoted(
 fn push_shown(text: &mut String, c: char) {
     let code = u32::from(c);
     let _ = match c {
-        _ if is_printable(c) => Ok(text.push(c)),
+        _ if is_printable(c) => write!(text, "{c}"),
         '\t' => write!(text, "\\t"),
         '\n' => write!(text, "\\n"),
         '\r' => write!(text, "\\r"),
