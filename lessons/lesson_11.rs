@@ -28,6 +28,7 @@ use socket_lessons::cli::{Patience, SlowMotion};
 use socket_lessons::errors::Deadline;
 use socket_lessons::framing::{self, Piece, Reassembler};
 use socket_lessons::output::{address, plural};
+use socket_lessons::pickle;
 use socket_lessons::text::escape;
 use socket_lessons::{Client, Lesson, Out, Server};
 use socket2::{Domain, Socket, Type};
@@ -184,6 +185,9 @@ const REQUEST_WAIT: Duration = Duration::from_secs(10);
 /// How long the server reads what a client still sends after the answer,
 /// before it closes.
 const DRAIN_WAIT: Duration = Duration::from_secs(1);
+
+/// The most characters of a value's `repr` a line prints.
+const MAX_REPR: usize = 1000;
 
 // ANCHOR: server
 fn server(config: &Server<ServerOptions>, out: &Out) -> io::Result<()> {
@@ -415,19 +419,19 @@ fn to_pickle(value: &impl Serialize) -> io::Result<Vec<u8>> {
     serde_pickle::to_vec(value, SerOptions::new()).map_err(io::Error::other)
 }
 
-// The two calls to swap for the library's `pickle` module.
-
-/// `pickle.loads(pickled)` for a peer's bytes: a bounded reader of plain
-/// data, then serde-pickle's `Value`, which serde decodes into a struct.
+/// `pickle.loads(pickled)` for a peer's bytes: the library's bounded reader
+/// of plain data, then serde-pickle's `Value`, which serde decodes into a
+/// struct.
 fn loads(pickled: &[u8]) -> Result<serde_pickle::Value, String> {
-    let value = socket_lessons::old::unpickle::unpickle(pickled);
-    value.map(Into::into).map_err(|error| error.to_string())
+    let value = pickle::loads(pickled).and_then(|value| value.to_serde());
+    value.map_err(|refused| refused.to_string())
 }
 
-/// `repr(pickle.loads(pickled))`, as Python prints it.
+/// `repr(pickle.loads(pickled))`, as Python prints it, at most `MAX_REPR`
+/// characters.
 fn repr(pickled: &[u8]) -> String {
-    match socket_lessons::old::unpickle::unpickle(pickled) {
-        Ok(value) => socket_lessons::old::python::repr(&value),
-        Err(error) => format!("<unreadable: {error}>"),
+    match pickle::loads(pickled) {
+        Ok(value) => value.repr(MAX_REPR),
+        Err(refused) => format!("<unreadable: {refused}>"),
     }
 }

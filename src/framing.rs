@@ -76,7 +76,7 @@ impl fmt::Display for FramingError {
                 f,
                 "the header {} is not a length: it must be digits, padded \
                  with spaces to {HEADER_LEN} characters",
-                crate::old::python::bytes_repr(raw)
+                crate::text::bytes_repr(raw)
             ),
             FramingError::TooLong { length, max } => write!(
                 f,

@@ -27,6 +27,7 @@ mod lesson_08;
 mod lesson_09;
 mod lesson_10;
 mod lesson_11;
+mod pickle_reader;
 
 use std::process::ExitCode;
 
@@ -34,8 +35,7 @@ fn main() -> ExitCode {
     let mut arguments = libtest_mimic::Arguments::from_args();
     if arguments.test_threads.is_none() {
         let threads = std::env::var("RUST_TEST_THREADS").ok();
-        arguments.test_threads =
-            threads.and_then(|n| n.parse().ok()).or(Some(8));
+        arguments.test_threads = threads.and_then(|n| n.parse().ok()).or(Some(8));
     }
     if !support::python_found() {
         eprintln!(
@@ -61,5 +61,6 @@ fn main() -> ExitCode {
     tests.extend(lesson_09::tests());
     tests.extend(lesson_10::tests());
     tests.extend(lesson_11::tests());
+    tests.extend(pickle_reader::tests());
     libtest_mimic::run(&arguments, tests).exit_code()
 }

@@ -1,11 +1,10 @@
 //! Lesson 5's reader on arbitrary bytes, cut into arbitrary chunks: whatever a peer sends, the
-//! reader, the unpickler and the Python-style printer return an answer or an error, never panic.
+//! reader, the pickle reader and its `repr` return an answer or an error, never panic.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use serde_pickle::DeOptions;
 use socket_lessons::framing::{Piece, Reassembler};
-use socket_lessons::old::python::repr;
+use socket_lessons::pickle;
 
 fuzz_target!(|data: &[u8]| {
     // The first byte sets the size of every recv; the rest is the stream.
@@ -16,8 +15,8 @@ fuzz_target!(|data: &[u8]| {
         loop {
             match pieces.next_piece() {
                 Ok(Some(Piece::Message(message))) => {
-                    if let Ok(value) = serde_pickle::value_from_slice(message, DeOptions::new()) {
-                        let _ = repr(&value);
+                    if let Ok(value) = pickle::loads(message) {
+                        let _ = value.repr(10_000);
                     }
                 }
                 Ok(Some(Piece::Header { .. })) => {}
