@@ -23,7 +23,6 @@ pub mod cli;
 pub mod errors;
 pub mod framing;
 pub mod lesson;
-pub mod old;
 pub mod output;
 pub mod pickle;
 pub mod text;

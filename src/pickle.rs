@@ -139,7 +139,9 @@ pub fn loads(pickled: &[u8]) -> Result<Value> {
     let objects = objects.collect();
     let mut loader = Loader { pickled, objects, ..Default::default() };
     let root = loader.run()?;
-    Ok(Value { objects: loader.objects, root })
+    let value = Value { objects: loader.objects, root };
+    value.check_depth()?;
+    Ok(value)
 }
 
 #[derive(Default)]
@@ -598,6 +600,43 @@ fn atom_repr(object: &Object) -> String {
 }
 
 impl Value {
+    /// Refuses a value whose containers nest deeper than [`MAX_DEPTH`]
+    /// (as the Python twins do), once it is built: a container may be
+    /// filled after it was put in another. One walk, with no recursion:
+    /// each container's depth is found once; one inside itself counts as
+    /// Python prints it, `[...]`.
+    fn check_depth(&self) -> Result<()> {
+        let mut depth: Vec<Option<usize>> = vec![None; self.objects.len()];
+        // The containers being walked, outermost first, and the next item
+        // of each to look at.
+        let mut path: Vec<(Id, usize)> = vec![(self.root, 0)];
+        while let Some(&mut (id, ref mut next)) = path.last_mut() {
+            let items = self.objects[id as usize].items();
+            let Some(&item) = items.get(*next) else {
+                let below = items.iter().map(|&i| depth[i as usize]);
+                let most = below.map(|d| d.unwrap_or(0)).max().unwrap_or(0);
+                depth[id as usize] = Some(most + 1);
+                path.pop();
+                continue;
+            };
+            *next += 1;
+            let inside = path.iter().any(|&(on, _)| on == item);
+            if kind_of(&self.objects[item as usize]).is_none() || inside {
+                continue;
+            }
+            let below = depth[item as usize];
+            if path.len() + below.unwrap_or(1) > MAX_DEPTH {
+                return Err(Refused(format!(
+                    "it nests deeper than {MAX_DEPTH}"
+                )));
+            }
+            if below.is_none() {
+                path.push((item, 0));
+            }
+        }
+        Ok(())
+    }
+
     /// Python's `repr()` of the value if it has at most `max_chars`
     /// characters; else its first `max_chars` characters and `...`, as it
     /// is where containers nest deeper than [`MAX_DEPTH`]. Time and memory

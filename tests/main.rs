@@ -35,7 +35,8 @@ fn main() -> ExitCode {
     let mut arguments = libtest_mimic::Arguments::from_args();
     if arguments.test_threads.is_none() {
         let threads = std::env::var("RUST_TEST_THREADS").ok();
-        arguments.test_threads = threads.and_then(|n| n.parse().ok()).or(Some(8));
+        arguments.test_threads =
+            threads.and_then(|n| n.parse().ok()).or(Some(8));
     }
     if !support::python_found() {
         eprintln!(
