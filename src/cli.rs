@@ -125,10 +125,14 @@ fn host(text: &str) -> Result<String, String> {
     }
 }
 
-/// A number of seconds from 0 to an hour, such as `2` or `0.5`.
+/// A number of seconds from 0 to an hour, written with digits and at most
+/// one point: `2`, `0.5`.
 pub fn seconds(text: &str) -> Result<Duration, String> {
+    let digits = text.replacen('.', "", 1);
+    let plain =
+        !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
     match text.parse::<f64>() {
-        Ok(number) if (0.0..=MAX_SECONDS).contains(&number) => {
+        Ok(number) if plain && number <= MAX_SECONDS => {
             Ok(Duration::from_secs_f64(number))
         }
         _ => Err(format!("expected seconds from 0 to {MAX_SECONDS}")),

@@ -1,14 +1,7 @@
 """What the Python lessons share, and a reader may skip: the command line,
-the [server] and [client] lines, the demo, and errors in words.
-
-Each lesson_NN.py makes its own socket calls. Its command line is the Rust
-lesson's: the same subcommands, options, defaults and exit codes (0 done,
-1 runtime error, 2 usage error), so that any pairing of the two works.
-
-    python3 lessons/python/lesson_01.py                  # the demo
-    python3 lessons/python/lesson_01.py server [OPTIONS]
-    python3 lessons/python/lesson_01.py client [OPTIONS]
-"""
+the [server] and [client] lines, the demo, and errors in words. Each
+lesson_NN.py makes its own socket calls, with the Rust lesson's command line
+(subcommands, options, defaults, exit codes), so that any pairing works."""
 
 import argparse
 import errno
@@ -18,24 +11,23 @@ import socket
 import sys
 import threading
 import time
+import types
 
 RUNTIME_ERROR = 1  # a usage error is argparse's exit status 2
 
 
 def escape(text):
     """A peer's text made safe to print: what is not printable is shown as
-    repr shows it (\\n, \\x1b), so that no byte a peer sends can drive the
-    terminal or fake a line of ours."""
+    repr shows it (\\n, \\x1b), so no peer can drive the terminal."""
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
-def plural(count, noun):
+def plural(count, noun):  # 1 byte, 2 bytes
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def wants_colour(stream):
-    """CLICOLOR_FORCE (not "0") wins, then NO_COLOR (not empty) and
-    TERM=dumb, then whether the stream is a terminal."""
+    """CLICOLOR_FORCE wins, then NO_COLOR and TERM=dumb, then a terminal."""
     env = os.environ.get
     if env("CLICOLOR_FORCE", "") not in ("", "0"):
         return True
@@ -44,20 +36,17 @@ def wants_colour(stream):
 
 
 class Out:
-    """Where a side prints: stdout for the story, stderr for trouble, each
-    line after the side's label. A line that cannot be written (a closed
-    stdout) is remembered, and the lesson exits 1."""
+    """Where a side prints, after its label: stdout for the story, stderr
+    for trouble. A line it cannot write makes the lesson exit 1."""
 
     LABELS = {"server": "1;36", "client": "1;32"}
     KINDS = {"error:": "1;31", "warning:": "1;33", "trace:": "2"}
     lock = threading.Lock()  # one line at a time, from any thread
 
     def __init__(self, role, args):
-        self.role = role
+        self.role, self.failed, self.listening_queue = role, False, None
         self.show_trace = getattr(args, "trace", False)
         self.show_hex = getattr(args, "hex", False)
-        self.failed = False
-        self.listening_queue = None
 
     def say(self, line):
         self.write(sys.stdout, None, line)
@@ -75,18 +64,18 @@ class Out:
     def traced(self, call, *args, waits_for, label=""):
         """call(*args), with a --trace line before it and one after saying
         what it returned. It changes nothing about the call."""
-        name = f"{label}{call.__name__}({', '.join(map(str, args))})"
+        shown = (f"{len(a)} bytes" if type(a) is bytes else str(a)
+                 for a in args)
+        name = f"{label}{call.__name__}({', '.join(shown)})"
         self.trace(f"{name} waits for {waits_for}")
         try:
             result = call(*args)
         except OSError as error:
             self.trace(f"{name} -> error: {error.strerror or error}")
             raise
-        said = "done"
-        if isinstance(result, bytes):
-            said = plural(len(result), "byte")
-        elif isinstance(result, tuple):  # accept
-            said = f"a new socket, connected to {address_text(result[1])}"
+        said = plural(len(result), "byte") if type(result) is bytes else (
+            f"a new socket, connected to {address_text(result[1])}"
+            if type(result) is tuple else "done")  # accept, or the rest
         self.trace(f"{name} -> {said}")
         return result
 
@@ -130,8 +119,8 @@ def address_text(address):
 
 def send_all(sock, data, args, out):
     """sendall; with --chunk, in pieces of at most that many bytes, each its
-    own sendall, --pause between them, and TCP_NODELAY on so that the system
-    sends each piece at once (Nagle's algorithm would glue them)."""
+    own sendall, --pause apart, and TCP_NODELAY on so that the system sends
+    each at once (Nagle's algorithm would glue them)."""
     size = args.chunk or max(len(data), 1)
     if args.chunk:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -139,18 +128,13 @@ def send_all(sock, data, args, out):
         if at:
             time.sleep(args.pause)
         piece = data[at : at + size]
-        out.trace(f"send({len(piece)} bytes) waits for room in the buffer")
-        sock.sendall(piece)
-        out.trace(f"send({len(piece)} bytes) -> {len(piece)} bytes")
+        out.traced(sock.sendall, piece, waits_for="room in the send buffer")
         out.hex("sent", piece)
 
 
 def seconds(text):
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value <= 3600:  # nan fails too
+    value = float(text) if text.replace(".", "", 1).isdigit() else -1.0
+    if not 0 <= value <= 3600:
         raise argparse.ArgumentTypeError("expected seconds from 0 to 3600")
     return value
 
@@ -163,12 +147,10 @@ def host(text):
 
 def whole(low, high):
     """An argparse type: a whole number from low to high."""
-
     def parse(text):
         if text.isdigit() and low <= int(text) <= high:
             return int(text)
         raise argparse.ArgumentTypeError(f"{text!r} is not in {low}..={high}")
-
     return parse
 
 
@@ -203,39 +185,30 @@ def parser(name, about, port, wait, show=True):
                         help="the server's address")
     client.add_argument("--port", type=whole(1, 65535), default=port,
                         help="the server's port")
-    client.add_argument("--wait", type=seconds, default=wait,
-                        metavar="SECONDS",
+    client.add_argument("--wait", type=seconds, default=wait, metavar="SECONDS",
                         help="how long connect and each recv may wait")
     top.set_defaults(name=name)
-    return top, server, ClientOptions(client, top)
-
-
-class ClientOptions:
-    """The client's own options, for the client and for the demo (no
-    command), whose client takes them too."""
-
-    def __init__(self, *parsers):
-        self.add_argument = lambda *a, **k: [p.add_argument(*a, **k)
-                                             for p in parsers]
+    # The client's own options go to the demo (no command) too: its client
+    # takes them.
+    both = types.SimpleNamespace(add_argument=lambda *a, **k: [
+        parser.add_argument(*a, **k) for parser in (client, top)])
+    return top, server, both
 
 
 def slow_motion(server):
     server.add_argument("--chunk", type=whole(1, 65535), metavar="BYTES",
                         help="send in pieces of at most BYTES bytes")
     server.add_argument("--pause", type=seconds, default=0.2,
-                        metavar="SECONDS",
-                        help="the pause between pieces")
+                        metavar="SECONDS", help="the pause between pieces")
 
 
 def patience(client):
     client.add_argument("--deadline", type=seconds, default=60.0,
-                        metavar="SECONDS",
-                        help="how long the client may run in all")
+                        metavar="SECONDS", help="how long it may run in all")
 
 
 def resolve(args):
-    """(family, (host, port)) for --host and --port; IPv4 first, as the
-    tutorial's AF_INET."""
+    """args.family and args.address for --host and --port, IPv4 first."""
     host = args.host.strip("[]")
     try:
         found = socket.getaddrinfo(host, args.port, type=socket.SOCK_STREAM)
@@ -262,6 +235,7 @@ def explain(error, args):
         if serving:
             return "the client sent nothing in time"
         return f"nothing from {where} within {args.wait:g} s (--wait)"
+    start = f"python3 lessons/python/{args.name}.py server"
     messages = {
         errno.EADDRINUSE: f"port {args.port} is in use: is another server "
         "running? Stop it, or pick another port with --port",
@@ -270,8 +244,7 @@ def explain(error, args):
         errno.EACCES: f"ports below 1024 need the administrator; {args.port} "
         "is one: pick another with --port",
         errno.ECONNREFUSED: f"nothing listens on {where} (connection "
-        f"refused); start the server first: python3 lessons/python/"
-        f"{args.name}.py server",
+        f"refused); start the server first: {start}",
         errno.ECONNRESET: f"{peer} reset the connection (RST): it closed "
         "unread data",
         errno.EPIPE: f"{peer} closed before all was sent",
@@ -282,7 +255,7 @@ def explain(error, args):
 
 
 def run(side, args, serve, connect, out):
-    """Runs one side; returns the exit status."""
+    """Runs one side; returns its exit status."""
     try:
         resolve(args)
         (serve if side == "server" else connect)(args, out)
@@ -293,20 +266,19 @@ def run(side, args, serve, connect, out):
 
 
 def main(top, serve, connect):
-    """Parses the command line, and runs the server, the client, or (with
-    no command) the demo: the server in a thread on a port the system
-    picks, for one client, which starts once the server is listening."""
+    """Runs the server, the client, or (no command) the demo: the server in
+    a thread on a port the system picks, then a client once it listens."""
     args = top.parse_args()
     args.demo = args.side is None
     try:
         if args.side:
             sys.exit(run(args.side, args, serve, connect, Out(args.side, args)))
-        server_args = top.parse_args(["server", "--port", "0", "--once"])
+        shown = [f"--{f}" for f in ("trace", "hex") if getattr(args, f, 0)]
+        server_args = top.parse_args(["server", "--port", "0", "--once",
+                                      *shown])
         # The demo's own options are all the client's.
         client_args = top.parse_args(["client", *sys.argv[1:]])
-        for side_args in (server_args, client_args):
-            side_args.trace = getattr(args, "trace", False)
-            side_args.hex, side_args.demo = getattr(args, "hex", False), True
+        server_args.demo = client_args.demo = True
         server_out = Out("server", server_args)
         server_out.listening_queue = queue.Queue()
         status = []
@@ -316,7 +288,7 @@ def main(top, serve, connect):
                 run("server", server_args, serve, connect, server_out))
             server_out.listening_queue.put(None)  # if it never listened
 
-        # A daemon thread: not waited for if the client fails.
+        # A daemon: not waited for if the client fails.
         thread = threading.Thread(target=serve_once, daemon=True)
         thread.start()
         listening = server_out.listening_queue.get()
