@@ -62,8 +62,7 @@ class Out:
             self.write(sys.stdout, "trace:", line)
 
     def traced(self, call, *args, waits_for, label=""):
-        """call(*args), with a --trace line before it and one after saying
-        what it returned. It changes nothing about the call."""
+        """call(*args), with --trace lines before and after: nothing else."""
         shown = (f"{len(a)} bytes" if type(a) is bytes else str(a)
                  for a in args)
         name = f"{label}{call.__name__}({', '.join(shown)})"
@@ -79,8 +78,7 @@ class Out:
         self.trace(f"{name} -> {said}")
         return result
 
-    def hex(self, what, data):
-        """With --hex: the bytes in the style of `hexdump -C`."""
+    def hex(self, what, data):  # with --hex, as `hexdump -C` shows them
         if self.show_hex:
             self.say(f"{what} {plural(len(data), 'byte')}:")
             for at in range(0, len(data), 16):
@@ -102,8 +100,8 @@ class Out:
             self.failed = True
 
     def listening(self, sock):
-        """Prints `listening on HOST:PORT` with the port the system really
-        gave; tests and the demo wait for this line instead of sleeping."""
+        """`listening on HOST:PORT`, the port the system gave: what tests and
+        the demo wait for."""
         host, port = sock.getsockname()[:2]
         self.say(f"listening on {address_text((host, port))}")
         if host in ("0.0.0.0", "::"):
@@ -215,8 +213,7 @@ def resolve(args):
     except (socket.gaierror, UnicodeError):
         raise LessonError(f"cannot find the host {escape(repr(args.host))}")
     found.sort(key=lambda info: info[0] != socket.AF_INET)
-    family, _, _, _, address = found[0]
-    args.family, args.address = family, address[:2]
+    args.family, args.address = found[0][0], found[0][4][:2]
 
 
 class LessonError(Exception):
