@@ -13,12 +13,11 @@ import threading
 import time
 import types
 
-RUNTIME_ERROR = 1  # a usage error is argparse's exit status 2
+RUNTIME_ERROR = 1  # a usage error is argparse's 2
 
 
 def escape(text):
-    """A peer's text made safe to print: what is not printable is shown as
-    repr shows it (\\n, \\x1b), so no peer can drive the terminal."""
+    """A peer's text, safe to print: the unprintable shown as repr shows it."""
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
@@ -216,8 +215,8 @@ def resolve(args):
     args.family, args.address = found[0][0], found[0][4][:2]
 
 
-class LessonError(Exception):
-    """A failure the lesson words itself."""
+class LessonError(Exception):  # a failure the lesson words itself
+    pass
 
 
 def explain(error, args):
