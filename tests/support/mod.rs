@@ -1,7 +1,6 @@
 //! What the tests share: building and running the lessons as real processes,
 //! with a deadline, and comparing what they print with the transcripts the book
 //! shows.
-#![allow(dead_code)] // each test file uses its own part of this module
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -297,13 +296,6 @@ pub fn assert_sides_transcript(lesson: &str, name: &str, output: &str) {
     }
 }
 
-/// Joins the lines the lessons fold at 80 columns (a continuation starts
-/// with the label and three spaces), so that a test can look for a phrase
-/// wherever the fold fell.
-pub fn unfold(text: &str) -> String {
-    text.replace("\n[server]   ", " ").replace("\n[client]   ", " ")
-}
-
 /// `cargo run --example NAME`: the demo ends with status 0, prints nothing
 /// on stderr, and each side prints what the demo transcript shows.
 pub fn assert_demo(name: &str) {
@@ -335,16 +327,6 @@ pub fn python3(script: &str) -> Option<Command> {
     command.arg("-S").arg(root().join(script));
     command.env("PYTHONIOENCODING", "utf-8");
     Some(command)
-}
-
-/// Options the tests give a lesson's client besides `--port`: lesson 3's
-/// waits 0.5 s instead of its default 2 s where a transcript shows it, so
-/// the suite is not held up (the demo keeps the real default).
-pub fn client_options(name: &str) -> &'static [&'static str] {
-    match name {
-        "lesson_03" => &["--wait", "0.5"],
-        _ => &[],
-    }
 }
 
 /// A lesson's Python twin, `lessons/python/NAME.py`, with `args` and
