@@ -2,7 +2,8 @@
 //! teacher's two terminals, every pairing with the Python twin, values
 //! Python writes at every protocol printed as Python's repr prints them,
 //! broken streams and hostile pickles refused in one line, and a server
-//! that serves hundreds of clients.
+//! that serves hundreds of clients; and what the pickle chapter shows
+//! (book/src/transcripts/pickle/).
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -47,6 +48,12 @@ pub fn tests() -> Vec<Trial> {
         the_python_reader_refuses_hostile_pickles_without_a_traceback,
         the_python_client_refuses_in_one_line,
         python_usage_errors_exit_2,
+        classes_are_refused_by_the_name_of_their_global_at_every_protocol,
+        what_each_client_says_of_pickles_past_a_bound,
+        a_memo_bomb_is_read_shared_and_printed_cut,
+        a_value_inside_itself_prints_as_python_prints_it,
+        where_the_clients_print_the_same_pickle_differently,
+        pickletools_lists_the_rust_servers_set,
     ]);
     tests
 }
@@ -530,4 +537,170 @@ fn python_usage_errors_exit_2() {
         assert_exit(&output, 2);
         assert!(!output.stderr.contains("Traceback"), "{}", story(&output));
     }
+}
+
+// ---- Pickle and untrusted data (pickle.md): transcripts/pickle/ ----
+
+const PICKLE: &str = "pickle";
+
+/// The Rust client's stderr, then the Python client's, given `pickled`
+/// behind a header; each must be one refusal that says `rust` / `python`.
+fn both_refusals(pickled: &[u8], rust: &str, python: &str) -> String {
+    let mut lines = String::new();
+    for (is_python, says) in [(false, rust), (true, python)] {
+        let output = client_given(&framed(pickled), is_python).unwrap();
+        assert_refused(&output, "refused to unpickle the message: ");
+        assert_refused(&output, says);
+        lines.push_str(&output.stderr);
+    }
+    lines
+}
+
+/// The value line each client prints for `pickled` (exit 0): Rust's, then
+/// Python's.
+fn both_values(pickled: &[u8]) -> [String; 2] {
+    [false, true].map(|python| {
+        let output = client_given(&framed(pickled), python).unwrap();
+        assert_exit(&output, 0);
+        let line = output.stdout.lines().nth(3).unwrap_or_default();
+        line.strip_prefix("[client] ").unwrap_or(line).to_string()
+    })
+}
+
+fn classes_are_refused_by_the_name_of_their_global_at_every_protocol() {
+    let values = [
+        ("datetime.datetime(2024, 1, 2, 3, 4, 5)", "datetime.datetime"),
+        ("decimal.Decimal('1.5')", "decimal.Decimal"),
+        ("1+2j", "builtins.complex"),
+        ("collections.OrderedDict(a=1)", "collections.OrderedDict"),
+    ];
+    let expressions = values.map(|(expression, _)| expression);
+    for protocol in 0..=5 {
+        let pickles = crate::support::python_pickles(&expressions, protocol);
+        for (pickled, (_, global)) in pickles.unwrap().iter().zip(values) {
+            let rust = format!("the pickle names the global {global}, ");
+            let python = format!("it names the global {global}\n");
+            let lines = both_refusals(pickled, &rust, &python);
+            if protocol == 4 && global == "datetime.datetime" {
+                assert_transcript(PICKLE, "datetime", &lines);
+            }
+        }
+    }
+}
+
+/// Deep nesting, a flood of MARKs, an int too long to print: the two
+/// clients' refusals, each one line.
+fn what_each_client_says_of_pickles_past_a_bound() {
+    let deep = [&b"]".repeat(101), &b"a".repeat(100), &b"."[..]].concat();
+    let lines =
+        both_refusals(&deep, "nests deeper than 100", "deeper than 100");
+    assert_transcript(PICKLE, "deep-nesting", &lines);
+    let marks = [&b"(".repeat(257), &b"N."[..]].concat();
+    let lines =
+        both_refusals(&marks, "MARK at offset 256", "more than 256 MARKs");
+    assert_transcript(PICKLE, "mark-flood", &lines);
+    let long = [&b"\x8b"[..], &1786u32.to_le_bytes(), &[0x7f; 1786], b"."];
+    let lines = both_refusals(&long.concat(), "LONG4", "more than 4300 digits");
+    assert_transcript(PICKLE, "long-integer", &lines);
+    // 1785 bytes always fit in 4300 digits: read, and printed cut.
+    let fits = [&b"\x8b"[..], &1785u32.to_le_bytes(), &[0x7f; 1785], b"."];
+    for value in both_values(&fits.concat()) {
+        assert_eq!(value.len(), 1003, "{value}");
+    }
+}
+
+/// `[[1]*10]*10`, ten levels deep, written with the memo: 10**30 ones
+/// written out, but each list is made once and shared, in Rust as in
+/// CPython, and printing stops after 1,000 characters. Python's own repr
+/// of six levels is 3,222,220 characters.
+fn a_memo_bomb_is_read_shared_and_printed_cut() {
+    let memo_copies = |levels: usize| {
+        let level = [&b"("[..], &b"h\x00".repeat(10), b"lq\x00"].concat();
+        [&b"K\x01q\x00"[..], &level.repeat(levels), b"."].concat()
+    };
+    let bomb = memo_copies(30);
+    assert!(bomb.len() < 800, "{}", bomb.len());
+    let start = format!("{}1, 1, 1", "[".repeat(30));
+    for value in both_values(&bomb) {
+        assert!(value.starts_with(&start), "{value:.80}");
+        assert_eq!((value.len(), &value[1000..]), (1003, "..."));
+    }
+    let hex: String =
+        memo_copies(6).iter().map(|b| format!("{b:02x}")).collect();
+    let script = format!(
+        "import pickle; print(len(repr(pickle.loads(bytes.fromhex('{hex}')))))"
+    );
+    let output = std::process::Command::new("python3")
+        .args(["-S", "-c", &script])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "3222220\n");
+}
+
+/// `l = []; l.append(l)`, as Python pickles it: both clients print what
+/// Python prints, `[[...]]`.
+fn a_value_inside_itself_prints_as_python_prints_it() {
+    let pickles = crate::support::python_pickles(&["recursive"], 4).unwrap();
+    let output = client_given(&framed(&pickles[0]), false).unwrap();
+    assert_exit(&output, 0);
+    assert_transcript(PICKLE, "recursive", &output.stdout);
+    assert_eq!(both_values(&pickles[0]), ["[[...]]", "[[...]]"]);
+}
+
+/// What src/pickle.rs's doc says of sets, keys and Python 2's strs: the
+/// Rust reader keeps a set's items in the order sent, where Python's set
+/// has its own order; it compares keys within their type, where Python's
+/// 1 == 1.0; and it refuses STRING, which Python 3 reads.
+fn where_the_clients_print_the_same_pickle_differently() {
+    let set = b"\x80\x03cbuiltins\nset\n](K\x64K\x01e\x85R.";
+    assert_eq!(both_values(set), ["{100, 1}", "{1, 100}"]);
+    let one = 1f64.to_be_bytes();
+    let dict =
+        [&b"}(K\x01X\x01\x00\x00\x00aG"[..], &one, b"X\x01\x00\x00\x00bu."];
+    assert_eq!(both_values(&dict.concat()), ["{1: 'a', 1.0: 'b'}", "{1: 'b'}"]);
+    // Python 2's str: Python 3 reads it; the Rust reader refuses it.
+    let python2 = b"S'hi'\n.";
+    let rust = client_given(&framed(python2), false).unwrap();
+    assert_refused(&rust, "STRING at offset 0: a Python 2 str");
+    let python = client_given(&framed(python2), true).unwrap();
+    assert_exit(&python, 0);
+    assert!(python.stdout.contains("[client] 'hi'\n"), "{}", python.stdout);
+}
+
+/// pickletools.dis(pickled), Python's own listing of a pickle's opcodes.
+fn python_dis(pickled: &[u8]) -> String {
+    let script = "import pickletools, sys; \
+                  pickletools.dis(sys.stdin.buffer.read())";
+    let mut child = std::process::Command::new("python3")
+        .args(["-S", "-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(pickled).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// The set a real Rust server sends, the last of its four messages, as
+/// pickletools lists it: a call of builtins.set.
+fn pickletools_lists_the_rust_servers_set() {
+    let mut server = Process::spawn(lesson(NAME, &["server", "--port", "0"]));
+    let received = receive_all(server.listening_port()).unwrap();
+    server.stop();
+    let mut reader = Reassembler::new();
+    let mut pieces = reader.feed(&received);
+    let mut messages = Vec::new();
+    while let Some(piece) = pieces.next_piece().unwrap() {
+        if let Piece::Message(message) = piece {
+            messages.push(message.to_vec());
+        }
+    }
+    assert_eq!(messages.len(), 4);
+    let set = python_dis(&messages[3]);
+    for opcode in ["GLOBAL     'builtins set'", "REDUCE", "EMPTY_LIST"] {
+        assert!(set.contains(opcode), "{set}");
+    }
+    assert_transcript(PICKLE, "dis-rust-server-set", &set);
 }
