@@ -23,7 +23,7 @@ use serde_pickle::{HashableValue, SerOptions, Value};
 use socket_lessons::cli::{Patience, SlowMotion};
 use socket_lessons::errors::Deadline;
 use socket_lessons::framing::{self, HEADER_LEN, Piece, Reassembler};
-use socket_lessons::output::address;
+use socket_lessons::output::{address, plural};
 use socket_lessons::pickle;
 use socket_lessons::text::bytes_repr;
 use socket_lessons::{Client, Lesson, Out, Server};
@@ -170,9 +170,10 @@ fn client(config: &Client<ClientOptions>, out: &Out) -> io::Result<()> {
             // The end of the stream between two messages is the normal end;
             // inside one, it is an error.
             let count = reassembler.finish()?;
+            let count = plural(count, "message");
             out.say(format_args!(
                 "recv({size}) returned 0 bytes: the server closed, after \
-                 {count} messages"
+                 {count}"
             ));
             return Ok(());
         }

@@ -21,7 +21,7 @@ use serde_pickle::{HashableValue, SerOptions, Value};
 use socket_lessons::cli::{Patience, SlowMotion, seconds};
 use socket_lessons::errors::Deadline;
 use socket_lessons::framing::{self, DEFAULT_MAX_LEN, Piece, Reassembler};
-use socket_lessons::output::address;
+use socket_lessons::output::{address, plural};
 use socket_lessons::pickle;
 use socket_lessons::text::bytes_repr;
 use socket_lessons::{Client, Lesson, Out, Server};
@@ -171,10 +171,9 @@ fn client(config: &Client<ClientOptions>, out: &Out) -> io::Result<()> {
     }
     tutorial.closed(out);
     let count = reassembler.finish()?;
+    let (got, all) = (tutorial.messages, plural(count, "message"));
     out.say(format_args!(
-        "the tutorial's reader got {} of the {count} messages, lesson 5's \
-         all {count}",
-        tutorial.messages
+        "the tutorial's reader got {got} of {all}, lesson 5's all {count}"
     ));
     Ok(())
 }

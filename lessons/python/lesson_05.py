@@ -147,7 +147,7 @@ def client(args, out):
             raise common.LessonError(
                 "the connection closed before the first message")
         out.say(f"recv({args.buffer}) returned 0 bytes: the server closed, "
-                f"after {count} messages")
+                f"after {common.plural(count, 'message')}")
 
 
 if __name__ == "__main__":

@@ -247,8 +247,8 @@ def client(args, out):
             reader.push(mymsg)
         tutorial.closed()
         count = reader.finish()
-        out.say(f"the tutorial's reader got {tutorial.messages} of the "
-                f"{count} messages, lesson 5's all {count}")
+        out.say(f"the tutorial's reader got {tutorial.messages} of "
+                f"{common.plural(count, 'message')}, lesson 5's all {count}")
 
 
 if __name__ == "__main__":
