@@ -48,7 +48,7 @@ pub fn tests() -> Vec<Trial> {
         the_python_reader_refuses_hostile_pickles_without_a_traceback,
         the_python_client_refuses_in_one_line,
         python_usage_errors_exit_2,
-        classes_are_refused_by_the_name_of_their_global_at_every_protocol,
+        classes_are_refused_by_the_name_of_their_global_in_each_form,
         what_each_client_says_of_pickles_past_a_bound,
         a_memo_bomb_is_read_shared_and_printed_cut,
         a_value_inside_itself_prints_as_python_prints_it,
@@ -567,7 +567,7 @@ fn both_values(pickled: &[u8]) -> [String; 2] {
     })
 }
 
-fn classes_are_refused_by_the_name_of_their_global_at_every_protocol() {
+fn classes_are_refused_by_the_name_of_their_global_in_each_form() {
     let values = [
         ("datetime.datetime(2024, 1, 2, 3, 4, 5)", "datetime.datetime"),
         ("decimal.Decimal('1.5')", "decimal.Decimal"),
@@ -575,7 +575,8 @@ fn classes_are_refused_by_the_name_of_their_global_at_every_protocol() {
         ("collections.OrderedDict(a=1)", "collections.OrderedDict"),
     ];
     let expressions = values.map(|(expression, _)| expression);
-    for protocol in 0..=5 {
+    // A global as text (protocol 0), as GLOBAL (2), as STACK_GLOBAL (4).
+    for protocol in [0, 2, 4] {
         let pickles = crate::support::python_pickles(&expressions, protocol);
         for (pickled, (_, global)) in pickles.unwrap().iter().zip(values) {
             let rust = format!("the pickle names the global {global}, ");

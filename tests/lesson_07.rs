@@ -10,7 +10,7 @@ use libtest_mimic::Trial;
 
 use crate::support::{
     Output, Process, against, assert_demo, assert_exit, assert_transcript,
-    help_options, lesson, pair, python_twin, run, server_then_client, story,
+    lesson, pair, python_twin, run, server_then_client, story,
 };
 
 const NAME: &str = "lesson_07";
@@ -35,7 +35,6 @@ pub fn tests() -> Vec<Trial> {
         rust_server_python_client,
         the_python_server_echoes_any_bytes_and_refuses_over_one_mib,
         python_and_rust_trace_the_same_facts,
-        python_offers_the_same_options,
         python_usage_errors_exit_2,
     ]);
     tests
@@ -278,14 +277,6 @@ fn python_and_rust_trace_the_same_facts() {
 
 /// The byte-for-byte comparison of the two helps went with issue 19; the
 /// same options are still offered on each side.
-fn python_offers_the_same_options() {
-    for side in ["server", "client"] {
-        let rust = run(lesson(NAME, &[side, "--help"])).stdout;
-        let python = run(python_twin(NAME, &[side, "--help"]).unwrap()).stdout;
-        assert_eq!(help_options(&python), help_options(&rust), "{side}");
-    }
-}
-
 fn python_usage_errors_exit_2() {
     for args in [&["server", "--message", "x"][..], &["client", "--chunk", "5"]]
     {

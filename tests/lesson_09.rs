@@ -29,7 +29,7 @@ pub fn tests() -> Vec<Trial> {
     ];
     tests.extend(python_tests![
         python_demo,
-        python_help_lists_the_same_options,
+        python_usage_errors_exit_2,
         rust_server_with_rust_and_python_clients,
         python_server_with_rust_and_python_clients,
         python_server_drops_hostile_clients,
@@ -148,24 +148,9 @@ fn help_lists_each_sides_options() {
     }
 }
 
-fn python_help_lists_the_same_options() {
-    let options = |help: &str| -> Vec<String> {
-        // The first word of each line that explains an option.
-        let mut found: Vec<String> = help
-            .lines()
-            .filter_map(|line| line.trim_start().split([' ', ',']).next())
-            .filter(|word| word.starts_with("--") && *word != "--help")
-            .map(str::to_string)
-            .collect();
-        found.sort();
-        found
-    };
-    for side in ["server", "client"] {
-        let rust = run(lesson(NAME, &[side, "--help"]));
-        let python = run(program(true, &[side, "--help"]));
-        assert_exit(&python, 0);
-        assert_eq!(options(&python.stdout), options(&rust.stdout), "{side}");
-    }
+/// (That both languages offer the same options is checked for every lesson
+/// in tests/command_lines.rs.)
+fn python_usage_errors_exit_2() {
     for args in [&["server", "--chunk", "5"][..], &["client", "--nmae", "x"]] {
         let output = run(program(true, args));
         assert_exit(&output, 2);
