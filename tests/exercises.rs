@@ -315,7 +315,8 @@ fn the_opcodes_of_a_tuple() {
     let script = "import pickle, pickletools; \
                   pickletools.dis(pickle.dumps((1, 2), protocol=2))";
     // ANCHOR_END: dis-tuple
-    let output = Command::new("python3").args(["-c", script]).output();
+    let python = crate::support::python_path().unwrap();
+    let output = Command::new(python).args(["-c", script]).output();
     let output = output.expect("python3 runs");
     let listing = String::from_utf8(output.stdout).unwrap();
     assert!(listing.contains("TUPLE2"), "{listing}");

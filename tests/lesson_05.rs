@@ -631,10 +631,11 @@ fn a_memo_bomb_is_read_shared_and_printed_cut() {
     let script = format!(
         "import pickle; print(len(repr(pickle.loads(bytes.fromhex('{hex}')))))"
     );
-    let output = std::process::Command::new("python3")
-        .args(["-S", "-c", &script])
-        .output()
-        .unwrap();
+    let output =
+        std::process::Command::new(crate::support::python_path().unwrap())
+            .args(["-S", "-c", &script])
+            .output()
+            .unwrap();
     assert_eq!(String::from_utf8_lossy(&output.stdout), "3222220\n");
 }
 
@@ -672,12 +673,13 @@ fn where_the_clients_print_the_same_pickle_differently() {
 fn python_dis(pickled: &[u8]) -> String {
     let script = "import pickletools, sys; \
                   pickletools.dis(sys.stdin.buffer.read())";
-    let mut child = std::process::Command::new("python3")
-        .args(["-S", "-c", script])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child =
+        std::process::Command::new(crate::support::python_path().unwrap())
+            .args(["-S", "-c", script])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
     child.stdin.take().unwrap().write_all(pickled).unwrap();
     let output = child.wait_with_output().unwrap();
     assert!(output.status.success(), "{output:?}");

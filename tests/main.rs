@@ -36,7 +36,7 @@ fn main() -> ExitCode {
     if arguments.test_threads.is_none() {
         let threads = std::env::var("RUST_TEST_THREADS").ok();
         arguments.test_threads =
-            threads.and_then(|n| n.parse().ok()).or(Some(8));
+            threads.and_then(|n| n.parse().ok()).or(Some(16));
     }
     if !support::python_found() {
         eprintln!(

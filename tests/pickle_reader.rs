@@ -43,7 +43,7 @@ pub fn tests() -> Vec<Trial> {
 /// What `script` prints, run by python3 (these tests are ignored where
 /// there is none, outside CI; here its absence is a failure).
 fn python(script: &str) -> Vec<u8> {
-    let mut child = Command::new("python3")
+    let mut child = Command::new(crate::support::python_path().unwrap())
         .arg("-")
         .env("PYTHONIOENCODING", "utf-8")
         .stdin(Stdio::piped())
