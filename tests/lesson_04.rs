@@ -292,21 +292,19 @@ fn python_client_gives_up_at_its_deadline() {
 }
 
 fn python_server_with_a_closed_stdout_serves_and_exits_1() {
-    use std::io::{BufRead, BufReader};
+    // A stdout every write to which fails (a full disk): deterministic,
+    // where a closed pipe's read end may live on for a moment in a process
+    // another test is starting. The port, which the server cannot print,
+    // is read from `ss`.
+    let full = std::fs::File::options().write(true).open("/dev/full");
     let args = ["server", "--port", "0", "--once"];
     let mut server = python_twin(NAME, &args)
         .unwrap()
-        .stdout(Stdio::piped())
+        .stdout(Stdio::from(full.unwrap()))
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Read the `listening on` line, then close the reading end: every line
-    // the server prints from now on fails.
-    let mut stdout = BufReader::new(server.stdout.take().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    drop(stdout);
-    let port = line.trim_end().rsplit_once(':').unwrap().1.to_string();
+    let port = listening_port_of(server.id());
     let client = run(lesson(NAME, &["client", "--port", &port]));
     assert_exit(&client, 0);
     assert!(client.stdout.contains("message: Socket Programming in Python"));
@@ -314,4 +312,21 @@ fn python_server_with_a_closed_stdout_serves_and_exits_1() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(!stderr.contains("Traceback"), "{stderr}");
+}
+
+/// The port process `pid` listens on, as `ss` lists it, once it does.
+fn listening_port_of(pid: u32) -> String {
+    let started = std::time::Instant::now();
+    let owner = format!("pid={pid},");
+    loop {
+        let ss = std::process::Command::new("ss").args(["-Hltnp"]).output();
+        let listed = String::from_utf8(ss.unwrap().stdout).unwrap();
+        let line = listed.lines().find(|line| line.contains(&owner));
+        if let Some(line) = line {
+            let local = line.split_whitespace().nth(3).unwrap();
+            return local.rsplit_once(':').unwrap().1.to_string();
+        }
+        assert!(started.elapsed() < crate::support::DEADLINE, "{listed}");
+        std::thread::yield_now();
+    }
 }
