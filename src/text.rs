@@ -161,7 +161,10 @@ fn shortest_digits(number: f64) -> (String, i32) {
     let (kept, dropped) = exact.split_at(digits.len().min(exact.len()));
     let zeros = |rest: &str| rest.bytes().all(|digit| digit == b'0');
     let half_way = dropped.strip_prefix('5').is_some_and(zeros);
-    let even = kept.bytes().last().is_some_and(|digit| (digit - b'0') % 2 == 0);
+    let even = kept
+        .bytes()
+        .last()
+        .is_some_and(|digit| (digit - b'0').is_multiple_of(2));
     let candidate = format!("{}.{}e{exact_exponent}", &kept[..1], &kept[1..]);
     if half_way && even && kept != digits && candidate.parse() == Ok(number) {
         return (kept.trim_end_matches('0').into(), exact_exponent);

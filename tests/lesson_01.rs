@@ -59,15 +59,7 @@ fn server_and_client() {
 }
 
 fn help_lists_each_sides_options() {
-    for (side, args) in
-        [("help", &["--help"][..]), ("help-server", &["server", "--help"])]
-            .into_iter()
-            .chain([("help-client", &["client", "--help"][..])])
-    {
-        let output = run(lesson(NAME, args));
-        assert_exit(&output, 0);
-        assert_transcript(NAME, side, &output.stdout);
-    }
+    crate::support::assert_help_transcripts(NAME);
 }
 
 fn a_7_byte_buffer_gets_7_bytes() {

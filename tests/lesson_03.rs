@@ -59,15 +59,7 @@ fn server_and_client() {
 }
 
 fn help_lists_each_sides_options() {
-    for (name, args) in [
-        ("help", &["--help"][..]),
-        ("help-server", &["server", "--help"]),
-        ("help-client", &["client", "--help"]),
-    ] {
-        let output = run(lesson(NAME, args));
-        assert_exit(&output, 0);
-        assert_transcript(NAME, name, &output.stdout);
-    }
+    crate::support::assert_help_transcripts(NAME);
 }
 
 fn a_26_byte_buffer_gets_all_in_one_recv_then_still_waits() {

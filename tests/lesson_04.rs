@@ -65,15 +65,7 @@ fn server_and_client() {
 }
 
 fn help_lists_each_sides_options() {
-    for (name, args) in [
-        ("help", &["--help"][..]),
-        ("help-server", &["server", "--help"]),
-        ("help-client", &["client", "--help"]),
-    ] {
-        let output = run(lesson(NAME, args));
-        assert_exit(&output, 0);
-        assert_transcript(NAME, name, &output.stdout);
-    }
+    crate::support::assert_help_transcripts(NAME);
 }
 
 fn a_10_byte_buffer_takes_four_recvs_the_last_returning_0() {
@@ -298,7 +290,7 @@ fn python_server_with_a_closed_stdout_serves_and_exits_1() {
     // is read from `ss`.
     let full = std::fs::File::options().write(true).open("/dev/full");
     let args = ["server", "--port", "0", "--once"];
-    let mut server = python_twin(NAME, &args)
+    let server = python_twin(NAME, &args)
         .unwrap()
         .stdout(Stdio::from(full.unwrap()))
         .stderr(Stdio::piped())

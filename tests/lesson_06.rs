@@ -49,15 +49,7 @@ fn demo() {
 }
 
 fn help_lists_each_sides_options() {
-    for (name, args) in [
-        ("help", &["--help"][..]),
-        ("help-server", &["server", "--help"]),
-        ("help-client", &["client", "--help"]),
-    ] {
-        let output = run(lesson(NAME, args));
-        assert_exit(&output, 0);
-        assert_transcript(NAME, name, &output.stdout);
-    }
+    crate::support::assert_help_transcripts(NAME);
 }
 
 const WHOLE: [&str; 6] =

@@ -144,15 +144,7 @@ fn three_clients_at_once() {
 }
 
 fn help_lists_each_sides_options() {
-    for (name, args) in [
-        ("help", &["--help"][..]),
-        ("help-server", &["server", "--help"]),
-        ("help-client", &["client", "--help"]),
-    ] {
-        let output = run(lesson(NAME, args));
-        assert_exit(&output, 0);
-        assert_transcript(NAME, name, &output.stdout);
-    }
+    crate::support::assert_help_transcripts(NAME);
 }
 
 /// The problem: lesson 3's server holds its first client, and the second

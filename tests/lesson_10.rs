@@ -119,15 +119,7 @@ fn trace_shows_the_flag_the_system_returned() {
 }
 
 fn help_lists_each_sides_options() {
-    for (name, args) in [
-        ("help", &["--help"][..]),
-        ("help-server", &["server", "--help"]),
-        ("help-client", &["client", "--help"]),
-    ] {
-        let output = run(lesson(NAME, args));
-        assert_exit(&output, 0);
-        assert_transcript(NAME, name, &output.stdout);
-    }
+    crate::support::assert_help_transcripts(NAME);
 }
 
 fn a_full_receive_buffer_loses_datagrams_and_no_one_is_told() {

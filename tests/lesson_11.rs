@@ -110,15 +110,7 @@ fn server_and_client() {
 }
 
 fn help_lists_each_sides_options() {
-    for (name, args) in [
-        ("help", &["--help"][..]),
-        ("help-server", &["server", "--help"]),
-        ("help-client", &["client", "--help"]),
-    ] {
-        let output = run(lesson(NAME, args));
-        assert_exit(&output, 0);
-        assert_transcript(NAME, name, &output.stdout);
-    }
+    crate::support::assert_help_transcripts(NAME);
 }
 
 fn an_unknown_lesson_is_refused_and_the_server_goes_on() {

@@ -527,3 +527,18 @@ pub fn help_options(help: &str) -> Vec<String> {
     options.sort();
     options
 }
+
+/// `--help`, `server --help` and `client --help` of lesson `name`: each
+/// exits 0 and prints the transcript the book shows (`help`,
+/// `help-server`, `help-client`).
+pub fn assert_help_transcripts(name: &str) {
+    for (transcript, args) in [
+        ("help", &["--help"][..]),
+        ("help-server", &["server", "--help"]),
+        ("help-client", &["client", "--help"]),
+    ] {
+        let output = run(lesson(name, args));
+        assert_exit(&output, 0);
+        assert_transcript(name, transcript, &output.stdout);
+    }
+}
