@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use libtest_mimic::Trial;
 
 use crate::support::{
-    Output, Process, assert_demo, assert_exit, assert_transcript, help_options,
-    lesson, mask_ports, python_twin, run, story, transcript_path,
+    Output, Process, assert_demo, assert_exit, assert_transcript, lesson,
+    mask_ports, python_twin, run, story, transcript_path,
 };
 
 const NAME: &str = "lesson_08";
@@ -40,7 +40,6 @@ pub fn tests() -> Vec<Trial> {
         python_clients_and_rust_server,
         python_clients_a_stopped_server_never_accepted_are_told_so,
         the_python_server_pauses_after_a_failing_accept,
-        python_offers_the_same_options,
         python_usage_errors_exit_2,
     ]);
     tests
@@ -407,14 +406,6 @@ fn python_demo() {
 
 /// The byte-for-byte comparison of the two helps went with issue 19; the
 /// same options are still offered on each side.
-fn python_offers_the_same_options() {
-    for side in ["server", "client"] {
-        let rust = run(lesson(NAME, &[side, "--help"])).stdout;
-        let python = run(python_twin(NAME, &[side, "--help"]).unwrap()).stdout;
-        assert_eq!(help_options(&python), help_options(&rust), "{side}");
-    }
-}
-
 fn python_usage_errors_exit_2() {
     for args in
         [&["server", "--max-clients", "0"][..], &["client", "--count", "101"]]
