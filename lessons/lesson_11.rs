@@ -188,6 +188,9 @@ const DRAIN_WAIT: Duration = Duration::from_secs(1);
 
 /// The most characters of a value's `repr` a line prints.
 const MAX_REPR: usize = 1000;
+/// The most values a pickle may hold once written out, each copy of a
+/// shared one counted: a request or an answer holds a few.
+const MAX_VALUES: usize = 100_000;
 
 // ANCHOR: server
 fn server(config: &Server<ServerOptions>, out: &Out) -> io::Result<()> {
@@ -419,12 +422,17 @@ fn to_pickle(value: &impl Serialize) -> io::Result<Vec<u8>> {
     serde_pickle::to_vec(value, SerOptions::new()).map_err(io::Error::other)
 }
 
-/// `pickle.loads(pickled)` for a peer's bytes: the library's bounded reader
-/// of plain data, then serde-pickle's `Value`, which serde decodes into a
-/// struct.
+/// `pickle.loads(pickled)` for a peer's bytes, as serde-pickle's `Value`,
+/// which serde decodes into a struct. serde-pickle copies each shared object
+/// in full, so the library's bounded reader first checks that the bytes are
+/// plain data, and small once written out.
 fn loads(pickled: &[u8]) -> Result<serde_pickle::Value, String> {
-    let value = pickle::loads(pickled).and_then(|value| value.to_serde());
-    value.map_err(|refused| refused.to_string())
+    let value = pickle::loads(pickled).map_err(|why| why.to_string())?;
+    if value.written_out() > MAX_VALUES {
+        return Err(format!("more than {MAX_VALUES} values, copies counted"));
+    }
+    let options = serde_pickle::DeOptions::new();
+    serde_pickle::value_from_slice(pickled, options).map_err(|e| e.to_string())
 }
 
 /// `repr(pickle.loads(pickled))`, as Python prints it, at most `MAX_REPR`

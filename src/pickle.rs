@@ -4,41 +4,36 @@
 //! and frozensets at protocols 0 to 5, and [`Value::repr`] prints it as
 //! Python's `repr()` does, dicts in the order sent.
 //!
-//! serde-pickle's `Value` sorts a dict's keys, has no bytearray, and copies
-//! each memo reference in full: a few hundred bytes can ask for gigabytes.
-//! So this reader works as CPython's does, with a stack and a memo of shared
-//! references: each object sits once in an arena, and a memo GET pushes its
-//! index again. Nothing recurses while building; [`Value::repr`] and
-//! [`Value::to_serde`] recurse at most [`MAX_DEPTH`] deep.
+//! Why not serde-pickle alone: its `Value` sorts a dict's keys, has no
+//! bytearray, and copies each memo reference in full, so a few hundred
+//! bytes can ask for gigabytes. This reader works as CPython's does: each
+//! object sits once in an arena, and a memo GET pushes its index again.
+//! Nothing recurses while building. A lesson that wants a typed value hands
+//! the same bytes to serde-pickle once [`Value::written_out`] says the copy
+//! is small.
 //!
-//! It refuses, in one line, any global but the five plain data calls, the
+//! Refused, in one line: any global but the five plain data calls, the
 //! opcodes that make objects of classes, and what passes the bounds below,
 //! none of which is a size. The one size limit is the message's: an opcode
-//! is at least a byte and makes at most one object, stack slot or memo entry,
-//! so any plain-data pickle lesson 5's 16 MiB header admits is read. Peak
-//! RSS for the worst 16 MiB pickles (release build, `/usr/bin/time -v`):
-//! EMPTY_LIST (`]`) over and over, 16.8 million lists of 24 bytes, 478 MB,
-//! where Python's `pickle.loads` takes 1.2 GB; a set of 3.3 million ints,
-//! 483 MB (Python: 385 MB); NONE (`N`) over and over, 85 MB (Python: 161 MB).
+//! is at least a byte and makes at most one object, stack slot or memo
+//! entry, so any plain-data pickle lesson 5's 16 MiB header admits is read
+//! (the worst, 16.8 million empty lists, took 478 MB, where Python's
+//! `pickle.loads` takes 1.2 GB).
 //!
-//! Cut, to stay small: Python 2's strs (STRING, BINSTRING, SHORT_BINSTRING;
-//! Python 3 writes none) are refused; so are numbers written as text other
-//! than in decimal, calls written otherwise than as `pickle.dumps` writes
-//! them (`set(list)`, not `set(tuple)`), and a str with a lone surrogate,
-//! which Rust cannot hold. Dict keys and set items are compared within their
-//! type: 1, 1.0 and True are three keys here, one in Python; so are 0.0 and
-//! -0.0.
+//! Cut, to stay small: Python 2's strs (Python 3 writes none); numbers
+//! written as text other than in decimal; calls written otherwise than as
+//! `pickle.dumps` writes them; a str with a lone surrogate, which Rust
+//! cannot hold. Dict keys and set items are compared within their type: 1,
+//! 1.0 and True are three keys here, one in Python.
 
-use std::collections::{BTreeMap, HashMap, hash_map::Entry};
+use std::collections::{HashMap, hash_map::Entry};
 use std::fmt;
 
 use num_bigint::BigInt;
-use serde_pickle::Value as SerdeValue;
 
 use crate::text::{bytes_repr, escape, float_repr, str_repr};
 
-/// How deep containers may nest for [`Value::repr`], which stops printing
-/// there, and [`Value::to_serde`], which refuses: `[[1]]` is 2.
+/// How deep containers may nest, as in the Python twins: `[[1]]` is 2.
 pub const MAX_DEPTH: usize = 100;
 /// MARKs open at once: plain data opens about one a level of nesting.
 pub const MAX_OPEN_MARKS: usize = 256;
@@ -46,8 +41,6 @@ pub const MAX_OPEN_MARKS: usize = 256;
 pub const MAX_INT_DIGITS: usize = 4300;
 /// Bytes of a binary int: 1785 always fit in 4300 digits, 1786 may not.
 pub const MAX_INT_BYTES: usize = 1785;
-/// Values [`Value::to_serde`] makes, each copy of a shared object counted.
-pub const MAX_SERDE_VALUES: usize = 100_000;
 
 /// Why a pickle was not read: one short line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +61,7 @@ pub type Result<T> = std::result::Result<T, Refused>;
 pub struct Value {
     objects: Vec<Object>,
     root: Id,
+    written_out: usize,
 }
 
 type Id = u32;
@@ -139,8 +133,8 @@ pub fn loads(pickled: &[u8]) -> Result<Value> {
     let objects = objects.collect();
     let mut loader = Loader { pickled, objects, ..Default::default() };
     let root = loader.run()?;
-    let value = Value { objects: loader.objects, root };
-    value.check_depth()?;
+    let mut value = Value { objects: loader.objects, root, written_out: 1 };
+    value.written_out = value.measure()?;
     Ok(value)
 }
 
@@ -600,32 +594,45 @@ fn atom_repr(object: &Object) -> String {
 }
 
 impl Value {
+    /// How many objects the value holds written out in full, each copy of
+    /// a shared one counted (what serde-pickle's `Value` would make), or
+    /// `usize::MAX` if it contains itself, which no copy can hold.
+    pub fn written_out(&self) -> usize {
+        self.written_out
+    }
+
     /// Refuses a value whose containers nest deeper than [`MAX_DEPTH`]
-    /// (as the Python twins do), once it is built: a container may be
-    /// filled after it was put in another. One walk, with no recursion:
-    /// each container's depth is found once; one inside itself counts as
-    /// Python prints it, `[...]`.
-    fn check_depth(&self) -> Result<()> {
-        let mut depth: Vec<Option<usize>> = vec![None; self.objects.len()];
+    /// (as the Python twins do), once it is built, since a container may be
+    /// filled after it was put in another; else, how many objects it holds
+    /// written out. One walk, with no recursion: each container is measured
+    /// once; one inside itself counts as Python prints it, `[...]`.
+    fn measure(&self) -> Result<usize> {
+        let mut measured: Vec<Option<(usize, usize)>> =
+            vec![None; self.objects.len()];
         // The containers being walked, outermost first, and the next item
-        // of each to look at.
+        // of each to look at; whether one was found inside itself.
         let mut path: Vec<(Id, usize)> = vec![(self.root, 0)];
+        let mut looped = false;
         while let Some(&mut (id, ref mut next)) = path.last_mut() {
             let items = self.objects[id as usize].items();
             let Some(&item) = items.get(*next) else {
-                let below = items.iter().map(|&i| depth[i as usize]);
-                let most = below.map(|d| d.unwrap_or(0)).max().unwrap_or(0);
-                depth[id as usize] = Some(most + 1);
+                let below = items.iter().map(|&i| measured[i as usize]);
+                let (depth, size) = below.fold((0, 1), |(d, s), below| {
+                    let (depth, size) = below.unwrap_or((0, 1));
+                    (d.max(depth), size.saturating_add(s))
+                });
+                measured[id as usize] = Some((depth + 1, size));
                 path.pop();
                 continue;
             };
             *next += 1;
             let inside = path.iter().any(|&(on, _)| on == item);
+            looped |= inside;
             if kind_of(&self.objects[item as usize]).is_none() || inside {
                 continue;
             }
-            let below = depth[item as usize];
-            if path.len() + below.unwrap_or(1) > MAX_DEPTH {
+            let below = measured[item as usize];
+            if path.len() + below.map_or(1, |(depth, _)| depth) > MAX_DEPTH {
                 return Err(Refused(format!(
                     "it nests deeper than {MAX_DEPTH}"
                 )));
@@ -634,7 +641,8 @@ impl Value {
                 path.push((item, 0));
             }
         }
-        Ok(())
+        let size = measured[self.root as usize].map_or(1, |(_, size)| size);
+        Ok(if looped { usize::MAX } else { size })
     }
 
     /// Python's `repr()` of the value if it has at most `max_chars`
@@ -680,70 +688,6 @@ impl Value {
         path.pop();
         let one_tuple = kind == Kind::Tuple && items.len() == 1;
         out.push(if one_tuple { ",)" } else { closing });
-    }
-
-    /// The value as serde-pickle's `Value`, for `serde_pickle::from_value`:
-    /// a bytearray becomes bytes, and each shared object a copy, at most
-    /// [`MAX_SERDE_VALUES`] values in all, nested at most [`MAX_DEPTH`]
-    /// deep. A value that contains itself cannot be copied, and is refused.
-    pub fn to_serde(&self) -> Result<SerdeValue> {
-        self.serde_value(self.root, &mut Vec::new(), &mut 0)
-    }
-
-    /// `path`: the containers `id` is in, the outermost first.
-    fn serde_value(
-        &self,
-        id: Id,
-        path: &mut Vec<Id>,
-        made: &mut usize,
-    ) -> Result<SerdeValue> {
-        let object = &self.objects[id as usize];
-        *made += 1;
-        let refusal = match kind_of(object) {
-            _ if *made > MAX_SERDE_VALUES => {
-                format!("more than {MAX_SERDE_VALUES} values, copies counted")
-            }
-            Some(_) if path.contains(&id) => "the value contains itself".into(),
-            Some(_) if path.len() == MAX_DEPTH => "it nests too deep".into(),
-            _ => String::new(),
-        };
-        if !refusal.is_empty() {
-            return Err(Refused(refusal));
-        }
-        path.push(id);
-        let values = object.items().iter();
-        let values = values.map(|&item| self.serde_value(item, path, made));
-        let mut values = values.collect::<Result<Vec<_>>>()?.into_iter();
-        path.pop();
-        let key = |value: SerdeValue| {
-            value.into_hashable().map_err(|error| Refused(error.to_string()))
-        };
-        Ok(match (object, kind_of(object)) {
-            (Object::Bool(b), _) => SerdeValue::Bool(*b),
-            (Object::Int(int), _) => SerdeValue::I64(*int),
-            (Object::Big(int), _) => SerdeValue::Int((**int).clone()),
-            (Object::Float(x), _) => SerdeValue::F64(*x),
-            (Object::Str(text), _) => SerdeValue::String(text.to_string()),
-            (Object::Bytes(bytes) | Object::ByteArray(bytes), _) => {
-                SerdeValue::Bytes(bytes.to_vec())
-            }
-            (_, Some(Kind::List)) => SerdeValue::List(values.collect()),
-            (_, Some(Kind::Tuple)) => SerdeValue::Tuple(values.collect()),
-            (_, Some(Kind::Set)) => {
-                SerdeValue::Set(values.map(key).collect::<Result<_>>()?)
-            }
-            (_, Some(Kind::FrozenSet)) => {
-                SerdeValue::FrozenSet(values.map(key).collect::<Result<_>>()?)
-            }
-            (_, Some(Kind::Dict)) => {
-                let mut dict = BTreeMap::new();
-                while let (Some(k), Some(v)) = (values.next(), values.next()) {
-                    dict.insert(key(k)?, v);
-                }
-                SerdeValue::Dict(dict)
-            }
-            _ => SerdeValue::None,
-        })
     }
 }
 
