@@ -8,10 +8,9 @@ use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
-/// Exit status of a lesson that failed while running.
+/// Exit status of a lesson that failed while running (clap exits 2 for a
+/// command line it cannot understand).
 pub const RUNTIME_ERROR: u8 = 1;
-/// Exit status of a command line that could not be understood.
-pub const USAGE_ERROR: u8 = 2;
 
 /// What a program was doing when an error happened.
 #[derive(Debug, Clone, Copy)]

@@ -54,10 +54,6 @@ impl Out {
         Out { listening: Some(to), ..self }
     }
 
-    pub fn role(&self) -> Role {
-        self.role
-    }
-
     /// One line of the lesson's story, on stdout.
     pub fn say(&self, line: impl fmt::Display) {
         self.write(false, None, line);
