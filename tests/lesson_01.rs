@@ -341,7 +341,8 @@ fn a_send_that_returns_is_not_a_delivery() {
     let mut story = String::new();
     // ANCHOR: not-delivered
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let address = listener.local_addr().unwrap();
+    let mut client = TcpStream::connect(address).unwrap();
     let (peer, _) = listener.accept().unwrap();
     drop(peer); // the peer closes: a FIN; its program will read no more
     // send(2): the 5 bytes go into this side's kernel, and the call is done.

@@ -394,7 +394,9 @@ fn answer_as_read(end: End) -> (usize, usize, String) {
         match client.read(&mut buffer) {
             Ok(0) => break "then 0: the end".to_string(),
             Ok(size) => got += size,
-            Err(error) => break format!("then recv failed: {:?}", error.kind()),
+            Err(error) => {
+                break format!("then recv failed: {:?}", error.kind());
+            }
         }
     };
     drop(client);
