@@ -5,7 +5,9 @@
 use crate::support::root;
 
 pub fn tests() -> Vec<libtest_mimic::Trial> {
-    tests![every_quoted_excerpt_is_the_lessons_code,]
+    let mut tests = tests![every_quoted_excerpt_is_the_lessons_code,];
+    tests.extend(python_tests![lesson_11s_wrong_type_error_is_a_real_run]);
+    tests
 }
 
 /// The ```rust,ignore blocks of a chapter that quote code (not includes).
@@ -52,4 +54,30 @@ fn every_quoted_excerpt_is_the_lessons_code() {
         }
     }
     assert!(checked > 50, "only {checked} excerpts found");
+}
+
+/// A server of three lines of Python answers lesson 11's client with the
+/// string 'ten' for `number`: what the client prints is the transcript that
+/// lesson-11.md shows, not a line typed into the chapter.
+fn lesson_11s_wrong_type_error_is_a_real_run() {
+    use crate::support::{Process, assert_exit, assert_transcript, lesson};
+    let script = "import pickle, socket\n\
+        s = socket.create_server(('127.0.0.1', 0))\n\
+        print('listening on %s:%d' % s.getsockname(), flush=True)\n\
+        c, _ = s.accept(); c.recv(1024)\n\
+        p = pickle.dumps({'number': 'ten', 'title': 'UDP', \
+        'transport': 'Udp', 'calls': [], 'next': 11}, protocol=3)\n\
+        c.sendall(b'%-10d' % len(p) + p); c.close()";
+    let python = crate::support::python_path().unwrap();
+    let mut command = std::process::Command::new(python);
+    command.args(["-c", script]);
+    let mut server = Process::spawn(command);
+    let port = server.listening_port().to_string();
+    let client =
+        crate::support::run(lesson("lesson_11", &["client", "--port", &port]));
+    server.finish();
+    assert_exit(&client, 1);
+    let printed = format!("{}{}", client.stdout, client.stderr);
+    assert!(printed.contains("field `number`"), "{printed}");
+    assert_transcript("lesson_11", "answer-ten", &printed);
 }
