@@ -6,6 +6,7 @@ use crate::support::root;
 
 pub fn tests() -> Vec<libtest_mimic::Trial> {
     let mut tests = tests![every_quoted_excerpt_is_the_lessons_code,];
+    tests.extend(tests![lesson_10s_client_with_no_server_is_a_real_run]);
     tests.extend(python_tests![lesson_11s_wrong_type_error_is_a_real_run]);
     tests
 }
@@ -80,4 +81,19 @@ fn lesson_11s_wrong_type_error_is_a_real_run() {
     let printed = format!("{}{}", client.stdout, client.stderr);
     assert!(printed.contains("field `number`"), "{printed}");
     assert_transcript("lesson_11", "answer-ten", &printed);
+}
+
+/// Lesson 10's client asks a port where nothing listens (a port the system
+/// gave a UDP socket that is closed again): what it prints is the
+/// transcript lesson-10.md shows.
+fn lesson_10s_client_with_no_server_is_a_real_run() {
+    use crate::support::{assert_exit, assert_transcript, lesson, run};
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = socket.local_addr().unwrap().port().to_string();
+    drop(socket);
+    let client = run(lesson("lesson_10", &["client", "--port", &port]));
+    assert_exit(&client, 1);
+    let printed = format!("{}{}", client.stdout, client.stderr);
+    assert!(printed.contains("never told that nothing listens"), "{printed}");
+    assert_transcript("lesson_10", "no-server", &printed);
 }
