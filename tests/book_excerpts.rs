@@ -5,7 +5,10 @@
 use crate::support::root;
 
 pub fn tests() -> Vec<libtest_mimic::Trial> {
-    let mut tests = tests![every_quoted_excerpt_is_the_lessons_code,];
+    let mut tests = tests![
+        every_quoted_excerpt_is_the_lessons_code,
+        no_lessons_output_is_typed_into_a_chapter,
+    ];
     tests.extend(tests![lesson_10s_client_with_no_server_is_a_real_run]);
     tests.extend(python_tests![lesson_11s_wrong_type_error_is_a_real_run]);
     tests
@@ -96,4 +99,34 @@ fn lesson_10s_client_with_no_server_is_a_real_run() {
     let printed = format!("{}{}", client.stdout, client.stderr);
     assert!(printed.contains("never told that nothing listens"), "{printed}");
     assert_transcript("lesson_10", "no-server", &printed);
+}
+
+/// A lesson's output in a chapter is an included transcript, written by a
+/// real run, never lines typed into a ```text block. Lesson 8's EMFILE trace
+/// is still typed (its test, in tests/lesson_08.rs, writes no transcript).
+fn no_lessons_output_is_typed_into_a_chapter() {
+    let mut typed = Vec::new();
+    let chapters = std::fs::read_dir(root().join("book/src")).unwrap();
+    for chapter in chapters.map(|entry| entry.unwrap().path()) {
+        let name = chapter.file_name().unwrap().to_string_lossy().into_owned();
+        if !name.ends_with(".md") || name == "lesson-08.md" {
+            continue;
+        }
+        let text = std::fs::read_to_string(&chapter).unwrap();
+        let mut in_text_block = false;
+        for (number, line) in text.lines().enumerate() {
+            match line.trim_start() {
+                "```text" => in_text_block = true,
+                "```" => in_text_block = false,
+                line if in_text_block
+                    && (line.starts_with("[client]")
+                        || line.starts_with("[server]")) =>
+                {
+                    typed.push(format!("{name}:{}: {line}", number + 1));
+                }
+                _ => {}
+            }
+        }
+    }
+    assert!(typed.is_empty(), "typed, not included:\n{}", typed.join("\n"));
 }
