@@ -31,6 +31,7 @@ pub fn tests() -> Vec<libtest_mimic::Trial> {
         against_the_python_server_only_the_message_differs,
         the_opcodes_of_a_tuple,
         what_the_client_refuses_and_what_it_reads,
+        a_binary_length_is_what_struct_pack_writes,
     ]);
     tests
 }
@@ -345,4 +346,62 @@ fn what_the_client_refuses_and_what_it_reads() {
     assert_transcript(DIR, "refuse", &printed);
     let python = support::python_pickles(&["{1, 2, 3}"], 3).unwrap();
     assert_eq!(python, [set]);
+}
+
+// ---- A binary length (lesson-05.md) ----
+
+// ANCHOR: binary-length
+/// A message behind a 4-byte big-endian length: Python's
+/// struct.pack('!I', len(message)) + message. None for a message of 4 GiB
+/// or more, which 4 bytes cannot count.
+fn frame(message: &[u8]) -> Option<Vec<u8>> {
+    let length = u32::try_from(message.len()).ok()?;
+    Some([&length.to_be_bytes()[..], message].concat())
+}
+
+/// The length a 4-byte header announces: struct.unpack('!I', header)[0].
+/// A reader checks it against the most it will keep before trusting it.
+fn announced(header: [u8; 4]) -> u32 {
+    u32::from_be_bytes(header)
+}
+// ANCHOR_END: binary-length
+
+fn a_binary_length_is_what_struct_pack_writes() {
+    let lengths = [0_u32, 38, 255, 256, 65_536, u32::MAX];
+    // Python's struct, for each length: its 4 bytes, and the length it
+    // reads back from the 4 bytes this side wrote.
+    let script = "import struct, sys\n\
+                  for n in map(int, sys.argv[1:]):\n    \
+                  mine = n.to_bytes(4, 'big')\n    \
+                  packed = struct.pack('!I', n)\n    \
+                  print(packed.hex(), struct.unpack('!I', mine)[0], \
+                  repr(packed))";
+    let python = crate::support::python_path().unwrap();
+    let output = Command::new(python)
+        .arg("-c")
+        .arg(script)
+        .args(lengths.map(|n| n.to_string()))
+        .output()
+        .unwrap();
+    let listing = String::from_utf8(output.stdout).unwrap();
+    let mut printed = String::new();
+    for (line, n) in listing.lines().zip(lengths) {
+        let mut fields = line.splitn(3, ' ');
+        let mut field = || fields.next().unwrap();
+        let (packed, unpacked, repr) = (field(), field(), field());
+        let header: [u8; 4] = n.to_be_bytes();
+        let hex: String = header.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(packed, hex, "struct.pack('!I', {n})");
+        assert_eq!(unpacked, n.to_string());
+        assert_eq!(announced(header), n);
+        printed += &format!(
+            "struct.pack('!I', {n}) = {repr}; {n}_u32.to_be_bytes() = \
+             {header:?}\n"
+        );
+    }
+    assert_eq!(printed.lines().count(), lengths.len(), "{listing}");
+    let framed = frame(&[b'x'; 38]).unwrap();
+    assert_eq!((framed.len(), &framed[..4]), (42, &[0, 0, 0, 38][..]));
+    printed += &format!("frame(38 bytes): {:?} + 38 bytes\n", &framed[..4]);
+    assert_transcript(DIR, "binary-length", &printed);
 }

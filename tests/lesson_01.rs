@@ -31,6 +31,7 @@ pub fn tests() -> Vec<Trial> {
         a_port_in_use_is_explained,
         listening_on_every_interface_is_warned_about,
         colour_on_a_terminal_unless_no_color_or_a_dumb_terminal,
+        a_send_that_returns_is_not_a_delivery,
     ];
     tests.extend(python_tests![
         python_demo,
@@ -40,6 +41,7 @@ pub fn tests() -> Vec<Trial> {
         python_with_a_closed_stdout_exits_1,
         hosts_empty_or_unknown_in_both_languages,
         python_colour_on_a_terminal_unless_no_color,
+        sigpipe_kills_a_process_that_has_not_set_it_aside,
     ]);
     tests
 }
@@ -327,4 +329,63 @@ fn hosts_empty_or_unknown_in_both_languages() {
             assert_eq!(output.stderr.lines().count(), 1, "{}", output.stderr);
         }
     }
+}
+
+// ---- A send is not a delivery (the chapter's "Try it") ----
+
+fn a_send_that_returns_is_not_a_delivery() {
+    use std::io::Write;
+    use std::net::{TcpListener, TcpStream};
+    use std::time::{Duration, Instant};
+    let started = Instant::now();
+    let mut story = String::new();
+    // ANCHOR: not-delivered
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let mut client = TcpStream::connect(address).unwrap();
+    let (peer, _) = listener.accept().unwrap();
+    drop(peer); // the peer closes: a FIN; its program will read no more
+    // send(2): the 5 bytes go into this side's kernel, and the call is done.
+    let first = client.write(b"hello");
+    story += &format!("the first send after the peer closed: {first:?}\n");
+    // The peer's kernel answers them with an RST; a send after that fails.
+    let failed = loop {
+        match client.write(b"hello") {
+            Err(error) => break error,
+            Ok(_) if started.elapsed() < Duration::from_secs(10) => {
+                std::thread::yield_now()
+            }
+            Ok(_) => panic!("no RST within 10 s"),
+        }
+    };
+    story += &format!("a later send failed: {:?}\n", failed.kind());
+    // ANCHOR_END: not-delivered
+    assert_eq!(first.unwrap(), 5);
+    assert_eq!(failed.kind(), std::io::ErrorKind::BrokenPipe);
+    assert_transcript(NAME, "send-is-not-delivery", &story);
+}
+
+/// What a send to a reset connection does to a process that keeps
+/// SIGPIPE's default action, as a C program does: it dies of the signal,
+/// unless the send says MSG_NOSIGNAL.
+fn sigpipe_kills_a_process_that_has_not_set_it_aside() {
+    use std::os::unix::process::ExitStatusExt;
+    let mut story = String::new();
+    for how in ["default", "nosignal"] {
+        let mut python =
+            crate::support::python3("tests/python/sigpipe.py").unwrap();
+        let output = run({
+            python.arg(how);
+            python
+        });
+        story += &format!("$ python3 tests/python/sigpipe.py {how}\n");
+        story += &output.stdout;
+        story += &match output.status.signal() {
+            Some(13) => "killed by signal 13, SIGPIPE\n".to_string(),
+            _ => format!("exit status {}\n", output.status.code().unwrap()),
+        };
+    }
+    assert!(story.contains("killed by signal 13"), "{story}");
+    assert!(story.contains("BrokenPipeError"), "{story}");
+    assert_transcript(NAME, "sigpipe", &story);
 }

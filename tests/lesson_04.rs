@@ -33,6 +33,7 @@ pub fn tests() -> Vec<Trial> {
         the_client_keeps_a_bounded_amount_of_what_a_flood_sends,
         a_peers_control_characters_are_escaped,
         a_server_restarts_at_once_on_the_port_it_just_used,
+        closing_with_unread_data_destroys_what_was_still_to_send,
     ];
     tests.extend(python_tests![
         python_demo,
@@ -42,6 +43,15 @@ pub fn tests() -> Vec<Trial> {
         python_client_gives_up_at_its_deadline,
         python_server_with_a_closed_stdout_serves_and_exits_1,
     ]);
+    let netns = network_namespaces();
+    tests.extend(
+        python_tests![a_vanished_peer_is_found_only_by_a_timeout_or_keepalive]
+            .into_iter()
+            .map(|test| {
+                let ignored = test.has_ignored_flag() || !netns;
+                test.with_ignored_flag(ignored)
+            }),
+    );
     tests
 }
 
@@ -321,4 +331,114 @@ fn listening_port_of(pid: u32) -> String {
         assert!(started.elapsed() < crate::support::DEADLINE, "{listed}");
         std::thread::yield_now();
     }
+}
+
+// ---- Closing well, and a peer that vanishes (the chapter's last part) ----
+
+/// How a server ends after answering: a plain close, or closing well.
+#[derive(Clone, Copy)]
+enum End {
+    Close,
+    ShutdownDrainClose,
+}
+
+/// A server answers 512 KiB to a client whose 5-byte request it never
+/// reads, and ends as `end` says; the client reads only once the server has
+/// ended its sending. Returns how many bytes the client got, and how its
+/// reading ended.
+fn answer_as_read(end: End) -> (usize, usize, String) {
+    use socket2::{Domain, Socket, Type};
+    use std::io::Read;
+    use std::net::{Shutdown, TcpStream};
+    use std::sync::mpsc;
+    const ANSWER: usize = 512 * 1024;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let (ended, has_ended) = mpsc::channel();
+    let server = thread::spawn(move || {
+        let (mut client, _) = listener.accept().unwrap();
+        client.set_read_timeout(Some(crate::support::DEADLINE)).unwrap();
+        client.set_write_timeout(Some(crate::support::DEADLINE)).unwrap();
+        // Room for the whole answer, so that write_all returns while most
+        // of it still waits in this side's send buffer.
+        socket2::SockRef::from(&client).set_send_buffer_size(1 << 20).unwrap();
+        client.peek(&mut [0]).unwrap(); // the request is here, unread
+        // ANCHOR: close-well
+        client.write_all(&vec![b'x'; ANSWER]).unwrap();
+        match end {
+            // close(2) with the request unread: an RST, at once.
+            End::Close => drop(client),
+            End::ShutdownDrainClose => {
+                // A FIN after the last byte; the reading half stays open.
+                client.shutdown(Shutdown::Write).unwrap();
+                ended.send(()).unwrap();
+                // Drain: read (and drop) until the client's FIN, then close.
+                let mut sink = [0; 1024];
+                while client.read(&mut sink).unwrap() > 0 {}
+                drop(client);
+            }
+        }
+        // ANCHOR_END: close-well
+        let _ = ended.send(());
+    });
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(16 * 1024).unwrap();
+    socket.connect(&address.into()).unwrap();
+    let mut client = TcpStream::from(socket);
+    client.set_read_timeout(Some(crate::support::DEADLINE)).unwrap();
+    client.write_all(b"hello").unwrap();
+    has_ended.recv().unwrap();
+    let mut got = 0;
+    let mut buffer = vec![0; 64 * 1024];
+    let how = loop {
+        match client.read(&mut buffer) {
+            Ok(0) => break "then 0: the end".to_string(),
+            Ok(size) => got += size,
+            Err(error) => {
+                // Reported once; then recv returns 0, as after a FIN.
+                let next = client.read(&mut buffer).unwrap();
+                break format!(
+                    "then recv failed: {:?}, and the next returned {next}",
+                    error.kind()
+                );
+            }
+        }
+    };
+    drop(client);
+    server.join().unwrap();
+    (got, ANSWER, how)
+}
+
+fn closing_with_unread_data_destroys_what_was_still_to_send() {
+    let (got, sent, how) = answer_as_read(End::Close);
+    assert!(got < sent, "{got} of {sent}");
+    let (got_all, _, clean) = answer_as_read(End::ShutdownDrainClose);
+    assert_eq!(got_all, sent);
+    let story = format!(
+        "the server sent {sent} bytes and closed, the 5-byte request \
+         unread:\n  the client got part of them, {how}\n\
+         the server sent {sent} bytes, shut down its writing half, drained, \
+         closed:\n  the client got all {got_all}, {clean}\n"
+    );
+    assert_transcript(NAME, "close-with-unread-data", &story);
+}
+
+/// `unshare -rn` works here: a network namespace of one's own, which the
+/// vanished-peer test needs (root, or unprivileged user namespaces).
+fn network_namespaces() -> bool {
+    let status = std::process::Command::new("unshare")
+        .args(["-rn", "true"])
+        .stderr(Stdio::null())
+        .status();
+    status.is_ok_and(|status| status.success())
+}
+
+fn a_vanished_peer_is_found_only_by_a_timeout_or_keepalive() {
+    let python = crate::support::python3("tests/python/vanished_peer.py");
+    let python = python.unwrap();
+    let mut command = std::process::Command::new("unshare");
+    command.arg("-rn").arg(python.get_program()).args(python.get_args());
+    let output = run(command);
+    assert_exit(&output, 0);
+    assert_transcript(NAME, "vanished-peer", &output.stdout);
 }

@@ -36,6 +36,7 @@ pub fn tests() -> Vec<Trial> {
         the_python_server_echoes_any_bytes_and_refuses_over_one_mib,
         python_and_rust_trace_the_same_facts,
         python_usage_errors_exit_2,
+        two_small_sends_wait_for_an_ack_unless_nodelay_or_one_send,
     ]);
     tests
 }
@@ -276,4 +277,18 @@ fn python_usage_errors_exit_2() {
         assert_exit(&output, 2);
         assert!(!output.stderr.contains("Traceback"), "{}", story(&output));
     }
+}
+
+/// Nagle's algorithm and the delayed ACK (the chapter's "Two small sends"):
+/// tests/python/nagle.py asks 10 questions on one connection in three ways,
+/// and says whether the body of a question ever waited in the send queue
+/// for an ACK. It does with two sends, never with TCP_NODELAY or one send.
+/// What is checked is what waited, not how long it took.
+fn two_small_sends_wait_for_an_ack_unless_nodelay_or_one_send() {
+    let output = run(crate::support::python3("tests/python/nagle.py").unwrap());
+    assert_exit(&output, 0);
+    assert!(output.stdout.contains("two sends: the body waited"));
+    assert!(output.stdout.contains("TCP_NODELAY: the body went out at once"));
+    assert!(output.stdout.contains("one send: the body went out at once"));
+    assert_transcript(NAME, "nagle", &output.stdout);
 }
