@@ -241,8 +241,8 @@ def explain(error, args):
         "is one: pick another with --port",
         errno.ECONNREFUSED: f"nothing listens on {where} (connection "
         f"refused); start the server first: {start}",
-        errno.ECONNRESET: f"{peer} reset the connection (RST): it closed "
-        "unread data",
+        errno.ECONNRESET: f"{peer} reset the connection (RST): it closed, "
+        "leaving data unread",
         errno.EPIPE: f"{peer} closed before all was sent",
         errno.EHOSTUNREACH: f"{where} cannot be reached from here",
         errno.ENETUNREACH: f"{where} cannot be reached from here",
