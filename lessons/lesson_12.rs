@@ -82,7 +82,7 @@ fn lookup(name: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
         Ok(Err(_)) => format!("cannot find the host {name:?}"),
         Err(_) => {
             let limit = LOOKUP_WAIT.as_secs();
-            format!("no answer for {name:?} within {limit} s")
+            format!("no answer for the host {name:?} in {limit} s")
         }
     };
     Err(io::Error::other(words))

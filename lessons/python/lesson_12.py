@@ -41,9 +41,11 @@ def lookup(name, port):
         found = answer.get(timeout=LOOKUP_WAIT)
     except queue.Empty:
         raise common.LessonError(
-            f"no answer for {name!r} within {LOOKUP_WAIT} s") from None
+            f"no answer for the host {common.escape(repr(name))} in "
+            f"{LOOKUP_WAIT} s") from None
     if found is None:
-        raise common.LessonError(f"cannot find the host {name!r}")
+        raise common.LessonError(
+            f"cannot find the host {common.escape(repr(name))}")
     # Each answer is (family, type, proto, canonname, sockaddr).
     return [(family, sockaddr) for family, _, _, _, sockaddr in found]
 
