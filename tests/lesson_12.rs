@@ -31,12 +31,13 @@ enum Needs {
 
 pub fn tests() -> Vec<Trial> {
     use Needs::*;
-    let tests: [(&str, fn(), Needs); 22] = [
+    let tests: [(&str, fn(), Needs); 23] = [
         ("demo", demo, Nothing),
         ("help_lists_each_sides_options", help, Nothing),
         ("a_dual_stack_server_sees_ipv4_as_mapped", dual_stack, Nothing),
         ("an_ipv6_only_server_refuses_ipv4", ipv6_only, Nothing),
         ("ipv6_only_needs_an_ipv6_host", ipv6_only_needs_ipv6, Nothing),
+        ("exercise_loopback_v6_is_not_v4", loopback_v6_not_v4, Nothing),
         ("an_unknown_name_is_one_line_exit_1", unknown_name, Nothing),
         ("trace_names_each_call", trace, Nothing),
         ("every_lesson_takes_ipv6_and_names", every_lesson_rust, Nothing),
@@ -184,6 +185,17 @@ fn ipv6_only() {
     let served = run_client(&port, &["--host", "::1"]);
     assert_exit(&served, 0);
     assert!(served.stdout.contains("you are [::1]:"), "{}", served.stdout);
+    assert_exit(&server.finish(), 0);
+}
+
+/// The chapter's exercise: a server on ::1 and a client told 127.0.0.1.
+fn loopback_v6_not_v4() {
+    let (server, port) = start_server(&["--host", "::1"]);
+    let refused = run_client(&port, &["--host", "127.0.0.1"]);
+    assert_exit(&refused, 1);
+    transcript("exercise-v6-loopback", &story(&refused));
+    assert_exit(&run_client(&port, &["--host", "localhost"]), 1);
+    assert_exit(&run_client(&port, &["--host", "::1"]), 0);
     assert_exit(&server.finish(), 0);
 }
 
