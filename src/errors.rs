@@ -75,19 +75,19 @@ pub fn explain(error: &io::Error, situation: Situation<'_>) -> String {
     }
 }
 
-/// The address for `host` and `port`: digits (`127.0.0.1`, `::1`, `[::1]`)
-/// or a name the system resolves (`localhost`).
+/// The address for `host` and `port` (`127.0.0.1`, `::1`, `[::1]`, a name
+/// like `localhost`), IPv4 first, within 10 s: a thread waits for
+/// getaddrinfo, which cannot be interrupted.
 pub fn resolve(host: &str, port: u16) -> io::Result<SocketAddr> {
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    let found = (bare, port).to_socket_addrs().map_err(|_| {
-        io::Error::other(format!("cannot find the host {:?}", host))
+    let bare = host.trim_start_matches('[').trim_end_matches(']').to_owned();
+    let (sender, answer) = std::sync::mpsc::channel();
+    std::thread::spawn(move || sender.send((bare, port).to_socket_addrs()));
+    let found = answer.recv_timeout(Duration::from_secs(10)).map_err(|_| {
+        io::Error::other(format!("no answer for the host {host:?} in 10 s"))
     })?;
-    let mut found: Vec<SocketAddr> = found.collect();
-    // IPv4 first, as the tutorial's AF_INET.
-    found.sort_by_key(|address| address.is_ipv6());
-    found.into_iter().next().ok_or_else(|| {
-        io::Error::other(format!("the host {host:?} has no address"))
-    })
+    let unknown = || io::Error::other(format!("cannot find the host {host:?}"));
+    let found = found.map_err(|_| unknown())?;
+    found.min_by_key(SocketAddr::is_ipv6).ok_or_else(unknown)
 }
 
 /// The moment a client gives up, whatever it is waiting for (`--deadline`).

@@ -205,12 +205,26 @@ def patience(client):
 
 
 def resolve(args):
-    """args.family and args.address for --host and --port, IPv4 first."""
-    host = args.host.strip("[]")
+    """args.family and args.address for --host and --port, IPv4 first,
+    within 10 s: a daemon thread waits for getaddrinfo, which cannot be
+    interrupted, and ends with the program."""
+    host, answer, shown = args.host.strip("[]"), queue.Queue(), repr(args.host)
+
+    def ask():
+        try:
+            answer.put(socket.getaddrinfo(host, args.port,
+                                          type=socket.SOCK_STREAM))
+        except (socket.gaierror, UnicodeError):
+            answer.put([])
+
+    threading.Thread(target=ask, daemon=True).start()
     try:
-        found = socket.getaddrinfo(host, args.port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError):
-        raise LessonError(f"cannot find the host {escape(repr(args.host))}")
+        found = answer.get(timeout=10)
+    except queue.Empty:
+        raise LessonError(
+            f"no answer for the host {escape(shown)} in 10 s") from None
+    if not found:
+        raise LessonError(f"cannot find the host {escape(shown)}")
     found.sort(key=lambda info: info[0] != socket.AF_INET)
     args.family, args.address = found[0][0], found[0][4][:2]
 
