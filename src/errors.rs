@@ -65,7 +65,9 @@ pub fn explain(error: &io::Error, situation: Situation<'_>) -> String {
             format!("{server} cannot be reached from here")
         }
         (ConnectionReset, _) => {
-            format!("{peer} reset the connection (RST): it closed, leaving data unread")
+            format!(
+                "{peer} reset the connection (RST): it closed with data unread"
+            )
         }
         (BrokenPipe, _) => format!("{peer} closed before all was sent"),
         (ConnectionAborted, _) => {

@@ -84,7 +84,7 @@ fn in_slow_motion_one_recv_gets_the_first_piece() {
     assert!(
         error.ends_with(": the client closed before all was sent")
             || error.ends_with(
-                ": the client reset the connection (RST): it closed, leaving data unread"
+                ": the client reset the connection (RST): it closed with data unread"
             ),
         "{error}"
     );

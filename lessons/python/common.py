@@ -255,8 +255,8 @@ def explain(error, args):
         "is one: pick another with --port",
         errno.ECONNREFUSED: f"nothing listens on {where} (connection "
         f"refused); start the server first: {start}",
-        errno.ECONNRESET: f"{peer} reset the connection (RST): it closed, "
-        "leaving data unread",
+        errno.ECONNRESET: f"{peer} reset the connection (RST): it closed with "
+        "data unread",
         errno.EPIPE: f"{peer} closed before all was sent",
         errno.EHOSTUNREACH: f"{where} cannot be reached from here",
         errno.ENETUNREACH: f"{where} cannot be reached from here",

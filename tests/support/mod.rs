@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 pub const DEADLINE: Duration = Duration::from_secs(60);
 
 /// The lessons, as their example names.
-pub const LESSONS: [&str; 11] = [
+pub const LESSONS: [&str; 12] = [
     "lesson_01",
     "lesson_02",
     "lesson_03",
@@ -27,6 +27,7 @@ pub const LESSONS: [&str; 11] = [
     "lesson_09",
     "lesson_10",
     "lesson_11",
+    "lesson_12",
 ];
 
 /// The project's root: the lessons, the book and the Python programs are there.
@@ -521,10 +522,16 @@ pub fn help_options(help: &str) -> Vec<String> {
         .filter(|line| line.starts_with('-'))
         .filter_map(|line| {
             let word = line.split_whitespace().find(|w| w.starts_with("--"))?;
-            Some(word.trim_end_matches(',').to_string())
+            let word = word.trim_end_matches(',');
+            // Not `--host)`: a wrapped line of help text that names one.
+            let plain = word[2..]
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-');
+            plain.then(|| word.to_string())
         })
         .collect();
     options.sort();
+    options.dedup();
     options
 }
 
