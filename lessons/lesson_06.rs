@@ -46,7 +46,7 @@ const MAX_REPR: usize = 1000;
 #[derive(Args, Debug, Clone)]
 struct ServerOptions {
     /// Send in pieces of at most BYTES bytes, each its own send: 5 cut the
-    /// headers, and end each message inside a piece
+    /// headers, and end three of the four messages inside a piece
     #[arg(long, value_name = "BYTES", default_value_t = 5,
           value_parser = clap::value_parser!(u16).range(1..))]
     chunk: u16,

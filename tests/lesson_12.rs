@@ -487,9 +487,12 @@ fn silent_dns() {
             thread::spawn(move || (run(with_silent_dns(program)), quote))
         })
         .collect();
-    for run in runs {
+    for (index, run) in runs.into_iter().enumerate() {
         let (output, quote) = run.join().unwrap();
         assert_exit(&output, 1);
+        if index == 0 {
+            transcript("silent-dns", &output.stderr);
+        }
         let line = format!(
             "[client] error: no answer for the host {quote}slow.example{quote} in 10 s\n"
         );
