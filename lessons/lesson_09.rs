@@ -56,6 +56,23 @@ const NAME_WAIT: Duration = Duration::from_secs(10);
 const PATIENCE: Duration = Duration::from_secs(2);
 /// How long a member's socket may take no bytes before it is dropped.
 const SEND_WAIT: Duration = Duration::from_secs(10);
+/// How many connections the system may hold for the room before it accepts
+/// them (listen's backlog): with 5, a burst of clients is half refused.
+const BACKLOG: i32 = 128;
+/// Code points Python's `str.isprintable` lets through that show nothing
+/// (fillers, variation selectors, a blank braille cell): `room` and a
+/// character of these would pass for the room.
+const INVISIBLE: [(char, char); 9] = [
+    ('\u{34F}', '\u{34F}'),
+    ('\u{115F}', '\u{1160}'),
+    ('\u{17B4}', '\u{17B5}'),
+    ('\u{180B}', '\u{180F}'),
+    ('\u{2800}', '\u{2800}'),
+    ('\u{3164}', '\u{3164}'),
+    ('\u{FE00}', '\u{FE0F}'),
+    ('\u{FFA0}', '\u{FFA0}'),
+    ('\u{E0100}', '\u{E01EF}'),
+];
 
 #[derive(Args, Debug, Clone)]
 struct ServerOptions {
@@ -90,7 +107,7 @@ fn server(config: &Server<ServerOptions>, out: &Out) -> io::Result<()> {
     #[cfg(unix)]
     listener.set_reuse_address(true)?;
     listener.bind(&config.address.into())?;
-    listener.listen(5)?;
+    listener.listen(BACKLOG)?;
     out.listening(&listener)?;
     // Every client's threads send the room events on this channel; the
     // room alone receives them, one at a time, in the order they came. It
@@ -129,7 +146,10 @@ fn accept(
                 "connection {id} from {from}: refused, the room holds \
                  {max_clients} (--max-clients)"
             ));
-            let _ = (&client).write_all(&pair(ROOM, "the room is full"));
+            // Told, and closed well, in a thread of its own: the close waits
+            // for the client, and accepting must not.
+            let refusal = move || refuse(&client, "the room is full");
+            let _ = thread::Builder::new().spawn(refusal);
             continue;
         }
         connected.fetch_add(1, Ordering::SeqCst);
@@ -212,11 +232,31 @@ fn check(name: String) -> Result<String, String> {
         return Err(format!("a name has 1 to {MAX_NAME} bytes"));
     }
     // Python's rule, str.isprintable, so that both servers let in the same
-    // names.
-    if name == ROOM || !name.chars().all(is_printable) {
-        return Err(format!("'{}' cannot be a name", escape(&name)));
+    // names; and nothing that shows nothing, around it or in it.
+    let shows = |c| is_printable(c) && !invisible(c);
+    let trimmed = name.trim_matches(' ');
+    if trimmed == ROOM || trimmed != name || !name.chars().all(shows) {
+        return Err(format!("'{}' cannot be a name", shown(&name)));
     }
     Ok(name)
+}
+
+fn invisible(c: char) -> bool {
+    INVISIBLE.iter().any(|&(first, last)| (first..=last).contains(&c))
+}
+
+/// A name as Python's repr shows it, and what shows nothing as a code.
+fn shown(name: &str) -> String {
+    let code = |c: char| match u32::from(c) {
+        small @ ..0x10000 => format!("\\u{small:04x}"),
+        big => format!("\\U{big:08x}"),
+    };
+    let escaped = escape(name);
+    let shown = escaped.chars().map(|c| match invisible(c) {
+        true => code(c),
+        false => c.into(),
+    });
+    shown.collect()
 }
 
 /// Tells a client why it is not let in, and closes well: shutdown(Write)
@@ -454,11 +494,20 @@ fn recv_exactly(
     let mut got = 0;
     while got < buffer.len() {
         if let Some(until) = until {
-            socket.set_read_timeout(Some(time_left(until)?))?;
+            // Past `until`, what has come is still read (this process may
+            // have been stopped while it came): a microsecond's wait, the
+            // least the system takes, gets it, or a timeout.
+            let left = until.saturating_duration_since(Instant::now());
+            socket
+                .set_read_timeout(Some(left.max(Duration::from_micros(1))))?;
         }
-        match socket.read(&mut buffer[got..])? {
-            0 => break,
-            received => got += received,
+        match socket.read(&mut buffer[got..]) {
+            Ok(0) => break,
+            Ok(received) => got += received,
+            // A wait with a timeout, stopped (Ctrl-Z, kill -STOP) and
+            // continued, ends in EINTR: it is asked again.
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
         }
     }
     Ok(got)

@@ -32,6 +32,15 @@ NAME_WAIT = 10.0  # seconds a new connection has, in all, to send its name
 PATIENCE = 2.0  # seconds an outbox may stay full before its member is dropped
 SEND_WAIT = 10.0  # seconds a member's socket may take nothing
 CLOSE_WAIT = 1.0  # seconds what a refused client still sends is read
+# How many connections the system may hold for the room before it accepts
+# them (listen's backlog): with 5, a burst of clients is half refused.
+BACKLOG = 128
+# Code points str.isprintable lets through that show nothing (fillers,
+# variation selectors, a blank braille cell): "room" and one of these would
+# pass for the room.
+INVISIBLE = [(0x34F, 0x34F), (0x115F, 0x1160), (0x17B4, 0x17B5),
+             (0x180B, 0x180F), (0x2800, 0x2800), (0x3164, 0x3164),
+             (0xFE00, 0xFE0F), (0xFFA0, 0xFFA0), (0xE0100, 0xE01EF)]
 
 
 def frame(data):
@@ -122,7 +131,7 @@ def server(args, out):
         if os.name == "posix":
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(args.address)
-        s.listen(5)
+        s.listen(BACKLOG)
         out.listening(s)
         # Correction: the tutorial blocks in accept and recv; a room cannot
         # wait for one client, so no call here may wait, select() aside.
@@ -153,7 +162,12 @@ class Room:
             wait = None
             if deadlines:
                 wait = max(0, min(deadlines) - time.monotonic())
-            for key, mask in self.selector.select(wait):
+            events = self.selector.select(wait)
+            if not events:
+                # The wait ran out, or this process was stopped through it:
+                # a last look at what came meanwhile.
+                events = self.selector.select(0)
+            for key, mask in events:
                 conn = self.connections.get(key.fileobj)
                 if key.fileobj is self.listener:
                     self.accept()
@@ -180,19 +194,19 @@ class Room:
             return
         self.count += 1
         where = f"connection {self.count} from {common.address_text(address)}"
-        if len(self.connections) >= self.args.max_clients:
+        held = [c for c in self.connections.values() if not c.closing]
+        full = len(held) >= self.args.max_clients
+        if full:
             self.out.say(f"{where}: refused, the room holds "
                          f"{self.args.max_clients} (--max-clients)")
-            with sock:
-                try:
-                    sock.sendall(pair(ROOM, "the room is full"))
-                except OSError:
-                    pass
-            return
-        self.out.say(where)
+        else:
+            self.out.say(where)
         sock.setblocking(False)
         self.connections[sock] = conn = Connection(self.count, sock)
         self.watch(conn)
+        if full:  # told, and closed well, as a refused name is
+            self.close(conn, CLOSE_WAIT)
+            self.send(conn, pair(ROOM, "the room is full"))
 
     def read(self, conn):
         try:
@@ -224,9 +238,10 @@ class Room:
         if not 1 <= len(text.encode("utf-8")) <= MAX_NAME:
             return self.refuse(conn, f"a name has 1 to {MAX_NAME} bytes")
         # A name is printed as it is ("ada joined"): nothing in it may move
-        # the cursor, reverse the text or hide.
-        if text == ROOM or not text.isprintable():
-            return self.refuse(conn, f"{text!r} cannot be a name")
+        # the cursor, reverse the text or hide, around it or in it.
+        trimmed = text.strip(" ")
+        if trimmed == ROOM or trimmed != text or not all(map(shows, text)):
+            return self.refuse(conn, f"'{shown(text)}' cannot be a name")
         if any(member.name == text for member in self.members()):
             return self.refuse(conn, f"{text} is taken")
         self.out.say(f"connection {conn.number}: {text} joined")
@@ -359,6 +374,21 @@ class Room:
             if conn.events:
                 self.selector.unregister(conn.sock)
             conn.sock.close()
+
+
+def invisible(c):
+    return any(first <= ord(c) <= last for first, last in INVISIBLE)
+
+
+def shows(c):
+    return c.isprintable() and not invisible(c)
+
+
+def shown(name):
+    """A name as repr shows it, and what shows nothing as a code."""
+    def code(c):
+        return f"\\U{ord(c):08x}" if ord(c) > 0xFFFF else f"\\u{ord(c):04x}"
+    return "".join(code(c) if invisible(c) else escape(c) for c in name)
 
 
 def welcome(name, members):

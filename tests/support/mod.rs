@@ -542,3 +542,40 @@ pub fn assert_help_transcripts(name: &str) {
         assert_transcript(name, transcript, &output.stdout);
     }
 }
+
+impl Process {
+    /// The process id, for `kill -STOP` or `prlimit --pid`.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+/// `command` started by `sh` with a standard stream closed (`redirect` is
+/// `<&-` or `>&-`), as a shell user can start it: not /dev/null, no stream.
+pub fn with_closed(redirect: &str, command: &Command) -> Command {
+    let mut shell = Command::new("sh");
+    shell
+        .arg("-c")
+        .arg(format!("exec \"$0\" \"$@\" {redirect}"))
+        .arg(command.get_program())
+        .args(command.get_args());
+    for (key, value) in command.get_envs() {
+        match value {
+            Some(value) => shell.env(key, value),
+            None => shell.env_remove(key),
+        };
+    }
+    shell
+}
+
+/// The backlog of the socket that listens on `port`: `ss` shows it as the
+/// Send-Q of a listening socket.
+pub fn listen_backlog(port: &str) -> u32 {
+    let filter = format!("sport = :{port}");
+    let ss = Command::new("ss").args(["-Hltn", &filter]).output();
+    let listed = String::from_utf8(ss.expect("ss runs").stdout).unwrap();
+    let columns: Vec<&str> = listed.split_whitespace().collect();
+    columns.get(2).and_then(|q| q.parse().ok()).unwrap_or_else(|| {
+        panic!("no listening socket on port {port} in {listed:?}")
+    })
+}
