@@ -48,6 +48,15 @@ const MAX_GREETING: usize = 200;
 /// a pause, the loop would spin, printing thousands of errors a second.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(500);
 
+/// How many connections the system may hold before the server accepts them
+/// (listen's backlog): with 5, a burst of clients loses some SYNs, and
+/// those clients wait a second for the retry.
+const BACKLOG: i32 = 128;
+
+/// What a client that gets no thread is told in the server's log.
+const NO_THREAD: &str =
+    "no thread could be started for it (out of memory or of threads): closed";
+
 #[derive(Args, Debug, Clone)]
 struct ServerOptions {
     /// How many clients it serves at once
@@ -83,7 +92,7 @@ fn server(config: &Server<ServerOptions>, out: &Out) -> io::Result<()> {
     #[cfg(unix)]
     listener.set_reuse_address(true)?;
     listener.bind(&config.address.into())?;
-    listener.listen(5)?;
+    listener.listen(BACKLOG)?;
     out.listening(&listener)?;
     let max_clients = usize::from(config.options.max_clients);
     // How many connections have a thread now. Threads add and take away at
@@ -150,11 +159,11 @@ fn server(config: &Server<ServerOptions>, out: &Out) -> io::Result<()> {
                     }
                     connected.fetch_sub(1, Ordering::SeqCst);
                 });
-            if let Err(error) = started {
-                // No thread (out of memory or of threads): this client is
-                // closed, and the server goes on.
+            if started.is_err() {
+                // The system refused (EAGAIN): this client is closed, and
+                // the server goes on.
                 connected.fetch_sub(1, Ordering::SeqCst);
-                out.error(format_args!("connection {number}: {error}"));
+                out.error(format_args!("connection {number}: {NO_THREAD}"));
             }
             if config.once {
                 break;
