@@ -440,6 +440,16 @@ fn each_client_gives_up_at_its_deadline() {
         );
     }
     drop(server.stop());
+    // The same while it connects, to a server whose backlog is full.
+    let (_listener, _held, full) = crate::support::full_backlog();
+    for python in [false, true] {
+        let port = full.to_string();
+        let args = ["client", "--port", &port, "--deadline", "0.5"];
+        let output = run(program(python, &args));
+        assert_exit(&output, 1);
+        let said = "error: gave up after 0.5 s (--deadline)\n";
+        assert!(output.stderr.ends_with(said), "{}", story(&output));
+    }
 }
 
 /// With --max-clients 1, a second client is told that the room is full.

@@ -12,9 +12,9 @@ use serde_pickle::{DeOptions, HashableValue, SerOptions, Value};
 use socket_lessons::framing::{Piece, Reassembler};
 
 use crate::support::{
-    DEADLINE, Output, Process, assert_exit, assert_sides_transcript,
-    assert_transcript, framed, lesson, peer_sending, python_pickles,
-    python_twin, run, server_then_client, story,
+    DEADLINE, Output, Process, assert_exit, assert_names_what_ran_out,
+    assert_sides_transcript, assert_transcript, framed, lesson, peer_sending,
+    python_pickles, python_twin, run, server_then_client, story,
 };
 
 const NAME: &str = "lesson_11";
@@ -30,6 +30,7 @@ pub fn tests() -> Vec<Trial> {
         a_bad_answer_is_a_clear_error_that_names_the_field,
         hostile_answers_are_refused_by_the_rust_client,
         usage_errors_exit_2,
+        the_client_names_what_ran_out,
     ];
     tests.extend(python_tests![
         python_demo,
@@ -44,6 +45,8 @@ pub fn tests() -> Vec<Trial> {
         a_memo_index_bomb_costs_the_python_client_nothing,
         the_python_client_prints_python_values,
         python_usage_errors_exit_2,
+        the_python_client_names_what_ran_out,
+        the_python_lesson_with_stdout_closed_exits_1,
     ]);
     tests
 }
@@ -414,4 +417,25 @@ fn python_usage_errors_exit_2() {
         assert_exit(&output, 2);
         assert!(!output.stderr.contains("Traceback"), "{}", story(&output));
     }
+}
+
+fn the_client_names_what_ran_out() {
+    assert_names_what_ran_out(&|port, options| {
+        lesson(NAME, &[&["client", "--port", port], options].concat())
+    });
+}
+
+fn the_python_client_names_what_ran_out() {
+    assert_names_what_ran_out(&|port, options| {
+        let args = [&["client", "--port", port], options].concat();
+        python_twin(NAME, &args).unwrap()
+    });
+}
+
+/// Started with stdout closed (`>&-`): exit 1, nothing of Python's insides.
+fn the_python_lesson_with_stdout_closed_exits_1() {
+    let demo = python_twin(NAME, &[]).unwrap();
+    let output = run(crate::support::with_closed(">&-", &demo));
+    assert_exit(&output, 1);
+    assert_eq!(output.stderr, "", "{}", story(&output));
 }

@@ -579,3 +579,45 @@ pub fn listen_backlog(port: &str) -> u32 {
         panic!("no listening socket on port {port} in {listed:?}")
     })
 }
+
+/// A listener whose backlog is full (listen(0), then connections it never
+/// accepts): the system drops a further SYN, so a connect to its port
+/// waits. Keep the listener and the held connections alive while in use.
+pub fn full_backlog() -> (socket2::Socket, Vec<socket2::Socket>, u16) {
+    use socket2::{Domain, Socket, Type};
+    let listener = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    let any: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
+    listener.bind(&any.into()).unwrap();
+    listener.listen(0).unwrap();
+    let address = listener.local_addr().unwrap();
+    let held = (0..3)
+        .map(|_| {
+            let held = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+            held.set_nonblocking(true).unwrap();
+            let _ = held.connect(&address);
+            held
+        })
+        .collect();
+    let port = address.as_socket().unwrap().port();
+    (listener, held, port)
+}
+
+/// A client (`client(port, options)`) whose wait runs out says what ran
+/// out: `--deadline` when it came first, at the connect (a full backlog)
+/// and at a recv (a server that accepts and never answers); else `--wait`.
+pub fn assert_names_what_ran_out(client: &dyn Fn(&str, &[&str]) -> Command) {
+    let (_listener, _held, full) = full_backlog();
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_port = silent.local_addr().unwrap().port();
+    for port in [full, silent_port].map(|port| port.to_string()) {
+        let deadline =
+            run(client(&port, &["--deadline", "0.5", "--wait", "30"]));
+        assert_exit(&deadline, 1);
+        let said = "error: gave up after 0.5 s in all (--deadline)\n";
+        assert!(deadline.stderr.ends_with(said), "{}", story(&deadline));
+        let wait = run(client(&port, &["--deadline", "30", "--wait", "0.5"]));
+        assert_exit(&wait, 1);
+        let said = format!("127.0.0.1:{port} within 0.5 s (--wait)\n");
+        assert!(wait.stderr.ends_with(&said), "{}", story(&wait));
+    }
+}
