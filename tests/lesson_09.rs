@@ -48,6 +48,7 @@ pub fn tests() -> Vec<Trial> {
         the_python_client_ends_well_when_the_server_closes,
         the_python_client_with_stdin_closed_leaves_at_once,
         the_python_room_with_stdout_closed_exits_1,
+        a_name_or_host_is_printed_escaped,
     ]);
     tests
 }
@@ -641,4 +642,26 @@ fn the_python_room_with_stdout_closed_exits_1() {
     let output = run(with_closed(">&-", &program(true, &[])));
     assert_exit(&output, 1);
     assert_eq!(output.stderr, "", "{}", story(&output));
+}
+
+/// What --name and --host hold is printed escaped, as a peer's text is;
+/// and the Python client's --name is not taken for the lesson's name.
+fn a_name_or_host_is_printed_escaped() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed = silent.local_addr().unwrap().port().to_string();
+    drop(silent);
+    for python in [false, true] {
+        let name = ["client", "--port", &closed, "--name", "\x1b[2Jx"];
+        let output = run(program(python, &name));
+        assert_exit(&output, 1);
+        assert!(!story(&output).contains('\x1b'), "{}", story(&output));
+        assert!(output.stdout.contains(" as \\x1b[2Jx\n"), "{}", output.stdout);
+        assert!(output.stderr.contains("start the server first"));
+        assert!(output.stderr.contains("lesson_09"), "{}", output.stderr);
+        let host = ["client", "--host", "\x1b[31mred"];
+        let output = run(program(python, &host));
+        assert_exit(&output, 1);
+        assert!(!story(&output).contains('\x1b'), "{}", story(&output));
+        assert!(output.stderr.contains("cannot find the host"));
+    }
 }

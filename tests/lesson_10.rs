@@ -36,6 +36,8 @@ pub fn tests() -> Vec<Trial> {
         python_server_gives_answers_and_empty_datagrams_no_answer,
         an_oversized_request_is_cut_by_the_python_server,
         python_errors_are_one_line_without_a_traceback,
+        the_python_client_ignores_a_strangers_datagram,
+        the_python_lesson_with_stdout_closed_exits_1,
     ]);
     tests
 }
@@ -268,13 +270,25 @@ fn a_datagram_from_the_servers_own_address_gets_no_answer() {
 /// A datagram from another port reaches the client first: it is not taken
 /// for the server's answer.
 fn the_client_ignores_a_strangers_datagram() {
+    client_ignores_a_stranger(false);
+}
+
+fn the_python_client_ignores_a_strangers_datagram() {
+    client_ignores_a_stranger(true);
+}
+
+fn client_ignores_a_stranger(python: bool) {
     let fake = peer();
     let port = fake.local_addr().unwrap().port().to_string();
-    let client = Process::spawn(lesson(NAME, &["client", "--port", &port]));
+    let args = ["client", "--port", &port];
+    let client = Process::spawn(match python {
+        true => python_twin(NAME, &args).unwrap(),
+        false => lesson(NAME, &args),
+    });
     let mut request = [0; 64];
     let (_, client_address) = fake.recv_from(&mut request).unwrap();
     peer().send_to(b"not me", client_address).unwrap();
-    fake.send_to(b"Socket Programming in Rust", client_address).unwrap();
+    fake.send_to(b"Socket Programming", client_address).unwrap();
     let client = client.finish();
     assert_exit(&client, 0);
     assert!(client.stderr.contains("ignoring 6 bytes from 127.0.0.1:"));
@@ -347,4 +361,12 @@ fn python_errors_are_one_line_without_a_traceback() {
         run(python_twin(NAME, &["client", "--port", &port, "--wait", "0.2"])
             .unwrap());
     assert!(python.stderr.contains("is never told that nothing listens"));
+}
+
+/// Started with stdout closed (`>&-`): exit 1, nothing of Python's insides.
+fn the_python_lesson_with_stdout_closed_exits_1() {
+    let demo = python_twin(NAME, &[]).unwrap();
+    let output = run(crate::support::with_closed(">&-", &demo));
+    assert_exit(&output, 1);
+    assert_eq!(output.stderr, "", "{}", story(&output));
 }
