@@ -31,6 +31,7 @@ pub fn tests() -> Vec<Trial> {
         a_half_closing_client_gets_the_rust_rooms_welcome,
         a_name_that_came_while_the_rust_server_was_stopped_counts,
         the_rust_room_takes_a_backlog_for_many,
+        a_burst_from_every_member_drops_no_one_from_the_rust_room,
     ];
     tests.extend(python_tests![
         python_demo,
@@ -49,6 +50,7 @@ pub fn tests() -> Vec<Trial> {
         the_python_client_with_stdin_closed_leaves_at_once,
         the_python_room_with_stdout_closed_exits_1,
         a_name_or_host_is_printed_escaped,
+        a_burst_from_every_member_drops_no_one_from_the_python_room,
     ]);
     tests
 }
@@ -664,4 +666,49 @@ fn a_name_or_host_is_printed_escaped() {
         assert!(!story(&output).contains('\x1b'), "{}", story(&output));
         assert!(output.stderr.contains("cannot find the host"));
     }
+}
+
+/// 60 members, each reading flat out, each send 50 lines at once: every
+/// member hears every other member's 50 lines, and no one is dropped (the
+/// room sends each member all that its socket takes, not a message a turn).
+fn burst(python_server: bool) {
+    const MEMBERS: usize = 100;
+    const LINES: usize = 50;
+    let max = MEMBERS.to_string();
+    let (server, port) = room(python_server, &["--max-clients", &max]);
+    let mut members: Vec<Probe> = (0..MEMBERS)
+        .map(|number| Probe::join(&port, &format!("m{number}")))
+        .collect();
+    for (number, member) in members.iter_mut().enumerate() {
+        for later in number + 1..MEMBERS {
+            member.expect("room", &format!("m{later} joined"));
+        }
+    }
+    let start = std::sync::Barrier::new(MEMBERS);
+    thread::scope(|scope| {
+        for member in &mut members {
+            let start = &start;
+            scope.spawn(move || {
+                let lines: Vec<u8> = (0..LINES)
+                    .flat_map(|line| framed(format!("line {line}").as_bytes()))
+                    .collect();
+                start.wait();
+                member.stream.write_all(&lines).unwrap();
+                for _ in 0..(MEMBERS - 1) * LINES {
+                    let (from, text) = member.hear().expect("served");
+                    assert_ne!(from, "room", "{text}");
+                }
+            });
+        }
+    });
+    let server = server.stop();
+    assert!(!server.stdout.contains("dropped"), "{}", server.stdout);
+}
+
+fn a_burst_from_every_member_drops_no_one_from_the_rust_room() {
+    burst(false);
+}
+
+fn a_burst_from_every_member_drops_no_one_from_the_python_room() {
+    burst(true);
 }
