@@ -19,7 +19,8 @@ use std::net::Shutdown;
 use std::process::{self, ExitCode};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError, TrySendError};
+use std::sync::{Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -202,13 +203,16 @@ fn read_client(
         return out.error(format_args!("connection {id}: no second handle"));
     };
     let (outbox, to_send) = mpsc::sync_channel(QUEUE);
-    let writer_events = events.clone();
-    let started = thread::Builder::new()
-        .spawn(move || write_client(&writer, id, &to_send, &writer_events));
+    let (writer_events, took) = (events.clone(), Arc::new(Mutex::new(None)));
+    let writer_took = Arc::clone(&took);
+    let started = thread::Builder::new().spawn(move || {
+        write_client(&writer, id, &to_send, &writer_took, &writer_events);
+    });
     if started.is_err() {
         return out.error(format_args!("connection {id}: no thread for it"));
     }
-    if events.send(Event::Joined { id, name, outbox, socket }).is_err() {
+    let joined = Event::Joined { id, name, outbox, socket, took };
+    if events.send(joined).is_err() {
         return; // The room is closed.
     }
     let why = loop {
@@ -276,16 +280,34 @@ fn refuse(mut client: &Socket, why: &str) {
     }
 }
 
-/// A member's writing thread: sends what the room puts in its outbox. When
-/// the room drops the outbox, the last bytes are out: shutdown(Write).
+/// A member's writing thread: sends what the room puts in its outbox, and
+/// notes in `took` when its socket last took a message (`None` while none
+/// waits). When the room drops the outbox, the last bytes are out:
+/// shutdown(Write).
 fn write_client(
     mut client: &Socket,
     id: u64,
     to_send: &Receiver<Vec<u8>>,
+    took: &Mutex<Option<Instant>>,
     events: &SyncSender<Event>,
 ) {
+    let note =
+        |when| *took.lock().unwrap_or_else(PoisonError::into_inner) = when;
     let sent = client.set_write_timeout(Some(SEND_WAIT)).and_then(|()| {
-        to_send.iter().try_for_each(|bytes| client.write_all(&bytes))
+        loop {
+            let bytes = match to_send.try_recv() {
+                Ok(bytes) => bytes,
+                Err(TryRecvError::Disconnected) => return Ok(()),
+                Err(TryRecvError::Empty) => {
+                    note(None); // nothing waits for it: nothing is late
+                    let Ok(bytes) = to_send.recv() else { return Ok(()) };
+                    note(Some(Instant::now()));
+                    bytes
+                }
+            };
+            client.write_all(&bytes)?;
+            note(Some(Instant::now()));
+        }
     });
     match sent {
         Ok(()) => {
@@ -308,12 +330,14 @@ fn write_client(
 /// What the clients' threads tell the room.
 enum Event {
     /// A client sent a good name. The room puts what is for it in its
-    /// `outbox`; `socket` lets the room cut it off.
+    /// `outbox`; `socket` lets the room cut it off; `took` is when its
+    /// socket last took a message.
     Joined {
         id: u64,
         name: String,
         outbox: SyncSender<Vec<u8>>,
         socket: Socket,
+        took: Arc<Mutex<Option<Instant>>>,
     },
     /// A member said a line.
     Said { id: u64, text: String },
@@ -326,6 +350,7 @@ struct Member {
     name: String,
     outbox: SyncSender<Vec<u8>>,
     socket: Socket,
+    took: Arc<Mutex<Option<Instant>>>,
 }
 
 /// The room: the only thread that knows who is here. With `once`, it closes
@@ -334,7 +359,7 @@ fn run_room(events: &Receiver<Event>, once: bool, out: &Out) {
     let mut members = BTreeMap::new();
     for event in events {
         match event {
-            Event::Joined { id, name, outbox, socket } => {
+            Event::Joined { id, name, outbox, socket, took } => {
                 if members.values().any(|m: &Member| m.name == name) {
                     let why = format!("not let in: {name} is taken");
                     out.say(format_args!("connection {id}: {why}"));
@@ -347,7 +372,7 @@ fn run_room(events: &Receiver<Event>, once: bool, out: &Out) {
                 let _ = outbox.try_send(pair(ROOM, &welcome(&name, &members)));
                 let joined = pair(ROOM, &format!("{name} joined"));
                 broadcast(&mut members, None, &joined, out);
-                members.insert(id, Member { name, outbox, socket });
+                members.insert(id, Member { name, outbox, socket, took });
             }
             Event::Said { id, text } => {
                 // Dropped already, or never let in: its lines go nowhere.
@@ -381,17 +406,17 @@ fn welcome(name: &str, members: &BTreeMap<u64, Member>) -> String {
 }
 
 /// Puts `bytes` in the outbox of every member but `sender`. A full outbox
-/// gets time to empty, PATIENCE for all of them together: several members
-/// that do not read cost the room PATIENCE once, not once each. One still
-/// full then has not read for long (its socket's buffers are full too): it
-/// is dropped.
+/// gets time to empty, until its socket has taken nothing for PATIENCE:
+/// members that stopped reading at the same time cost the room PATIENCE
+/// once, not once each. One still full then does not read (its socket's
+/// buffers are full too): it is dropped.
 fn broadcast(
     members: &mut BTreeMap<u64, Member>,
     sender: Option<u64>,
     bytes: &[u8],
     out: &Out,
 ) {
-    let patience = Instant::now() + PATIENCE;
+    let now = Instant::now();
     let mut full = Vec::new();
     for (&id, member) in members.iter().filter(|(id, _)| Some(**id) != sender) {
         let mut bytes = bytes.to_vec();
@@ -399,7 +424,9 @@ fn broadcast(
         // cannot hand it more events.
         while let Err(TrySendError::Full(back)) = member.outbox.try_send(bytes)
         {
-            if Instant::now() >= patience {
+            let took =
+                *member.took.lock().unwrap_or_else(PoisonError::into_inner);
+            if Instant::now() >= took.unwrap_or(now) + PATIENCE {
                 full.push(id);
                 break;
             }

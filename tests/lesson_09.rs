@@ -330,18 +330,22 @@ fn python_server_drops_hostile_clients() {
     hostile_clients(true);
 }
 
-/// Two clients that never read are dropped once their outboxes are full;
-/// a client that reads gets every line of a flood, in order.
+/// Eight clients that never read are dropped once their outboxes are
+/// full, within seconds of each other: those that stopped reading together
+/// cost the room one wait of 2 s, not 2 s each (16 s). A client that reads
+/// gets every line of a flood, in order.
 fn flood(python_server: bool) {
+    const SLEEPERS: usize = 8;
     let (server, port) = room(python_server, &[]);
     let mut watcher = Probe::join(&port, "watcher");
-    let sleepers: Vec<Probe> = ["sleeper1", "sleeper2"]
-        .map(|name| {
-            let sleeper = Probe::join(&port, name);
+    let sleepers: Vec<Probe> = (1..=SLEEPERS)
+        .map(|number| {
+            let name = format!("sleeper{number}");
+            let sleeper = Probe::join(&port, &name);
             watcher.expect("room", &format!("{name} joined"));
             sleeper
         })
-        .into();
+        .collect();
     let mut flooder = Probe::join(&port, "flooder");
     watcher.expect("room", "flooder joined");
     let stop = AtomicBool::new(false);
@@ -358,8 +362,8 @@ fn flood(python_server: bool) {
                 flooder.say(&format!("{number:05} {padding}"));
             }
         });
-        let (mut next, mut dropped) = (0, 0);
-        while dropped < 2 {
+        let (mut next, mut dropped, mut first_drop) = (0, 0, None);
+        while dropped < SLEEPERS {
             let (from, text) = watcher.hear().expect("the watcher is served");
             if from == "room" {
                 assert!(text.starts_with("sleeper"), "{text}");
@@ -370,6 +374,7 @@ fn flood(python_server: bool) {
                     "{text}"
                 );
                 dropped += 1;
+                first_drop.get_or_insert_with(std::time::Instant::now);
                 continue;
             }
             assert_eq!(from, "flooder");
@@ -378,6 +383,8 @@ fn flood(python_server: bool) {
             assert!(next < most, "the sleepers were never dropped");
         }
         stop.store(true, Ordering::SeqCst);
+        let apart = first_drop.unwrap().elapsed();
+        assert!(apart.as_secs() < 7, "the drops took {apart:?}");
     });
     drop(sleepers);
     drop(server.stop());
