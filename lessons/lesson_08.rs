@@ -202,7 +202,7 @@ fn serve_one(
         let size = buffer.len();
         let recv = format!("{label}recv({size})");
         match out.traced(recv, "bytes, or the hang-up", || {
-            (&*client).read(&mut buffer)
+            read_again(client, &mut buffer)
         }) {
             Ok(0) => break,
             // What the client sends is not for this server: dropped.
@@ -297,7 +297,7 @@ fn one_client(
         let received = match out.traced(
             format!("recv({room})"),
             "bytes",
-            || (&server).read(&mut buffer[..room]),
+            || read_again(&server, &mut buffer[..room]),
         ) {
             Err(error) if error.kind() == ErrorKind::ConnectionReset => {
                 // What a server's close does to a connection still in its
@@ -326,7 +326,7 @@ fn one_client(
         match out.traced(
             format!("{label}recv(1)"),
             "the server's close",
-            || (&server).read(&mut buffer[..1]),
+            || read_again(&server, &mut buffer[..1]),
         ) {
             Ok(0) => {
                 out.say(format_args!(
@@ -363,4 +363,15 @@ fn accept_failure(error: &io::Error) -> String {
 /// A read that waited its time out.
 fn is_timeout(error: &io::Error) -> bool {
     matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
+}
+
+/// read(2), asked again when it ends in EINTR: what a recv with a timeout
+/// does when the process is stopped (Ctrl-Z, `kill -STOP`) and continued.
+fn read_again(mut socket: &Socket, buffer: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match socket.read(buffer) {
+            Err(error) if error.kind() == ErrorKind::Interrupted => {}
+            result => return result,
+        }
+    }
 }

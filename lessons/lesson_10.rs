@@ -364,7 +364,15 @@ fn receive(
     let buffer_for_socket2 =
         unsafe { &mut *(&mut *buffer as *mut [u8] as *mut [MaybeUninit<u8>]) };
     let mut buffers = [MaybeUninitSlice::new(buffer_for_socket2)];
-    match socket.recv_from_vectored(&mut buffers) {
+    // A wait with a timeout, stopped (Ctrl-Z, `kill -STOP`) and continued,
+    // ends in EINTR: it is asked again.
+    let received = loop {
+        match socket.recv_from_vectored(&mut buffers) {
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            received => break received,
+        }
+    };
+    match received {
         Ok((len, flags, from)) => {
             let truncated = flags.is_truncated();
             let flag = if truncated { ", flags MSG_TRUNC" } else { "" };

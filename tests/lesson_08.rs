@@ -34,6 +34,7 @@ pub fn tests() -> Vec<Trial> {
         usage_errors_exit_2,
         a_thread_that_cannot_start_is_said_in_words,
         the_server_takes_a_backlog_for_many,
+        a_stopped_client_goes_on_waiting,
     ];
     tests.extend(python_tests![
         python_demo,
@@ -478,4 +479,11 @@ fn the_python_lesson_with_stdout_closed_exits_1() {
     let output = run(with_closed(">&-", &program(true, &[])));
     assert_exit(&output, 1);
     assert_eq!(output.stderr, "", "{}", story(&output));
+}
+
+/// Stopped (Ctrl-Z) and continued while it waits: no EINTR error.
+fn a_stopped_client_goes_on_waiting() {
+    crate::support::assert_a_stopped_client_goes_on(&|port| {
+        lesson(NAME, &["client", "--port", port, "--wait", "1", "--count", "1"])
+    });
 }

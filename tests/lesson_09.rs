@@ -32,6 +32,7 @@ pub fn tests() -> Vec<Trial> {
         a_name_that_came_while_the_rust_server_was_stopped_counts,
         the_rust_room_takes_a_backlog_for_many,
         a_burst_from_every_member_drops_no_one_from_the_rust_room,
+        a_stopped_client_goes_on_waiting,
     ];
     tests.extend(python_tests![
         python_demo,
@@ -554,7 +555,8 @@ fn name_while_stopped(python_server: bool) {
     // Stopped while it waits for the name: the Rust server's three threads
     // (the room, accept, this client's reader) or the Python one, asleep.
     let pid = server.id().to_string();
-    wait_asleep(&pid, if python_server { 1 } else { 3 });
+    let threads = if python_server { 1 } else { 3 };
+    crate::support::wait_asleep(server.id(), Some(threads));
     let signal = |name: &str| {
         let sent = Command::new("kill").args([name, &pid]).status();
         assert!(sent.unwrap().success());
@@ -570,26 +572,6 @@ fn name_while_stopped(python_server: bool) {
 
 fn address(probe: &Probe) -> String {
     probe.stream.local_addr().unwrap().to_string()
-}
-
-/// Waits until process `pid` has `threads` threads, each asleep (state S in
-/// /proc: blocked in a call).
-fn wait_asleep(pid: &str, threads: usize) {
-    let states = || -> Vec<String> {
-        let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).unwrap();
-        let stat = |task: std::fs::DirEntry| {
-            let text = std::fs::read_to_string(task.path().join("stat"));
-            let text = text.unwrap_or_default();
-            let after = text.rsplit_once(") ").map(|(_, rest)| rest);
-            after.unwrap_or("?").chars().take(1).collect()
-        };
-        tasks.map(|task| stat(task.unwrap())).collect()
-    };
-    let started = std::time::Instant::now();
-    while states() != vec!["S".to_string(); threads] {
-        assert!(started.elapsed() < DEADLINE, "{:?}", states());
-        thread::yield_now();
-    }
 }
 
 fn a_name_that_came_while_the_rust_server_was_stopped_counts() {
@@ -718,4 +700,11 @@ fn a_burst_from_every_member_drops_no_one_from_the_rust_room() {
 
 fn a_burst_from_every_member_drops_no_one_from_the_python_room() {
     burst(true);
+}
+
+/// Stopped (Ctrl-Z) and continued while it waits: no EINTR error.
+fn a_stopped_client_goes_on_waiting() {
+    crate::support::assert_a_stopped_client_goes_on(&|port| {
+        lesson(NAME, &["client", "--port", port, "--wait", "1", "--name", "x"])
+    });
 }

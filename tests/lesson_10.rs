@@ -28,6 +28,7 @@ pub fn tests() -> Vec<Trial> {
         a_datagram_from_the_servers_own_address_gets_no_answer,
         the_client_ignores_a_strangers_datagram,
         usage_errors_exit_2,
+        a_stopped_client_goes_on_waiting,
     ];
     tests.extend(python_tests![
         python_demo,
@@ -369,4 +370,21 @@ fn the_python_lesson_with_stdout_closed_exits_1() {
     let output = run(crate::support::with_closed(">&-", &demo));
     assert_exit(&output, 1);
     assert_eq!(output.stderr, "", "{}", story(&output));
+}
+
+/// Stopped (Ctrl-Z) and continued while it waits for an answer that never
+/// comes: no EINTR error, the wait's own words.
+fn a_stopped_client_goes_on_waiting() {
+    let (_silent, port) = silent_port();
+    let args = ["client", "--port", &port, "--wait", "1"];
+    let process = Process::spawn(lesson(NAME, &args));
+    crate::support::wait_asleep(process.id(), None);
+    crate::support::stop_and_continue(process.id());
+    let output = process.finish();
+    assert_exit(&output, 1);
+    assert!(
+        output.stderr.contains("within 1 s (--wait)"),
+        "{}",
+        story(&output)
+    );
 }

@@ -31,6 +31,7 @@ pub fn tests() -> Vec<Trial> {
         hostile_answers_are_refused_by_the_rust_client,
         usage_errors_exit_2,
         the_client_names_what_ran_out,
+        a_stopped_client_goes_on_waiting,
     ];
     tests.extend(python_tests![
         python_demo,
@@ -438,4 +439,11 @@ fn the_python_lesson_with_stdout_closed_exits_1() {
     let output = run(crate::support::with_closed(">&-", &demo));
     assert_exit(&output, 1);
     assert_eq!(output.stderr, "", "{}", story(&output));
+}
+
+/// Stopped (Ctrl-Z) and continued while it waits: no EINTR error.
+fn a_stopped_client_goes_on_waiting() {
+    crate::support::assert_a_stopped_client_goes_on(&|port| {
+        lesson(NAME, &["client", "--port", port, "--wait", "1"])
+    });
 }

@@ -621,3 +621,55 @@ pub fn assert_names_what_ran_out(client: &dyn Fn(&str, &[&str]) -> Command) {
         assert!(wait.stderr.ends_with(&said), "{}", story(&wait));
     }
 }
+
+/// Waits until every thread of process `pid` is asleep (state S in /proc:
+/// blocked in a call), and there are `threads` of them if given.
+pub fn wait_asleep(pid: u32, threads: Option<usize>) {
+    let states = || -> Vec<String> {
+        let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).unwrap();
+        let state = |task: std::fs::DirEntry| {
+            let stat = std::fs::read_to_string(task.path().join("stat"));
+            let stat = stat.unwrap_or_default();
+            let after = stat.rsplit_once(") ").map_or("?", |(_, rest)| rest);
+            after.chars().take(1).collect()
+        };
+        tasks.map(|task| state(task.unwrap())).collect()
+    };
+    let started = Instant::now();
+    loop {
+        let now = states();
+        let count = threads.unwrap_or(now.len());
+        if now.len() == count && now.iter().all(|state| state == "S") {
+            return;
+        }
+        assert!(started.elapsed() < DEADLINE, "{now:?}");
+        thread::yield_now();
+    }
+}
+
+/// Stops process `pid` (`kill -STOP`, as Ctrl-Z does) and continues it.
+pub fn stop_and_continue(pid: u32) {
+    for signal in ["-STOP", "-CONT"] {
+        let sent =
+            Command::new("kill").args([signal, &pid.to_string()]).status();
+        assert!(sent.unwrap().success());
+    }
+}
+
+/// A client (`client(port)`, waiting at most 1 s for an answer) stopped
+/// and continued while it waits for a server that never answers: it goes
+/// on waiting, and says that nothing came, not `Interrupted system call`.
+pub fn assert_a_stopped_client_goes_on(client: &dyn Fn(&str) -> Command) {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port().to_string();
+    let process = Process::spawn(client(&port));
+    wait_asleep(process.id(), None);
+    stop_and_continue(process.id());
+    let output = process.finish();
+    assert_exit(&output, 1);
+    assert!(
+        output.stderr.contains("within 1 s (--wait)"),
+        "{}",
+        story(&output)
+    );
+}
