@@ -29,6 +29,7 @@ pub fn tests() -> Vec<Trial> {
         the_client_ignores_a_strangers_datagram,
         usage_errors_exit_2,
         a_stopped_client_goes_on_waiting,
+        the_server_answers_at_most_100_a_second,
     ];
     tests.extend(python_tests![
         python_demo,
@@ -39,6 +40,7 @@ pub fn tests() -> Vec<Trial> {
         python_errors_are_one_line_without_a_traceback,
         the_python_client_ignores_a_strangers_datagram,
         the_python_lesson_with_stdout_closed_exits_1,
+        the_python_server_answers_at_most_100_a_second,
     ]);
     tests
 }
@@ -387,4 +389,34 @@ fn a_stopped_client_goes_on_waiting() {
         "{}",
         story(&output)
     );
+}
+
+/// 120 requests in a burst, as a flood with a forged source would send
+/// them: 100 are answered, the rest are not, within the second.
+fn at_most_100_answers_a_second(server: Command) {
+    let mut server = Process::spawn(server);
+    let port = server.listening_port();
+    let peer = peer();
+    for _ in 0..120 {
+        peer.send_to(b"ask again", ("127.0.0.1", port)).unwrap();
+    }
+    let mut received = 0;
+    while received < 120 {
+        received += usize::from(server.next_line().contains("received a "));
+    }
+    // The line after the last datagram's.
+    server.next_line();
+    let server = server.stop();
+    assert_eq!(server.stdout.matches("answering with").count(), 100);
+    let refused = "no answer: 100 answers in this second already";
+    assert_eq!(server.stdout.matches(refused).count(), 20);
+}
+
+fn the_server_answers_at_most_100_a_second() {
+    at_most_100_answers_a_second(lesson(NAME, &["server", "--port", "0"]));
+}
+
+fn the_python_server_answers_at_most_100_a_second() {
+    let twin = python_twin(NAME, &["server", "--port", "0"]).unwrap();
+    at_most_100_answers_a_second(twin);
 }
