@@ -120,7 +120,9 @@ class Connection:
         self.deadline = time.monotonic() + NAME_WAIT  # in all, not per recv
         self.closing = False  # out of the room: send what waits, then close
         self.ended = False  # whether it has closed its side
-        self.full_since = None  # when its outbox filled up
+        # When its socket last took bytes, or something came to wait for it;
+        # None while nothing waits.
+        self.took = None
         self.events = 0  # what the selector watches it for
 
 
@@ -157,8 +159,8 @@ class Room:
         while not (self.args.once and self.joined and not self.members()):
             deadlines = [c.deadline for c in self.connections.values()
                          if c.deadline]
-            deadlines += [m.full_since + PATIENCE for m in self.members()
-                          if m.full_since]
+            deadlines += [m.took + PATIENCE for m in self.members()
+                          if len(m.outbox) >= QUEUE]
             wait = None
             if deadlines:
                 wait = max(0, min(deadlines) - time.monotonic())
@@ -258,25 +260,26 @@ class Room:
 
     def check_outboxes(self):
         """While an outbox is full, no one is read, so the talkers wait (TCP
-        slows them down). An outbox that stays full for PATIENCE has a
-        member that does not read (its socket's buffers are full too): it
-        is dropped."""
+        slows them down). A full outbox whose socket has taken nothing for
+        PATIENCE has a member that does not read (its socket's buffers are
+        full too): it is dropped. Members that stopped reading together
+        cost the room PATIENCE once, not once each."""
         now, self.paused = time.monotonic(), False
         for member in self.members():
             if len(member.outbox) < QUEUE:
-                member.full_since = None
-            elif member.full_since is None:
-                member.full_since = now
-            elif now - member.full_since >= PATIENCE:
+                continue
+            if now - member.took >= PATIENCE:
                 why = f"it does not read ({QUEUE} messages, {PATIENCE:g} s)"
                 self.broadcast(None, ROOM, self.drop(member, why))
                 continue
-            self.paused = self.paused or member.full_since is not None
+            self.paused = True
         for conn in list(self.connections.values()):
             self.watch(conn)
 
     def send(self, conn, data):
         if conn.sock in self.connections:
+            if not conn.outbox:
+                conn.took = time.monotonic()
             conn.outbox.append(data)
             self.flush(conn)
 
@@ -297,6 +300,8 @@ class Room:
             conn.outbox.clear()
             if not conn.closing:
                 return self.leave(conn, why(error))
+        if progressed:
+            conn.took = time.monotonic() if conn.outbox else None
         if conn.name and not conn.closing:
             # A socket that takes nothing for SEND_WAIT is not read.
             if not conn.outbox:
