@@ -48,6 +48,7 @@ pub fn tests() -> Vec<Trial> {
         python_usage_errors_exit_2,
         the_python_client_names_what_ran_out,
         the_python_lesson_with_stdout_closed_exits_1,
+        both_clients_refuse_a_deep_answer_in_the_same_words,
     ]);
     tests
 }
@@ -446,4 +447,25 @@ fn a_stopped_client_goes_on_waiting() {
     crate::support::assert_a_stopped_client_goes_on(&|port| {
         lesson(NAME, &["client", "--port", port, "--wait", "1"])
     });
+}
+
+/// A list 10,000 deep, in a dict where the number is due: both clients
+/// apply the same bound on depth, in the same words.
+fn both_clients_refuse_a_deep_answer_in_the_same_words() {
+    let deep = [
+        &b"\x80\x04}X\x06\x00\x00\x00number"[..],
+        &b"]".repeat(10_000),
+        &b"a".repeat(9_999),
+        b"s.",
+    ]
+    .concat();
+    let rust = |port: &str| lesson(NAME, &["client", "--port", port]);
+    let python = |port: &str| python(&["client", "--port", port]);
+    for client in [&rust as &dyn Fn(&str) -> Command, &python] {
+        let output = client_of(&deep, client);
+        assert_exit(&output, 1);
+        let said = "error: the answer is not a pickle of plain data: it \
+                    nests deeper than 100\n";
+        assert!(output.stderr.ends_with(said), "{}", story(&output));
+    }
 }

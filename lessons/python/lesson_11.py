@@ -157,11 +157,12 @@ class PlainData(bounded_pickle.BoundedUnpickler):
 
 
 def loads(data):
-    """pickle.loads for a peer's bytes, through PlainData. Whatever goes
-    wrong (not a pickle, a global, an int too long) is one line."""
+    """pickle.loads for a peer's bytes, through PlainData, and checked as
+    the Rust reader checks (how deep, how long an int). Whatever goes wrong
+    (not a pickle, a global, too deep) is one line."""
     try:
-        return PlainData(data).load()
-    except Exception as error:  # a peer's bytes may break it in any way
+        return bounded_pickle.loads(PlainData, data)
+    except bounded_pickle.Refused as error:
         raise Refused(
             f"not a pickle of plain data: {common.escape(str(error))}"
         ) from None
