@@ -16,6 +16,7 @@
 //! cargo run --example lesson_07 -- client        # terminal 2
 //! ```
 
+use std::cell::Cell;
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::process::ExitCode;
@@ -153,13 +154,33 @@ fn answer(client: &TcpStream, slow: &SlowMotion, out: &Out) -> io::Result<()> {
 // ANCHOR: client
 fn client(config: &Client<ClientOptions>, out: &Out) -> io::Result<()> {
     let options = &config.options;
+    let limit = options.patience.deadline;
+    let deadline = Deadline::after(limit);
+    // Each wait is --wait, or what is left of --deadline if that is less;
+    // one that runs out says which.
+    let cut_short = Cell::new(false);
+    let wait = || {
+        let wait = deadline.wait_at_most(config.wait)?;
+        cut_short.set(wait < config.wait);
+        Ok(wait)
+    };
+    let ran_out = |error: io::Error| match is_timeout(&error) {
+        true if cut_short.get() => {
+            let limit = limit.as_secs_f64();
+            let why = format!("gave up after {limit} s in all (--deadline)");
+            io::Error::new(ErrorKind::TimedOut, why)
+        }
+        _ => error,
+    };
     out.say(format_args!("connecting to {}", config.server));
-    // socket(2) and connect(2), given up after --wait: Python's
+    // socket(2) and connect(2), given up after the wait: Python's
     // socket.create_connection.
-    let (server, _) = out.traced("connect()", "the handshake", || {
-        let stream = TcpStream::connect_timeout(&config.server, config.wait)?;
-        Ok((stream, config.server))
-    })?;
+    let (server, _) = out
+        .traced("connect()", "the handshake", || {
+            let stream = TcpStream::connect_timeout(&config.server, wait()?)?;
+            Ok((stream, config.server))
+        })
+        .map_err(ran_out)?;
     out.say(format_args!("connected from {}", server.local_addr()?));
     server.set_write_timeout(Some(config.wait))?;
 
@@ -182,10 +203,9 @@ fn client(config: &Client<ClientOptions>, out: &Out) -> io::Result<()> {
     }
 
     // recv(2) until it returns 0: the server's close ends the answer.
-    let deadline = Deadline::after(options.patience.deadline);
-    let wait = || deadline.wait_at_most(config.wait);
     let mut answer = Vec::new();
-    recv_until_closed(&server, &mut answer, "server", wait, out)?;
+    recv_until_closed(&server, &mut answer, "server", wait, out)
+        .map_err(ran_out)?;
     if answer.len() > MAX_LEN {
         return Err(io::Error::other(format!(
             "the answer is longer than {MAX_LEN} bytes: not reading more"

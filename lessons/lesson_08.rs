@@ -48,6 +48,15 @@ const MAX_GREETING: usize = 200;
 /// a pause, the loop would spin, printing thousands of errors a second.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(500);
 
+/// How many connections the system may hold before the server accepts them
+/// (listen's backlog): with 5, a burst of clients loses some SYNs, and
+/// those clients wait a second for the retry.
+const BACKLOG: i32 = 128;
+
+/// What a client that gets no thread is told in the server's log.
+const NO_THREAD: &str =
+    "no thread could be started for it (out of memory or of threads): closed";
+
 #[derive(Args, Debug, Clone)]
 struct ServerOptions {
     /// How many clients it serves at once
@@ -83,7 +92,7 @@ fn server(config: &Server<ServerOptions>, out: &Out) -> io::Result<()> {
     #[cfg(unix)]
     listener.set_reuse_address(true)?;
     listener.bind(&config.address.into())?;
-    listener.listen(5)?;
+    listener.listen(BACKLOG)?;
     out.listening(&listener)?;
     let max_clients = usize::from(config.options.max_clients);
     // How many connections have a thread now. Threads add and take away at
@@ -150,11 +159,11 @@ fn server(config: &Server<ServerOptions>, out: &Out) -> io::Result<()> {
                     }
                     connected.fetch_sub(1, Ordering::SeqCst);
                 });
-            if let Err(error) = started {
-                // No thread (out of memory or of threads): this client is
-                // closed, and the server goes on.
+            if started.is_err() {
+                // The system refused (EAGAIN): this client is closed, and
+                // the server goes on.
                 connected.fetch_sub(1, Ordering::SeqCst);
-                out.error(format_args!("connection {number}: {error}"));
+                out.error(format_args!("connection {number}: {NO_THREAD}"));
             }
             if config.once {
                 break;
@@ -193,7 +202,7 @@ fn serve_one(
         let size = buffer.len();
         let recv = format!("{label}recv({size})");
         match out.traced(recv, "bytes, or the hang-up", || {
-            (&*client).read(&mut buffer)
+            read_again(client, &mut buffer)
         }) {
             Ok(0) => break,
             // What the client sends is not for this server: dropped.
@@ -288,7 +297,7 @@ fn one_client(
         let received = match out.traced(
             format!("recv({room})"),
             "bytes",
-            || (&server).read(&mut buffer[..room]),
+            || read_again(&server, &mut buffer[..room]),
         ) {
             Err(error) if error.kind() == ErrorKind::ConnectionReset => {
                 // What a server's close does to a connection still in its
@@ -317,7 +326,7 @@ fn one_client(
         match out.traced(
             format!("{label}recv(1)"),
             "the server's close",
-            || (&server).read(&mut buffer[..1]),
+            || read_again(&server, &mut buffer[..1]),
         ) {
             Ok(0) => {
                 out.say(format_args!(
@@ -354,4 +363,15 @@ fn accept_failure(error: &io::Error) -> String {
 /// A read that waited its time out.
 fn is_timeout(error: &io::Error) -> bool {
     matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
+}
+
+/// read(2), asked again when it ends in EINTR: what a recv with a timeout
+/// does when the process is stopped (Ctrl-Z, `kill -STOP`) and continued.
+fn read_again(mut socket: &Socket, buffer: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match socket.read(buffer) {
+            Err(error) if error.kind() == ErrorKind::Interrupted => {}
+            result => return result,
+        }
+    }
 }

@@ -19,7 +19,8 @@ use std::net::Shutdown;
 use std::process::{self, ExitCode};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError, TrySendError};
+use std::sync::{Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -56,6 +57,23 @@ const NAME_WAIT: Duration = Duration::from_secs(10);
 const PATIENCE: Duration = Duration::from_secs(2);
 /// How long a member's socket may take no bytes before it is dropped.
 const SEND_WAIT: Duration = Duration::from_secs(10);
+/// How many connections the system may hold for the room before it accepts
+/// them (listen's backlog): with 5, a burst of clients is half refused.
+const BACKLOG: i32 = 128;
+/// Code points Python's `str.isprintable` lets through that show nothing
+/// (fillers, variation selectors, a blank braille cell): `room` and a
+/// character of these would pass for the room.
+const INVISIBLE: [(char, char); 9] = [
+    ('\u{34F}', '\u{34F}'),
+    ('\u{115F}', '\u{1160}'),
+    ('\u{17B4}', '\u{17B5}'),
+    ('\u{180B}', '\u{180F}'),
+    ('\u{2800}', '\u{2800}'),
+    ('\u{3164}', '\u{3164}'),
+    ('\u{FE00}', '\u{FE0F}'),
+    ('\u{FFA0}', '\u{FFA0}'),
+    ('\u{E0100}', '\u{E01EF}'),
+];
 
 #[derive(Args, Debug, Clone)]
 struct ServerOptions {
@@ -90,7 +108,7 @@ fn server(config: &Server<ServerOptions>, out: &Out) -> io::Result<()> {
     #[cfg(unix)]
     listener.set_reuse_address(true)?;
     listener.bind(&config.address.into())?;
-    listener.listen(5)?;
+    listener.listen(BACKLOG)?;
     out.listening(&listener)?;
     // Every client's threads send the room events on this channel; the
     // room alone receives them, one at a time, in the order they came. It
@@ -129,7 +147,10 @@ fn accept(
                 "connection {id} from {from}: refused, the room holds \
                  {max_clients} (--max-clients)"
             ));
-            let _ = (&client).write_all(&pair(ROOM, "the room is full"));
+            // Told, and closed well, in a thread of its own: the close waits
+            // for the client, and accepting must not.
+            let refusal = move || refuse(&client, "the room is full");
+            let _ = thread::Builder::new().spawn(refusal);
             continue;
         }
         connected.fetch_add(1, Ordering::SeqCst);
@@ -182,13 +203,16 @@ fn read_client(
         return out.error(format_args!("connection {id}: no second handle"));
     };
     let (outbox, to_send) = mpsc::sync_channel(QUEUE);
-    let writer_events = events.clone();
-    let started = thread::Builder::new()
-        .spawn(move || write_client(&writer, id, &to_send, &writer_events));
+    let (writer_events, took) = (events.clone(), Arc::new(Mutex::new(None)));
+    let writer_took = Arc::clone(&took);
+    let started = thread::Builder::new().spawn(move || {
+        write_client(&writer, id, &to_send, &writer_took, &writer_events);
+    });
     if started.is_err() {
         return out.error(format_args!("connection {id}: no thread for it"));
     }
-    if events.send(Event::Joined { id, name, outbox, socket }).is_err() {
+    let joined = Event::Joined { id, name, outbox, socket, took };
+    if events.send(joined).is_err() {
         return; // The room is closed.
     }
     let why = loop {
@@ -212,11 +236,31 @@ fn check(name: String) -> Result<String, String> {
         return Err(format!("a name has 1 to {MAX_NAME} bytes"));
     }
     // Python's rule, str.isprintable, so that both servers let in the same
-    // names.
-    if name == ROOM || !name.chars().all(is_printable) {
-        return Err(format!("'{}' cannot be a name", escape(&name)));
+    // names; and nothing that shows nothing, around it or in it.
+    let shows = |c| is_printable(c) && !invisible(c);
+    let trimmed = name.trim_matches(' ');
+    if trimmed == ROOM || trimmed != name || !name.chars().all(shows) {
+        return Err(format!("'{}' cannot be a name", shown(&name)));
     }
     Ok(name)
+}
+
+fn invisible(c: char) -> bool {
+    INVISIBLE.iter().any(|&(first, last)| (first..=last).contains(&c))
+}
+
+/// A name as Python's repr shows it, and what shows nothing as a code.
+fn shown(name: &str) -> String {
+    let code = |c: char| match u32::from(c) {
+        small @ ..0x10000 => format!("\\u{small:04x}"),
+        big => format!("\\U{big:08x}"),
+    };
+    let escaped = escape(name);
+    let shown = escaped.chars().map(|c| match invisible(c) {
+        true => code(c),
+        false => c.into(),
+    });
+    shown.collect()
 }
 
 /// Tells a client why it is not let in, and closes well: shutdown(Write)
@@ -236,16 +280,34 @@ fn refuse(mut client: &Socket, why: &str) {
     }
 }
 
-/// A member's writing thread: sends what the room puts in its outbox. When
-/// the room drops the outbox, the last bytes are out: shutdown(Write).
+/// A member's writing thread: sends what the room puts in its outbox, and
+/// notes in `took` when its socket last took a message (`None` while none
+/// waits). When the room drops the outbox, the last bytes are out:
+/// shutdown(Write).
 fn write_client(
     mut client: &Socket,
     id: u64,
     to_send: &Receiver<Vec<u8>>,
+    took: &Mutex<Option<Instant>>,
     events: &SyncSender<Event>,
 ) {
+    let note =
+        |when| *took.lock().unwrap_or_else(PoisonError::into_inner) = when;
     let sent = client.set_write_timeout(Some(SEND_WAIT)).and_then(|()| {
-        to_send.iter().try_for_each(|bytes| client.write_all(&bytes))
+        loop {
+            let bytes = match to_send.try_recv() {
+                Ok(bytes) => bytes,
+                Err(TryRecvError::Disconnected) => return Ok(()),
+                Err(TryRecvError::Empty) => {
+                    note(None); // nothing waits for it: nothing is late
+                    let Ok(bytes) = to_send.recv() else { return Ok(()) };
+                    note(Some(Instant::now()));
+                    bytes
+                }
+            };
+            client.write_all(&bytes)?;
+            note(Some(Instant::now()));
+        }
     });
     match sent {
         Ok(()) => {
@@ -268,12 +330,14 @@ fn write_client(
 /// What the clients' threads tell the room.
 enum Event {
     /// A client sent a good name. The room puts what is for it in its
-    /// `outbox`; `socket` lets the room cut it off.
+    /// `outbox`; `socket` lets the room cut it off; `took` is when its
+    /// socket last took a message.
     Joined {
         id: u64,
         name: String,
         outbox: SyncSender<Vec<u8>>,
         socket: Socket,
+        took: Arc<Mutex<Option<Instant>>>,
     },
     /// A member said a line.
     Said { id: u64, text: String },
@@ -286,6 +350,7 @@ struct Member {
     name: String,
     outbox: SyncSender<Vec<u8>>,
     socket: Socket,
+    took: Arc<Mutex<Option<Instant>>>,
 }
 
 /// The room: the only thread that knows who is here. With `once`, it closes
@@ -294,7 +359,7 @@ fn run_room(events: &Receiver<Event>, once: bool, out: &Out) {
     let mut members = BTreeMap::new();
     for event in events {
         match event {
-            Event::Joined { id, name, outbox, socket } => {
+            Event::Joined { id, name, outbox, socket, took } => {
                 if members.values().any(|m: &Member| m.name == name) {
                     let why = format!("not let in: {name} is taken");
                     out.say(format_args!("connection {id}: {why}"));
@@ -307,7 +372,7 @@ fn run_room(events: &Receiver<Event>, once: bool, out: &Out) {
                 let _ = outbox.try_send(pair(ROOM, &welcome(&name, &members)));
                 let joined = pair(ROOM, &format!("{name} joined"));
                 broadcast(&mut members, None, &joined, out);
-                members.insert(id, Member { name, outbox, socket });
+                members.insert(id, Member { name, outbox, socket, took });
             }
             Event::Said { id, text } => {
                 // Dropped already, or never let in: its lines go nowhere.
@@ -341,17 +406,17 @@ fn welcome(name: &str, members: &BTreeMap<u64, Member>) -> String {
 }
 
 /// Puts `bytes` in the outbox of every member but `sender`. A full outbox
-/// gets time to empty, PATIENCE for all of them together: several members
-/// that do not read cost the room PATIENCE once, not once each. One still
-/// full then has not read for long (its socket's buffers are full too): it
-/// is dropped.
+/// gets time to empty, until its socket has taken nothing for PATIENCE:
+/// members that stopped reading at the same time cost the room PATIENCE
+/// once, not once each. One still full then does not read (its socket's
+/// buffers are full too): it is dropped.
 fn broadcast(
     members: &mut BTreeMap<u64, Member>,
     sender: Option<u64>,
     bytes: &[u8],
     out: &Out,
 ) {
-    let patience = Instant::now() + PATIENCE;
+    let now = Instant::now();
     let mut full = Vec::new();
     for (&id, member) in members.iter().filter(|(id, _)| Some(**id) != sender) {
         let mut bytes = bytes.to_vec();
@@ -359,7 +424,9 @@ fn broadcast(
         // cannot hand it more events.
         while let Err(TrySendError::Full(back)) = member.outbox.try_send(bytes)
         {
-            if Instant::now() >= patience {
+            let took =
+                *member.took.lock().unwrap_or_else(PoisonError::into_inner);
+            if Instant::now() >= took.unwrap_or(now) + PATIENCE {
                 full.push(id);
                 break;
             }
@@ -454,11 +521,20 @@ fn recv_exactly(
     let mut got = 0;
     while got < buffer.len() {
         if let Some(until) = until {
-            socket.set_read_timeout(Some(time_left(until)?))?;
+            // Past `until`, what has come is still read (this process may
+            // have been stopped while it came): a microsecond's wait, the
+            // least the system takes, gets it, or a timeout.
+            let left = until.saturating_duration_since(Instant::now());
+            socket
+                .set_read_timeout(Some(left.max(Duration::from_micros(1))))?;
         }
-        match socket.read(&mut buffer[got..])? {
-            0 => break,
-            received => got += received,
+        match socket.read(&mut buffer[got..]) {
+            Ok(0) => break,
+            Ok(received) => got += received,
+            // A wait with a timeout, stopped (Ctrl-Z, kill -STOP) and
+            // continued, ends in EINTR: it is asked again.
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
         }
     }
     Ok(got)

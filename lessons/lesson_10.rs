@@ -23,6 +23,7 @@ use std::io;
 use std::mem::MaybeUninit;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 use clap::Args;
 use socket_lessons::cli::Patience;
@@ -53,6 +54,11 @@ const REQUEST: &[u8] = b"ask for the message";
 
 /// What the server answers each request with.
 const MESSAGE: &[u8] = b"Socket Programming in Rust";
+
+/// The most answers the server sends in one second. A forged source address
+/// makes a UDP server send its answer (longer than the request) to a
+/// victim: a bound caps what a flood of such requests gets out of it.
+const ANSWERS_PER_SECOND: u32 = 100;
 
 /// The largest datagram the server reads whole; the system discards the
 /// rest of a longer one, so a hostile peer cannot make it use more.
@@ -97,6 +103,8 @@ fn server(config: &Server<ServerOptions>, out: &Out) -> io::Result<()> {
     socket.bind(&config.address.into())?;
     let own = out.listening(&socket)?;
     let mut buffer = [0; SERVER_BUFFER];
+    // When the current second began, and how many answers went out in it.
+    let (mut second, mut answers) = (Instant::now(), 0);
     loop {
         let datagram = match receive(&socket, &mut buffer, out) {
             // Windows reports an ICMP "port unreachable" for an earlier
@@ -137,6 +145,16 @@ fn server(config: &Server<ServerOptions>, out: &Out) -> io::Result<()> {
             out.say(format_args!("no answer: a request starts with {ask}"));
             continue;
         }
+        if second.elapsed() >= Duration::from_secs(1) {
+            (second, answers) = (Instant::now(), 0);
+        }
+        if answers == ANSWERS_PER_SECOND {
+            out.say(format_args!(
+                "no answer: {ANSWERS_PER_SECOND} answers in this second already"
+            ));
+            continue;
+        }
+        answers += 1;
         out.say(format_args!(
             "answering with one datagram of {}",
             plural(MESSAGE.len(), "byte")
@@ -364,7 +382,15 @@ fn receive(
     let buffer_for_socket2 =
         unsafe { &mut *(&mut *buffer as *mut [u8] as *mut [MaybeUninit<u8>]) };
     let mut buffers = [MaybeUninitSlice::new(buffer_for_socket2)];
-    match socket.recv_from_vectored(&mut buffers) {
+    // A wait with a timeout, stopped (Ctrl-Z, `kill -STOP`) and continued,
+    // ends in EINTR: it is asked again.
+    let received = loop {
+        match socket.recv_from_vectored(&mut buffers) {
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            received => break received,
+        }
+    };
+    match received {
         Ok((len, flags, from)) => {
             let truncated = flags.is_truncated();
             let flag = if truncated { ", flags MSG_TRUNC" } else { "" };

@@ -15,6 +15,7 @@
 //! cargo run --example lesson_11 -- client        # terminal 2
 //! ```
 
+use std::cell::Cell;
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
 use std::process::ExitCode;
@@ -320,13 +321,30 @@ fn close_well(client: &Socket, out: &Out) {
 // ANCHOR: client
 fn client(config: &Client<ClientOptions>, out: &Out) -> io::Result<()> {
     let deadline = Deadline::after(config.options.patience.deadline);
+    // Each wait is --wait, or what is left of --deadline if that is less;
+    // one that runs out says which.
+    let cut_short = Cell::new(false);
+    let time_left = || {
+        let wait = deadline.wait_at_most(config.wait)?;
+        cut_short.set(wait < config.wait);
+        Ok(wait)
+    };
+    let ran_out = |error: io::Error| match timed_out(&error) {
+        true if cut_short.get() => {
+            let limit = config.options.patience.deadline.as_secs_f64();
+            let why = format!("gave up after {limit} s in all (--deadline)");
+            io::Error::new(io::ErrorKind::TimedOut, why)
+        }
+        _ => error,
+    };
     let domain = Domain::for_address(config.server);
     let server = Socket::new(domain, Type::STREAM, None)?;
     out.say(format_args!("connecting to {}", config.server));
-    let wait = deadline.wait_at_most(config.wait)?;
+    let wait = time_left()?;
     out.traced("connect()", "the handshake", || {
         server.connect_timeout(&config.server.into(), wait)
-    })?;
+    })
+    .map_err(ran_out)?;
 
     let request = Request { lesson: config.options.lesson };
     let pickled = to_pickle(&request)?;
@@ -342,9 +360,8 @@ fn client(config: &Client<ClientOptions>, out: &Out) -> io::Result<()> {
     })?;
     out.hex("sent", &framed);
 
-    let time_left = || deadline.wait_at_most(config.wait);
-    let answer =
-        receive_one(&server, framing::DEFAULT_MAX_LEN, time_left, out)?;
+    let answer = receive_one(&server, framing::DEFAULT_MAX_LEN, time_left, out)
+        .map_err(ran_out)?;
     // pickle.loads, but typed: the answer must have every field of a
     // LessonInfo, each of its type, or this fails and says which.
     let value = loads(&answer).map_err(|error| {
@@ -396,8 +413,16 @@ fn receive_one(
             return Err(io::ErrorKind::TimedOut.into());
         }
         peer.set_read_timeout(Some(left))?;
-        let received =
-            out.traced("recv(1024)", "bytes", || (&*peer).read(&mut buffer))?;
+        let received = match out
+            .traced("recv(1024)", "bytes", || (&*peer).read(&mut buffer))
+        {
+            // Stopped (Ctrl-Z) and continued, a recv with a timeout
+            // ends in EINTR: it is asked again.
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {
+                continue;
+            }
+            received => received?,
+        };
         out.hex("received", &buffer[..received]);
         if received == 0 {
             reassembler.finish()?;

@@ -9,8 +9,9 @@ use std::net::{Shutdown, TcpStream};
 use libtest_mimic::Trial;
 
 use crate::support::{
-    Output, Process, against, assert_demo, assert_exit, assert_transcript,
-    lesson, pair, python_twin, run, server_then_client, story,
+    Output, Process, against, assert_demo, assert_exit,
+    assert_names_what_ran_out, assert_transcript, lesson, pair, python_twin,
+    run, server_then_client, story,
 };
 
 const NAME: &str = "lesson_07";
@@ -27,6 +28,7 @@ pub fn tests() -> Vec<Trial> {
         any_bytes_come_back_exactly_and_over_one_mib_is_refused,
         a_long_request_is_shown_by_its_size_and_a_preview,
         usage_errors_exit_2,
+        the_client_names_what_ran_out,
     ];
     tests.extend(python_tests![
         python_demo,
@@ -37,6 +39,8 @@ pub fn tests() -> Vec<Trial> {
         python_and_rust_trace_the_same_facts,
         python_usage_errors_exit_2,
         two_small_sends_wait_for_an_ack_unless_nodelay_or_one_send,
+        the_python_client_names_what_ran_out,
+        the_python_lesson_with_stdout_closed_exits_1,
     ]);
     tests
 }
@@ -291,4 +295,25 @@ fn two_small_sends_wait_for_an_ack_unless_nodelay_or_one_send() {
     assert!(output.stdout.contains("TCP_NODELAY: the body went out at once"));
     assert!(output.stdout.contains("one send: the body went out at once"));
     assert_transcript(NAME, "nagle", &output.stdout);
+}
+
+fn the_client_names_what_ran_out() {
+    assert_names_what_ran_out(&|port, options| {
+        lesson(NAME, &[&["client", "--port", port], options].concat())
+    });
+}
+
+fn the_python_client_names_what_ran_out() {
+    assert_names_what_ran_out(&|port, options| {
+        let args = [&["client", "--port", port], options].concat();
+        python_twin(NAME, &args).unwrap()
+    });
+}
+
+/// Started with stdout closed (`>&-`): exit 1, nothing of Python's insides.
+fn the_python_lesson_with_stdout_closed_exits_1() {
+    let demo = python_twin(NAME, &[]).unwrap();
+    let output = run(crate::support::with_closed(">&-", &demo));
+    assert_exit(&output, 1);
+    assert_eq!(output.stderr, "", "{}", story(&output));
 }

@@ -14,7 +14,8 @@ use libtest_mimic::Trial;
 
 use crate::support::{
     Output, Process, assert_demo, assert_exit, assert_transcript, lesson,
-    mask_ports, python_twin, run, story, transcript_path,
+    listen_backlog, mask_ports, python_twin, run, story, transcript_path,
+    with_closed,
 };
 
 const NAME: &str = "lesson_08";
@@ -31,6 +32,9 @@ pub fn tests() -> Vec<Trial> {
         clients_a_stopped_server_never_accepted_are_told_so,
         a_failing_accept_is_retried_after_a_pause_not_in_a_busy_loop,
         usage_errors_exit_2,
+        a_thread_that_cannot_start_is_said_in_words,
+        the_server_takes_a_backlog_for_many,
+        a_stopped_client_goes_on_waiting,
     ];
     tests.extend(python_tests![
         python_demo,
@@ -41,6 +45,9 @@ pub fn tests() -> Vec<Trial> {
         python_clients_a_stopped_server_never_accepted_are_told_so,
         the_python_server_pauses_after_a_failing_accept,
         python_usage_errors_exit_2,
+        a_python_thread_that_cannot_start_is_said_in_the_same_words,
+        the_python_server_takes_a_backlog_for_many,
+        the_python_lesson_with_stdout_closed_exits_1,
     ]);
     tests
 }
@@ -414,4 +421,69 @@ fn python_usage_errors_exit_2() {
         assert_exit(&output, 2);
         assert!(!output.stderr.contains("Traceback"), "{}", story(&output));
     }
+}
+
+/// A server whose address space is limited (`prlimit --as`) to what it
+/// uses when it listens, plus a MiB: a thread's stack (2 MiB in Rust, 8 in
+/// Python) finds no room, the system refuses the thread (EAGAIN), and each
+/// language says so in the same words; the server goes on.
+fn thread_cannot_start(python: bool) {
+    let (mut server, port) = server_in(python, &["--port", "0"]);
+    let pid = server.id();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"));
+    let status = status.unwrap();
+    let size = status.lines().find_map(|line| line.strip_prefix("VmSize:"));
+    let kib: u64 =
+        size.unwrap().trim().trim_end_matches(" kB").parse().unwrap();
+    let limit = (kib + 1024) * 1024;
+    let limited = Command::new("prlimit")
+        .args([format!("--pid={pid}"), format!("--as={limit}")])
+        .status();
+    assert!(limited.expect("prlimit (util-linux) runs").success());
+    for _ in 0..2 {
+        run(lesson(NAME, &["client", "--port", &port, "--stay", "0"]));
+    }
+    // Printed after the first client's error line.
+    wait_for(&mut server, "connection 2 from", 1);
+    let server = server.stop();
+    let said = "error: connection 1: no thread could be started for it (out \
+                of memory or of threads): closed\n";
+    assert!(server.stderr.contains(said), "{}", story(&server));
+}
+
+fn a_thread_that_cannot_start_is_said_in_words() {
+    thread_cannot_start(false);
+}
+
+fn a_python_thread_that_cannot_start_is_said_in_the_same_words() {
+    thread_cannot_start(true);
+}
+
+/// listen(128), not listen(5).
+fn backlog(python: bool) {
+    let (server, port) = server_in(python, &["--port", "0"]);
+    assert_eq!(listen_backlog(&port), 128);
+    drop(server.stop());
+}
+
+fn the_server_takes_a_backlog_for_many() {
+    backlog(false);
+}
+
+fn the_python_server_takes_a_backlog_for_many() {
+    backlog(true);
+}
+
+/// Started with stdout closed (`>&-`): exit 1, nothing of Python's insides.
+fn the_python_lesson_with_stdout_closed_exits_1() {
+    let output = run(with_closed(">&-", &program(true, &[])));
+    assert_exit(&output, 1);
+    assert_eq!(output.stderr, "", "{}", story(&output));
+}
+
+/// Stopped (Ctrl-Z) and continued while it waits: no EINTR error.
+fn a_stopped_client_goes_on_waiting() {
+    crate::support::assert_a_stopped_client_goes_on(&|port| {
+        lesson(NAME, &["client", "--port", port, "--wait", "1", "--count", "1"])
+    });
 }

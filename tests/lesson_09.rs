@@ -13,7 +13,8 @@ use libtest_mimic::Trial;
 
 use crate::support::{
     DEADLINE, Process, assert_demo, assert_exit, assert_sides_transcript,
-    assert_transcript, framed, lesson, python_twin, run, story,
+    assert_transcript, framed, lesson, listen_backlog, python_twin, run, story,
+    with_closed,
 };
 
 const NAME: &str = "lesson_09";
@@ -26,6 +27,12 @@ pub fn tests() -> Vec<Trial> {
         rust_server_drops_a_client_that_does_not_read,
         a_full_room_says_so,
         usage_errors_exit_2,
+        a_full_rust_room_says_so_and_closes_well,
+        a_half_closing_client_gets_the_rust_rooms_welcome,
+        a_name_that_came_while_the_rust_server_was_stopped_counts,
+        the_rust_room_takes_a_backlog_for_many,
+        a_burst_from_every_member_drops_no_one_from_the_rust_room,
+        a_stopped_client_goes_on_waiting,
     ];
     tests.extend(python_tests![
         python_demo,
@@ -36,6 +43,15 @@ pub fn tests() -> Vec<Trial> {
         python_server_drops_a_client_that_does_not_read,
         a_refused_name_ends_each_client_the_same_way,
         each_client_gives_up_at_its_deadline,
+        a_full_python_room_says_so_and_closes_well,
+        a_half_closing_client_gets_the_python_rooms_welcome,
+        a_name_that_came_while_the_python_server_was_stopped_counts,
+        the_python_room_takes_a_backlog_for_many,
+        the_python_client_ends_well_when_the_server_closes,
+        the_python_client_with_stdin_closed_leaves_at_once,
+        the_python_room_with_stdout_closed_exits_1,
+        a_name_or_host_is_printed_escaped,
+        a_burst_from_every_member_drops_no_one_from_the_python_room,
     ]);
     tests
 }
@@ -106,6 +122,13 @@ impl Probe {
     fn expect(&mut self, from: &str, text: &str) {
         let heard = self.hear();
         assert_eq!(heard, Some((from.to_string(), text.to_string())));
+    }
+
+    /// Reads to the end of the stream: a close (a FIN), never a reset.
+    fn expect_close(&mut self) {
+        let mut rest = Vec::new();
+        let end = self.reader.read_to_end(&mut rest);
+        assert!(end.is_ok(), "{end:?} after {rest:?}");
     }
 }
 
@@ -270,6 +293,19 @@ fn hostile_clients(python_server: bool) {
         r"not let in: '\u202eevil\u2028x' cannot be a name"
     );
     assert!(refused("\u{378}x").ends_with("cannot be a name"));
+    // Nor one that shows nothing where the room's name does: a variation
+    // selector, fillers, a blank braille cell, spaces around it.
+    assert_eq!(
+        refused("room\u{fe0f}"),
+        r"not let in: 'room\ufe0f' cannot be a name"
+    );
+    for name in ["\u{3164}", "a\u{34f}", "\u{2800}", "room ", " ada"] {
+        assert!(refused(name).ends_with("cannot be a name"), "{name:?}");
+    }
+    assert_eq!(
+        refused("x\u{e0100}"),
+        r"not let in: 'x\U000e0100' cannot be a name"
+    );
     // Unassigned or format code points that Python refuses: so does Rust.
     for name in ["\u{13430}x", "\u{1BCA0}x", "\u{1D173}x"] {
         assert!(refused(name).ends_with("cannot be a name"), "{name:?}");
@@ -295,18 +331,22 @@ fn python_server_drops_hostile_clients() {
     hostile_clients(true);
 }
 
-/// Two clients that never read are dropped once their outboxes are full;
-/// a client that reads gets every line of a flood, in order.
+/// Eight clients that never read are dropped once their outboxes are
+/// full, within seconds of each other: those that stopped reading together
+/// cost the room one wait of 2 s, not 2 s each (16 s). A client that reads
+/// gets every line of a flood, in order.
 fn flood(python_server: bool) {
+    const SLEEPERS: usize = 8;
     let (server, port) = room(python_server, &[]);
     let mut watcher = Probe::join(&port, "watcher");
-    let sleepers: Vec<Probe> = ["sleeper1", "sleeper2"]
-        .map(|name| {
-            let sleeper = Probe::join(&port, name);
+    let sleepers: Vec<Probe> = (1..=SLEEPERS)
+        .map(|number| {
+            let name = format!("sleeper{number}");
+            let sleeper = Probe::join(&port, &name);
             watcher.expect("room", &format!("{name} joined"));
             sleeper
         })
-        .into();
+        .collect();
     let mut flooder = Probe::join(&port, "flooder");
     watcher.expect("room", "flooder joined");
     let stop = AtomicBool::new(false);
@@ -323,8 +363,8 @@ fn flood(python_server: bool) {
                 flooder.say(&format!("{number:05} {padding}"));
             }
         });
-        let (mut next, mut dropped) = (0, 0);
-        while dropped < 2 {
+        let (mut next, mut dropped, mut first_drop) = (0, 0, None);
+        while dropped < SLEEPERS {
             let (from, text) = watcher.hear().expect("the watcher is served");
             if from == "room" {
                 assert!(text.starts_with("sleeper"), "{text}");
@@ -335,6 +375,7 @@ fn flood(python_server: bool) {
                     "{text}"
                 );
                 dropped += 1;
+                first_drop.get_or_insert_with(std::time::Instant::now);
                 continue;
             }
             assert_eq!(from, "flooder");
@@ -343,6 +384,8 @@ fn flood(python_server: bool) {
             assert!(next < most, "the sleepers were never dropped");
         }
         stop.store(true, Ordering::SeqCst);
+        let apart = first_drop.unwrap().elapsed();
+        assert!(apart.as_secs() < 7, "the drops took {apart:?}");
     });
     drop(sleepers);
     drop(server.stop());
@@ -408,6 +451,16 @@ fn each_client_gives_up_at_its_deadline() {
         );
     }
     drop(server.stop());
+    // The same while it connects, to a server whose backlog is full.
+    let (_listener, _held, full) = crate::support::full_backlog();
+    for python in [false, true] {
+        let port = full.to_string();
+        let args = ["client", "--port", &port, "--deadline", "0.5"];
+        let output = run(program(python, &args));
+        assert_exit(&output, 1);
+        let said = "error: gave up after 0.5 s (--deadline)\n";
+        assert!(output.stderr.ends_with(said), "{}", story(&output));
+    }
 }
 
 /// With --max-clients 1, a second client is told that the room is full.
@@ -444,4 +497,214 @@ fn usage_errors_exit_2() {
     }
     let typo = run(lesson(NAME, &["client", "--nmae", "ada"]));
     assert!(typo.stderr.contains("a similar argument exists: '--name'"));
+}
+
+/// A full room tells the client so, then closes well: the client's name,
+/// unread, does not turn the close into a reset (RST).
+fn full_room_closes_well(python_server: bool) {
+    let (server, port) = room(python_server, &["--max-clients", "1"]);
+    let _first = Probe::join(&port, "first");
+    for _ in 0..5 {
+        let mut late = Probe::connect(&port);
+        late.say("late");
+        late.expect("room", "the room is full");
+        late.expect_close();
+    }
+    drop(server.stop());
+}
+
+fn a_full_rust_room_says_so_and_closes_well() {
+    full_room_closes_well(false);
+}
+
+fn a_full_python_room_says_so_and_closes_well() {
+    full_room_closes_well(true);
+}
+
+/// A client that sends its name and a line and half-closes at once still
+/// gets its welcome, then the end of the stream.
+fn half_closing_client_gets_the_welcome(python_server: bool) {
+    let (server, port) = room(python_server, &[]);
+    for number in 0..10 {
+        let mut quick = Probe::connect(&port);
+        let name = format!("quick{number}");
+        let bytes = [framed(name.as_bytes()), framed(b"hi")].concat();
+        quick.stream.write_all(&bytes).unwrap();
+        quick.stream.shutdown(Shutdown::Write).unwrap();
+        let welcome = quick.hear().expect("a welcome");
+        assert!(welcome.1.starts_with(&format!("welcome, {name}")));
+        quick.expect_close();
+    }
+    drop(server.stop());
+}
+
+fn a_half_closing_client_gets_the_rust_rooms_welcome() {
+    half_closing_client_gets_the_welcome(false);
+}
+
+fn a_half_closing_client_gets_the_python_rooms_welcome() {
+    half_closing_client_gets_the_welcome(true);
+}
+
+/// A name that came while the server was stopped (`kill -STOP`) for longer
+/// than the 10 s a name may take is in its buffer: it counts.
+fn name_while_stopped(python_server: bool) {
+    let (mut server, port) = room(python_server, &[]);
+    let mut probe = Probe::connect(&port);
+    wait_line(&mut server, &format!("connection 1 from {}", address(&probe)));
+    // Stopped while it waits for the name: the Rust server's three threads
+    // (the room, accept, this client's reader) or the Python one, asleep.
+    let pid = server.id().to_string();
+    let threads = if python_server { 1 } else { 3 };
+    crate::support::wait_asleep(server.id(), Some(threads));
+    let signal = |name: &str| {
+        let sent = Command::new("kill").args([name, &pid]).status();
+        assert!(sent.unwrap().success());
+    };
+    signal("-STOP");
+    probe.say("sleepy");
+    thread::sleep(std::time::Duration::from_secs(11));
+    signal("-CONT");
+    let welcome = probe.hear().expect("a welcome");
+    assert_eq!(welcome.1, "welcome, sleepy; nobody else is here");
+    drop(server.stop());
+}
+
+fn address(probe: &Probe) -> String {
+    probe.stream.local_addr().unwrap().to_string()
+}
+
+fn a_name_that_came_while_the_rust_server_was_stopped_counts() {
+    name_while_stopped(false);
+}
+
+fn a_name_that_came_while_the_python_server_was_stopped_counts() {
+    name_while_stopped(true);
+}
+
+/// listen(128), not listen(5): a burst of clients waits to be accepted
+/// instead of being dropped.
+fn the_rust_room_takes_a_backlog_for_many() {
+    let (server, port) = room(false, &[]);
+    assert_eq!(listen_backlog(&port), 128);
+    drop(server.stop());
+}
+
+fn the_python_room_takes_a_backlog_for_many() {
+    let (server, port) = room(true, &[]);
+    assert_eq!(listen_backlog(&port), 128);
+    drop(server.stop());
+}
+
+/// The server ends the session while the Python client's keyboard thread
+/// waits on stdin, still open: the client says so and exits 0, no abort
+/// ("Fatal Python error: _enter_buffered_busy").
+fn the_python_client_ends_well_when_the_server_closes() {
+    for _ in 0..3 {
+        let (server, port) = room(false, &[]);
+        let args = ["client", "--port", &port, "--name", "ada"];
+        let (mut client, keys) = Process::spawn_piped(program(true, &args));
+        wait_line(&mut client, "room: welcome, ada; nobody else is here");
+        drop(server.stop());
+        let output = client.finish();
+        drop(keys);
+        assert_exit(&output, 0);
+        assert_eq!(output.stderr, "", "{}", story(&output));
+        assert!(output.stdout.ends_with("the server closed the connection\n"));
+    }
+}
+
+/// Started with stdin closed (`<&-`): no line to send, so the client
+/// half-closes at once; the room says it left, and it exits 0.
+fn the_python_client_with_stdin_closed_leaves_at_once() {
+    let (mut server, port) = room(false, &[]);
+    let args = ["client", "--port", &port, "--name", "ada"];
+    let output = run(with_closed("<&-", &program(true, &args)));
+    wait_line(&mut server, "ada left");
+    assert_exit(&output, 0);
+    assert_eq!(output.stderr, "", "{}", story(&output));
+    assert!(output.stdout.ends_with("the server closed the connection\n"));
+    drop(server.stop());
+}
+
+/// Started with stdout closed (`>&-`): the demo cannot tell its story,
+/// exits 1, and says nothing of Python's insides.
+fn the_python_room_with_stdout_closed_exits_1() {
+    let output = run(with_closed(">&-", &program(true, &[])));
+    assert_exit(&output, 1);
+    assert_eq!(output.stderr, "", "{}", story(&output));
+}
+
+/// What --name and --host hold is printed escaped, as a peer's text is;
+/// and the Python client's --name is not taken for the lesson's name.
+fn a_name_or_host_is_printed_escaped() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed = silent.local_addr().unwrap().port().to_string();
+    drop(silent);
+    for python in [false, true] {
+        let name = ["client", "--port", &closed, "--name", "\x1b[2Jx"];
+        let output = run(program(python, &name));
+        assert_exit(&output, 1);
+        assert!(!story(&output).contains('\x1b'), "{}", story(&output));
+        assert!(output.stdout.contains(" as \\x1b[2Jx\n"), "{}", output.stdout);
+        assert!(output.stderr.contains("start the server first"));
+        assert!(output.stderr.contains("lesson_09"), "{}", output.stderr);
+        let host = ["client", "--host", "\x1b[31mred"];
+        let output = run(program(python, &host));
+        assert_exit(&output, 1);
+        assert!(!story(&output).contains('\x1b'), "{}", story(&output));
+        assert!(output.stderr.contains("cannot find the host"));
+    }
+}
+
+/// 60 members, each reading flat out, each send 50 lines at once: every
+/// member hears every other member's 50 lines, and no one is dropped (the
+/// room sends each member all that its socket takes, not a message a turn).
+fn burst(python_server: bool) {
+    const MEMBERS: usize = 100;
+    const LINES: usize = 50;
+    let max = MEMBERS.to_string();
+    let (server, port) = room(python_server, &["--max-clients", &max]);
+    let mut members: Vec<Probe> = (0..MEMBERS)
+        .map(|number| Probe::join(&port, &format!("m{number}")))
+        .collect();
+    for (number, member) in members.iter_mut().enumerate() {
+        for later in number + 1..MEMBERS {
+            member.expect("room", &format!("m{later} joined"));
+        }
+    }
+    let start = std::sync::Barrier::new(MEMBERS);
+    thread::scope(|scope| {
+        for member in &mut members {
+            let start = &start;
+            scope.spawn(move || {
+                let lines: Vec<u8> = (0..LINES)
+                    .flat_map(|line| framed(format!("line {line}").as_bytes()))
+                    .collect();
+                start.wait();
+                member.stream.write_all(&lines).unwrap();
+                for _ in 0..(MEMBERS - 1) * LINES {
+                    let (from, text) = member.hear().expect("served");
+                    assert_ne!(from, "room", "{text}");
+                }
+            });
+        }
+    });
+    let server = server.stop();
+    assert!(!server.stdout.contains("dropped"), "{}", server.stdout);
+}
+
+fn a_burst_from_every_member_drops_no_one_from_the_rust_room() {
+    burst(false);
+}
+
+fn a_burst_from_every_member_drops_no_one_from_the_python_room() {
+    burst(true);
+}
+
+/// Stopped (Ctrl-Z) and continued while it waits: no EINTR error.
+fn a_stopped_client_goes_on_waiting() {
+    crate::support::assert_a_stopped_client_goes_on(&|port| {
+        lesson(NAME, &["client", "--port", port, "--wait", "1", "--name", "x"])
+    });
 }

@@ -28,6 +28,8 @@ pub fn tests() -> Vec<Trial> {
         a_datagram_from_the_servers_own_address_gets_no_answer,
         the_client_ignores_a_strangers_datagram,
         usage_errors_exit_2,
+        a_stopped_client_goes_on_waiting,
+        the_server_answers_at_most_100_a_second,
     ];
     tests.extend(python_tests![
         python_demo,
@@ -36,6 +38,9 @@ pub fn tests() -> Vec<Trial> {
         python_server_gives_answers_and_empty_datagrams_no_answer,
         an_oversized_request_is_cut_by_the_python_server,
         python_errors_are_one_line_without_a_traceback,
+        the_python_client_ignores_a_strangers_datagram,
+        the_python_lesson_with_stdout_closed_exits_1,
+        the_python_server_answers_at_most_100_a_second,
     ]);
     tests
 }
@@ -268,13 +273,25 @@ fn a_datagram_from_the_servers_own_address_gets_no_answer() {
 /// A datagram from another port reaches the client first: it is not taken
 /// for the server's answer.
 fn the_client_ignores_a_strangers_datagram() {
+    client_ignores_a_stranger(false);
+}
+
+fn the_python_client_ignores_a_strangers_datagram() {
+    client_ignores_a_stranger(true);
+}
+
+fn client_ignores_a_stranger(python: bool) {
     let fake = peer();
     let port = fake.local_addr().unwrap().port().to_string();
-    let client = Process::spawn(lesson(NAME, &["client", "--port", &port]));
+    let args = ["client", "--port", &port];
+    let client = Process::spawn(match python {
+        true => python_twin(NAME, &args).unwrap(),
+        false => lesson(NAME, &args),
+    });
     let mut request = [0; 64];
     let (_, client_address) = fake.recv_from(&mut request).unwrap();
     peer().send_to(b"not me", client_address).unwrap();
-    fake.send_to(b"Socket Programming in Rust", client_address).unwrap();
+    fake.send_to(b"Socket Programming", client_address).unwrap();
     let client = client.finish();
     assert_exit(&client, 0);
     assert!(client.stderr.contains("ignoring 6 bytes from 127.0.0.1:"));
@@ -347,4 +364,59 @@ fn python_errors_are_one_line_without_a_traceback() {
         run(python_twin(NAME, &["client", "--port", &port, "--wait", "0.2"])
             .unwrap());
     assert!(python.stderr.contains("is never told that nothing listens"));
+}
+
+/// Started with stdout closed (`>&-`): exit 1, nothing of Python's insides.
+fn the_python_lesson_with_stdout_closed_exits_1() {
+    let demo = python_twin(NAME, &[]).unwrap();
+    let output = run(crate::support::with_closed(">&-", &demo));
+    assert_exit(&output, 1);
+    assert_eq!(output.stderr, "", "{}", story(&output));
+}
+
+/// Stopped (Ctrl-Z) and continued while it waits for an answer that never
+/// comes: no EINTR error, the wait's own words.
+fn a_stopped_client_goes_on_waiting() {
+    let (_silent, port) = silent_port();
+    let args = ["client", "--port", &port, "--wait", "1"];
+    let process = Process::spawn(lesson(NAME, &args));
+    crate::support::wait_asleep(process.id(), None);
+    crate::support::stop_and_continue(process.id());
+    let output = process.finish();
+    assert_exit(&output, 1);
+    assert!(
+        output.stderr.contains("within 1 s (--wait)"),
+        "{}",
+        story(&output)
+    );
+}
+
+/// 120 requests in a burst, as a flood with a forged source would send
+/// them: 100 are answered, the rest are not, within the second.
+fn at_most_100_answers_a_second(server: Command) {
+    let mut server = Process::spawn(server);
+    let port = server.listening_port();
+    let peer = peer();
+    for _ in 0..120 {
+        peer.send_to(b"ask again", ("127.0.0.1", port)).unwrap();
+    }
+    let mut received = 0;
+    while received < 120 {
+        received += usize::from(server.next_line().contains("received a "));
+    }
+    // The line after the last datagram's.
+    server.next_line();
+    let server = server.stop();
+    assert_eq!(server.stdout.matches("answering with").count(), 100);
+    let refused = "no answer: 100 answers in this second already";
+    assert_eq!(server.stdout.matches(refused).count(), 20);
+}
+
+fn the_server_answers_at_most_100_a_second() {
+    at_most_100_answers_a_second(lesson(NAME, &["server", "--port", "0"]));
+}
+
+fn the_python_server_answers_at_most_100_a_second() {
+    let twin = python_twin(NAME, &["server", "--port", "0"]).unwrap();
+    at_most_100_answers_a_second(twin);
 }

@@ -12,9 +12,9 @@ use serde_pickle::{DeOptions, HashableValue, SerOptions, Value};
 use socket_lessons::framing::{Piece, Reassembler};
 
 use crate::support::{
-    DEADLINE, Output, Process, assert_exit, assert_sides_transcript,
-    assert_transcript, framed, lesson, peer_sending, python_pickles,
-    python_twin, run, server_then_client, story,
+    DEADLINE, Output, Process, assert_exit, assert_names_what_ran_out,
+    assert_sides_transcript, assert_transcript, framed, lesson, peer_sending,
+    python_pickles, python_twin, run, server_then_client, story,
 };
 
 const NAME: &str = "lesson_11";
@@ -30,6 +30,8 @@ pub fn tests() -> Vec<Trial> {
         a_bad_answer_is_a_clear_error_that_names_the_field,
         hostile_answers_are_refused_by_the_rust_client,
         usage_errors_exit_2,
+        the_client_names_what_ran_out,
+        a_stopped_client_goes_on_waiting,
     ];
     tests.extend(python_tests![
         python_demo,
@@ -44,6 +46,9 @@ pub fn tests() -> Vec<Trial> {
         a_memo_index_bomb_costs_the_python_client_nothing,
         the_python_client_prints_python_values,
         python_usage_errors_exit_2,
+        the_python_client_names_what_ran_out,
+        the_python_lesson_with_stdout_closed_exits_1,
+        both_clients_refuse_a_deep_answer_in_the_same_words,
     ]);
     tests
 }
@@ -413,5 +418,54 @@ fn python_usage_errors_exit_2() {
         let output = run(python(args));
         assert_exit(&output, 2);
         assert!(!output.stderr.contains("Traceback"), "{}", story(&output));
+    }
+}
+
+fn the_client_names_what_ran_out() {
+    assert_names_what_ran_out(&|port, options| {
+        lesson(NAME, &[&["client", "--port", port], options].concat())
+    });
+}
+
+fn the_python_client_names_what_ran_out() {
+    assert_names_what_ran_out(&|port, options| {
+        let args = [&["client", "--port", port], options].concat();
+        python_twin(NAME, &args).unwrap()
+    });
+}
+
+/// Started with stdout closed (`>&-`): exit 1, nothing of Python's insides.
+fn the_python_lesson_with_stdout_closed_exits_1() {
+    let demo = python_twin(NAME, &[]).unwrap();
+    let output = run(crate::support::with_closed(">&-", &demo));
+    assert_exit(&output, 1);
+    assert_eq!(output.stderr, "", "{}", story(&output));
+}
+
+/// Stopped (Ctrl-Z) and continued while it waits: no EINTR error.
+fn a_stopped_client_goes_on_waiting() {
+    crate::support::assert_a_stopped_client_goes_on(&|port| {
+        lesson(NAME, &["client", "--port", port, "--wait", "1"])
+    });
+}
+
+/// A list 10,000 deep, in a dict where the number is due: both clients
+/// apply the same bound on depth, in the same words.
+fn both_clients_refuse_a_deep_answer_in_the_same_words() {
+    let deep = [
+        &b"\x80\x04}X\x06\x00\x00\x00number"[..],
+        &b"]".repeat(10_000),
+        &b"a".repeat(9_999),
+        b"s.",
+    ]
+    .concat();
+    let rust = |port: &str| lesson(NAME, &["client", "--port", port]);
+    let python = |port: &str| python(&["client", "--port", port]);
+    for client in [&rust as &dyn Fn(&str) -> Command, &python] {
+        let output = client_of(&deep, client);
+        assert_exit(&output, 1);
+        let said = "error: the answer is not a pickle of plain data: it \
+                    nests deeper than 100\n";
+        assert!(output.stderr.ends_with(said), "{}", story(&output));
     }
 }

@@ -184,7 +184,7 @@ def parser(name, about, port, wait, show=True):
                         help="the server's port")
     client.add_argument("--wait", type=seconds, default=wait, metavar="SECONDS",
                         help="how long connect and each recv may wait")
-    top.set_defaults(name=name)
+    top.set_defaults(lesson_name=name)
     # The client's own options go to the demo (no command) too: its client
     # takes them.
     both = types.SimpleNamespace(add_argument=lambda *a, **k: [
@@ -245,7 +245,7 @@ def explain(error, args):
         if serving:
             return "the client sent nothing in time"
         return f"nothing from {where} within {args.wait:g} s (--wait)"
-    start = f"python3 lessons/python/{args.name}.py server"
+    start = f"python3 lessons/python/{args.lesson_name}.py server"
     messages = {
         errno.EADDRINUSE: f"port {args.port} is in use: is another server "
         "running? Stop it, or pick another port with --port",

@@ -74,10 +74,32 @@ def answer(clt, args, out):
 
 
 def client(args, out):
+    end = time.monotonic() + args.deadline
+
+    cut_short = False  # whether the last wait was what --deadline left
+
+    def wait():  # --wait, or what is left of --deadline if that is less
+        nonlocal cut_short
+        left = end - time.monotonic()
+        if left <= 0:
+            raise common.LessonError(deadline_over)
+        cut_short = left < args.wait
+        return min(left, args.wait)
+
+    deadline_over = f"gave up after {args.deadline:g} s in all (--deadline)"
+    try:
+        talk(args, wait, out)
+    except TimeoutError:
+        if cut_short:  # the wait that ran out was --deadline's
+            raise common.LessonError(deadline_over) from None
+        raise
+
+
+def talk(args, wait, out):
     out.say(f"connecting to {common.address_text(args.address)}")
-    # Correction: socket and connect in one call, given up after --wait; the
-    # timeout stays for each send and recv.
-    with out.traced(socket.create_connection, args.address, args.wait,
+    # Correction: socket and connect in one call, given up after the wait;
+    # the timeout stays for each send and recv.
+    with out.traced(socket.create_connection, args.address, wait(),
                     waits_for="the handshake") as s:
         out.say(f"connected from {common.address_text(s.getsockname())}")
         message = args.message.encode("utf-8")
@@ -94,15 +116,6 @@ def client(args, out):
             # returns 0. Reading stays open, for the answer.
             out.traced(s.shutdown, socket.SHUT_WR, waits_for="nothing")
             out.say("shutdown(SHUT_WR): this side will send no more")
-
-        end = time.monotonic() + args.deadline
-
-        def wait():
-            left = end - time.monotonic()
-            if left <= 0:
-                raise common.LessonError(
-                    f"gave up after {args.deadline:g} s in all (--deadline)")
-            return min(left, args.wait)
 
         answer = bytearray()
         recv_until_closed(s, answer, "server", wait, out)

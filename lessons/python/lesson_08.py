@@ -24,6 +24,13 @@ MAX_GREETING = 200
 # descriptors (EMFILE) fails again at once until a client leaves: without a
 # pause, the loop would spin, printing thousands of errors a second.
 ACCEPT_PAUSE = 0.5
+# How many connections the system may hold before the server accepts them
+# (listen's backlog): with 5, a burst of clients loses some SYNs, and those
+# clients wait a second for the retry.
+BACKLOG = 128
+# What a client that gets no thread is told in the server's log.
+NO_THREAD = ("no thread could be started for it (out of memory or of "
+             "threads): closed")
 
 
 def server(args, out):
@@ -31,7 +38,7 @@ def server(args, out):
         if os.name == "posix":
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(args.address)
-        s.listen(5)
+        s.listen(BACKLOG)
         out.listening(s)
         # The free places: a thread takes one, and gives it back when it
         # ends. A semaphore counts them safely from any thread.
@@ -78,11 +85,12 @@ def server(args, out):
             thread = threading.Thread(target=run, daemon=True)
             try:
                 thread.start()
-            except RuntimeError as error:
-                # No thread: this client is closed, and the server goes on.
+            except RuntimeError:  # "can't start new thread"
+                # The system refused: this client is closed, and the server
+                # goes on.
                 clt.close()
                 places.release()
-                out.error(f"connection {number}: {error}")
+                out.error(f"connection {number}: {NO_THREAD}")
                 continue
             if args.once:  # then wait for its thread
                 threads.append(thread)

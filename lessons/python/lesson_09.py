@@ -32,6 +32,15 @@ NAME_WAIT = 10.0  # seconds a new connection has, in all, to send its name
 PATIENCE = 2.0  # seconds an outbox may stay full before its member is dropped
 SEND_WAIT = 10.0  # seconds a member's socket may take nothing
 CLOSE_WAIT = 1.0  # seconds what a refused client still sends is read
+# How many connections the system may hold for the room before it accepts
+# them (listen's backlog): with 5, a burst of clients is half refused.
+BACKLOG = 128
+# Code points str.isprintable lets through that show nothing (fillers,
+# variation selectors, a blank braille cell): "room" and one of these would
+# pass for the room.
+INVISIBLE = [(0x34F, 0x34F), (0x115F, 0x1160), (0x17B4, 0x17B5),
+             (0x180B, 0x180F), (0x2800, 0x2800), (0x3164, 0x3164),
+             (0xFE00, 0xFE0F), (0xFFA0, 0xFFA0), (0xE0100, 0xE01EF)]
 
 
 def frame(data):
@@ -111,7 +120,9 @@ class Connection:
         self.deadline = time.monotonic() + NAME_WAIT  # in all, not per recv
         self.closing = False  # out of the room: send what waits, then close
         self.ended = False  # whether it has closed its side
-        self.full_since = None  # when its outbox filled up
+        # When its socket last took bytes, or something came to wait for it;
+        # None while nothing waits.
+        self.took = None
         self.events = 0  # what the selector watches it for
 
 
@@ -122,7 +133,7 @@ def server(args, out):
         if os.name == "posix":
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(args.address)
-        s.listen(5)
+        s.listen(BACKLOG)
         out.listening(s)
         # Correction: the tutorial blocks in accept and recv; a room cannot
         # wait for one client, so no call here may wait, select() aside.
@@ -148,12 +159,17 @@ class Room:
         while not (self.args.once and self.joined and not self.members()):
             deadlines = [c.deadline for c in self.connections.values()
                          if c.deadline]
-            deadlines += [m.full_since + PATIENCE for m in self.members()
-                          if m.full_since]
+            deadlines += [m.took + PATIENCE for m in self.members()
+                          if len(m.outbox) >= QUEUE]
             wait = None
             if deadlines:
                 wait = max(0, min(deadlines) - time.monotonic())
-            for key, mask in self.selector.select(wait):
+            events = self.selector.select(wait)
+            if not events:
+                # The wait ran out, or this process was stopped through it:
+                # a last look at what came meanwhile.
+                events = self.selector.select(0)
+            for key, mask in events:
                 conn = self.connections.get(key.fileobj)
                 if key.fileobj is self.listener:
                     self.accept()
@@ -180,19 +196,19 @@ class Room:
             return
         self.count += 1
         where = f"connection {self.count} from {common.address_text(address)}"
-        if len(self.connections) >= self.args.max_clients:
+        held = [c for c in self.connections.values() if not c.closing]
+        full = len(held) >= self.args.max_clients
+        if full:
             self.out.say(f"{where}: refused, the room holds "
                          f"{self.args.max_clients} (--max-clients)")
-            with sock:
-                try:
-                    sock.sendall(pair(ROOM, "the room is full"))
-                except OSError:
-                    pass
-            return
-        self.out.say(where)
+        else:
+            self.out.say(where)
         sock.setblocking(False)
         self.connections[sock] = conn = Connection(self.count, sock)
         self.watch(conn)
+        if full:  # told, and closed well, as a refused name is
+            self.close(conn, CLOSE_WAIT)
+            self.send(conn, pair(ROOM, "the room is full"))
 
     def read(self, conn):
         try:
@@ -224,9 +240,10 @@ class Room:
         if not 1 <= len(text.encode("utf-8")) <= MAX_NAME:
             return self.refuse(conn, f"a name has 1 to {MAX_NAME} bytes")
         # A name is printed as it is ("ada joined"): nothing in it may move
-        # the cursor, reverse the text or hide.
-        if text == ROOM or not text.isprintable():
-            return self.refuse(conn, f"{text!r} cannot be a name")
+        # the cursor, reverse the text or hide, around it or in it.
+        trimmed = text.strip(" ")
+        if trimmed == ROOM or trimmed != text or not all(map(shows, text)):
+            return self.refuse(conn, f"'{shown(text)}' cannot be a name")
         if any(member.name == text for member in self.members()):
             return self.refuse(conn, f"{text} is taken")
         self.out.say(f"connection {conn.number}: {text} joined")
@@ -243,25 +260,26 @@ class Room:
 
     def check_outboxes(self):
         """While an outbox is full, no one is read, so the talkers wait (TCP
-        slows them down). An outbox that stays full for PATIENCE has a
-        member that does not read (its socket's buffers are full too): it
-        is dropped."""
+        slows them down). A full outbox whose socket has taken nothing for
+        PATIENCE has a member that does not read (its socket's buffers are
+        full too): it is dropped. Members that stopped reading together
+        cost the room PATIENCE once, not once each."""
         now, self.paused = time.monotonic(), False
         for member in self.members():
             if len(member.outbox) < QUEUE:
-                member.full_since = None
-            elif member.full_since is None:
-                member.full_since = now
-            elif now - member.full_since >= PATIENCE:
+                continue
+            if now - member.took >= PATIENCE:
                 why = f"it does not read ({QUEUE} messages, {PATIENCE:g} s)"
                 self.broadcast(None, ROOM, self.drop(member, why))
                 continue
-            self.paused = self.paused or member.full_since is not None
+            self.paused = True
         for conn in list(self.connections.values()):
             self.watch(conn)
 
     def send(self, conn, data):
         if conn.sock in self.connections:
+            if not conn.outbox:
+                conn.took = time.monotonic()
             conn.outbox.append(data)
             self.flush(conn)
 
@@ -282,6 +300,8 @@ class Room:
             conn.outbox.clear()
             if not conn.closing:
                 return self.leave(conn, why(error))
+        if progressed:
+            conn.took = time.monotonic() if conn.outbox else None
         if conn.name and not conn.closing:
             # A socket that takes nothing for SEND_WAIT is not read.
             if not conn.outbox:
@@ -359,6 +379,21 @@ class Room:
             if conn.events:
                 self.selector.unregister(conn.sock)
             conn.sock.close()
+
+
+def invisible(c):
+    return any(first <= ord(c) <= last for first, last in INVISIBLE)
+
+
+def shows(c):
+    return c.isprintable() and not invisible(c)
+
+
+def shown(name):
+    """A name as repr shows it, and what shows nothing as a code."""
+    def code(c):
+        return f"\\U{ord(c):08x}" if ord(c) > 0xFFFF else f"\\u{ord(c):04x}"
+    return "".join(code(c) if invisible(c) else escape(c) for c in name)
 
 
 def welcome(name, members):

@@ -26,6 +26,10 @@ import common
 ASK = b"ask "
 REQUEST = b"ask for the message"
 MESSAGE = "Socket Programming in Python".encode("utf-8")
+# The most answers the server sends in one second. A forged source address
+# makes a UDP server send its answer (longer than the request) to a victim:
+# a bound caps what a flood of such requests gets out of it.
+ANSWERS_PER_SECOND = 100
 # The largest datagram the server reads whole; the system discards the rest.
 SERVER_BUFFER = 1024
 BURST = [b"one", b"two", b""]
@@ -40,6 +44,8 @@ def server(args, out):
         s.bind(args.address)
         out.listening(s)
         own = s.getsockname()[:2]
+        # When the current second began, and how many answers went out in it.
+        second, answers = time.monotonic(), 0
         while True:
             data, truncated, adr = receive(s, SERVER_BUFFER, out)
             what = "the first bytes of a longer datagram" if truncated else (
@@ -58,6 +64,13 @@ def server(args, out):
             if not data.startswith(ASK):
                 out.say(f"no answer: a request starts with {ASK!r}")
                 continue
+            if time.monotonic() - second >= 1:
+                second, answers = time.monotonic(), 0
+            if answers == ANSWERS_PER_SECOND:
+                out.say(f"no answer: {ANSWERS_PER_SECOND} answers in this "
+                        "second already")
+                continue
+            answers += 1
             out.say("answering with one datagram of "
                     f"{common.plural(len(MESSAGE), 'byte')}")
             try:

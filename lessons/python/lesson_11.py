@@ -157,11 +157,12 @@ class PlainData(bounded_pickle.BoundedUnpickler):
 
 
 def loads(data):
-    """pickle.loads for a peer's bytes, through PlainData. Whatever goes
-    wrong (not a pickle, a global, an int too long) is one line."""
+    """pickle.loads for a peer's bytes, through PlainData, and checked as
+    the Rust reader checks (how deep, how long an int). Whatever goes wrong
+    (not a pickle, a global, too deep) is one line."""
     try:
-        return PlainData(data).load()
-    except Exception as error:  # a peer's bytes may break it in any way
+        return bounded_pickle.loads(PlainData, data)
+    except bounded_pickle.Refused as error:
         raise Refused(
             f"not a pickle of plain data: {common.escape(str(error))}"
         ) from None
@@ -270,16 +271,8 @@ def close_well(clt):
         pass  # gone, or DRAIN_WAIT is over
 
 
-def client(args, out):
-    end = time.monotonic() + args.deadline
-
-    def time_left():
-        left = end - time.monotonic()
-        if left < 0.001:
-            raise common.LessonError(
-                f"gave up after {args.deadline:g} s in all (--deadline)")
-        return min(args.wait, left)
-
+def ask(args, time_left, out):
+    """Connects, sends the request, and returns the answer's bytes."""
     with socket.socket(args.family, socket.SOCK_STREAM) as s:
         out.say(f"connecting to {common.address_text(args.address)}")
         s.settimeout(time_left())
@@ -292,7 +285,29 @@ def client(args, out):
         s.sendall(framed)
         out.trace(f"sendall({common.plural(len(framed), 'byte')}) -> done")
         out.hex("sent", framed)
-        data = receive_one(s, MAX_ANSWER, time_left, out)
+        return receive_one(s, MAX_ANSWER, time_left, out)
+
+
+def client(args, out):
+    end = time.monotonic() + args.deadline
+
+    cut_short = False  # whether the last wait was what --deadline left
+
+    def time_left():  # --wait, or what is left of --deadline if less
+        nonlocal cut_short
+        left = end - time.monotonic()
+        if left < 0.001:
+            raise common.LessonError(deadline_over)
+        cut_short = left < args.wait
+        return min(args.wait, left)
+
+    deadline_over = f"gave up after {args.deadline:g} s in all (--deadline)"
+    try:
+        data = ask(args, time_left, out)
+    except TimeoutError:
+        if cut_short:  # the wait that ran out was --deadline's
+            raise common.LessonError(deadline_over) from None
+        raise
     # pickle.loads, but typed: the answer must have every field of a
     # LessonInfo, each of its type, or this fails and says which.
     try:

@@ -549,3 +549,134 @@ pub fn assert_help_transcripts(name: &str) {
         assert_transcript(name, transcript, &output.stdout);
     }
 }
+
+impl Process {
+    /// The process id, for `kill -STOP` or `prlimit --pid`.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+/// `command` started by `sh` with a standard stream closed (`redirect` is
+/// `<&-` or `>&-`), as a shell user can start it: not /dev/null, no stream.
+pub fn with_closed(redirect: &str, command: &Command) -> Command {
+    let mut shell = Command::new("sh");
+    shell
+        .arg("-c")
+        .arg(format!("exec \"$0\" \"$@\" {redirect}"))
+        .arg(command.get_program())
+        .args(command.get_args());
+    for (key, value) in command.get_envs() {
+        match value {
+            Some(value) => shell.env(key, value),
+            None => shell.env_remove(key),
+        };
+    }
+    shell
+}
+
+/// The backlog of the socket that listens on `port`: `ss` shows it as the
+/// Send-Q of a listening socket.
+pub fn listen_backlog(port: &str) -> u32 {
+    let filter = format!("sport = :{port}");
+    let ss = Command::new("ss").args(["-Hltn", &filter]).output();
+    let listed = String::from_utf8(ss.expect("ss runs").stdout).unwrap();
+    let columns: Vec<&str> = listed.split_whitespace().collect();
+    columns.get(2).and_then(|q| q.parse().ok()).unwrap_or_else(|| {
+        panic!("no listening socket on port {port} in {listed:?}")
+    })
+}
+
+/// A listener whose backlog is full (listen(0), then connections it never
+/// accepts): the system drops a further SYN, so a connect to its port
+/// waits. Keep the listener and the held connections alive while in use.
+pub fn full_backlog() -> (socket2::Socket, Vec<socket2::Socket>, u16) {
+    use socket2::{Domain, Socket, Type};
+    let listener = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    let any: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
+    listener.bind(&any.into()).unwrap();
+    listener.listen(0).unwrap();
+    let address = listener.local_addr().unwrap();
+    let held = (0..3)
+        .map(|_| {
+            let held = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+            held.set_nonblocking(true).unwrap();
+            let _ = held.connect(&address);
+            held
+        })
+        .collect();
+    let port = address.as_socket().unwrap().port();
+    (listener, held, port)
+}
+
+/// A client (`client(port, options)`) whose wait runs out says what ran
+/// out: `--deadline` when it came first, at the connect (a full backlog)
+/// and at a recv (a server that accepts and never answers); else `--wait`.
+pub fn assert_names_what_ran_out(client: &dyn Fn(&str, &[&str]) -> Command) {
+    let (_listener, _held, full) = full_backlog();
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_port = silent.local_addr().unwrap().port();
+    for port in [full, silent_port].map(|port| port.to_string()) {
+        let deadline =
+            run(client(&port, &["--deadline", "0.5", "--wait", "30"]));
+        assert_exit(&deadline, 1);
+        let said = "error: gave up after 0.5 s in all (--deadline)\n";
+        assert!(deadline.stderr.ends_with(said), "{}", story(&deadline));
+        let wait = run(client(&port, &["--deadline", "30", "--wait", "0.5"]));
+        assert_exit(&wait, 1);
+        let said = format!("127.0.0.1:{port} within 0.5 s (--wait)\n");
+        assert!(wait.stderr.ends_with(&said), "{}", story(&wait));
+    }
+}
+
+/// Waits until every thread of process `pid` is asleep (state S in /proc:
+/// blocked in a call), and there are `threads` of them if given.
+pub fn wait_asleep(pid: u32, threads: Option<usize>) {
+    let states = || -> Vec<String> {
+        let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).unwrap();
+        let state = |task: std::fs::DirEntry| {
+            let stat = std::fs::read_to_string(task.path().join("stat"));
+            let stat = stat.unwrap_or_default();
+            let after = stat.rsplit_once(") ").map_or("?", |(_, rest)| rest);
+            after.chars().take(1).collect()
+        };
+        tasks.map(|task| state(task.unwrap())).collect()
+    };
+    let started = Instant::now();
+    loop {
+        let now = states();
+        let count = threads.unwrap_or(now.len());
+        if now.len() == count && now.iter().all(|state| state == "S") {
+            return;
+        }
+        assert!(started.elapsed() < DEADLINE, "{now:?}");
+        thread::yield_now();
+    }
+}
+
+/// Stops process `pid` (`kill -STOP`, as Ctrl-Z does) and continues it.
+pub fn stop_and_continue(pid: u32) {
+    for signal in ["-STOP", "-CONT"] {
+        let sent =
+            Command::new("kill").args([signal, &pid.to_string()]).status();
+        assert!(sent.unwrap().success());
+    }
+}
+
+/// A client (`client(port)`, waiting at most 1 s for an answer) stopped
+/// and continued while it waits for a server that never answers: it goes
+/// on waiting, and says that nothing came, not `Interrupted system call`.
+pub fn assert_a_stopped_client_goes_on(client: &dyn Fn(&str) -> Command) {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port().to_string();
+    let process = Process::spawn(client(&port));
+    wait_asleep(process.id(), None);
+    stop_and_continue(process.id());
+    let output = process.finish();
+    assert_exit(&output, 1);
+    assert!(
+        output.stderr.contains("within 1 s (--wait)"),
+        "{}",
+        story(&output)
+    );
+}
