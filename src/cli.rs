@@ -42,7 +42,7 @@ pub struct Connect {
     /// The server's port
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     pub port: u16,
-    /// How long connect and each recv may wait
+    /// How long each wait for the server may last
     #[arg(long, value_name = "SECONDS", value_parser = seconds)]
     pub wait: Duration,
 }

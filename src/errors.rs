@@ -5,7 +5,7 @@
 //! names the address and the next step, instead of `os error 111`.
 
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 /// Exit status of a lesson that failed while running (clap exits 2 for a
@@ -82,6 +82,9 @@ pub fn explain(error: &io::Error, situation: Situation<'_>) -> String {
 /// getaddrinfo, which cannot be interrupted.
 pub fn resolve(host: &str, port: u16) -> io::Result<SocketAddr> {
     let bare = host.trim_start_matches('[').trim_end_matches(']').to_owned();
+    if let Ok(ip) = bare.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, port)); // digits: nothing to look up
+    }
     let (sender, answer) = std::sync::mpsc::channel();
     std::thread::spawn(move || sender.send((bare, port).to_socket_addrs()));
     let found = answer.recv_timeout(Duration::from_secs(10)).map_err(|_| {

@@ -183,7 +183,7 @@ def parser(name, about, port, wait, show=True):
     client.add_argument("--port", type=whole(1, 65535), default=port,
                         help="the server's port")
     client.add_argument("--wait", type=seconds, default=wait, metavar="SECONDS",
-                        help="how long connect and each recv may wait")
+                        help="how long each wait for the server may last")
     top.set_defaults(lesson_name=name)
     # The client's own options go to the demo (no command) too: its client
     # takes them.
@@ -217,12 +217,16 @@ def resolve(args):
         except (socket.gaierror, UnicodeError):
             answer.put([])
 
-    threading.Thread(target=ask, daemon=True).start()
-    try:
-        found = answer.get(timeout=10)
-    except queue.Empty:
-        raise LessonError(
-            f"no answer for the host {escape(shown)} in 10 s") from None
+    try:  # digits: nothing to look up, so no thread
+        found = socket.getaddrinfo(host, args.port, type=socket.SOCK_STREAM,
+                                   flags=socket.AI_NUMERICHOST)
+    except (socket.gaierror, UnicodeError):
+        threading.Thread(target=ask, daemon=True).start()
+        try:
+            found = answer.get(timeout=10)
+        except queue.Empty:
+            raise LessonError(
+                f"no answer for the host {escape(shown)} in 10 s") from None
     if not found:
         raise LessonError(f"cannot find the host {escape(shown)}")
     found.sort(key=lambda info: info[0] != socket.AF_INET)
