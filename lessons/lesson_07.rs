@@ -242,10 +242,16 @@ fn recv_until_closed(
         stream.set_read_timeout(Some(wait()?))?;
         let size = buffer.len().min(MAX_LEN + 1 - bytes.len());
         let received =
-            out.traced(format!("recv({size})"), &waits_for, || {
+            match out.traced(format!("recv({size})"), &waits_for, || {
                 let mut stream = stream;
                 stream.read(&mut buffer[..size])
-            })?;
+            }) {
+                // Stopped and continued (Ctrl-Z, fg): the recv ends in EINTR.
+                Err(error) if error.kind() == ErrorKind::Interrupted => {
+                    continue;
+                }
+                result => result?,
+            };
         if received == 0 {
             break;
         }

@@ -40,6 +40,7 @@ pub fn tests() -> Vec<Trial> {
         python_usage_errors_exit_2,
         two_small_sends_wait_for_an_ack_unless_nodelay_or_one_send,
         the_python_client_names_what_ran_out,
+        a_stopped_client_goes_on_waiting,
         the_python_lesson_with_stdout_closed_exits_1,
     ]);
     tests
@@ -316,4 +317,10 @@ fn the_python_lesson_with_stdout_closed_exits_1() {
     let output = run(crate::support::with_closed(">&-", &demo));
     assert_exit(&output, 1);
     assert_eq!(output.stderr, "", "{}", story(&output));
+}
+
+fn a_stopped_client_goes_on_waiting() {
+    crate::support::assert_a_stopped_client_goes_on(&|port| {
+        lesson(NAME, &["client", "--port", port, "--wait", "1"])
+    });
 }
