@@ -91,12 +91,22 @@ impl Out {
             Ok(value) => self.trace(format_args!("{name} -> {}", value.said())),
             Err(error) => {
                 // The kind, in words: `broken pipe`, not `os error 32`. A
-                // recv that waited out its timeout fails with EAGAIN.
-                let kind = match error.kind() {
-                    io::ErrorKind::WouldBlock => io::ErrorKind::TimedOut,
-                    kind => kind,
+                // recv that waited out its timeout fails with EAGAIN. Kinds
+                // std has no name for (EMFILE) print as "uncategorized
+                // error": the system's own words say more.
+                let words = match error.kind() {
+                    io::ErrorKind::WouldBlock => "timed out".to_string(),
+                    kind => kind.to_string(),
                 };
-                self.trace(format_args!("{name} -> error: {kind}"))
+                let words = match error.raw_os_error() {
+                    Some(_) if words == "uncategorized error" => {
+                        let text = error.to_string();
+                        let text = text.split(" (os error").next();
+                        text.unwrap_or_default().to_lowercase()
+                    }
+                    _ => words,
+                };
+                self.trace(format_args!("{name} -> error: {words}"))
             }
         }
         result
