@@ -266,6 +266,10 @@ impl Connection<'_> {
                 }
                 Head::Refused(refusal) => return self.refused(&label, refusal),
             };
+            for line in split_lines(&head) {
+                let line = escape(&String::from_utf8_lossy(line));
+                self.out.trace(format_args!("{label}: > {line}"));
+            }
             let request = match parse(&head) {
                 Ok(request) => request,
                 Err(refusal) => return self.refused(&label, refusal),
@@ -602,7 +606,7 @@ fn page(label: &str) -> String {
          </head>\n\
          <body>\n\
          <h1>Served by your own socket server</h1>\n\
-         <p>Lesson 15 read your request with recv() and wrote this page \
+         <p>Lesson 15 read your request with recv() and wrote this page\n\
          with send(): no HTTP library, no files.</p>\n\
          <ol>\n{lessons}</ol>\n\
          <p>{}, served at {}.</p>\n\
