@@ -53,11 +53,11 @@ const MAX_ANSWER: usize = 64 * 1024;
 /// The most one recv asks for.
 const RECV_SIZE: usize = 4096;
 
-/// After an answer that ends a connection early (a 431 while the client is
-/// still sending its 1 MB header, say), the server reads and drops what
-/// still comes, for at most this long and this many bytes, before it
-/// closes: a close with bytes unread sends a reset (RST), which can destroy
-/// the answer before the client has read it.
+/// Before it closes, the server reads and drops what the client still
+/// sends (the rest of a 1 MB header after the 431, say), for at most this
+/// long and this many bytes: a close with bytes unread sends a reset (RST),
+/// and the client's recv fails (on Linux after the answer; RFC 9112 warns
+/// that a reset may erase an answer not yet read).
 const LINGER: Duration = Duration::from_secs(1);
 const LINGER_BYTES: usize = 4 * 1024 * 1024;
 
@@ -896,7 +896,7 @@ fn civil_date(days: u64) -> (u64, usize, u64) {
 /// Ends a connection without destroying the last answer: shuts down the
 /// sending half (a FIN, after the answer), then reads and drops what the
 /// client still sends, until it closes too, for at most LINGER and
-/// LINGER_BYTES. A close with bytes unread would send a reset instead.
+/// LINGER_BYTES. A close with bytes unread would send a reset (RST).
 fn linger(socket: &Socket) {
     let _ = socket.shutdown(Shutdown::Write);
     let ends = Deadline::after(LINGER);

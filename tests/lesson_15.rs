@@ -5,7 +5,7 @@
 //! NUL in the path, `..`) with clear statuses and bounded waits; and the
 //! Python twin does the same, byte for byte but for the date.
 
-use std::io::{Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::process::Command;
 use std::sync::Arc;
@@ -26,7 +26,11 @@ const NAME: &str = "lesson_15";
 type Check = fn(bool);
 
 pub fn tests() -> Vec<Trial> {
-    let mut tests = tests![help, the_rust_and_python_servers_answer_alike];
+    let mut tests = tests![
+        help,
+        the_rust_and_python_servers_answer_alike,
+        a_close_with_bytes_unread_resets_after_the_answer,
+    ];
     let both: [(&str, Check); 20] = [
         ("demo", demo),
         ("the_client_keeps_one_connection_for_its_paths", client_paths),
@@ -158,15 +162,22 @@ fn exchange(port: &str, bytes: &[u8]) -> String {
 
 /// Everything until the close (or a reset), as text.
 fn read_all(stream: &mut TcpStream) -> String {
+    read_to_end(stream).0
+}
+
+/// Everything until the close, as text, and the error that ended the
+/// reading instead, if one did (a reset).
+fn read_to_end(stream: &mut TcpStream) -> (String, Option<ErrorKind>) {
     let mut answer = Vec::new();
     let mut buffer = [0; 65536];
-    while let Ok(received) = stream.read(&mut buffer) {
-        if received == 0 {
-            break;
+    let error = loop {
+        match stream.read(&mut buffer) {
+            Ok(0) => break None,
+            Ok(received) => answer.extend_from_slice(&buffer[..received]),
+            Err(error) => break Some(error.kind()),
         }
-        answer.extend_from_slice(&buffer[..received]);
-    }
-    String::from_utf8_lossy(&answer).into_owned()
+    };
+    (String::from_utf8_lossy(&answer).into_owned(), error)
 }
 
 /// The status codes of the answers in `text`, in order.
@@ -187,7 +198,7 @@ fn stopped(server: Process) -> Output {
 fn sending_while_reading(
     port: &str,
     pieces: impl Iterator<Item = Vec<u8>> + Send + 'static,
-) -> String {
+) -> (String, Option<ErrorKind>) {
     let stream = TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
     stream.set_read_timeout(Some(DEADLINE)).unwrap();
     let done = Arc::new(AtomicBool::new(false));
@@ -201,11 +212,33 @@ fn sending_while_reading(
             }
         }
     });
-    let answer = read_all(&mut stream.try_clone().unwrap());
+    let answer = read_to_end(&mut stream.try_clone().unwrap());
     done.store(true, Ordering::SeqCst);
     let _ = stream.shutdown(Shutdown::Both);
     sender.join().unwrap();
     answer
+}
+
+/// What the server's linger prevents: a server that closes with the rest
+/// of a 1 MB header unread. The client reads the answer, and then its recv
+/// fails with ECONNRESET (Linux keeps what had arrived before the reset).
+fn a_close_with_bytes_unread_resets_after_the_answer() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let server = thread::spawn(move || {
+        let (mut client, _) = listener.accept().unwrap();
+        let mut head = [0; 8192];
+        client.read_exact(&mut head).unwrap();
+        client.write_all(b"HTTP/1.1 431 Too Large\r\n\r\n").unwrap();
+        // Dropped: closed, with the rest unread.
+    });
+    let mut request = b"GET / HTTP/1.1\r\nX-Big: ".to_vec();
+    request.extend(std::iter::repeat_n(b'a', 1024 * 1024));
+    let (answer, error) =
+        sending_while_reading(&port, std::iter::once(request));
+    server.join().unwrap();
+    assert_eq!(statuses(&answer), [431], "{answer}");
+    assert_eq!(error, Some(ErrorKind::ConnectionReset));
 }
 
 fn help() {
@@ -344,7 +377,7 @@ fn slowloris(python: bool) {
         thread::sleep(std::time::Duration::from_millis(20));
         vec![byte]
     });
-    let answer = sending_while_reading(&port, slow);
+    let (answer, _) = sending_while_reading(&port, slow);
     assert_eq!(statuses(&answer), [408], "{answer}");
     let log = stopped(server).stdout;
     let said = "no whole head in 1 s (--request-time) -> 408 Request Timeout";
@@ -356,8 +389,11 @@ fn megabyte_header(python: bool) {
     let mut request = b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: ".to_vec();
     request.extend(std::iter::repeat_n(b'a', 1024 * 1024));
     request.extend_from_slice(b"\r\n\r\n");
-    let answer = sending_while_reading(&port, std::iter::once(request));
+    let once = std::iter::once(request);
+    let (answer, error) = sending_while_reading(&port, once);
     assert_eq!(statuses(&answer), [431], "{answer}");
+    // The server read the rest before it closed: no reset.
+    assert_eq!(error, None);
     assert!(answer.contains("Connection: close\r\n"), "{answer}");
     let log = stopped(server).stdout;
     let said = "request 1: a head longer than 8192 bytes -> 431";
@@ -368,7 +404,7 @@ fn endless_head(python: bool) {
     let (server, port) = server_in(python, &[]);
     let start = std::iter::once(b"GET / HTTP/1.1\r\nHost: x\r\n".to_vec());
     let lines = (0..).map(|n: u64| format!("X-{n}: y\r\n").into_bytes());
-    let answer = sending_while_reading(&port, start.chain(lines));
+    let (answer, _) = sending_while_reading(&port, start.chain(lines));
     assert_eq!(statuses(&answer), [431], "{answer}");
     let log = stopped(server).stdout;
     assert!(log.contains("a head longer than 8192 bytes -> 431"), "{log}");

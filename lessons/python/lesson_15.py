@@ -28,10 +28,11 @@ MAX_BODY = 64 * 1024
 MAX_ANSWER = 64 * 1024
 # The most one recv asks for.
 RECV_SIZE = 4096
-# After an answer that ends a connection early, the server reads and drops
-# what still comes, for at most this long and this many bytes, before it
-# closes: a close with bytes unread sends a reset (RST), which can destroy
-# the answer before the client has read it.
+# Before it closes, the server reads and drops what the client still sends
+# (the rest of a 1 MB header after the 431, say), for at most this long and
+# this many bytes: a close with bytes unread sends a reset (RST), and the
+# client's recv fails (on Linux after the answer; RFC 9112 warns that a reset
+# may erase an answer not yet read).
 LINGER = 1.0
 LINGER_BYTES = 4 * 1024 * 1024
 # How many connections the system may queue before accept(): a browser
