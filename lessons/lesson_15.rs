@@ -547,8 +547,8 @@ fn respond(request: &Request, label: &str) -> (Status, Vec<u8>) {
             (Status::NOT_FOUND, error_page(Status::NOT_FOUND, &why))
         }
         _ => {
-            let why = format!("This server answers {ALLOW} only.");
-            (Status::METHOD, error_page(Status::METHOD, &why))
+            let why = "This server answers GET and HEAD only.";
+            (Status::METHOD, error_page(Status::METHOD, why))
         }
     };
     let mut bytes = answer(status, &body, request.close);
@@ -869,9 +869,8 @@ fn http_date() -> String {
     ];
     let month = months[month - 1];
     let (hour, minute, second) = (second / 3600, second / 60 % 60, second % 60);
-    format!(
-        "{weekday}, {day:02} {month} {year} {hour:02}:{minute:02}:{second:02} GMT"
-    )
+    let time = format!("{hour:02}:{minute:02}:{second:02}");
+    format!("{weekday}, {day:02} {month} {year} {time} GMT")
 }
 
 /// The year, month (1 to 12) and day of the days since 1 January 1970:

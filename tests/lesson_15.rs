@@ -30,6 +30,8 @@ pub fn tests() -> Vec<Trial> {
         help,
         the_rust_and_python_servers_answer_alike,
         a_close_with_bytes_unread_resets_after_the_answer,
+        exercise_a_request_by_hand,
+        exercise_post_with_curl,
     ];
     let both: [(&str, Check); 20] = [
         ("demo", demo),
@@ -241,6 +243,35 @@ fn a_close_with_bytes_unread_resets_after_the_answer() {
     assert_eq!(error, Some(ErrorKind::ConnectionReset));
 }
 
+/// The chapter's exercise 1: a request without `Connection: close`. The
+/// page comes at once; the close, from the server, after --idle.
+fn exercise_a_request_by_hand() {
+    let (server, port) = server_in(false, &["--idle", "0.5"]);
+    let mut stream = TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
+    stream.set_read_timeout(Some(DEADLINE)).unwrap();
+    stream.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let (answer, error) = read_to_end(&mut stream);
+    assert_eq!((statuses(&answer), error), (vec![200], None));
+    let log = stopped(server).stdout;
+    assert!(log.contains("connection 1: no request in 0.5 s (--idle)"));
+    assert_transcript(NAME, "exercise-by-hand", &masked(&log));
+}
+
+/// The chapter's exercise 2: a POST gets a 405, and the connection is
+/// kept: curl closes it.
+fn exercise_post_with_curl() {
+    let (server, port) = server_in(false, &["--once"]);
+    let url = format!("http://127.0.0.1:{port}/");
+    let output = curl(&["-i", "-X", "POST", "--data", "hello", &url]);
+    assert_exit(&output, 0);
+    assert!(output.stdout.contains("Allow: GET, HEAD\n"));
+    assert!(!output.stdout.contains("Connection: close"));
+    let server = server.finish();
+    let closed = "connection 1: the client closed the connection";
+    assert!(server.stdout.contains(closed), "{}", server.stdout);
+    assert_transcript(NAME, "exercise-post", &masked(&output.stdout));
+}
+
 fn help() {
     assert_help_transcripts(NAME);
 }
@@ -254,20 +285,21 @@ fn demo(python: bool) {
 
 fn client_paths(python: bool) {
     let (server, port) = server_in(python, &["--once"]);
-    let paths = ["--path", "/", "--path", "/nothing", "--path", "/../etc"];
+    let paths = ["--path", "/nothing", "--path", "/../etc/passwd"];
     let args = [&["client", "--port", &port][..], &paths].concat();
     let client = run(program(python, &args));
     assert_exit(&client, 0);
     let server = server.finish();
     assert_exit(&server, 0);
     let log = &server.stdout;
-    for request in ["request 1: GET / ", "request 2: GET /nothing ", "3: GET"] {
+    for request in ["request 1: GET /nothing ", "request 2: GET /../etc/"] {
         assert!(log.contains(request), "{log}");
     }
     assert!(!log.contains("connection 2"), "{log}");
+    assert!(!client.stdout.contains("root:"), "{}", client.stdout);
     if !python {
-        assert_transcript(NAME, "three-paths-server", &masked(log));
-        assert_transcript(NAME, "three-paths-client", &masked(&client.stdout));
+        assert_transcript(NAME, "two-paths-server", &masked(log));
+        assert_transcript(NAME, "two-paths-client", &masked(&client.stdout));
     }
 }
 
@@ -585,9 +617,10 @@ fn the_rust_and_python_servers_answer_alike() {
         return;
     }
     let requests: [&[u8]; 4] = [
-        b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /<b> HTTP/1.1\r\nHost: x\r\n\r\n\
-          HEAD /nothing HTTP/1.1\r\nHost: x\r\n\r\nPUT / HTTP/1.1\r\nHost: x\r\n\
-          Connection: close\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: x\r\n\r\n\
+          GET /<b> HTTP/1.1\r\nHost: x\r\n\r\n\
+          HEAD /nothing HTTP/1.1\r\nHost: x\r\n\r\n\
+          PUT / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
         b"GET /a\0 HTTP/1.1\r\n\r\n",
         b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1x\r\n\r\n",
         b"GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n",
@@ -709,9 +742,16 @@ fn chromium(python: bool) {
     let size =
         |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap());
     assert_eq!((size(16), size(20)), (800, 600));
+    // A path with an é: the browser percent-encodes it.
+    let cafe = browser(&["--dump-dom", &format!("{url}café")]);
+    assert_exit(&cafe, 0);
     let _ = std::fs::remove_dir_all(&directory);
     let log = stopped(server).stdout;
     assert!(log.contains(": GET / HTTP/1.1 -> 200 OK"), "{log}");
+    let favicon = ": GET /favicon.ico HTTP/1.1 -> 404 Not Found";
+    assert!(log.contains(favicon), "{log}");
+    let cafe = ": GET /caf%C3%A9 HTTP/1.1 -> 404 Not Found";
+    assert!(log.contains(cafe), "{log}");
     if !python {
         // The first request for `/`: its head lines.
         let label = log

@@ -129,7 +129,8 @@ def server(args, out):
             def run(clt=clt, number=number):
                 with clt:  # closed when the thread ends
                     try:
-                        Connection(clt, f"connection {number}", out).serve(args)
+                        label = f"connection {number}"
+                        Connection(clt, label, out, args).serve()
                     except OSError as error:
                         out.error(f"connection {number}: "
                                   f"{common.explain(error, args)}")
@@ -155,16 +156,16 @@ def server(args, out):
 class Connection:
     """One client's connection, as its thread sees it."""
 
-    def __init__(self, sock, label, out):
-        self.sock, self.label, self.out = sock, label, out
+    def __init__(self, sock, label, out, args):
+        self.sock, self.label, self.out, self.args = sock, label, out, args
         # Bytes received and not used yet: when one recv brings the end of a
         # request and the start of the next (lesson 6), the start waits here.
         self.unused = b""
 
-    def serve(self, args):
+    def serve(self):
         """Requests and answers, one after another, until the client closes,
         asks to close, stays idle too long, or sends what cannot be read."""
-        count = 0
+        args, count = self.args, 0
         while True:
             count += 1
             label = f"{self.label}, request {count}"
@@ -282,6 +283,8 @@ class Connection:
         return data
 
     def send(self, data):
+        # An answer the client does not take waits at most this long.
+        self.sock.settimeout(self.args.request_time)
         self.out.traced(self.sock.sendall, data, waits_for="room",
                         label=f"{self.label}: ")
         self.out.hex("sent", data)
@@ -362,7 +365,7 @@ def respond(request, label):
             'no files: its one page is at <a href="/">/</a>.'))
     else:
         status = METHOD
-        body = error_page(status, f"This server answers {ALLOW} only.")
+        body = error_page(status, "This server answers GET and HEAD only.")
     data = answer(status, body, request["close"])
     if request["method"] == "HEAD":
         # The same head as a GET's, Content-Length too, and no body.
