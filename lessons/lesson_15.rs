@@ -107,7 +107,7 @@ struct ServerOptions {
     idle: Duration,
     /// How long a request may take to arrive, from its first byte
     #[arg(long, value_name = "SECONDS", default_value = "10",
-          value_parser = seconds)]
+          value_parser = some_seconds)]
     request_time: Duration,
 }
 
@@ -781,6 +781,15 @@ impl Reader<'_> {
     }
 }
 // ANCHOR_END: client
+
+/// Seconds, but not 0: --request-time bounds each send too, and a
+/// timeout of 0 would mean none (socket2) or no waiting at all (Python).
+fn some_seconds(text: &str) -> Result<Duration, String> {
+    match seconds(text)? {
+        Duration::ZERO => Err("expected more than 0 seconds".into()),
+        duration => Ok(duration),
+    }
+}
 
 /// A path for --path: `/`, then printable ASCII, as a request line needs.
 fn path(text: &str) -> Result<String, String> {

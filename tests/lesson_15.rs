@@ -33,7 +33,7 @@ pub fn tests() -> Vec<Trial> {
         exercise_a_request_by_hand,
         exercise_post_with_curl,
     ];
-    let both: [(&str, Check); 20] = [
+    let both: [(&str, Check); 21] = [
         ("demo", demo),
         ("the_client_keeps_one_connection_for_its_paths", client_paths),
         ("curl_gets_the_page_and_its_headers", curl_page),
@@ -54,6 +54,7 @@ pub fn tests() -> Vec<Trial> {
         ("a_client_that_hangs_up_mid_head_is_said", hang_up),
         ("clients_of_the_other_language", other_language),
         ("head_has_the_gets_length_and_no_body", head_request),
+        ("usage_errors_exit_2", usage_errors),
     ];
     for (name, check) in both {
         tests.push(trial(name, move || check(false), Needs::Nothing));
@@ -608,6 +609,20 @@ fn head_request(python: bool) {
     assert_eq!(masked(get_head), masked(head_head));
     assert_eq!(body, "");
     stopped(server);
+}
+
+fn usage_errors(python: bool) {
+    for args in [
+        &["server", "--request-time", "0"][..],
+        &["server", "--idle", "-1"],
+        &["client", "--path", "a b"],
+        &["client", "--path", "/a b"],
+        &["client", "--path", "/caf\u{e9}"],
+    ] {
+        let output = run(program(python, args));
+        assert_exit(&output, 2);
+        assert_eq!(output.stdout, "", "{args:?}");
+    }
 }
 
 /// The same requests, sent to each server: the same bytes back, but for

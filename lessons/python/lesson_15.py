@@ -550,6 +550,15 @@ class Reader:
         self.unused += data
 
 
+def some_seconds(text):
+    """Seconds, but not 0: --request-time bounds each send too, and a timeout
+    of 0 would make the socket wait for nothing (non-blocking)."""
+    value = common.seconds(text)
+    if not value:
+        raise argparse.ArgumentTypeError("expected more than 0 seconds")
+    return value
+
+
 def path(text):
     """A path for --path: /, then printable ASCII, as a request line needs."""
     if (text.startswith("/") and all(0x21 <= ord(c) < 0x7f for c in text)
@@ -571,7 +580,7 @@ if __name__ == "__main__":
         "--idle", type=common.seconds, default=5.0, metavar="SECONDS",
         help="how long a connection may wait for its next request")
     server_options.add_argument(
-        "--request-time", type=common.seconds, default=10.0,
+        "--request-time", type=some_seconds, default=10.0,
         metavar="SECONDS",
         help="how long a request may take to arrive, from its first byte")
     client_options.add_argument(
