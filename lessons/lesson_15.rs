@@ -187,6 +187,7 @@ fn server(config: &Server<ServerOptions>, out: &Out) -> io::Result<()> {
                         label: format!("connection {number}"),
                         out,
                         unused: Vec::new(),
+                        send_limit: options.request_time,
                     };
                     if let Err(error) = connection.serve(options) {
                         let error = errors::explain(&error, situation);
@@ -216,6 +217,8 @@ struct Connection<'a> {
     /// Bytes received and not used yet: when one recv brings the end of a
     /// request and the start of the next (lesson 6), the start waits here.
     unused: Vec<u8>,
+    /// How long an answer may wait for a client that does not read.
+    send_limit: Duration,
 }
 
 /// What reading a request's head came to.
@@ -255,7 +258,7 @@ impl Connection<'_> {
     /// asks to close, stays idle too long, or sends what cannot be read.
     fn serve(&mut self, options: &ServerOptions) -> io::Result<()> {
         // An answer the client does not take waits at most this long.
-        self.socket.set_write_timeout(Some(options.request_time))?;
+        self.socket.set_write_timeout(Some(self.send_limit))?;
         for count in 1.. {
             let label = format!("{}, request {count}", self.label);
             let (head, deadline) = match self.read_head(options)? {
@@ -434,9 +437,20 @@ impl Connection<'_> {
     fn send(&self, bytes: &[u8]) -> io::Result<()> {
         let size = bytes.len();
         let send = format!("{}: send({size} bytes)", self.label);
-        self.out.traced(send, "room", || {
+        let sent = self.out.traced(send, "room", || {
             (&*self.socket).write_all(bytes).map(|()| size)
-        })?;
+        });
+        if let Err(error) = sent {
+            if !is_timeout(&error) {
+                return Err(error);
+            }
+            let limit = self.send_limit.as_secs_f64();
+            let why = format!("the client took no answer in {limit} s");
+            return Err(io::Error::new(
+                ErrorKind::TimedOut,
+                format!("{why} (--request-time): closing"),
+            ));
+        }
         self.out.hex("sent", bytes);
         Ok(())
     }

@@ -33,7 +33,7 @@ pub fn tests() -> Vec<Trial> {
         exercise_a_request_by_hand,
         exercise_post_with_curl,
     ];
-    let both: [(&str, Check); 21] = [
+    let both: [(&str, Check); 22] = [
         ("demo", demo),
         ("the_client_keeps_one_connection_for_its_paths", client_paths),
         ("curl_gets_the_page_and_its_headers", curl_page),
@@ -55,6 +55,7 @@ pub fn tests() -> Vec<Trial> {
         ("clients_of_the_other_language", other_language),
         ("head_has_the_gets_length_and_no_body", head_request),
         ("usage_errors_exit_2", usage_errors),
+        ("a_client_that_takes_no_answers_is_dropped", takes_no_answers),
     ];
     for (name, check) in both {
         tests.push(trial(name, move || check(false), Needs::Nothing));
@@ -609,6 +610,42 @@ fn head_request(python: bool) {
     assert_eq!(masked(get_head), masked(head_head));
     assert_eq!(body, "");
     stopped(server);
+}
+
+/// A client that pipelines requests and never reads the answers: once the
+/// buffers are full, the server's send waits --request-time, and it drops
+/// the client.
+fn takes_no_answers(python: bool) {
+    use socket2::{Domain, Socket, Type};
+    let args = ["--once", "--request-time", "1"];
+    let (server, port) = server_in(python, &args);
+    let client = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    // A small receive buffer: the answers fill it, and the server's send
+    // buffer (at most 4 MiB here, tcp_wmem), soon.
+    client.set_recv_buffer_size(4096).unwrap();
+    let address: std::net::SocketAddr =
+        format!("127.0.0.1:{port}").parse().unwrap();
+    client.connect(&address.into()).unwrap();
+    let mut writer = TcpStream::from(client);
+    let sender = thread::spawn(move || {
+        let request = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n".repeat(1000);
+        // 16,000 requests ask for some 18 MB of answers. The writes fail
+        // once the server has closed.
+        for _ in 0..16 {
+            if writer.write_all(&request).is_err() {
+                break;
+            }
+        }
+        // Open until the test ends: a close now would be a reset.
+        writer
+    });
+    // --once: the server ends when its one connection's thread does.
+    let output = server.finish();
+    drop(sender.join().unwrap());
+    assert_exit(&output, 0);
+    let said = "the client took no answer in 1 s (--request-time): closing";
+    assert!(output.stderr.contains(said), "{}", output.stderr);
+    assert!(!output.stdout.contains("request 16000:"), "all answered");
 }
 
 fn usage_errors(python: bool) {

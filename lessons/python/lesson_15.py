@@ -131,7 +131,7 @@ def server(args, out):
                     try:
                         label = f"connection {number}"
                         Connection(clt, label, out, args).serve()
-                    except OSError as error:
+                    except (OSError, common.LessonError) as error:
                         out.error(f"connection {number}: "
                                   f"{common.explain(error, args)}")
                     finally:
@@ -285,8 +285,13 @@ class Connection:
     def send(self, data):
         # An answer the client does not take waits at most this long.
         self.sock.settimeout(self.args.request_time)
-        self.out.traced(self.sock.sendall, data, waits_for="room",
-                        label=f"{self.label}: ")
+        try:
+            self.out.traced(self.sock.sendall, data, waits_for="room",
+                            label=f"{self.label}: ")
+        except TimeoutError:
+            raise common.LessonError(
+                f"the client took no answer in {self.args.request_time:g} s "
+                "(--request-time): closing") from None
         self.out.hex("sent", data)
 
 
