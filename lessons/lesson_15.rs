@@ -429,7 +429,9 @@ impl Connection<'_> {
         let received = self
             .out
             .traced(recv, waits_for, || read_again(self.socket, buffer))?;
-        self.out.hex("received", &buffer[..received]);
+        if received > 0 {
+            self.out.hex("received", &buffer[..received]);
+        }
         Ok(received)
     }
 
@@ -670,11 +672,12 @@ fn client(config: &Client<ClientOptions>, out: &Out) -> io::Result<()> {
     let domain = Domain::for_address(config.server);
     let server = Socket::new(domain, Type::STREAM, None)?;
     out.say(format_args!("connecting to {}", config.server));
-    let wait = deadline.wait_at_most(config.wait)?;
-    out.traced("connect()", "the handshake", || {
-        server.connect_timeout(&config.server.into(), wait)
-    })?;
     let reader = Reader { server: &server, config, deadline, out };
+    let wait = deadline.wait_at_most(config.wait)?;
+    let connected = out.traced("connect()", "the handshake", || {
+        server.connect_timeout(&config.server.into(), wait)
+    });
+    reader.ran_out(connected, wait)?;
     let mut unused = Vec::new();
     let paths = &config.options.paths;
     for (index, path) in paths.iter().enumerate() {
@@ -768,6 +771,25 @@ impl Reader<'_> {
         Ok(closes)
     }
 
+    /// `result`, of a call that waited `wait`: where the wait ran out and
+    /// --deadline had cut it short, the error says that --deadline did.
+    fn ran_out<T>(
+        &self,
+        result: io::Result<T>,
+        wait: Duration,
+    ) -> io::Result<T> {
+        match result {
+            Err(error) if is_timeout(&error) && wait < self.config.wait => {
+                let limit = self.config.options.patience.deadline;
+                let limit = limit.as_secs_f64();
+                let why =
+                    format!("gave up after {limit} s in all (--deadline)");
+                Err(io::Error::new(ErrorKind::TimedOut, why))
+            }
+            result => result,
+        }
+    }
+
     /// One recv of at most `room` bytes, added to `unused`; an error if the
     /// server closed, or sent nothing within --wait (or --deadline).
     fn recv(&self, unused: &mut Vec<u8>, room: usize) -> io::Result<()> {
@@ -776,15 +798,10 @@ impl Reader<'_> {
         let wait = self.deadline.wait_at_most(self.config.wait)?;
         self.server.set_read_timeout(Some(wait))?;
         let received =
-            match self.out.traced(format!("recv({room})"), "bytes", || {
+            self.out.traced(format!("recv({room})"), "bytes", || {
                 read_again(self.server, &mut buffer[..room])
-            }) {
-                Err(error) if is_timeout(&error) && wait < self.config.wait => {
-                    // The deadline cut this wait short: it is what ran out.
-                    return self.deadline.wait_at_most(wait).map(|_| ());
-                }
-                result => result?,
-            };
+            });
+        let received = self.ran_out(received, wait)?;
         if received == 0 {
             let why = "the server closed before the end of its answer";
             return Err(io::Error::new(ErrorKind::UnexpectedEof, why));

@@ -15,7 +15,8 @@ use std::thread;
 use libtest_mimic::Trial;
 
 use crate::support::{
-    DEADLINE, Output, Process, assert_exit, assert_help_transcripts,
+    DEADLINE, Output, Process, assert_a_stopped_client_goes_on, assert_exit,
+    assert_help_transcripts, assert_names_what_ran_out,
     assert_sides_transcript, assert_transcript, lesson, mask_ports,
     python_found, python_path, python_twin, run, transcript_path,
 };
@@ -33,7 +34,7 @@ pub fn tests() -> Vec<Trial> {
         exercise_a_request_by_hand,
         exercise_post_with_curl,
     ];
-    let both: [(&str, Check); 22] = [
+    let both: [(&str, Check); 24] = [
         ("demo", demo),
         ("the_client_keeps_one_connection_for_its_paths", client_paths),
         ("curl_gets_the_page_and_its_headers", curl_page),
@@ -56,6 +57,8 @@ pub fn tests() -> Vec<Trial> {
         ("head_has_the_gets_length_and_no_body", head_request),
         ("usage_errors_exit_2", usage_errors),
         ("a_client_that_takes_no_answers_is_dropped", takes_no_answers),
+        ("the_client_names_what_ran_out", names_what_ran_out),
+        ("a_stopped_client_goes_on_waiting", stopped_client),
     ];
     for (name, check) in both {
         tests.push(trial(name, move || check(false), Needs::Nothing));
@@ -609,6 +612,9 @@ fn head_request(python: bool) {
     let (head_head, body) = head.split_once("\r\n\r\n").unwrap();
     assert_eq!(masked(get_head), masked(head_head));
     assert_eq!(body, "");
+    // A query after `?` is not part of the path.
+    let query = b"GET /?x=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    assert_eq!(statuses(&exchange(&port, query)), [200]);
     stopped(server);
 }
 
@@ -646,6 +652,19 @@ fn takes_no_answers(python: bool) {
     let said = "the client took no answer in 1 s (--request-time): closing";
     assert!(output.stderr.contains(said), "{}", output.stderr);
     assert!(!output.stdout.contains("request 16000:"), "all answered");
+}
+
+fn names_what_ran_out(python: bool) {
+    assert_names_what_ran_out(&|port, options| {
+        let args = [&["client", "--port", port][..], options].concat();
+        program(python, &args)
+    });
+}
+
+fn stopped_client(python: bool) {
+    assert_a_stopped_client_goes_on(&|port| {
+        program(python, &["client", "--port", port, "--wait", "1"])
+    });
 }
 
 fn usage_errors(python: bool) {

@@ -279,7 +279,8 @@ class Connection:
     def recv(self, size, waits_for):
         data = self.out.traced(self.sock.recv, size, waits_for=waits_for,
                                label=f"{self.label}: ")
-        self.out.hex("received", data)
+        if data:
+            self.out.hex("received", data)
         return data
 
     def send(self, data):
@@ -469,9 +470,9 @@ def client(args, out):
     ends = time.monotonic() + args.deadline
     with socket.socket(args.family, socket.SOCK_STREAM) as s:
         out.say(f"connecting to {common.address_text(args.address)}")
-        s.settimeout(min(args.wait, ends - time.monotonic()))
-        out.traced(s.connect, args.address, waits_for="the handshake")
         reader = Reader(s, args, ends, out)
+        reader.wait(lambda: out.traced(s.connect, args.address,
+                                       waits_for="the handshake"))
         paths = args.paths or ["/"]
         for index, path in enumerate(paths):
             # The last request asks the server to close after its answer.
@@ -530,24 +531,28 @@ class Reader:
             self.out.say(f"  {common.escape(line)}")
         return closes
 
-    def recv(self, room):
-        """One recv of at most room bytes, added to self.unused; an error if
-        the server closed, or sent nothing within --wait (or --deadline)."""
+    def wait(self, call):
+        """call(), waiting --wait, or what is left of --deadline if less;
+        when it runs out, the error names which did."""
+        gave_up = common.LessonError(
+            f"gave up after {self.args.deadline:g} s in all (--deadline)")
         left = self.ends - time.monotonic()
         if left < 0.001:
-            raise common.LessonError(
-                f"gave up after {self.args.deadline:g} s in all (--deadline)")
+            raise gave_up
         wait = min(self.args.wait, left)
         self.sock.settimeout(wait)
         try:
-            data = self.out.traced(self.sock.recv, min(room, RECV_SIZE),
-                                   waits_for="bytes")
+            return call()
         except TimeoutError:
             if wait < self.args.wait:  # the deadline cut this wait short
-                raise common.LessonError(
-                    f"gave up after {self.args.deadline:g} s in all "
-                    "(--deadline)") from None
+                raise gave_up from None
             raise
+
+    def recv(self, room):
+        """One recv of at most room bytes, added to self.unused; an error if
+        the server closed, or sent nothing within --wait (or --deadline)."""
+        data = self.wait(lambda: self.out.traced(
+            self.sock.recv, min(room, RECV_SIZE), waits_for="bytes"))
         if not data:
             raise common.LessonError(
                 "the server closed before the end of its answer")
