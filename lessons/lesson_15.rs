@@ -168,11 +168,12 @@ fn server(config: &Server<ServerOptions>, out: &Out) -> io::Result<()> {
                 ));
                 let why = format!("The server is full ({clients}).");
                 // Best effort, and without reading the request: a client
-                // that cannot be told is closed all the same.
+                // that cannot be told is closed all the same. No linger:
+                // the accept loop waits for no client.
                 let _ = client.set_write_timeout(Some(ACCEPT_PAUSE));
                 let _ =
                     (&client).write_all(&refusal_answer(Status::FULL, &why));
-                linger(&client);
+                let _ = client.shutdown(Shutdown::Write);
                 continue;
             }
             connected.fetch_add(1, Ordering::SeqCst);

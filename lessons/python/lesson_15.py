@@ -115,14 +115,17 @@ def server(args, out):
                 clients = common.plural(args.max_clients, "connection")
                 out.say(f"connection {number} from {address}: {shown(FULL)}, "
                         f"{clients} already (--max-clients): closing")
-                with clt:  # best effort, without reading the request
+                # Best effort, and without reading the request: a client
+                # that cannot be told is closed all the same. No linger: the
+                # accept loop waits for no client.
+                with clt:
                     try:
                         clt.settimeout(ACCEPT_PAUSE)
                         clt.sendall(refusal_answer(
                             FULL, f"The server is full ({clients})."))
+                        clt.shutdown(socket.SHUT_WR)
                     except OSError:
                         pass
-                    linger(clt)
                 continue
             out.say(f"connection {number} from {address}")
 
