@@ -27,98 +27,123 @@ const NAME: &str = "lesson_15";
 type Check = fn(bool);
 
 pub fn tests() -> Vec<Trial> {
-    let mut tests = tests![
-        help,
-        the_rust_and_python_servers_answer_alike,
-        a_close_with_bytes_unread_resets_after_the_answer,
-        exercise_a_request_by_hand,
-        exercise_post_with_curl,
+    let found = Found::here();
+    let mut tests = vec![
+        found.trial("help", help, &[]),
+        found.trial(
+            "the_rust_and_python_servers_answer_alike",
+            the_rust_and_python_servers_answer_alike,
+            &["python3"],
+        ),
+        found.trial(
+            "a_close_with_bytes_unread_resets_after_the_answer",
+            a_close_with_bytes_unread_resets_after_the_answer,
+            &[],
+        ),
+        found.trial(
+            "exercise_a_request_by_hand",
+            exercise_a_request_by_hand,
+            &[],
+        ),
+        found.trial(
+            "exercise_post_with_curl",
+            exercise_post_with_curl,
+            &["curl"],
+        ),
+        found.trial("chromium_loads_the_page", chromium_rust, &["chromium"]),
+        found.trial(
+            "python_chromium_loads_the_page",
+            chromium_python,
+            &["chromium", "python3"],
+        ),
     ];
-    let both: [(&str, Check); 24] = [
-        ("demo", demo),
-        ("the_client_keeps_one_connection_for_its_paths", client_paths),
-        ("curl_gets_the_page_and_its_headers", curl_page),
-        ("curl_reuses_the_connection_for_two_urls", curl_keep_alive),
-        ("curl_cut_in_the_middle_of_its_body_gets_408", curl_cut),
-        ("http_client_keeps_one_connection", http_client),
-        ("slowloris_gets_408_at_the_request_time", slowloris),
-        ("a_1_mb_header_line_gets_431", megabyte_header),
-        ("a_head_that_never_ends_gets_431", endless_head),
-        ("a_head_that_stops_gets_408", stopped_head),
-        ("a_body_longer_than_its_length_is_the_next_request", long_body),
-        ("a_pipelined_burst_is_answered_in_order", pipelined),
-        ("non_ascii_nul_and_escapes_in_the_path_get_400", unprintable),
-        ("dot_dot_in_the_path_is_a_404", dot_dot),
-        ("malformed_and_unserved_requests", malformed),
-        ("an_idle_connection_is_closed", idle),
-        ("a_full_server_answers_503", full),
-        ("a_client_that_hangs_up_mid_head_is_said", hang_up),
-        ("clients_of_the_other_language", other_language),
-        ("head_has_the_gets_length_and_no_body", head_request),
-        ("usage_errors_exit_2", usage_errors),
-        ("a_client_that_takes_no_answers_is_dropped", takes_no_answers),
-        ("the_client_names_what_ran_out", names_what_ran_out),
-        ("a_stopped_client_goes_on_waiting", stopped_client),
+    // What it needs besides the lessons (python3 for the Python server too).
+    let both: [(&str, Check, &[&'static str]); 24] = [
+        ("demo", demo, &[]),
+        ("the_client_keeps_one_connection_for_its_paths", client_paths, &[]),
+        ("curl_gets_the_page_and_its_headers", curl_page, &["curl"]),
+        ("curl_reuses_the_connection_for_two_urls", curl_keep_alive, &["curl"]),
+        ("curl_cut_in_the_middle_of_its_body_gets_408", curl_cut, &["curl"]),
+        ("http_client_keeps_one_connection", http_client, &["python3"]),
+        ("slowloris_gets_408_at_the_request_time", slowloris, &[]),
+        ("a_1_mb_header_line_gets_431", megabyte_header, &[]),
+        ("a_head_that_never_ends_gets_431", endless_head, &[]),
+        ("a_head_that_stops_gets_408", stopped_head, &[]),
+        ("a_body_longer_than_its_length_is_the_next_request", long_body, &[]),
+        ("a_pipelined_burst_is_answered_in_order", pipelined, &[]),
+        ("non_ascii_nul_and_escapes_in_the_path_get_400", unprintable, &[]),
+        ("dot_dot_in_the_path_is_a_404", dot_dot, &[]),
+        ("malformed_and_unserved_requests", malformed, &[]),
+        ("an_idle_connection_is_closed", idle, &[]),
+        ("a_full_server_answers_503", full, &[]),
+        ("a_client_that_hangs_up_mid_head_is_said", hang_up, &[]),
+        ("clients_of_the_other_language", other_language, &["python3"]),
+        ("head_has_the_gets_length_and_no_body", head_request, &[]),
+        ("usage_errors_exit_2", usage_errors, &[]),
+        ("a_client_that_takes_no_answers_is_dropped", takes_no_answers, &[]),
+        ("the_client_names_what_ran_out", names_what_ran_out, &[]),
+        ("a_stopped_client_goes_on_waiting", stopped_client, &[]),
     ];
-    for (name, check) in both {
-        tests.push(trial(name, move || check(false), Needs::Nothing));
-        tests.push(trial(
-            &format!("python_{name}"),
-            move || check(true),
-            Needs::Python,
-        ));
+    for (name, check, needs) in both {
+        tests.push(found.trial(name, move || check(false), needs));
+        let needs = [needs, &["python3"]].concat();
+        let name = format!("python_{name}");
+        tests.push(found.trial(&name, move || check(true), &needs));
     }
-    tests.push(trial(
-        "chromium_loads_the_page",
-        chromium_rust,
-        Needs::Chromium,
-    ));
-    tests.push(trial(
-        "python_chromium_loads_the_page",
-        chromium_python,
-        Needs::Both,
-    ));
-    if !chromium_found() {
-        eprintln!(
-            "note: chromium not found: lesson 15's browser tests are ignored \
-             (apt-get install chromium; under CI they fail)"
-        );
+    for (tool, found) in [("curl", found.curl), ("chromium", found.chromium)] {
+        if !found {
+            eprintln!(
+                "note: {tool} not found: lesson 15's tests that need it are \
+                 ignored (apt-get install {tool}; under CI they fail)"
+            );
+        }
     }
     tests
 }
 
-/// What a test needs beyond the lessons.
-#[derive(Clone, Copy, PartialEq)]
-enum Needs {
-    Nothing,
-    Python,
-    Chromium,
-    Both,
+/// Which of the programs the tests use besides the lessons run here.
+struct Found {
+    python: bool,
+    curl: bool,
+    chromium: bool,
 }
 
-/// A test named `lesson_15::name`, ignored where what it needs is missing,
-/// except under CI (the `CI` variable set), where it runs and fails.
-fn trial(
-    name: &str,
-    body: impl FnOnce() + Send + 'static,
-    needs: Needs,
-) -> Trial {
-    let python = matches!(needs, Needs::Python | Needs::Both);
-    let browser = matches!(needs, Needs::Chromium | Needs::Both);
-    let missing = (python && !python_found()) || (browser && !chromium_found());
-    let skip = missing && std::env::var_os("CI").is_none();
-    Trial::test(format!("lesson_15::{name}"), move || {
-        body();
-        Ok(())
-    })
-    .with_ignored_flag(skip)
-}
+impl Found {
+    fn here() -> Found {
+        let runs = |program: &str| {
+            Command::new(program)
+                .arg("--version")
+                .output()
+                .is_ok_and(|output| output.status.success())
+        };
+        Found {
+            python: python_found(),
+            curl: runs("curl"),
+            chromium: runs("chromium"),
+        }
+    }
 
-fn chromium_found() -> bool {
-    Command::new("chromium")
-        .arg("--version")
-        .output()
-        .is_ok_and(|output| output.status.success())
+    /// A test named `lesson_15::name`, ignored where a program it needs is
+    /// missing, except under CI (the `CI` variable set), where it runs and
+    /// fails.
+    fn trial(
+        &self,
+        name: &str,
+        body: impl FnOnce() + Send + 'static,
+        needs: &[&str],
+    ) -> Trial {
+        let missing = needs.iter().any(|&program| match program {
+            "python3" => !self.python,
+            "curl" => !self.curl,
+            _ => !self.chromium,
+        });
+        let skip = missing && std::env::var_os("CI").is_none();
+        Trial::test(format!("lesson_15::{name}"), move || {
+            body();
+            Ok(())
+        })
+        .with_ignored_flag(skip)
+    }
 }
 
 /// The lesson in Rust, or its Python twin.
@@ -380,9 +405,7 @@ conn.close()
 "#;
 
 fn http_client(python: bool) {
-    let Some(interpreter) = python_path() else {
-        return assert!(!python_found());
-    };
+    let interpreter = python_path().expect("python3 runs here");
     let (server, port) = server_in(python, &[]);
     let mut command = Command::new(interpreter);
     command.args(["-c", HTTP_CLIENT, &port]);
@@ -591,9 +614,6 @@ fn hang_up(python: bool) {
 }
 
 fn other_language(python: bool) {
-    if !python_found() {
-        return assert!(!python);
-    }
     let (server, port) = server_in(python, &["--once"]);
     let args = ["client", "--port", &port, "--path", "/", "--path", "/x"];
     let client = run(program(!python, &args));
@@ -688,9 +708,6 @@ fn usage_errors(python: bool) {
 /// The same requests, sent to each server: the same bytes back, but for
 /// the dates.
 fn the_rust_and_python_servers_answer_alike() {
-    if !python_found() {
-        return;
-    }
     let requests: [&[u8]; 4] = [
         b"GET / HTTP/1.1\r\nHost: x\r\n\r\n\
           GET /<b> HTTP/1.1\r\nHost: x\r\n\r\n\
