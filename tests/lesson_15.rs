@@ -18,7 +18,7 @@ use crate::support::{
     DEADLINE, Output, Process, assert_a_stopped_client_goes_on, assert_exit,
     assert_help_transcripts, assert_names_what_ran_out,
     assert_sides_transcript, assert_transcript, lesson, mask_ports,
-    python_found, python_path, python_twin, run, transcript_path,
+    peer_sending, python_found, python_path, python_twin, run, transcript_path,
 };
 
 const NAME: &str = "lesson_15";
@@ -58,7 +58,7 @@ pub fn tests() -> Vec<Trial> {
         ),
     ];
     // What it needs besides the lessons (python3 for the Python server too).
-    let both: [(&str, Check, &[&'static str]); 24] = [
+    let both: [(&str, Check, &[&'static str]); 25] = [
         ("demo", demo, &[]),
         ("the_client_keeps_one_connection_for_its_paths", client_paths, &[]),
         ("curl_gets_the_page_and_its_headers", curl_page, &["curl"]),
@@ -83,6 +83,7 @@ pub fn tests() -> Vec<Trial> {
         ("a_client_that_takes_no_answers_is_dropped", takes_no_answers, &[]),
         ("the_client_names_what_ran_out", names_what_ran_out, &[]),
         ("a_stopped_client_goes_on_waiting", stopped_client, &[]),
+        ("the_client_is_safe_from_a_hostile_server", hostile_server, &[]),
     ];
     for (name, check, needs) in both {
         tests.push(found.trial(name, move || check(false), needs));
@@ -689,6 +690,37 @@ fn stopped_client(python: bool) {
     assert_a_stopped_client_goes_on(&|port| {
         program(python, &["client", "--port", port, "--wait", "1"])
     });
+}
+
+/// Servers no one should trust: escape codes in a header and the body are
+/// printed escaped; a head that never ends, and an answer without a
+/// Content-Length, are refused in words; nothing is unbounded.
+fn hostile_server(python: bool) {
+    let client = |bytes: &[u8]| {
+        let (port, peer) = peer_sending(bytes.to_vec());
+        let port = port.to_string();
+        let output = run(program(python, &["client", "--port", &port]));
+        peer.join().unwrap();
+        output
+    };
+    let escapes = client(
+        b"HTTP/1.1 200 OK\r\nX-Evil: \x1b[2J\r\nContent-Length: 6\r\n\r\n\
+          \x1b[2Jhi",
+    );
+    assert_exit(&escapes, 0);
+    assert!(!escapes.stdout.contains('\x1b'), "{:?}", escapes.stdout);
+    assert!(escapes.stdout.contains("[client] X-Evil: \\x1b[2J\n"));
+    assert!(escapes.stdout.contains("[client]   \\x1b[2Jhi\n"));
+    let endless =
+        client(&[b"HTTP/1.1 200 OK\r\n", &[b'a'; 20_000][..]].concat());
+    assert_exit(&endless, 1);
+    let said = "error: an answer head longer than 8192 bytes\n";
+    assert!(endless.stderr.ends_with(said), "{}", endless.stderr);
+    let unframed = client(b"HTTP/1.1 200 OK\r\n\r\nhello");
+    assert_exit(&unframed, 1);
+    let said = "error: an answer without a Content-Length of at most 65536: \
+                this client reads no other framing\n";
+    assert!(unframed.stderr.ends_with(said), "{}", unframed.stderr);
 }
 
 fn usage_errors(python: bool) {
