@@ -58,7 +58,7 @@ pub fn tests() -> Vec<Trial> {
         ),
     ];
     // What it needs besides the lessons (python3 for the Python server too).
-    let both: [(&str, Check, &[&'static str]); 25] = [
+    let both: [(&str, Check, &[&'static str]); 26] = [
         ("demo", demo, &[]),
         ("the_client_keeps_one_connection_for_its_paths", client_paths, &[]),
         ("curl_gets_the_page_and_its_headers", curl_page, &["curl"]),
@@ -84,6 +84,7 @@ pub fn tests() -> Vec<Trial> {
         ("the_client_names_what_ran_out", names_what_ran_out, &[]),
         ("a_stopped_client_goes_on_waiting", stopped_client, &[]),
         ("the_client_is_safe_from_a_hostile_server", hostile_server, &[]),
+        ("a_slow_client_holds_no_one_up", slow_client, &[]),
     ];
     for (name, check, needs) in both {
         tests.push(found.trial(name, move || check(false), needs));
@@ -721,6 +722,26 @@ fn hostile_server(python: bool) {
     let said = "error: an answer without a Content-Length of at most 65536: \
                 this client reads no other framing\n";
     assert!(unframed.stderr.ends_with(said), "{}", unframed.stderr);
+}
+
+/// Lesson 8's threads: while seven connections sit on half a head each,
+/// a client is served at once, long before their --request-time.
+fn slow_client(python: bool) {
+    let (server, port) = server_in(python, &["--request-time", "60"]);
+    let slow: Vec<TcpStream> = (0..7)
+        .map(|_| {
+            let address = format!("127.0.0.1:{port}");
+            let mut stream = TcpStream::connect(address).unwrap();
+            stream.write_all(b"GET / HTTP/1.1\r\nHo").unwrap();
+            stream
+        })
+        .collect();
+    let client = run(program(python, &["client", "--port", &port]));
+    assert_exit(&client, 0);
+    assert!(client.stdout.contains("[client] HTTP/1.1 200 OK\n"));
+    assert!(client.stdout.contains("Connection 8, request 1, served"));
+    drop(slow);
+    stopped(server);
 }
 
 fn usage_errors(python: bool) {
