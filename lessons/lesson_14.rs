@@ -17,8 +17,8 @@ use std::collections::{BTreeMap, VecDeque};
 use std::io::{self, BufRead, Read};
 use std::pin::pin;
 use std::process::{self, ExitCode};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::Duration;
 
@@ -233,13 +233,16 @@ async fn serve_client(
     let (outbox, to_send) = mpsc::channel(QUEUE);
     let (cut, cut_off) = oneshot::channel();
     let (answer, answered) = oneshot::channel();
-    let joined = Event::Joined { id, name, outbox, cut, answer };
+    let took = Arc::new(Mutex::new(None));
+    let noted = Arc::clone(&took);
+    let joined = Event::Joined { id, name, outbox, cut, took, answer };
     if events.send(joined).await.is_err() {
         return; // The room is closed.
     }
     match answered.await {
         Ok(Ok(())) => {
-            member(reader, writer, id, to_send, cut_off, events).await
+            let outbox = Outbox { to_send, took: noted };
+            member(reader, writer, id, outbox, cut_off, events).await
         }
         Ok(Err(why)) => refuse(reader, writer, why).await,
         Err(_) => {} // The room is closed.
@@ -253,7 +256,7 @@ async fn member(
     reader: OwnedReadHalf,
     mut writer: OwnedWriteHalf,
     id: u64,
-    mut to_send: mpsc::Receiver<Arc<[u8]>>,
+    mut outbox: Outbox,
     mut cut_off: oneshot::Receiver<()>,
     events: &mpsc::Sender<Event>,
 ) {
@@ -281,25 +284,46 @@ async fn member(
                     return;
                 }
             },
-            Some(bytes) = to_send.recv() => {
+            Some(bytes) = outbox.to_send.recv() => {
                 if let Err(why) = send_within(&mut writer, &bytes).await {
                     let why = Some(why);
                     let _ = events.send(Event::Left { id, why }).await;
                     return;
                 }
+                outbox.took_one();
             }
         }
     }
     // Let go: what waits is sent, then shutdown(Write), the end of the
     // stream; then what the client still sends is read, for a second.
-    while let Ok(bytes) = to_send.try_recv() {
+    while let Ok(bytes) = outbox.to_send.try_recv() {
         if send_within(&mut writer, &bytes).await.is_err() {
             return;
         }
     }
     let _ = writer.shutdown().await;
-    if reading {
-        let _ = timeout(CLOSE_WAIT, &mut incoming).await;
+    let until = Instant::now() + CLOSE_WAIT;
+    while reading {
+        match timeout_at(until, &mut incoming).await {
+            Ok((reader, Ok(true))) => incoming.set(pass_on(reader, id, events)),
+            _ => return,
+        }
+    }
+}
+
+/// A member's outbox, as its task sees it: what to send, and when its
+/// socket last took a message (`None` while none waits), which the room
+/// reads when the outbox is full.
+struct Outbox {
+    to_send: mpsc::Receiver<Arc<[u8]>>,
+    took: Arc<Mutex<Option<Instant>>>,
+}
+
+impl Outbox {
+    /// Notes that the socket took a message: now, if more wait.
+    fn took_one(&self) {
+        let when = (!self.to_send.is_empty()).then(Instant::now);
+        *self.took.lock().unwrap_or_else(PoisonError::into_inner) = when;
     }
 }
 
@@ -395,6 +419,7 @@ enum Event {
         name: String,
         outbox: mpsc::Sender<Arc<[u8]>>,
         cut: oneshot::Sender<()>,
+        took: Arc<Mutex<Option<Instant>>>,
         answer: oneshot::Sender<Result<(), String>>,
     },
     /// A member said a line.
@@ -409,6 +434,7 @@ struct Member {
     name: String,
     outbox: mpsc::Sender<Arc<[u8]>>,
     cut: oneshot::Sender<()>,
+    took: Arc<Mutex<Option<Instant>>>,
 }
 
 /// The room: the only task that knows who is here. It returns with `once`
@@ -430,7 +456,7 @@ async fn run_room(mut events: mpsc::Receiver<Event>, once: bool, out: &Out) {
             return; // `members` is dropped: every task is let go.
         };
         match event {
-            Event::Joined { id, name, outbox, cut, answer } => {
+            Event::Joined { id, name, outbox, cut, took, answer } => {
                 if members.values().any(|m: &Member| m.name == name) {
                     let why = format!("not let in: {name} is taken");
                     out.say(format_args!("connection {id}: {why}"));
@@ -442,7 +468,7 @@ async fn run_room(mut events: mpsc::Receiver<Event>, once: bool, out: &Out) {
                 let _ = outbox.try_send(pair(ROOM, &welcome(&name, &members)));
                 let joined = pair(ROOM, &format!("{name} joined"));
                 broadcast(&mut members, None, joined, out).await;
-                members.insert(id, Member { name, outbox, cut });
+                members.insert(id, Member { name, outbox, cut, took });
                 let _ = answer.send(Ok(()));
             }
             Event::Said { id, text } => {
@@ -478,11 +504,12 @@ fn welcome(name: &str, members: &BTreeMap<u64, Member>) -> String {
 }
 
 /// Puts `bytes` in the outbox of every member but `sender`, and announces
-/// those it drops. A full outbox is waited for, until PATIENCE after the
-/// first try: members that stopped reading at the same time cost the room
-/// PATIENCE once, not once each. One still full then does not read (its
-/// socket's buffers are full too): it is dropped, and that is announced in
-/// turn.
+/// those it drops. A full outbox is waited for, until its socket has taken
+/// nothing for PATIENCE: a member that reads slowly keeps taking, and gets
+/// time to catch up; members that stopped reading at the same time cost
+/// the room PATIENCE once, not once each. One still full then does not
+/// read (its socket's buffers are full too): it is dropped, and that is
+/// announced in turn.
 async fn broadcast(
     members: &mut BTreeMap<u64, Member>,
     sender: Option<u64>,
@@ -491,7 +518,7 @@ async fn broadcast(
 ) {
     let mut announcements = VecDeque::from([(sender, bytes)]);
     while let Some((sender, bytes)) = announcements.pop_front() {
-        let until = Instant::now() + PATIENCE;
+        let now = Instant::now();
         let mut full = Vec::new();
         for (&id, member) in
             members.iter().filter(|(id, _)| Some(**id) != sender)
@@ -502,6 +529,9 @@ async fn broadcast(
             if let Err(TrySendError::Full(bytes)) =
                 member.outbox.try_send(Arc::clone(&bytes))
             {
+                let took =
+                    *member.took.lock().unwrap_or_else(PoisonError::into_inner);
+                let until = took.unwrap_or(now) + PATIENCE;
                 if timeout_at(until, member.outbox.send(bytes)).await.is_err() {
                     full.push(id);
                 }

@@ -126,6 +126,8 @@ class Member:
         self.outbox = asyncio.Queue(QUEUE)  # pairs its socket has not taken
         self.answer = asyncio.get_running_loop().create_future()
         self.released = False  # let go: send what waits, then the end
+        # When its socket last took bytes; None while nothing waits.
+        self.took = None
         self.sending = None  # the task that empties the outbox
 
     def release(self):
@@ -156,7 +158,10 @@ class Room:
             # Ctrl-C: the room tells everyone, and the server ends.
             asyncio.get_running_loop().add_signal_handler(
                 signal.SIGINT, closing.set)
-        server = await asyncio.start_server(self.client, sock=listener)
+        # start_server calls listen again, with a backlog of its own (100
+        # unless told).
+        server = await asyncio.start_server(self.client, sock=listener,
+                                            backlog=BACKLOG)
         room = asyncio.create_task(self.run())
         ctrl_c = asyncio.create_task(closing.wait())
         await asyncio.wait([room, ctrl_c], return_when=asyncio.FIRST_COMPLETED)
@@ -236,6 +241,8 @@ class Room:
                 # drain waits while the transport holds more than its high
                 # water mark (64 KiB): the socket has stopped taking bytes.
                 await asyncio.wait_for(writer.drain(), SEND_WAIT)
+                now = asyncio.get_running_loop().time()
+                member.took = None if member.outbox.empty() else now
             # shutdown(SHUT_WR): the end of the stream after the last bytes.
             writer.write_eof()
             await asyncio.wait_for(writer.drain(), CLOSE_WAIT)
@@ -275,14 +282,14 @@ class Room:
 
     async def broadcast(self, sender, name, text):
         """Puts name and text in the outbox of every member but sender. A
-        full outbox is waited for, until PATIENCE after the first try:
-        members that stopped reading together cost the room PATIENCE once.
-        One still full then does not read: it is dropped, and that is
-        announced in turn."""
+        full outbox is waited for, until its socket has taken nothing for
+        PATIENCE: members that stopped reading together cost the room
+        PATIENCE once, not once each. One still full then does not read: it
+        is dropped, and that is announced in turn."""
         announcements = [(sender, pair(name, text))]
         while announcements:
             sender, data = announcements.pop(0)
-            until = asyncio.get_running_loop().time() + PATIENCE
+            now = asyncio.get_running_loop().time()
             full = []
             for member in list(self.members.values()):
                 if member is sender:
@@ -290,6 +297,7 @@ class Room:
                 try:
                     member.outbox.put_nowait(data)
                 except asyncio.QueueFull:
+                    until = (member.took or now) + PATIENCE
                     left = until - asyncio.get_running_loop().time()
                     try:
                         await asyncio.wait_for(member.outbox.put(data), left)
