@@ -155,7 +155,7 @@ async fn serve(
     }
     drop(events);
     // The accept loop is dropped: its `alive` with it.
-    let _ = timeout(SEND_WAIT.min(CLOSE_WAIT * 2), ended.recv()).await;
+    let _ = timeout(CLOSE_WAIT * 2, ended.recv()).await;
 }
 
 /// Accepts clients, and starts a task for each, up to `max_clients`.

@@ -154,10 +154,15 @@ class Room:
 
     async def serve(self, listener):
         closing = asyncio.Event()
+        # Ctrl-C: the room tells everyone, and the server ends. Only the
+        # main thread may take a signal (the demo's server has a thread of
+        # its own), and only on Unix; elsewhere Ctrl-C stops it at once.
         if threading.current_thread() is threading.main_thread():
-            # Ctrl-C: the room tells everyone, and the server ends.
-            asyncio.get_running_loop().add_signal_handler(
-                signal.SIGINT, closing.set)
+            try:
+                asyncio.get_running_loop().add_signal_handler(
+                    signal.SIGINT, closing.set)
+            except NotImplementedError:  # Windows
+                pass
         # start_server calls listen again, with a backlog of its own (100
         # unless told).
         server = await asyncio.start_server(self.client, sock=listener,
