@@ -302,12 +302,12 @@ async fn member(
         }
     }
     let _ = writer.shutdown().await;
+    if !reading {
+        return;
+    }
     let until = Instant::now() + CLOSE_WAIT;
-    while reading {
-        match timeout_at(until, &mut incoming).await {
-            Ok((reader, Ok(true))) => incoming.set(pass_on(reader, id, events)),
-            _ => return,
-        }
+    while let Ok((reader, Ok(true))) = timeout_at(until, &mut incoming).await {
+        incoming.set(pass_on(reader, id, events));
     }
 }
 
