@@ -526,17 +526,16 @@ async fn broadcast(
             // While the room waits here, the talkers wait too: their tasks
             // cannot hand it more events. The other members' tasks go on
             // sending what their outboxes hold.
-            if let Err(TrySendError::Full(bytes)) =
-                member.outbox.try_send(Arc::clone(&bytes))
-            {
-                let took =
-                    *member.took.lock().unwrap_or_else(PoisonError::into_inner);
-                let until = took.unwrap_or(now) + PATIENCE;
-                if timeout_at(until, member.outbox.send(bytes)).await.is_err() {
-                    full.push(id);
+            let still_full = match member.outbox.try_send(Arc::clone(&bytes)) {
+                Err(TrySendError::Full(bytes)) => {
+                    !room_in(member, bytes, now).await
                 }
+                // Closed: its task has ended, and said why.
+                _ => false,
+            };
+            if still_full {
+                full.push(id);
             }
-            // Closed: its task has ended, and said why.
         }
         for id in full {
             if let Some(member) = members.remove(&id) {
@@ -545,6 +544,24 @@ async fn broadcast(
                     format!("it does not read ({QUEUE} messages, {waited} s)");
                 announcements.push_back((None, leave(member, Some(why), out)));
             }
+        }
+    }
+}
+
+/// Waits for room in `member`'s full outbox for `bytes`, until its socket
+/// has taken nothing for PATIENCE (counted from `since` if it has taken
+/// nothing since the outbox was last empty); whether it got room.
+async fn room_in(member: &Member, bytes: Arc<[u8]>, since: Instant) -> bool {
+    loop {
+        let took = *member.took.lock().unwrap_or_else(PoisonError::into_inner);
+        let until = took.unwrap_or(since) + PATIENCE;
+        if Instant::now() >= until {
+            return false;
+        }
+        let sent = member.outbox.send(Arc::clone(&bytes));
+        // Its socket may have taken more meanwhile: then it waits again.
+        if timeout_at(until, sent).await.is_ok() {
+            return true;
         }
     }
 }

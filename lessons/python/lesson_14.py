@@ -302,11 +302,7 @@ class Room:
                 try:
                     member.outbox.put_nowait(data)
                 except asyncio.QueueFull:
-                    until = (member.took or now) + PATIENCE
-                    left = until - asyncio.get_running_loop().time()
-                    try:
-                        await asyncio.wait_for(member.outbox.put(data), left)
-                    except TimeoutError:
+                    if not await room_in(member, data, now):
                         full.append(member)
             for member in full:
                 if self.members.pop(member.number, None):
@@ -325,6 +321,22 @@ class Room:
             left = f"{member.name} was dropped: {why}"
         self.out.say(left)
         return left
+
+
+async def room_in(member, data, since):
+    """Waits for room in member's full outbox for data, until its socket has
+    taken nothing for PATIENCE (counted from since if it has taken nothing
+    since the outbox was last empty); whether it got room."""
+    loop = asyncio.get_running_loop()
+    while True:
+        until = (member.took or since) + PATIENCE
+        if loop.time() >= until:
+            return False
+        try:
+            await asyncio.wait_for(member.outbox.put(data), until - loop.time())
+            return True
+        except TimeoutError:
+            pass  # its socket may have taken more meanwhile: look again
 
 
 async def refuse(reader, writer, why):
