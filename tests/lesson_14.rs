@@ -29,6 +29,7 @@ pub fn tests() -> Vec<Trial> {
         usage_errors_exit_2,
         rust_server_with_lesson_9_and_14_clients,
         rust_server_drops_hostile_clients,
+        a_line_in_two_pieces_arrives_whole_in_the_rust_room,
         rust_server_drops_a_client_that_does_not_read,
         a_trickled_name_holds_no_one_up_in_the_rust_room,
         the_rust_room_holds_hundreds_of_idle_connections,
@@ -43,6 +44,7 @@ pub fn tests() -> Vec<Trial> {
         python_usage_errors_exit_2,
         python_server_with_lesson_9_and_14_clients,
         python_server_drops_hostile_clients,
+        a_line_in_two_pieces_arrives_whole_in_the_python_room,
         python_server_drops_a_client_that_does_not_read,
         a_trickled_name_holds_no_one_up_in_the_python_room,
         the_python_room_holds_hundreds_of_idle_connections,
@@ -335,6 +337,35 @@ fn rust_server_drops_hostile_clients() {
 
 fn python_server_drops_hostile_clients() {
     hostile_clients(true);
+}
+
+/// A member sends a line's header; before the rest, the room sends it a
+/// line from another member; then the rest comes. The line arrives whole:
+/// the read that had the header is not dropped when the member's task
+/// turns to its outbox (the chapter's exercise 3).
+fn two_pieces(python_server: bool) {
+    let (server, port) = room(python_server, &[]);
+    let mut ada = Probe::join(&port, "ada");
+    let mut bob = Probe::join(&port, "bob");
+    ada.expect("room", "bob joined");
+    for number in 0..20 {
+        let line = framed(format!("line {number:02}").as_bytes());
+        let (header, rest) = line.split_at(10);
+        bob.stream.write_all(header).unwrap();
+        ada.say("meanwhile");
+        bob.expect("ada", "meanwhile");
+        bob.stream.write_all(rest).unwrap();
+        ada.expect("bob", &format!("line {number:02}"));
+    }
+    drop(server.stop());
+}
+
+fn a_line_in_two_pieces_arrives_whole_in_the_rust_room() {
+    two_pieces(false);
+}
+
+fn a_line_in_two_pieces_arrives_whole_in_the_python_room() {
+    two_pieces(true);
 }
 
 /// One slow client holds back no one for long: eight clients that never
