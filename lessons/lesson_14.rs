@@ -122,8 +122,8 @@ fn server(config: &Server<ServerOptions>, out: &Out) -> io::Result<()> {
     listener.bind(&config.address.into())?;
     listener.listen(BACKLOG)?;
     out.listening(&listener)?;
-    // tokio never blocks in a call: it asks the system which sockets are
-    // ready (epoll on Linux), and calls only those.
+    // No call may wait: one that would (EAGAIN) returns at once, and tokio
+    // asks the system (epoll on Linux) to say when the socket is ready.
     listener.set_nonblocking(true)?;
     let max_clients = usize::from(config.options.max_clients);
     runtime()?.block_on(async {

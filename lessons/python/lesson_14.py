@@ -112,8 +112,9 @@ def server(args, out):
         s.bind(args.address)
         s.listen(BACKLOG)
         out.listening(s)
-        # The loop never blocks in a call: it asks selectors which sockets
-        # are ready, and calls only those.
+        # No call may wait: the loop asks selectors which sockets are ready,
+        # and reads those; a send takes what fits now, and the rest waits
+        # for the socket to be writable.
         s.setblocking(False)
         asyncio.run(Room(args, out).serve(s))
 
