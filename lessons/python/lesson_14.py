@@ -129,7 +129,7 @@ class Member:
         self.released = False  # let go: send what waits, then the end
         # When its socket last took bytes; None while nothing waits.
         self.took = None
-        self.sending = None  # the task that empties the outbox
+        self.sending = None  # the task that empties the outbox, once made
 
     def release(self):
         self.released = True
@@ -220,12 +220,14 @@ class Room:
             self.out.say(f"connection {number}: not let in: {problem}")
             return await refuse(reader, writer, f"not let in: {problem}")
         member = Member(number, name, writer)
+        # Its two directions at once: this coroutine reads, a task sends
+        # (from the start: the room may cut it off as soon as it is in).
+        member.sending = asyncio.create_task(self.send_outbox(member))
         await self.events.put(("joined", member, None))
         refusal = await member.answer
         if refusal:
+            member.sending.cancel()
             return await refuse(reader, writer, refusal)
-        # Its two directions at once: this coroutine reads, a task sends.
-        member.sending = asyncio.create_task(self.send_outbox(member))
         try:
             while (text := await receive(reader)) is not None:
                 await self.events.put(("said", member, text))
