@@ -345,16 +345,25 @@ async fn pass_on(
 }
 
 /// Writes `bytes`, or says why not: a socket that takes nothing for
-/// SEND_WAIT belongs to a member that does not read.
+/// SEND_WAIT belongs to a member that does not read. Each `write` that
+/// takes some bytes starts the wait again, as lesson 9's write timeout.
 async fn send_within(
     writer: &mut OwnedWriteHalf,
     bytes: &[u8],
 ) -> Result<(), String> {
-    match timeout(SEND_WAIT, writer.write_all(bytes)).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(error)) => Err(why(&error)),
-        Err(_) => Err(format!("it took nothing for {} s", SEND_WAIT.as_secs())),
+    let mut sent = 0;
+    while sent < bytes.len() {
+        match timeout(SEND_WAIT, writer.write(&bytes[sent..])).await {
+            Ok(Ok(0)) => return Err("it closed its connection".into()),
+            Ok(Ok(taken)) => sent += taken,
+            Ok(Err(error)) => return Err(why(&error)),
+            Err(_) => {
+                let waited = SEND_WAIT.as_secs();
+                return Err(format!("it took nothing for {waited} s"));
+            }
+        }
     }
+    Ok(())
 }
 
 /// Tells a client why it is not let in, and closes well: shutdown(Write)

@@ -246,9 +246,7 @@ class Room:
                 if data is None:
                     continue
                 writer.write(data)
-                # drain waits while the transport holds more than its high
-                # water mark (64 KiB): the socket has stopped taking bytes.
-                await asyncio.wait_for(writer.drain(), SEND_WAIT)
+                await drained(writer)
                 now = asyncio.get_running_loop().time()
                 member.took = None if member.outbox.empty() else now
             # shutdown(SHUT_WR): the end of the stream after the last bytes.
@@ -324,6 +322,20 @@ class Room:
             left = f"{member.name} was dropped: {why}"
         self.out.say(left)
         return left
+
+
+async def drained(writer):
+    """drain waits while the transport holds more than its high-water mark
+    (64 KiB): the socket has stopped taking bytes. One that takes nothing for
+    SEND_WAIT belongs to a member that does not read; one that takes some
+    gets the wait again, as lesson 9's."""
+    while True:
+        before = writer.transport.get_write_buffer_size()
+        try:
+            return await asyncio.wait_for(writer.drain(), SEND_WAIT)
+        except TimeoutError:
+            if writer.transport.get_write_buffer_size() >= before:
+                raise
 
 
 async def room_in(member, data, since):
