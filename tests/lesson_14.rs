@@ -17,7 +17,7 @@ use socket_lessons::output::plural;
 use crate::support::{
     DEADLINE, Output, Process, assert_demo, assert_exit,
     assert_help_transcripts, assert_sides_transcript, assert_transcript,
-    framed, lesson, listen_backlog, python_twin, run, story,
+    framed, lesson, listen_backlog, python_twin, run, story, with_closed,
 };
 
 const NAME: &str = "lesson_14";
@@ -54,6 +54,8 @@ pub fn tests() -> Vec<Trial> {
         the_python_room_takes_a_backlog_for_many,
         a_refused_name_ends_each_client_the_same_way,
         each_client_gives_up_at_its_deadline,
+        each_client_ends_well_when_the_server_closes,
+        each_client_with_stdin_closed_leaves_at_once,
     ]);
     tests
 }
@@ -732,4 +734,37 @@ fn each_client_gives_up_at_its_deadline() {
         );
     }
     drop(server.stop());
+}
+
+/// The server ends the session while the client's keyboard thread waits
+/// on stdin, still open: the client says so and exits 0 (no abort from
+/// Python, whose thread is inside a read).
+fn each_client_ends_well_when_the_server_closes() {
+    for python in [false, true, true] {
+        let (server, port) = room(false, &[]);
+        let args = ["client", "--port", &port, "--name", "ada"];
+        let (mut client, keys) = Process::spawn_piped(program(python, &args));
+        wait_line(&mut client, "room: welcome, ada; nobody else is here");
+        drop(server.stop());
+        let output = client.finish();
+        drop(keys);
+        assert_exit(&output, 0);
+        assert_eq!(output.stderr, "", "{}", story(&output));
+        assert!(output.stdout.ends_with("the server closed the connection\n"));
+    }
+}
+
+/// Started with stdin closed (`<&-`): no line to send, so the client
+/// half-closes at once; the room says it left, and it exits 0.
+fn each_client_with_stdin_closed_leaves_at_once() {
+    for python in [false, true] {
+        let (mut server, port) = room(python, &[]);
+        let args = ["client", "--port", &port, "--name", "ada"];
+        let output = run(with_closed("<&-", &program(python, &args)));
+        wait_line(&mut server, "ada left");
+        assert_exit(&output, 0);
+        assert_eq!(output.stderr, "", "{}", story(&output));
+        assert!(output.stdout.ends_with("the server closed the connection\n"));
+        drop(server.stop());
+    }
 }
