@@ -172,7 +172,7 @@ async fn accept(
             Ok(accepted) => accepted,
             Err(error) => {
                 // Out of file descriptors, say: pause, not a busy loop.
-                out.error(format_args!("accept failed: {error}"));
+                out.error(format_args!("accept failed: {}", words(&error)));
                 sleep(Duration::from_millis(100)).await;
                 continue;
             }
@@ -663,7 +663,17 @@ fn why(error: &io::Error) -> String {
     match error.kind() {
         io::ErrorKind::ConnectionReset => "its connection was reset".into(),
         io::ErrorKind::BrokenPipe => "it closed its connection".into(),
-        _ => error.to_string(),
+        _ => words(error),
+    }
+}
+
+/// An error in words, without the system's number: `Too many open files`,
+/// not `Too many open files (os error 24)`.
+fn words(error: &io::Error) -> String {
+    let text = error.to_string();
+    match text.rfind(" (os error ") {
+        Some(at) => text[..at].to_string(),
+        None => text,
     }
 }
 // ANCHOR_END: messages
