@@ -167,16 +167,25 @@ async fn accept(
     out: &Out,
 ) {
     let connected = Arc::new(AtomicUsize::new(0));
-    for id in 1.. {
+    let (mut id, mut failing) = (0, false);
+    loop {
         let (client, from) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(error) => {
-                // Out of file descriptors, say: pause, not a busy loop.
-                out.error(format_args!("accept failed: {}", words(&error)));
+                // Out of file descriptors, say: said once, and tried again
+                // after a pause, not in a busy loop.
+                if !failing {
+                    let why = words(&error);
+                    out.error(format_args!(
+                        "accept failed: {why}; trying again"
+                    ));
+                }
+                failing = true;
                 sleep(Duration::from_millis(100)).await;
                 continue;
             }
         };
+        (id, failing) = (id + 1, false);
         let from = address(&from.into());
         if connected.load(Ordering::SeqCst) >= max_clients {
             out.say(format_args!(

@@ -38,6 +38,7 @@ pub fn tests() -> Vec<Trial> {
         a_full_rust_room_says_so_and_closes_well,
         the_rust_room_takes_a_backlog_for_many,
         the_rust_room_is_one_thread,
+        the_rust_room_out_of_file_descriptors_says_so_once_and_goes_on,
     ];
     tests.extend(python_tests![
         python_demo,
@@ -56,6 +57,7 @@ pub fn tests() -> Vec<Trial> {
         each_client_gives_up_at_its_deadline,
         each_client_ends_well_when_the_server_closes,
         each_client_with_stdin_closed_leaves_at_once,
+        the_python_room_out_of_file_descriptors_says_so_once_and_goes_on,
     ]);
     tests
 }
@@ -767,4 +769,54 @@ fn each_client_with_stdin_closed_leaves_at_once() {
         assert!(output.stdout.ends_with("the server closed the connection\n"));
         drop(server.stop());
     }
+}
+
+/// A server allowed 5 file descriptors more than it has (`prlimit
+/// --nofile`), once a first member is in, and 20 connections that would
+/// take them: the sixth accept fails. The server says so on one line (no
+/// traceback), once until an accept works again (asyncio alone, which
+/// tries 128 accepts each second, would say it 128 times a second), and
+/// serves members again once the connections have gone.
+fn out_of_file_descriptors(python_server: bool) {
+    let (mut server, port) = room(python_server, &["--max-clients", "100"]);
+    // In: the runtime and its own descriptors are there too.
+    let _first = Probe::join(&port, "first");
+    wait_line(&mut server, "connection 1: first joined");
+    let pid = server.id();
+    let open = std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count();
+    let limit = format!("--nofile={}", open + 5);
+    let limited =
+        Command::new("prlimit").args([format!("--pid={pid}"), limit]).status();
+    assert!(limited.expect("prlimit (util-linux) runs").success());
+    let held: Vec<TcpStream> = (0..20)
+        .map(|_| TcpStream::connect(format!("127.0.0.1:{port}")).unwrap())
+        .collect();
+    // The fifth is printed after the failed accept that follows it (in
+    // Python), or just before it, with no await between (in Rust).
+    for number in 2..=6 {
+        let line = server.next_line();
+        let accepted = format!("connection {number} from 127.0.0.1:");
+        assert!(line.contains(&accepted), "{line}");
+    }
+    drop(held);
+    let mut ada = Probe::join(&port, "ada");
+    let mut bob = Probe::join(&port, "bob");
+    ada.expect("room", "bob joined");
+    bob.say("served again");
+    ada.expect("bob", "served again");
+    let server = server.stop();
+    let said = "[server] error: accept failed: Too many open files; trying \
+                again";
+    let lines: Vec<&str> = server.stderr.lines().collect();
+    assert!(lines.iter().all(|line| *line == said), "{}", story(&server));
+    // At most once for each connection accepted after a failure.
+    assert!((1..=20).contains(&lines.len()), "{}", story(&server));
+}
+
+fn the_rust_room_out_of_file_descriptors_says_so_once_and_goes_on() {
+    out_of_file_descriptors(false);
+}
+
+fn the_python_room_out_of_file_descriptors_says_so_once_and_goes_on() {
+    out_of_file_descriptors(true);
 }

@@ -152,8 +152,10 @@ class Room:
         self.members = {}  # number -> Member, in the order they joined
         self.connected = 0
         self.count = 0
+        self.failing = False  # whether accept has failed since it last worked
 
     async def serve(self, listener):
+        asyncio.get_running_loop().set_exception_handler(self.trouble)
         closing = asyncio.Event()
         # Ctrl-C: the room tells everyone, and the server ends. Only the
         # main thread may take a signal (the demo's server has a thread of
@@ -184,10 +186,21 @@ class Room:
         if sending:
             await asyncio.wait(sending, timeout=2 * CLOSE_WAIT)
 
+    def trouble(self, loop, context):
+        """What asyncio would log with a traceback, on one line: an accept
+        out of file descriptors, say (once: asyncio tries again a second
+        later, up to 128 accepts each time)."""
+        error = context.get("exception")
+        if not context["message"].startswith("socket.accept()"):
+            self.out.error(context["message"])
+        elif not self.failing:
+            self.out.error(f"accept failed: {why(error)}; trying again")
+            self.failing = True
+
     async def client(self, reader, writer):
         """One connection: its name, then its lines, each handed to the
         room."""
-        self.count += 1
+        self.count, self.failing = self.count + 1, False
         number, where = self.count, writer.get_extra_info("peername")
         where = f"connection {number} from {common.address_text(where)}"
         if self.connected >= self.args.max_clients:
