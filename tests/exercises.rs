@@ -227,9 +227,11 @@ fn against_the_python_server_only_the_message_differs() {
 
 // ---- From nothing to the first run (getting-started.md) ----
 
-/// The `name = "..."` of every `[[example]]` in the project's Cargo.toml.
+/// The `name = "..."` of every `[[example]]` in the project's Cargo.toml,
+/// and in the async lessons' (async/Cargo.toml).
 fn examples_in_cargo_toml() -> Vec<String> {
-    let manifest = std::fs::read_to_string(root().join("Cargo.toml")).unwrap();
+    let read = |path| std::fs::read_to_string(root().join(path)).unwrap();
+    let manifest = read("Cargo.toml") + &read("async/Cargo.toml");
     let mut names = Vec::new();
     let mut in_example = false;
     for line in manifest.lines() {
@@ -259,7 +261,7 @@ fn listed(text: &str) -> Vec<String> {
 
 fn cargo_run_example_lists_every_example_in_cargo_toml() {
     let expected = examples_in_cargo_toml();
-    assert_eq!(expected.len(), 14, "{expected:?}");
+    assert_eq!(expected.len(), 15, "{expected:?}");
     let output = run({
         let mut cargo = Command::new(env!("CARGO"));
         cargo.args(["run", "--example"]).current_dir(root());

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 pub const DEADLINE: Duration = Duration::from_secs(60);
 
 /// The lessons, as their example names.
-pub const LESSONS: [&str; 13] = [
+pub const LESSONS: [&str; 14] = [
     "lesson_01",
     "lesson_02",
     "lesson_03",
@@ -28,6 +28,7 @@ pub const LESSONS: [&str; 13] = [
     "lesson_10",
     "lesson_11",
     "lesson_12",
+    "lesson_14",
     "lesson_15",
 ];
 
@@ -60,6 +61,8 @@ pub fn example(name: &str) -> PathBuf {
         let status = Command::new(env!("CARGO"))
             .args(["build", "--quiet", "--examples", "--profile", &profile])
             .args(["--package", "socket-lessons"])
+            // Lesson 14 and its tokio are a package of their own (async/).
+            .args(["--package", "socket-lessons-async"])
             .current_dir(root())
             .status()
             .expect("cargo runs");
