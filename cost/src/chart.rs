@@ -1,0 +1,194 @@
+//! The charts, as SVG, drawn with plotters: memory against idle members,
+//! and broadcast latency against the room's size, one line for each server.
+
+use std::error::Error;
+use std::path::Path;
+
+use plotters::prelude::*;
+
+use crate::measure::{Quantiles, Row};
+
+const COLOURS: [RGBColor; 6] = [
+    RGBColor(0, 114, 178),
+    RGBColor(86, 180, 233),
+    RGBColor(213, 94, 0),
+    RGBColor(230, 159, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(204, 121, 167),
+];
+
+type Drawn = Result<(), Box<dyn Error>>;
+
+/// Resident memory (MiB) at each step, above a floor point at no clients.
+pub fn memory(path: &Path, rows: &[Row], steps: &[usize]) -> Drawn {
+    let series: Vec<(String, Vec<(f64, f64)>)> = rows
+        .iter()
+        .filter_map(|row| {
+            let measured = row.result.as_ref().ok()?;
+            let points = measured
+                .steps
+                .iter()
+                .filter_map(|s| {
+                    s.memory.as_ref().ok().map(|(kib, _)| {
+                        (s.clients as f64, *kib as f64 / 1024.0)
+                    })
+                })
+                .collect();
+            Some((row.design.label(), points))
+        })
+        .collect();
+    let top = series
+        .iter()
+        .flat_map(|(_, p)| p.iter().map(|p| p.1))
+        .fold(1.0, f64::max);
+    let (first, last) = (
+        *steps.first().unwrap_or(&10) as f64,
+        *steps.last().unwrap_or(&1000) as f64,
+    );
+    let root = SVGBackend::new(path, (720, 440)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption("Resident memory with idle members", ("sans-serif", 20))
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(60)
+        .build_cartesian_2d(
+            (first * 0.8..last * 1.25).log_scale(),
+            0.0..top * 1.1,
+        )?;
+    chart
+        .configure_mesh()
+        .x_desc("idle members (log scale)")
+        .y_desc("VmRSS, MiB")
+        .x_label_formatter(&|x| crate::report::count(x.round() as usize))
+        .draw()?;
+    for (index, (label, points)) in series.iter().enumerate() {
+        let colour = COLOURS[index % COLOURS.len()];
+        chart
+            .draw_series(LineSeries::new(
+                points.clone(),
+                colour.stroke_width(2),
+            ))?
+            .label(label.as_str())
+            .legend(move |(x, y)| {
+                PathElement::new(
+                    vec![(x, y), (x + 20, y)],
+                    colour.stroke_width(2),
+                )
+            });
+        chart.draw_series(
+            points.iter().map(|&p| Circle::new(p, 4, colour.filled())),
+        )?;
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE)
+        .border_style(BLACK)
+        .draw()?;
+    root.present()?;
+    Ok(())
+}
+
+/// p99 (solid) and p50 (dashed) against the room's size, log-log, with the
+/// loopback floor's p99 as a grey line.
+pub fn latency(
+    path: &Path,
+    rows: &[Row],
+    rooms: &[usize],
+    floor: &Result<Quantiles, String>,
+) -> Drawn {
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+    type Points = Vec<(f64, f64)>;
+    let series: Vec<(String, Points, Points)> = rows
+        .iter()
+        .filter_map(|row| {
+            let measured = row.result.as_ref().ok()?;
+            let pick = |p99: bool| -> Points {
+                measured
+                    .latency
+                    .iter()
+                    .filter_map(|l| {
+                        let q = l.result.as_ref().ok()?;
+                        let d = if p99 { q.p99 } else { q.p50 }?;
+                        Some((l.room as f64, ms(d)))
+                    })
+                    .collect()
+            };
+            Some((row.design.label(), pick(true), pick(false)))
+        })
+        .collect();
+    let floor_ms = floor.as_ref().ok().and_then(|q| q.p99).map(ms);
+    let values = series
+        .iter()
+        .flat_map(|(_, a, b)| a.iter().chain(b).map(|p| p.1))
+        .chain(floor_ms);
+    let (low, high) =
+        values.fold((f64::MAX, 1.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let low = if low == f64::MAX { 0.01 } else { low };
+    let (first, last) = (
+        *rooms.first().unwrap_or(&10) as f64,
+        *rooms.last().unwrap_or(&1000) as f64,
+    );
+    let root = SVGBackend::new(path, (720, 440)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption("Broadcast latency: send to last delivery", ("sans-serif", 20))
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(60)
+        .build_cartesian_2d(
+            (first * 0.8..last * 1.25).log_scale(),
+            (low * 0.5..high * 2.0).log_scale(),
+        )?;
+    chart
+        .configure_mesh()
+        .x_desc("members in the room, each saying a line a second (log scale)")
+        .y_desc("ms (log scale)")
+        .x_label_formatter(&|x| crate::report::count(x.round() as usize))
+        .draw()?;
+    if let Some(floor) = floor_ms {
+        let grey = RGBColor(120, 120, 120);
+        chart
+            .draw_series(LineSeries::new(
+                [(first * 0.8, floor), (last * 1.25, floor)],
+                grey.stroke_width(1),
+            ))?
+            .label("floor: loopback echo, p99")
+            .legend(move |(x, y)| {
+                PathElement::new(
+                    vec![(x, y), (x + 20, y)],
+                    grey.stroke_width(1),
+                )
+            });
+    }
+    for (index, (label, p99, p50)) in series.iter().enumerate() {
+        let colour = COLOURS[index % COLOURS.len()];
+        chart
+            .draw_series(LineSeries::new(p99.clone(), colour.stroke_width(2)))?
+            .label(format!("{label}, p99"))
+            .legend(move |(x, y)| {
+                PathElement::new(
+                    vec![(x, y), (x + 20, y)],
+                    colour.stroke_width(2),
+                )
+            });
+        chart.draw_series(
+            p99.iter().map(|&p| Circle::new(p, 4, colour.filled())),
+        )?;
+        chart.draw_series(DashedLineSeries::new(
+            p50.clone(),
+            6,
+            4,
+            colour.stroke_width(1),
+        ))?;
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE)
+        .border_style(BLACK)
+        .draw()?;
+    root.present()?;
+    Ok(())
+}

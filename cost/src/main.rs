@@ -1,0 +1,147 @@
+//! `cargo run --release -p socket-lessons-cost [-- --quick] [--no-chart]
+//! [--only lesson_09]`: measures the chat room's servers and writes the
+//! book's table and charts (book/src/cost/).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::Instant;
+
+use socket_lessons_cost::designs::{DESIGNS, Start};
+use socket_lessons_cost::measure::{self, Settings};
+use socket_lessons_cost::report::{self, Machine};
+use socket_lessons_cost::server;
+
+const USAGE: &str = "usage: socket-lessons-cost [--quick] [--no-chart] [--only PROGRAM]... [--out DIRECTORY]";
+
+fn main() -> ExitCode {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let (mut quick, mut chart, mut only, mut out) =
+        (false, true, Vec::new(), root.join("book/src/cost"));
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let value = match arg.as_str() {
+            "--only" | "--out" => args.next(),
+            _ => None,
+        };
+        match (arg.as_str(), value) {
+            ("--quick", _) => quick = true,
+            ("--no-chart", _) => chart = false,
+            ("--only", Some(program)) => only.push(program),
+            ("--out", Some(directory)) => out = PathBuf::from(directory),
+            _ => {
+                eprintln!("{USAGE}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let started = Instant::now();
+    let (soft, hard) = match server::raise_open_files() {
+        Ok(limits) => limits,
+        Err(error) => {
+            eprintln!("cannot raise the open-files limit: {error}");
+            (0, 0)
+        }
+    };
+    let mut settings =
+        if quick { Settings::quick() } else { Settings::full(soft as usize) };
+    let open_files = format!(
+        "open files (RLIMIT_NOFILE) raised to {soft}, the hard limit {hard}"
+    );
+    eprintln!("{open_files}");
+    if let Some(&largest) = settings.steps.last() {
+        if (soft as usize) < largest + 100 {
+            eprintln!(
+                "open files: at most {soft} here, so {largest} members cannot be tried"
+            );
+            settings.steps.retain(|&step| step + 100 <= soft as usize);
+        }
+    }
+    let designs: Vec<_> = DESIGNS
+        .iter()
+        .filter(|d| only.is_empty() || only.iter().any(|o| o == d.program()))
+        .collect();
+    for design in &designs {
+        if let Start::Example(name) = design.start {
+            build(name);
+        }
+    }
+    let machine = Machine::this(open_files);
+    eprintln!("floor: one client, echoed through the loopback");
+    let floor = measure::floor(&settings);
+    let mut rows = Vec::new();
+    for design in designs {
+        eprintln!("{} ({})", design.label(), design.program());
+        let row = measure::measure(design, &root, "release", &settings);
+        if let Err(why) = &row.result {
+            eprintln!("{why}");
+        }
+        rows.push(row);
+    }
+    let command = match quick {
+        true => "cargo run --release -p socket-lessons-cost -- --quick",
+        false => "cargo run --release -p socket-lessons-cost",
+    };
+    let table = report::markdown(&machine, &settings, command, &floor, &rows);
+    print!("{table}");
+    if let Err(error) =
+        write(&out, &table, chart.then_some((&rows, &settings, &floor)))
+    {
+        eprintln!("cannot write {}: {error}", out.display());
+        return ExitCode::FAILURE;
+    }
+    eprintln!(
+        "wrote {} in {:.0} s",
+        out.display(),
+        started.elapsed().as_secs_f64()
+    );
+    ExitCode::SUCCESS
+}
+
+type Charted<'a> = (
+    &'a Vec<measure::Row>,
+    &'a Settings,
+    &'a Result<measure::Quantiles, String>,
+);
+
+fn write(
+    out: &Path,
+    table: &str,
+    chart: Option<Charted>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    std::fs::create_dir_all(out)?;
+    std::fs::write(out.join("table.md"), table)?;
+    if let Some((rows, settings, floor)) = chart {
+        socket_lessons_cost::chart::memory(
+            &out.join("memory.svg"),
+            rows,
+            &settings.steps,
+        )?;
+        socket_lessons_cost::chart::latency(
+            &out.join("latency.svg"),
+            rows,
+            &settings.rooms,
+            floor,
+        )?;
+    }
+    Ok(())
+}
+
+/// Builds a Rust lesson with the release profile; says so on one line if
+/// it cannot (the table then says "not built").
+fn build(example: &str) {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args([
+            "build",
+            "--quiet",
+            "--release",
+            "--workspace",
+            "--example",
+            example,
+        ])
+        .stderr(Stdio::null())
+        .status();
+    if !matches!(status, Ok(status) if status.success()) {
+        eprintln!("not built: {example}");
+    }
+}

@@ -1,0 +1,150 @@
+//! One running server: started, its `listening on` line waited for, its
+//! output read (a server whose pipe fills would stop), its memory read from
+//! /proc, and killed when dropped, on every way out, panics included. Should
+//! this process itself be killed, the system kills the server too
+//! (PR_SET_PDEATHSIG).
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+/// How long a server has to say where it listens.
+const START_WAIT: Duration = Duration::from_secs(15);
+
+pub struct Server {
+    child: Child,
+    pub address: SocketAddr,
+    last_error: Arc<Mutex<Option<String>>>,
+}
+
+impl Server {
+    pub fn start(mut command: Command) -> Result<Server, String> {
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        // SAFETY: prctl is async-signal-safe; nothing else runs in the child.
+        unsafe {
+            command.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let mut child = command
+            .spawn()
+            .map_err(|error| format!("cannot start: {error}"))?;
+        let (found, address) = mpsc::channel();
+        let last_error = Arc::new(Mutex::new(None));
+        if let Some(stdout) = child.stdout.take() {
+            let found = found.clone();
+            thread::spawn(move || {
+                read_lines(stdout, |line| {
+                    if let Some(at) = line.find("listening on ") {
+                        let _ = found
+                            .send(line[at + 13..].trim().parse::<SocketAddr>());
+                    }
+                })
+            });
+        }
+        if let Some(stderr) = child.stderr.take() {
+            let last = Arc::clone(&last_error);
+            thread::spawn(move || {
+                read_lines(stderr, |line| {
+                    *last.lock().unwrap_or_else(|e| e.into_inner()) =
+                        Some(line.trim().to_string());
+                })
+            });
+        }
+        drop(found);
+        let mut server =
+            Server { child, address: ([127, 0, 0, 1], 0).into(), last_error };
+        match address.recv_timeout(START_WAIT) {
+            Ok(Ok(address)) => {
+                server.address = address;
+                Ok(server)
+            }
+            Ok(Err(_)) => Err("its 'listening on' line has no address".into()),
+            Err(_) => {
+                let why = server.ended().unwrap_or_else(|| {
+                    format!(
+                        "said no 'listening on' within {} s",
+                        START_WAIT.as_secs()
+                    )
+                });
+                Err(why)
+            }
+        }
+    }
+
+    /// VmRSS of the server's process, in KiB.
+    pub fn rss_kib(&self) -> Option<u64> {
+        self.status("VmRSS:")
+    }
+
+    /// How many threads the server's process has.
+    pub fn threads(&self) -> Option<u64> {
+        self.status("Threads:")
+    }
+
+    fn status(&self, field: &str) -> Option<u64> {
+        let status = std::fs::read_to_string(format!(
+            "/proc/{}/status",
+            self.child.id()
+        ))
+        .ok()?;
+        let line = status.lines().find(|line| line.starts_with(field))?;
+        line[field.len()..].split_whitespace().next()?.parse().ok()
+    }
+
+    /// Why the server is no longer running, if it is not.
+    pub fn ended(&mut self) -> Option<String> {
+        let status = self.child.try_wait().ok()??;
+        // Its last line on stderr, once the pipe is read to the end.
+        thread::sleep(Duration::from_millis(50));
+        let last =
+            self.last_error.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        Some(match last {
+            Some(line) => format!("the server ended ({status}): {line}"),
+            None => format!("the server ended ({status})"),
+        })
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Reads a pipe to its end, a line at a time, whatever its bytes.
+fn read_lines(pipe: impl Read, mut each: impl FnMut(&str)) {
+    let mut reader = BufReader::new(pipe);
+    let mut line = Vec::new();
+    while matches!(reader.read_until(b'\n', &mut line), Ok(1..)) {
+        each(&String::from_utf8_lossy(&line));
+        line.clear();
+    }
+}
+
+/// Raises this process's open-files limit (RLIMIT_NOFILE) to the most the
+/// system allows it; the servers it starts inherit it. The limits after.
+pub fn raise_open_files() -> std::io::Result<(u64, u64)> {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit and setrlimit only read or write `limit`.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        limit.rlim_cur = limit.rlim_max;
+        if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok((limit.rlim_cur as u64, limit.rlim_max as u64))
+}
