@@ -73,6 +73,10 @@ pub struct Crowd {
     pub latencies: Vec<Duration>,
     /// With an echo (the floor): a line comes back to its sender.
     echo: bool,
+    /// Asks the system to acknowledge at once what came (TCP_QUICKACK,
+    /// after each read), instead of a delayed ACK: the check that a delay
+    /// comes from Nagle's algorithm on the server's side.
+    pub quick_ack: bool,
     buffer: Vec<u8>,
 }
 
@@ -87,6 +91,7 @@ impl Crowd {
             lines: Vec::new(),
             latencies: Vec::new(),
             echo,
+            quick_ack: false,
             buffer: vec![0; 256 * 1024],
         })
     }
@@ -239,9 +244,13 @@ impl Crowd {
             let Some(stream) = &mut self.clients[index].stream else { return };
             match stream.read(&mut self.buffer) {
                 Ok(0) => {
-                    return self.lose(index, "the server closed the connection");
+                    return self
+                        .lose(index, "the server closed the connection");
                 }
                 Ok(n) => {
+                    if self.quick_ack {
+                        quick_ack(stream);
+                    }
                     let client = &mut self.clients[index];
                     client.inbox.extend_from_slice(&self.buffer[..n]);
                     if let Err(why) = self.take_messages(index) {
@@ -353,4 +362,21 @@ pub fn framed(bytes: &[u8]) -> Vec<u8> {
     let mut framed = format!("{:<HEADER_LEN$}", bytes.len()).into_bytes();
     framed.extend_from_slice(bytes);
     framed
+}
+
+/// TCP_QUICKACK: the ACKs owed go now, and the next few too (Linux resets
+/// it on its own, so it is set after every read).
+fn quick_ack(stream: &TcpStream) {
+    use std::os::fd::AsRawFd;
+    let on: libc::c_int = 1;
+    // SAFETY: setsockopt reads an int from `on` for the stream's own fd.
+    unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_QUICKACK,
+            (&raw const on).cast(),
+            size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
 }

@@ -11,10 +11,11 @@ use socket_lessons_cost::measure::{self, Settings};
 use socket_lessons_cost::report::{self, Machine};
 use socket_lessons_cost::server;
 
-const USAGE: &str = "usage: socket-lessons-cost [--quick] [--no-chart] [--only PROGRAM]... [--out DIRECTORY]";
+const USAGE: &str = "usage: socket-lessons-cost [--quick] [--no-chart] [--quick-ack] [--only PROGRAM]... [--out DIRECTORY]";
 
 fn main() -> ExitCode {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut quick_ack = false;
     let (mut quick, mut chart, mut only, mut out) =
         (false, true, Vec::new(), root.join("book/src/cost"));
     let mut args = std::env::args().skip(1);
@@ -26,6 +27,7 @@ fn main() -> ExitCode {
         match (arg.as_str(), value) {
             ("--quick", _) => quick = true,
             ("--no-chart", _) => chart = false,
+            ("--quick-ack", _) => quick_ack = true,
             ("--only", Some(program)) => only.push(program),
             ("--out", Some(directory)) => out = PathBuf::from(directory),
             _ => {
@@ -44,6 +46,7 @@ fn main() -> ExitCode {
     };
     let mut settings =
         if quick { Settings::quick() } else { Settings::full(soft as usize) };
+    settings.quick_ack = quick_ack;
     let open_files = format!(
         "open files (RLIMIT_NOFILE) raised to {soft}, the hard limit {hard}"
     );
@@ -77,11 +80,12 @@ fn main() -> ExitCode {
         }
         rows.push(row);
     }
-    let command = match quick {
-        true => "cargo run --release -p socket-lessons-cost -- --quick",
-        false => "cargo run --release -p socket-lessons-cost",
-    };
-    let table = report::markdown(&machine, &settings, command, &floor, &rows);
+    let given: Vec<String> = std::env::args().skip(1).collect();
+    let mut command = "cargo run --release -p socket-lessons-cost".to_string();
+    if !given.is_empty() {
+        command = format!("{command} -- {}", given.join(" "));
+    }
+    let table = report::markdown(&machine, &settings, &command, &floor, &rows);
     print!("{table}");
     if let Err(error) =
         write(&out, &table, chart.then_some((&rows, &settings, &floor)))

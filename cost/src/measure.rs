@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::crowd::{Crowd, framed};
 use crate::designs::Design;
-use crate::server::Server;
+use crate::server::{Server, thread_cpu};
 
 /// How much is measured, and how long each part may take.
 #[derive(Clone, Debug)]
@@ -34,6 +34,8 @@ pub struct Settings {
     pub in_flight: usize,
     /// The floor's client says this many lines a second.
     pub floor_rate: u32,
+    /// The clients acknowledge at once (TCP_QUICKACK): `--quick-ack`.
+    pub quick_ack: bool,
 }
 
 impl Settings {
@@ -50,6 +52,7 @@ impl Settings {
             drain: Duration::from_secs(3),
             in_flight: 100,
             floor_rate: 20,
+            quick_ack: false,
         }
     }
 
@@ -66,6 +69,7 @@ impl Settings {
             drain: Duration::from_secs(2),
             in_flight: 100,
             floor_rate: 20,
+            quick_ack: false,
         }
     }
 }
@@ -99,6 +103,10 @@ pub struct Quantiles {
     pub delivered: usize,
     /// Members the room dropped, or whose connection ended.
     pub dropped: usize,
+    /// Share of one core the server and the load generator used while the
+    /// members talked (`None` for the floor's server).
+    pub server_cpu: Option<f64>,
+    pub load_cpu: f64,
 }
 
 /// One server's figures.
@@ -158,6 +166,7 @@ fn ramp(mut server: Server, settings: &Settings) -> Result<Ramp, String> {
     let floor_threads = server.threads().unwrap_or(0);
     let mut crowd =
         Crowd::new(server.address, false).map_err(|e| e.to_string())?;
+    crowd.quick_ack = settings.quick_ack;
     let mut steps = Vec::new();
     let mut stop = None;
     for &clients in &settings.steps {
@@ -262,7 +271,7 @@ fn seat(
             return Seated::Late;
         }
         turns += 1;
-        if turns % 100 == 0 {
+        if turns.is_multiple_of(100) {
             if let Some(why) = server.ended() {
                 return Seated::Stopped(why);
             }
@@ -287,6 +296,7 @@ fn room_latency(
 ) -> Result<Quantiles, String> {
     let mut crowd =
         Crowd::new(server.address, false).map_err(|e| e.to_string())?;
+    crowd.quick_ack = settings.quick_ack;
     let until = Instant::now() + settings.step_time;
     match seat(&mut crowd, &mut server, room, until, settings) {
         Seated::All => {}
@@ -301,10 +311,17 @@ fn room_latency(
         }
     }
     let lost_before = crowd.tally.members_lost;
+    let (began, server_before) = (Instant::now(), server.cpu());
     let quantiles = talk(&mut crowd, room, 1, settings)?;
     let dropped = crowd.tally.members_lost - lost_before;
+    let server_cpu = match (server_before, server.cpu()) {
+        (Some(before), Some(after)) => {
+            Some((after - before).as_secs_f64() / began.elapsed().as_secs_f64())
+        }
+        _ => None,
+    };
     drop(server);
-    Ok(Quantiles { dropped, ..quantiles })
+    Ok(Quantiles { dropped, server_cpu, ..quantiles })
 }
 
 /// Members 0 to `members` say `rate` lines a second each, in turn, evenly
@@ -320,6 +337,7 @@ fn talk(
     let total = (per_second as f64 * settings.window.as_secs_f64()) as usize;
     let spacing = Duration::from_secs(1) / per_second as u32;
     let start = Instant::now();
+    let load_before = thread_cpu();
     let end = start + settings.window + settings.drain;
     let mut next = 0;
     loop {
@@ -342,6 +360,8 @@ fn talk(
             .turn(wait.min(Duration::from_millis(10)))
             .map_err(|e| e.to_string())?;
     }
+    let load_cpu = (thread_cpu() - load_before).as_secs_f64()
+        / start.elapsed().as_secs_f64();
     let (said, delivered) = crowd.said();
     let mut latencies = crowd.latencies.clone();
     latencies.sort();
@@ -356,6 +376,8 @@ fn talk(
         said,
         delivered,
         dropped: 0,
+        server_cpu: None,
+        load_cpu,
     })
 }
 
@@ -379,6 +401,7 @@ pub fn floor(settings: &Settings) -> Result<Quantiles, String> {
         Ok(())
     });
     let mut crowd = Crowd::new(address, true).map_err(|e| e.to_string())?;
+    crowd.quick_ack = settings.quick_ack;
     crowd.open();
     let until = Instant::now() + settings.step_time;
     while crowd.members() < 1

@@ -212,6 +212,17 @@ fn latency_cell(q: &Quantiles, drain: Duration) -> String {
     if q.dropped > 0 {
         let _ = write!(cell, "; {} members dropped", count(q.dropped));
     }
+    let percent = |share: f64| format!("{:.0} %", share * 100.0);
+    match q.server_cpu {
+        Some(server) => {
+            let load = percent(q.load_cpu);
+            let _ =
+                write!(cell, " (CPU: server {}, load {load})", percent(server));
+        }
+        None => {
+            let _ = write!(cell, " (CPU: load {})", percent(q.load_cpu));
+        }
+    }
     cell
 }
 
@@ -234,7 +245,7 @@ pub fn count(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(digit);

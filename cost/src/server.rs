@@ -91,6 +91,22 @@ impl Server {
         self.status("Threads:")
     }
 
+    /// CPU time the server's process has used, user and system.
+    pub fn cpu(&self) -> Option<std::time::Duration> {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))
+                .ok()?;
+        // After the name in parentheses: utime and stime are fields 14, 15.
+        let fields: Vec<&str> =
+            stat.rsplit_once(')')?.1.split_whitespace().collect();
+        let ticks: u64 = fields.get(11)?.parse::<u64>().ok()?
+            + fields.get(12)?.parse::<u64>().ok()?;
+        // SAFETY: sysconf only reads a constant.
+        let per_second =
+            unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+        Some(std::time::Duration::from_millis(ticks * 1000 / per_second))
+    }
+
     fn status(&self, field: &str) -> Option<u64> {
         let status = std::fs::read_to_string(format!(
             "/proc/{}/status",
@@ -146,5 +162,19 @@ pub fn raise_open_files() -> std::io::Result<(u64, u64)> {
             return Err(std::io::Error::last_os_error());
         }
     }
-    Ok((limit.rlim_cur as u64, limit.rlim_max as u64))
+    Ok((limit.rlim_cur, limit.rlim_max))
+}
+
+/// CPU time the calling thread has used, user and system.
+pub fn thread_cpu() -> std::time::Duration {
+    // SAFETY: getrusage only writes `usage`.
+    let usage = unsafe {
+        let mut usage = std::mem::zeroed::<libc::rusage>();
+        libc::getrusage(libc::RUSAGE_THREAD, &mut usage);
+        usage
+    };
+    let time = |t: libc::timeval| {
+        std::time::Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000)
+    };
+    time(usage.ru_utime) + time(usage.ru_stime)
 }
