@@ -87,19 +87,16 @@ impl Design {
     }
 
     /// The command that starts the server on a port of the system's choice,
-    /// or why there is none ("not built: lesson_13").
+    /// or why there is none ("not built: lesson_13"). `examples` is where
+    /// cargo put the Rust examples (target/release/examples).
     pub fn command(
         &self,
         root: &Path,
-        profile: &str,
+        examples: &Path,
     ) -> Result<Command, String> {
         let mut command = match self.start {
             Start::Example(name) => {
-                let path = root
-                    .join("target")
-                    .join(profile)
-                    .join("examples")
-                    .join(name);
+                let path = examples.join(name);
                 if !path.is_file() {
                     return Err(format!("not built: {name}"));
                 }

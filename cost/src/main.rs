@@ -68,13 +68,17 @@ fn main() -> ExitCode {
             build(name);
         }
     }
+    // This program is target/release/socket-lessons-cost; the lessons are
+    // in target/release/examples.
+    let exe = std::env::current_exe().unwrap_or_default();
+    let examples = exe.with_file_name("examples");
     let machine = Machine::this(open_files);
     eprintln!("floor: one client, echoed through the loopback");
     let floor = measure::floor(&settings);
     let mut rows = Vec::new();
     for design in designs {
         eprintln!("{} ({})", design.label(), design.program());
-        let row = measure::measure(design, &root, "release", &settings);
+        let row = measure::measure(design, &root, &examples, &settings);
         if let Err(why) = &row.result {
             eprintln!("{why}");
         }

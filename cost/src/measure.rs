@@ -36,6 +36,8 @@ pub struct Settings {
     pub floor_rate: u32,
     /// The clients acknowledge at once (TCP_QUICKACK): `--quick-ack`.
     pub quick_ack: bool,
+    /// Says on stderr what is done, and when.
+    pub progress: bool,
 }
 
 impl Settings {
@@ -53,6 +55,7 @@ impl Settings {
             in_flight: 100,
             floor_rate: 20,
             quick_ack: false,
+            progress: true,
         }
     }
 
@@ -70,6 +73,7 @@ impl Settings {
             in_flight: 100,
             floor_rate: 20,
             quick_ack: false,
+            progress: true,
         }
     }
 }
@@ -130,14 +134,16 @@ pub struct Row {
 pub fn measure(
     design: &'static Design,
     root: &Path,
-    profile: &str,
+    examples: &Path,
     settings: &Settings,
 ) -> Row {
     let lines = design.lines(root);
-    let start = || Server::start(design.command(root, profile)?);
+    let start = || Server::start(design.command(root, examples)?);
     let began = Instant::now();
     let progress = |what: &str| {
-        eprintln!("  {what} ({:.1} s)", began.elapsed().as_secs_f64())
+        if settings.progress {
+            eprintln!("  {what} ({:.1} s)", began.elapsed().as_secs_f64())
+        }
     };
     let result = start().and_then(|server| {
         let (floor_kib, floor_threads, steps, held) = ramp(server, settings)?;
