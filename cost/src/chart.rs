@@ -54,10 +54,11 @@ pub fn memory(path: &Path, rows: &[Row], steps: &[usize]) -> Drawn {
         .y_label_area_size(60)
         .build_cartesian_2d(
             (first * 0.8..last * 1.25).log_scale(),
-            0.0..top * 1.1,
+            0.0..top * 1.6, // room above the lines for the legend
         )?;
     chart
         .configure_mesh()
+        .light_line_style(RGBColor(238, 238, 238))
         .x_desc("idle members (log scale)")
         .y_desc("VmRSS, MiB")
         .x_label_formatter(&|x| crate::report::count(x.round() as usize))
@@ -133,16 +134,20 @@ pub fn latency(
     let root = SVGBackend::new(path, (720, 440)).into_drawing_area();
     root.fill(&WHITE)?;
     let mut chart = ChartBuilder::on(&root)
-        .caption("Broadcast latency: send to last delivery", ("sans-serif", 20))
+        .caption(
+            "Send to last delivery: p99 (solid), p50 (dashed)",
+            ("sans-serif", 20),
+        )
         .margin(15)
         .x_label_area_size(45)
         .y_label_area_size(60)
         .build_cartesian_2d(
-            (first * 0.8..last * 1.25).log_scale(),
-            (low * 0.5..high * 2.0).log_scale(),
+            (first * 0.8..last * 1.25).log_scale(), // room above for the legend
+            (low * 0.5..high * 30.0).log_scale(),
         )?;
     chart
         .configure_mesh()
+        .light_line_style(RGBColor(238, 238, 238))
         .x_desc("members in the room, each saying a line a second (log scale)")
         .y_desc("ms (log scale)")
         .x_label_formatter(&|x| crate::report::count(x.round() as usize))
