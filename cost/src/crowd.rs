@@ -71,6 +71,8 @@ pub struct Crowd {
     lines: Vec<Line>,
     /// From send to last delivery, for each line delivered to all.
     pub latencies: Vec<Duration>,
+    /// Lines received, by any member, from any member.
+    pub deliveries: usize,
     /// With an echo (the floor): a line comes back to its sender.
     echo: bool,
     /// Asks the system to acknowledge at once what came (TCP_QUICKACK,
@@ -90,6 +92,7 @@ impl Crowd {
             tally: Tally::default(),
             lines: Vec::new(),
             latencies: Vec::new(),
+            deliveries: 0,
             echo,
             quick_ack: false,
             buffer: vec![0; 256 * 1024],
@@ -311,6 +314,7 @@ impl Crowd {
     /// A name and a text came for client `index`.
     fn heard(&mut self, index: usize, name: &[u8], text: &[u8], now: Instant) {
         if name != b"room" {
+            self.deliveries += 1;
             let number = std::str::from_utf8(text)
                 .ok()
                 .and_then(|t| t.parse::<usize>().ok());

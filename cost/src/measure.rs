@@ -111,6 +111,10 @@ pub struct Quantiles {
     /// members talked (`None` for the floor's server).
     pub server_cpu: Option<f64>,
     pub load_cpu: f64,
+    /// Lines received a second, by all members together, while they
+    /// talked; and how many the room was asked to pass on a second.
+    pub passed_on: f64,
+    pub asked: usize,
 }
 
 /// One server's figures.
@@ -238,7 +242,7 @@ fn ramp(mut server: Server, settings: &Settings) -> Result<Ramp, String> {
 }
 
 fn not_reached(held: &Held) -> String {
-    format!("held {}: {}", held.count, held.why)
+    format!("held {}: {}", crate::report::count(held.count), held.why)
 }
 
 enum Seated {
@@ -343,7 +347,7 @@ fn talk(
     let total = (per_second as f64 * settings.window.as_secs_f64()) as usize;
     let spacing = Duration::from_secs(1) / per_second as u32;
     let start = Instant::now();
-    let load_before = thread_cpu();
+    let (load_before, deliveries_before) = (thread_cpu(), crowd.deliveries);
     let end = start + settings.window + settings.drain;
     let mut next = 0;
     loop {
@@ -366,8 +370,8 @@ fn talk(
             .turn(wait.min(Duration::from_millis(10)))
             .map_err(|e| e.to_string())?;
     }
-    let load_cpu = (thread_cpu() - load_before).as_secs_f64()
-        / start.elapsed().as_secs_f64();
+    let elapsed = start.elapsed().as_secs_f64();
+    let load_cpu = (thread_cpu() - load_before).as_secs_f64() / elapsed;
     let (said, delivered) = crowd.said();
     let mut latencies = crowd.latencies.clone();
     latencies.sort();
@@ -384,6 +388,8 @@ fn talk(
         dropped: 0,
         server_cpu: None,
         load_cpu,
+        passed_on: (crowd.deliveries - deliveries_before) as f64 / elapsed,
+        asked: per_second * members.saturating_sub(1).max(1),
     })
 }
 

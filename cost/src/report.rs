@@ -94,8 +94,8 @@ pub fn markdown(
         let lines = row.lines.map_or("—".into(), count);
         match &row.result {
             Err(why) => {
-                let cells = " — |".repeat(settings.steps.len() + 3);
-                let _ = writeln!(out, "| {name} | {lines} |{cells} {why} |");
+                let cells = " — |".repeat(settings.steps.len() + 2);
+                let _ = writeln!(out, "| {name} | {lines} | {why} |{cells}");
             }
             Ok(measured) => {
                 let _ = writeln!(
@@ -136,7 +136,11 @@ pub fn markdown(
         let name =
             format!("{}, `{}`", row.design.label(), row.design.program());
         let cells: Vec<String> = match &row.result {
-            Err(why) => vec![why.clone(); settings.rooms.len()],
+            Err(why) => {
+                let mut cells = vec!["—".to_string(); settings.rooms.len()];
+                cells[0] = why.clone();
+                cells
+            }
             Ok(measured) => measured
                 .latency
                 .iter()
@@ -204,9 +208,12 @@ fn latency_cell(q: &Quantiles, drain: Duration) -> String {
     if q.delivered < q.said {
         let _ = write!(
             cell,
-            "; {} of {} lines not delivered to all",
+            "; {} of {} lines not delivered to all; {} deliveries a second \
+             of the {} asked",
             count(q.said - q.delivered),
-            count(q.said)
+            count(q.said),
+            count(q.passed_on.round() as usize),
+            count(q.asked),
         );
     }
     if q.dropped > 0 {
