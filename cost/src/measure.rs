@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::crowd::{Crowd, framed};
 use crate::designs::Design;
+use crate::report::count;
 use crate::server::{Server, thread_cpu};
 
 /// How much is measured, and how long each part may take.
@@ -198,11 +199,7 @@ fn ramp(mut server: Server, settings: &Settings) -> Result<Ramp, String> {
                 stop = Some(held);
             }
             Seated::Late => {
-                let secs = settings.step_time.as_secs();
-                let why = format!(
-                    "{} of {clients} seated in {secs} s",
-                    crowd.members()
-                );
+                let why = late(&crowd, clients, settings.step_time);
                 let held = Held {
                     count: crowd.members(),
                     at_least: true,
@@ -241,8 +238,26 @@ fn ramp(mut server: Server, settings: &Settings) -> Result<Ramp, String> {
     Ok((floor_kib, floor_threads, steps, held))
 }
 
+/// Where seating `target` members stood when its time ran out.
+fn late(crowd: &Crowd, target: usize, time: Duration) -> String {
+    let (members, secs) = (crowd.members(), time.as_secs());
+    match members >= target {
+        true => format!(
+            "{} seated, their joins not all announced after {secs} s",
+            count(members)
+        ),
+        false => {
+            format!(
+                "{} of {} seated in {secs} s",
+                count(members),
+                count(target)
+            )
+        }
+    }
+}
+
 fn not_reached(held: &Held) -> String {
-    format!("held {}: {}", crate::report::count(held.count), held.why)
+    format!("held {}: {}", count(held.count), held.why)
 }
 
 enum Seated {
@@ -314,10 +329,8 @@ fn room_latency(
             return Err(format!("could not seat {room}: {why}"));
         }
         Seated::Late => {
-            return Err(format!(
-                "could not seat {room} in {} s",
-                settings.step_time.as_secs()
-            ));
+            let why = late(&crowd, room, settings.step_time);
+            return Err(format!("could not seat {room}: {why}"));
         }
     }
     let lost_before = crowd.tally.members_lost;

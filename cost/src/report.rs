@@ -15,6 +15,8 @@ pub struct Machine {
     pub rust: String,
     pub python: String,
     pub open_files: String,
+    /// /proc/loadavg's first three figures, when this was made.
+    pub load: String,
 }
 
 impl Machine {
@@ -38,8 +40,15 @@ impl Machine {
             rust: version("rustc"),
             python: version("python3"),
             open_files,
+            load: load_average(),
         }
     }
+}
+
+/// The 1, 5 and 15 minute load averages: how busy the machine was.
+pub fn load_average() -> String {
+    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    text.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
 }
 
 /// What `PROGRAM --version` says, on one line.
@@ -67,13 +76,16 @@ pub fn markdown(
     let _ = writeln!(out);
     let _ = writeln!(
         out,
-        "Measured with `{command}` on {} cores (nproc), {}, {}, {}, {}; {}.",
+        "Measured with `{command}` on {} cores (nproc), {}, {}, {}, {}; {}; \
+         load average (1, 5, 15 min) {} at the start, {} at the end.",
         machine.cores,
         machine.cpu,
         machine.kernel,
         machine.rust,
         machine.python,
-        machine.open_files
+        machine.open_files,
+        machine.load,
+        load_average(),
     );
     let _ = writeln!(out);
     let _ = writeln!(
