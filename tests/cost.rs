@@ -60,12 +60,13 @@ fn sane(
     ordered(floor);
     let measured = row.result.as_ref().expect("the figures");
     assert!(row.lines.unwrap() > 0, "{table}");
-    assert!(measured.floor_kib > 0, "{table}");
+    assert!(measured.floor.rss_kib > 0, "{table}");
     let steps: Vec<usize> = measured.steps.iter().map(|s| s.clients).collect();
     assert_eq!(steps, settings.steps, "{table}");
     for step in &measured.steps {
-        let (kib, threads) = step.memory.as_ref().expect(table);
-        assert!(*kib > 0 && *threads > 0, "{table}");
+        let usage = step.memory.as_ref().expect(table);
+        assert!(usage.rss_kib > 0 && usage.threads > 0, "{table}");
+        assert!(usage.fds as usize > step.clients, "{table}");
     }
     let (per_member, at) = report::per_member(measured).expect(table);
     assert!(per_member.is_finite() && at == 100, "{table}");

@@ -29,8 +29,8 @@ pub fn memory(path: &Path, rows: &[Row], steps: &[usize]) -> Drawn {
                 .steps
                 .iter()
                 .filter_map(|s| {
-                    s.memory.as_ref().ok().map(|(kib, _)| {
-                        (s.clients as f64, *kib as f64 / 1024.0)
+                    s.memory.as_ref().ok().map(|usage| {
+                        (s.clients as f64, usage.rss_kib as f64 / 1024.0)
                     })
                 })
                 .collect();

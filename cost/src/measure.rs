@@ -10,7 +10,10 @@ use std::time::{Duration, Instant};
 use crate::crowd::{Crowd, framed};
 use crate::designs::Design;
 use crate::report::count;
-use crate::server::{Server, thread_cpu};
+use crate::server::{Server, Usage, thread_cpu};
+
+/// How long after a server says where it listens its floor is read.
+pub const FLOOR_WAIT: Duration = Duration::from_millis(300);
 
 /// How much is measured, and how long each part may take.
 #[derive(Clone, Debug)]
@@ -83,7 +86,7 @@ impl Settings {
 /// why it was not reached.
 pub struct Step {
     pub clients: usize,
-    pub memory: Result<(u64, u64), String>,
+    pub memory: Result<Usage, String>,
 }
 
 /// The most members the server held, and what stopped the count.
@@ -120,8 +123,8 @@ pub struct Quantiles {
 
 /// One server's figures.
 pub struct Measured {
-    pub floor_kib: u64,
-    pub floor_threads: u64,
+    /// With no clients.
+    pub floor: Usage,
     pub steps: Vec<Step>,
     pub held: Held,
     pub latency: Vec<Latency>,
@@ -151,7 +154,7 @@ pub fn measure(
         }
     };
     let result = start().and_then(|server| {
-        let (floor_kib, floor_threads, steps, held) = ramp(server, settings)?;
+        let (floor, steps, held) = ramp(server, settings)?;
         progress("memory, and the most members held");
         let latency = settings
             .rooms
@@ -163,18 +166,20 @@ pub fn measure(
                 Latency { room, result }
             })
             .collect();
-        Ok(Measured { floor_kib, floor_threads, steps, held, latency })
+        Ok(Measured { floor, steps, held, latency })
     });
     Row { design, lines, result }
 }
 
-type Ramp = (u64, u64, Vec<Step>, Held);
+type Ramp = (Usage, Vec<Step>, Held);
 
 /// Memory with no clients, then at each step, then the search for the most
 /// members held.
 fn ramp(mut server: Server, settings: &Settings) -> Result<Ramp, String> {
-    let floor_kib = server.rss_kib().ok_or("no VmRSS for the server")?;
-    let floor_threads = server.threads().unwrap_or(0);
+    // A moment after its `listening on` line, so that what it starts then
+    // (lesson 9's accepting thread) is running.
+    thread::sleep(FLOOR_WAIT);
+    let floor = server.usage().ok_or("the server ended")?;
     let mut crowd =
         Crowd::new(server.address, false).map_err(|e| e.to_string())?;
     crowd.quick_ack = settings.quick_ack;
@@ -188,9 +193,8 @@ fn ramp(mut server: Server, settings: &Settings) -> Result<Ramp, String> {
         let until = Instant::now() + settings.step_time;
         match seat(&mut crowd, &mut server, clients, until, settings) {
             Seated::All => {
-                let rss = server.rss_kib().ok_or("no VmRSS for the server")?;
-                let threads = server.threads().unwrap_or(0);
-                steps.push(Step { clients, memory: Ok((rss, threads)) });
+                let usage = server.usage().ok_or("the server ended")?;
+                steps.push(Step { clients, memory: Ok(usage) });
             }
             Seated::Stopped(why) => {
                 let held =
@@ -235,7 +239,7 @@ fn ramp(mut server: Server, settings: &Settings) -> Result<Ramp, String> {
             }
         }
     };
-    Ok((floor_kib, floor_threads, steps, held))
+    Ok((floor, steps, held))
 }
 
 /// Where seating `target` members stood when its time ran out.

@@ -6,6 +6,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::measure::{Held, Latency, Measured, Quantiles, Row, Settings};
+use crate::server::Usage;
 
 /// The machine, as the table's heading tells it.
 pub struct Machine {
@@ -165,11 +166,10 @@ pub fn markdown(
 }
 
 fn memory_cells(measured: &Measured) -> String {
-    let mut cells =
-        vec![memory_cell(measured.floor_kib, measured.floor_threads)];
+    let mut cells = vec![memory_cell(&measured.floor)];
     for step in &measured.steps {
         cells.push(match &step.memory {
-            Ok((kib, threads)) => memory_cell(*kib, *threads),
+            Ok(usage) => memory_cell(usage),
             Err(why) => why.clone(),
         });
     }
@@ -181,20 +181,25 @@ fn memory_cells(measured: &Measured) -> String {
     cells.join(" | ")
 }
 
-fn memory_cell(kib: u64, threads: u64) -> String {
-    match threads {
-        1 => format!("{}, 1 thread", mib(kib)),
-        n => format!("{}, {} threads", mib(kib), count(n as usize)),
-    }
+fn memory_cell(usage: &Usage) -> String {
+    let threads = match usage.threads {
+        1 => "1 thread".to_string(),
+        n => format!("{} threads", count(n as usize)),
+    };
+    let fds = count(usage.fds as usize);
+    format!("{}, {threads}, {fds} fds", mib(usage.rss_kib))
 }
 
 /// Memory per idle member at the largest step reached, above the floor, in
 /// KiB, and that step.
 pub fn per_member(measured: &Measured) -> Option<(f64, usize)> {
     let (clients, kib) = measured.steps.iter().rev().find_map(|step| {
-        step.memory.as_ref().ok().map(|(kib, _)| (step.clients, *kib))
+        step.memory.as_ref().ok().map(|usage| (step.clients, usage.rss_kib))
     })?;
-    Some(((kib as f64 - measured.floor_kib as f64) / clients as f64, clients))
+    Some((
+        (kib as f64 - measured.floor.rss_kib as f64) / clients as f64,
+        clients,
+    ))
 }
 
 fn held_cell(held: &Held) -> String {

@@ -16,6 +16,15 @@ use std::time::Duration;
 /// How long a server has to say where it listens.
 const START_WAIT: Duration = Duration::from_secs(15);
 
+/// What a server's process holds: its resident memory (VmRSS, KiB), its
+/// threads, its open file descriptors.
+#[derive(Clone, Copy, Debug)]
+pub struct Usage {
+    pub rss_kib: u64,
+    pub threads: u64,
+    pub fds: u64,
+}
+
 pub struct Server {
     child: Child,
     pub address: SocketAddr,
@@ -81,14 +90,14 @@ impl Server {
         }
     }
 
-    /// VmRSS of the server's process, in KiB.
-    pub fn rss_kib(&self) -> Option<u64> {
-        self.status("VmRSS:")
-    }
-
-    /// How many threads the server's process has.
-    pub fn threads(&self) -> Option<u64> {
-        self.status("Threads:")
+    /// What the server's process holds now; `None` once it has ended.
+    pub fn usage(&self) -> Option<Usage> {
+        let fds = std::fs::read_dir(format!("/proc/{}/fd", self.child.id()));
+        Some(Usage {
+            rss_kib: self.status("VmRSS:")?,
+            threads: self.status("Threads:")?,
+            fds: fds.ok()?.count() as u64,
+        })
     }
 
     /// CPU time the server's process has used, user and system.
