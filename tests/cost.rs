@@ -79,12 +79,13 @@ fn sane(
         let seconds = settings.window.as_secs() as usize;
         assert_eq!(quantiles.said, latency.room * seconds, "{table}");
     }
-    // The table: the machine, and a row in each of its two tables.
+    // The tables: the machine, and a row in each of the four (memory,
+    // threads and fds, latency, CPU).
     assert!(table.contains("cores (nproc)"), "{table}");
     assert!(table.contains("Python 3."), "{table}");
     let label =
         format!("| {}, `{}` |", row.design.label(), row.design.program());
-    assert_eq!(table.matches(&label).count(), 2, "{table}");
+    assert_eq!(table.matches(&label).count(), 4, "{table}");
 }
 
 /// p50 no more than p99; a p99 past the drain ("> 2 s") is after any p50.

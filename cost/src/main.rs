@@ -47,18 +47,24 @@ fn main() -> ExitCode {
     let mut settings =
         if quick { Settings::quick() } else { Settings::full(soft as usize) };
     settings.quick_ack = quick_ack;
-    let open_files = format!(
+    let mut open_files = format!(
         "open files (RLIMIT_NOFILE) raised to {soft}, the hard limit {hard}"
     );
-    eprintln!("{open_files}");
-    if let Some(&largest) = settings.steps.last() {
-        if (soft as usize) < largest + 100 {
-            eprintln!(
-                "open files: at most {soft} here, so {largest} members cannot be tried"
-            );
-            settings.steps.retain(|&step| step + 100 <= soft as usize);
-        }
+    // Each member is a file descriptor here, and one or more in the server.
+    let untried: Vec<usize> = settings
+        .steps
+        .iter()
+        .copied()
+        .filter(|&step| step + 100 > soft as usize)
+        .collect();
+    if let Some(first) = untried.first() {
+        open_files += &format!(
+            ", so {} members and more cannot be tried",
+            report::count(*first)
+        );
+        settings.steps.retain(|step| !untried.contains(step));
     }
+    eprintln!("{open_files}");
     let designs: Vec<_> = DESIGNS
         .iter()
         .filter(|d| only.is_empty() || only.iter().any(|o| o == d.program()))

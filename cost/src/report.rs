@@ -5,7 +5,7 @@ use std::fmt::Write;
 use std::process::Command;
 use std::time::Duration;
 
-use crate::measure::{Held, Latency, Measured, Quantiles, Row, Settings};
+use crate::measure::{Measured, Quantiles, Row, Settings};
 use crate::server::Usage;
 
 /// The machine, as the table's heading tells it.
@@ -61,7 +61,48 @@ fn version(program: &str) -> String {
     if text.is_empty() { format!("no {program}") } else { text }
 }
 
-/// The table, as the chapter includes it.
+/// Numbered notes under a table, for what does not fit in a cell.
+#[derive(Default)]
+struct Notes(Vec<String>);
+
+impl Notes {
+    /// The marker for `text`, one number for each different text.
+    fn mark(&mut self, text: &str) -> String {
+        let at = match self.0.iter().position(|note| note == text) {
+            Some(at) => at,
+            None => {
+                self.0.push(text.to_string());
+                self.0.len() - 1
+            }
+        };
+        format!("({})", at + 1)
+    }
+
+    fn write(self, out: &mut String) {
+        if !self.0.is_empty() {
+            let _ = writeln!(out);
+        }
+        for (at, note) in self.0.iter().enumerate() {
+            let _ = writeln!(out, "{}. {note}", at + 1);
+        }
+    }
+}
+
+/// One markdown table: its header, then a row for each server.
+fn table(out: &mut String, header: &[String], rows: &[Vec<String>]) {
+    let _ = writeln!(out);
+    let _ = writeln!(out, "| {} |", header.join(" | "));
+    let _ = writeln!(out, "|{}", " --- |".repeat(header.len()));
+    for row in rows {
+        let _ = writeln!(out, "| {} |", row.join(" | "));
+    }
+}
+
+fn server_name(row: &Row) -> String {
+    format!("{}, `{}`", row.design.label(), row.design.program())
+}
+
+/// The tables, as the chapter includes them.
 pub fn markdown(
     machine: &Machine,
     settings: &Settings,
@@ -88,106 +129,161 @@ pub fn markdown(
         machine.load,
         load_average(),
     );
-    let _ = writeln!(out);
-    let _ = writeln!(
-        out,
-        "**Memory** (VmRSS, the server's whole process) with idle members:"
-    );
-    let _ = writeln!(out);
-    let mut header = "| server | lines | no clients |".to_string();
-    for step in &settings.steps {
-        let _ = write!(header, " {} |", count(*step));
-    }
-    header += " per idle member | most members held |";
-    let _ = writeln!(out, "{header}");
-    let _ = writeln!(out, "|{}", " --- |".repeat(settings.steps.len() + 5));
-    for row in rows {
-        let name =
-            format!("{}, `{}`", row.design.label(), row.design.program());
-        let lines = row.lines.map_or("—".into(), count);
-        match &row.result {
-            Err(why) => {
-                let cells = " — |".repeat(settings.steps.len() + 2);
-                let _ = writeln!(out, "| {name} | {lines} | {why} |{cells}");
-            }
-            Ok(measured) => {
-                let _ = writeln!(
-                    out,
-                    "| {name} | {lines} | {} |",
-                    memory_cells(measured)
-                );
-            }
-        }
-    }
-    let _ = writeln!(out);
-    let seconds = settings.window.as_secs();
-    let drain = settings.drain.as_secs();
-    let _ = writeln!(
-        out,
-        "**Broadcast latency**, p50 / p99, from a line's send to its last delivery, \
-         each member saying a line a second for {seconds} s \
-         (\"> {drain} s\": not delivered to all {drain} s after the last send):"
-    );
-    let _ = writeln!(out);
-    let mut header = "| server |".to_string();
-    for room in &settings.rooms {
-        let _ = write!(header, " room of {} |", count(*room));
-    }
-    let _ = writeln!(out, "{header}");
-    let _ = writeln!(out, "|{}", " --- |".repeat(settings.rooms.len() + 1));
-    let floor_cell = match floor {
-        Ok(q) => latency_cell(q, settings.drain),
-        Err(why) => why.clone(),
-    };
-    let _ = writeln!(
-        out,
-        "| floor: one client, echoed through the loopback ({} lines a second) | {floor_cell} |{}",
-        settings.floor_rate,
-        " |".repeat(settings.rooms.len() - 1)
-    );
-    for row in rows {
-        let name =
-            format!("{}, `{}`", row.design.label(), row.design.program());
-        let cells: Vec<String> = match &row.result {
-            Err(why) => {
-                let mut cells = vec!["—".to_string(); settings.rooms.len()];
-                cells[0] = why.clone();
-                cells
-            }
-            Ok(measured) => measured
-                .latency
-                .iter()
-                .map(|l| room_cell(l, settings.drain))
-                .collect(),
-        };
-        let _ = writeln!(out, "| {name} | {} |", cells.join(" | "));
-    }
+    memory_tables(&mut out, settings, rows);
+    latency_tables(&mut out, settings, floor, rows);
     out
 }
 
-fn memory_cells(measured: &Measured) -> String {
-    let mut cells = vec![memory_cell(&measured.floor)];
-    for step in &measured.steps {
-        cells.push(match &step.memory {
-            Ok(usage) => memory_cell(usage),
-            Err(why) => why.clone(),
-        });
+fn memory_tables(out: &mut String, settings: &Settings, rows: &[Row]) {
+    let steps: Vec<String> = settings.steps.iter().map(|&s| count(s)).collect();
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "**Memory**: the server process's VmRSS with no clients, and with idle \
+         members:"
+    );
+    let mut header = vec!["server".into(), "lines".into(), "no clients".into()];
+    header.extend(steps.iter().cloned());
+    header.extend(["per idle member".into(), "most members held".into()]);
+    let mut notes = Notes::default();
+    let mut cells = Vec::new();
+    for row in rows {
+        let mut line =
+            vec![server_name(row), row.lines.map_or("—".into(), count)];
+        match &row.result {
+            Err(why) => {
+                line.push(why.clone());
+                line.extend(vec!["—".to_string(); steps.len() + 2]);
+            }
+            Ok(measured) => {
+                line.push(mib(measured.floor.rss_kib));
+                for step in &measured.steps {
+                    line.push(match &step.memory {
+                        Ok(usage) => mib(usage.rss_kib),
+                        Err(why) => format!("— {}", notes.mark(why)),
+                    });
+                }
+                line.push(match per_member(measured) {
+                    Some((kib, clients)) => {
+                        format!("{kib:.1} KiB (at {})", count(clients))
+                    }
+                    None => "—".into(),
+                });
+                let held = &measured.held;
+                let shown = match held.at_least {
+                    true => format!("≥ {}", count(held.count)),
+                    false => count(held.count),
+                };
+                line.push(format!("{shown} {}", notes.mark(&held.why)));
+            }
+        }
+        cells.push(line);
     }
-    cells.push(match per_member(measured) {
-        Some((kib, clients)) => format!("{kib:.1} KiB (at {})", count(clients)),
-        None => "—".into(),
-    });
-    cells.push(held_cell(&measured.held));
-    cells.join(" | ")
+    table(out, &header, &cells);
+    notes.write(out);
+    let _ = writeln!(out);
+    let _ = writeln!(out, "**Threads / open file descriptors** of the server:");
+    let mut header = vec!["server".into(), "no clients".into()];
+    header.extend(steps);
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .filter_map(|row| {
+            let measured = row.result.as_ref().ok()?;
+            let mut line = vec![server_name(row), usage_cell(&measured.floor)];
+            for step in &measured.steps {
+                let usage = step.memory.as_ref().ok();
+                line.push(usage.map_or("—".into(), usage_cell));
+            }
+            Some(line)
+        })
+        .collect();
+    table(out, &header, &cells);
 }
 
-fn memory_cell(usage: &Usage) -> String {
-    let threads = match usage.threads {
-        1 => "1 thread".to_string(),
-        n => format!("{} threads", count(n as usize)),
-    };
-    let fds = count(usage.fds as usize);
-    format!("{}, {threads}, {fds} fds", mib(usage.rss_kib))
+fn usage_cell(usage: &Usage) -> String {
+    format!("{} / {}", count(usage.threads as usize), count(usage.fds as usize))
+}
+
+fn latency_tables(
+    out: &mut String,
+    settings: &Settings,
+    floor: &Result<Quantiles, String>,
+    rows: &[Row],
+) {
+    let (seconds, drain) =
+        (settings.window.as_secs(), settings.drain.as_secs());
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "**Broadcast latency**, p50 / p99, from a line's send to its last \
+         delivery, each member saying a line a second for {seconds} s \
+         (\"> {drain} s\": not delivered to all {drain} s after the last send):"
+    );
+    let mut header = vec!["server".to_string()];
+    header.extend(
+        settings.rooms.iter().map(|&r| format!("room of {}", count(r))),
+    );
+    let mut notes = Notes::default();
+    let mut empty = vec!["".to_string(); settings.rooms.len() - 1];
+    let mut floor_line = vec![format!(
+        "floor: one client, echoed through the loopback ({} lines a second)",
+        settings.floor_rate
+    )];
+    floor_line.push(match floor {
+        Ok(q) => latency_cell(q, settings.drain, &mut notes),
+        Err(why) => why.clone(),
+    });
+    floor_line.append(&mut empty);
+    let mut cells = vec![floor_line];
+    for row in rows {
+        let mut line = vec![server_name(row)];
+        match &row.result {
+            Err(why) => {
+                line.push(why.clone());
+                line.extend(vec!["—".to_string(); settings.rooms.len() - 1]);
+            }
+            Ok(measured) => {
+                for latency in &measured.latency {
+                    line.push(match &latency.result {
+                        Ok(q) => latency_cell(q, settings.drain, &mut notes),
+                        Err(why) => format!("— {}", notes.mark(why)),
+                    });
+                }
+            }
+        }
+        cells.push(line);
+    }
+    table(out, &header, &cells);
+    notes.write(out);
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "**Share of a core** used while the room talked: the server / the load \
+         generator:"
+    );
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .filter_map(|row| {
+            let measured = row.result.as_ref().ok()?;
+            let mut line = vec![server_name(row)];
+            for latency in &measured.latency {
+                let q = latency.result.as_ref().ok();
+                line.push(q.map_or("—".into(), cpu_cell));
+            }
+            Some(line)
+        })
+        .collect();
+    table(out, &header, &cells);
+}
+
+fn cpu_cell(q: &Quantiles) -> String {
+    let percent = |share: f64| format!("{:.0} %", share * 100.0);
+    match q.server_cpu {
+        Some(server) => {
+            format!("{} / {}", percent(server), percent(q.load_cpu))
+        }
+        None => format!("— / {}", percent(q.load_cpu)),
+    }
 }
 
 /// Memory per idle member at the largest step reached, above the floor, in
@@ -196,56 +292,32 @@ pub fn per_member(measured: &Measured) -> Option<(f64, usize)> {
     let (clients, kib) = measured.steps.iter().rev().find_map(|step| {
         step.memory.as_ref().ok().map(|usage| (step.clients, usage.rss_kib))
     })?;
-    Some((
-        (kib as f64 - measured.floor.rss_kib as f64) / clients as f64,
-        clients,
-    ))
+    let above = kib as f64 - measured.floor.rss_kib as f64;
+    Some((above / clients as f64, clients))
 }
 
-fn held_cell(held: &Held) -> String {
-    match held.at_least {
-        true => format!("≥ {} ({})", count(held.count), held.why),
-        false => format!("{} ({})", count(held.count), held.why),
-    }
-}
-
-fn room_cell(latency: &Latency, drain: Duration) -> String {
-    match &latency.result {
-        Ok(q) => latency_cell(q, drain),
-        Err(why) => why.clone(),
-    }
-}
-
-fn latency_cell(q: &Quantiles, drain: Duration) -> String {
+fn latency_cell(q: &Quantiles, drain: Duration, notes: &mut Notes) -> String {
     let shown = |d: Option<Duration>| match d {
         Some(d) => milliseconds(d),
         None => format!("> {} s", drain.as_secs()),
     };
     let mut cell = format!("{} / {}", shown(q.p50), shown(q.p99));
+    let mut why = Vec::new();
     if q.delivered < q.said {
-        let _ = write!(
-            cell,
-            "; {} of {} lines not delivered to all; {} deliveries a second \
-             of the {} asked",
+        why.push(format!(
+            "{} of {} lines not delivered to all; {} deliveries a second of \
+             the {} asked",
             count(q.said - q.delivered),
             count(q.said),
             count(q.passed_on.round() as usize),
             count(q.asked),
-        );
+        ));
     }
     if q.dropped > 0 {
-        let _ = write!(cell, "; {} members dropped", count(q.dropped));
+        why.push(format!("{} members dropped", count(q.dropped)));
     }
-    let percent = |share: f64| format!("{:.0} %", share * 100.0);
-    match q.server_cpu {
-        Some(server) => {
-            let load = percent(q.load_cpu);
-            let _ =
-                write!(cell, " (CPU: server {}, load {load})", percent(server));
-        }
-        None => {
-            let _ = write!(cell, " (CPU: load {})", percent(q.load_cpu));
-        }
+    if !why.is_empty() {
+        cell = format!("{cell} {}", notes.mark(&why.join("; ")));
     }
     cell
 }
