@@ -197,3 +197,65 @@ pub fn latency(
     root.present()?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::designs::DESIGNS;
+    use crate::measure::{Held, Latency, Measured, Step};
+    use crate::server::Usage;
+
+    fn quantiles(p50_ms: u64, p99: Option<u64>) -> Quantiles {
+        Quantiles {
+            p50: Some(Duration::from_millis(p50_ms)),
+            p99: p99.map(Duration::from_millis),
+            said: 10,
+            delivered: 10,
+            dropped: 0,
+            server_cpu: Some(0.1),
+            load_cpu: 0.1,
+            passed_on: 90.0,
+            asked: 90,
+        }
+    }
+
+    /// Both charts, drawn from made-up figures: a measured server, one
+    /// that fell behind, one missing.
+    #[test]
+    fn draws_both_charts() {
+        let usage = |rss_kib| Usage { rss_kib, threads: 2, fds: 6 };
+        let measured = Measured {
+            floor: usage(3000),
+            steps: vec![
+                Step { clients: 100, memory: Ok(usage(5000)) },
+                Step { clients: 1000, memory: Err("held 500".into()) },
+            ],
+            held: Held { count: 500, at_least: false, why: "refused".into() },
+            latency: vec![
+                Latency { room: 10, result: Ok(quantiles(1, Some(2))) },
+                Latency { room: 100, result: Ok(quantiles(30, None)) },
+            ],
+        };
+        let rows = [
+            Row { design: &DESIGNS[0], lines: Some(1), result: Ok(measured) },
+            Row { design: &DESIGNS[2], lines: None, result: Err("no".into()) },
+        ];
+        let directory = std::env::temp_dir()
+            .join(format!("socket-lessons-cost-{}", std::process::id()));
+        std::fs::create_dir_all(&directory).unwrap();
+        let (memory_svg, latency_svg) =
+            (directory.join("memory.svg"), directory.join("latency.svg"));
+        memory(&memory_svg, &rows, &[100, 1000]).unwrap();
+        let floor = Ok(quantiles(0, Some(1)));
+        latency(&latency_svg, &rows, &[10, 100], &floor).unwrap();
+        for path in [memory_svg, latency_svg] {
+            let svg = std::fs::read_to_string(&path).unwrap();
+            assert!(svg.starts_with("<svg"), "{svg}");
+            assert!(svg.contains("threads (Rust)"), "{svg}");
+            assert!(!svg.contains("event loop (Rust)"), "{svg}");
+        }
+        std::fs::remove_dir_all(&directory).unwrap();
+    }
+}
