@@ -3,6 +3,7 @@
 
 use std::error::Error;
 use std::path::Path;
+use std::time::Duration;
 
 use plotters::prelude::*;
 
@@ -92,16 +93,18 @@ pub fn memory(path: &Path, rows: &[Row], steps: &[usize]) -> Drawn {
 }
 
 /// p99 (solid) and p50 (dashed) against the room's size, log-log, with the
-/// loopback floor's p99 as a grey line.
+/// loopback floor's p99 as a grey line. A p99 past the drain (not delivered
+/// to all in time) is a hollow triangle at the drain: a bound, not a figure.
 pub fn latency(
     path: &Path,
     rows: &[Row],
     rooms: &[usize],
     floor: &Result<Quantiles, String>,
+    drain: Duration,
 ) -> Drawn {
-    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     type Points = Vec<(f64, f64)>;
-    let series: Vec<(String, Points, Points)> = rows
+    let series: Vec<(String, Points, Points, Points)> = rows
         .iter()
         .filter_map(|row| {
             let measured = row.result.as_ref().ok()?;
@@ -116,13 +119,19 @@ pub fn latency(
                     })
                     .collect()
             };
-            Some((row.design.label(), pick(true), pick(false)))
+            let late = measured
+                .latency
+                .iter()
+                .filter(|l| l.result.as_ref().is_ok_and(|q| q.p99.is_none()))
+                .map(|l| (l.room as f64, ms(drain)))
+                .collect();
+            Some((row.design.label(), pick(true), pick(false), late))
         })
         .collect();
     let floor_ms = floor.as_ref().ok().and_then(|q| q.p99).map(ms);
     let values = series
         .iter()
-        .flat_map(|(_, a, b)| a.iter().chain(b).map(|p| p.1))
+        .flat_map(|(_, a, b, c)| a.iter().chain(b).chain(c).map(|p| p.1))
         .chain(floor_ms);
     let (low, high) =
         values.fold((f64::MAX, 1.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
@@ -167,7 +176,19 @@ pub fn latency(
                 )
             });
     }
-    for (index, (label, p99, p50)) in series.iter().enumerate() {
+    if series.iter().any(|(_, _, _, late)| !late.is_empty()) {
+        let grey = RGBColor(120, 120, 120);
+        let label = format!(
+            "hollow triangle: p99 over {} s, drawn at {} s",
+            drain.as_secs(),
+            drain.as_secs()
+        );
+        chart
+            .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())?
+            .label(label)
+            .legend(move |(x, y)| TriangleMarker::new((x + 10, y), 5, grey));
+    }
+    for (index, (label, p99, p50, late)) in series.iter().enumerate() {
         let colour = COLOURS[index % COLOURS.len()];
         chart
             .draw_series(LineSeries::new(p99.clone(), colour.stroke_width(2)))?
@@ -180,6 +201,10 @@ pub fn latency(
             });
         chart.draw_series(
             p99.iter().map(|&p| Circle::new(p, 4, colour.filled())),
+        )?;
+        chart.draw_series(
+            late.iter()
+                .map(|&p| TriangleMarker::new(p, 7, colour.stroke_width(2))),
         )?;
         chart.draw_series(DashedLineSeries::new(
             p50.clone(),
@@ -200,8 +225,6 @@ pub fn latency(
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
     use crate::designs::DESIGNS;
     use crate::measure::{Held, Latency, Measured, Step};
@@ -249,7 +272,8 @@ mod tests {
             (directory.join("memory.svg"), directory.join("latency.svg"));
         memory(&memory_svg, &rows, &[100, 1000]).unwrap();
         let floor = Ok(quantiles(0, Some(1)));
-        latency(&latency_svg, &rows, &[10, 100], &floor).unwrap();
+        let drain = Duration::from_secs(3);
+        latency(&latency_svg, &rows, &[10, 100], &floor, drain).unwrap();
         for path in [memory_svg, latency_svg] {
             let svg = std::fs::read_to_string(&path).unwrap();
             assert!(svg.starts_with("<svg"), "{svg}");

@@ -135,6 +135,7 @@ fn write(
             rows,
             &settings.rooms,
             floor,
+            settings.drain,
         )?;
     }
     Ok(())
