@@ -58,8 +58,8 @@ struct Client {
     state: State,
     inbox: Vec<u8>,
     outbox: Vec<u8>,
-    /// A name that came; its text has not.
-    name: Option<Vec<u8>>,
+    /// A name came, its text has not: whether the name was `room`.
+    from_room: Option<bool>,
 }
 
 pub struct Crowd {
@@ -126,7 +126,7 @@ impl Crowd {
             state: State::Connecting,
             inbox: Vec::new(),
             outbox: framed(format!("c{index}").as_bytes()),
-            name: None,
+            from_room: None,
         };
         match TcpStream::connect(self.server) {
             Ok(mut stream) => {
@@ -259,6 +259,12 @@ impl Crowd {
                     if let Err(why) = self.take_messages(index) {
                         return self.lose(index, &why);
                     }
+                    // Less than asked: nothing more has come. What comes
+                    // later is a new event (epoll's edge), so the read that
+                    // would only say WouldBlock is saved.
+                    if n < self.buffer.len() {
+                        return;
+                    }
                 }
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
                     return;
@@ -297,9 +303,11 @@ impl Crowd {
                 break Ok(());
             };
             at += HEADER_LEN + length;
-            match self.clients[index].name.take() {
-                None => self.clients[index].name = Some(message.to_vec()),
-                Some(name) => self.heard(index, &name, message, now),
+            match self.clients[index].from_room.take() {
+                None => {
+                    self.clients[index].from_room = Some(message == b"room")
+                }
+                Some(from_room) => self.heard(index, from_room, message, now),
             }
         };
         inbox.drain(..at);
@@ -312,8 +320,14 @@ impl Crowd {
     }
 
     /// A name and a text came for client `index`.
-    fn heard(&mut self, index: usize, name: &[u8], text: &[u8], now: Instant) {
-        if name != b"room" {
+    fn heard(
+        &mut self,
+        index: usize,
+        from_room: bool,
+        text: &[u8],
+        now: Instant,
+    ) {
+        if !from_room {
             self.deliveries += 1;
             let number = std::str::from_utf8(text)
                 .ok()

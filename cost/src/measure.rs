@@ -209,7 +209,15 @@ fn ramp(mut server: Server, settings: &Settings) -> Result<Ramp, String> {
                     at_least: true,
                     why: why.clone(),
                 };
-                steps.push(Step { clients, memory: Err(why) });
+                // Not idle, and not all there: what it held then, as a note.
+                let then = match server.usage() {
+                    Some(usage) => format!(
+                        "{why}; {:.1} MiB resident then",
+                        usage.rss_kib as f64 / 1024.0
+                    ),
+                    None => why,
+                };
+                steps.push(Step { clients, memory: Err(then) });
                 stop = Some(held);
             }
         }
