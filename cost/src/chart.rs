@@ -94,7 +94,8 @@ pub fn memory(path: &Path, rows: &[Row], steps: &[usize]) -> Drawn {
 
 /// p99 (solid) and p50 (dashed) against the room's size, log-log, with the
 /// loopback floor's p99 as a grey line. A p99 past the drain (not delivered
-/// to all in time) is a hollow triangle at the drain: a bound, not a figure.
+/// to all in time) is a triangle at the drain: a bound, not a figure (each
+/// server's a little to the right of the one before, so none hides another).
 pub fn latency(
     path: &Path,
     rows: &[Row],
@@ -179,7 +180,7 @@ pub fn latency(
     if series.iter().any(|(_, _, _, late)| !late.is_empty()) {
         let grey = RGBColor(120, 120, 120);
         let label = format!(
-            "hollow triangle: p99 over {} s, drawn at {} s",
+            "triangle: p99 over {} s, drawn at {} s",
             drain.as_secs(),
             drain.as_secs()
         );
@@ -202,10 +203,10 @@ pub fn latency(
         chart.draw_series(
             p99.iter().map(|&p| Circle::new(p, 4, colour.filled())),
         )?;
-        chart.draw_series(
-            late.iter()
-                .map(|&p| TriangleMarker::new(p, 7, colour.stroke_width(2))),
-        )?;
+        chart.draw_series(late.iter().map(|&(x, y)| {
+            let x = x * (1.0 + 0.04 * index as f64);
+            TriangleMarker::new((x, y), 7, colour.filled())
+        }))?;
         chart.draw_series(DashedLineSeries::new(
             p50.clone(),
             6,
