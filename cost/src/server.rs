@@ -8,13 +8,15 @@ use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How long a server has to say where it listens.
 const START_WAIT: Duration = Duration::from_secs(15);
+/// How long a server that closed its output has to end.
+const END_WAIT: Duration = Duration::from_secs(2);
 
 /// What a server's process holds: its resident memory (VmRSS, KiB), its
 /// threads, its open file descriptors.
@@ -28,7 +30,7 @@ pub struct Usage {
 pub struct Server {
     child: Child,
     pub address: SocketAddr,
-    last_error: Arc<Mutex<Option<String>>>,
+    first_error: Arc<Mutex<Option<String>>>,
 }
 
 impl Server {
@@ -48,7 +50,7 @@ impl Server {
             .spawn()
             .map_err(|error| format!("cannot start: {error}"))?;
         let (found, address) = mpsc::channel();
-        let last_error = Arc::new(Mutex::new(None));
+        let first_error = Arc::new(Mutex::new(None));
         if let Some(stdout) = child.stdout.take() {
             let found = found.clone();
             thread::spawn(move || {
@@ -61,31 +63,42 @@ impl Server {
             });
         }
         if let Some(stderr) = child.stderr.take() {
-            let last = Arc::clone(&last_error);
+            let slot = Arc::clone(&first_error);
             thread::spawn(move || {
                 read_lines(stderr, |line| {
-                    *last.lock().unwrap_or_else(|e| e.into_inner()) =
-                        Some(line.trim().to_string());
+                    let mut first =
+                        slot.lock().unwrap_or_else(|e| e.into_inner());
+                    if first.is_none() && !line.trim().is_empty() {
+                        *first = Some(line.trim().to_string());
+                    }
                 })
             });
         }
         drop(found);
         let mut server =
-            Server { child, address: ([127, 0, 0, 1], 0).into(), last_error };
+            Server { child, address: ([127, 0, 0, 1], 0).into(), first_error };
         match address.recv_timeout(START_WAIT) {
             Ok(Ok(address)) => {
                 server.address = address;
                 Ok(server)
             }
             Ok(Err(_)) => Err("its 'listening on' line has no address".into()),
-            Err(_) => {
-                let why = server.ended().unwrap_or_else(|| {
-                    format!(
-                        "said no 'listening on' within {} s",
-                        START_WAIT.as_secs()
-                    )
-                });
-                Err(why)
+            Err(RecvTimeoutError::Timeout) => Err(format!(
+                "said no 'listening on' within {} s",
+                START_WAIT.as_secs()
+            )),
+            // Its output closed: it is ending, if it has not yet.
+            Err(RecvTimeoutError::Disconnected) => {
+                let until = Instant::now() + END_WAIT;
+                loop {
+                    if let Some(why) = server.ended() {
+                        return Err(why);
+                    }
+                    if Instant::now() >= until {
+                        return Err("it closed its output, unheard".into());
+                    }
+                    thread::sleep(Duration::from_millis(10));
+                }
             }
         }
     }
@@ -129,11 +142,11 @@ impl Server {
     /// Why the server is no longer running, if it is not.
     pub fn ended(&mut self) -> Option<String> {
         let status = self.child.try_wait().ok()??;
-        // Its last line on stderr, once the pipe is read to the end.
+        // Its first line on stderr (clap's "error: ...", say), once read.
         thread::sleep(Duration::from_millis(50));
-        let last =
-            self.last_error.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        Some(match last {
+        let first =
+            self.first_error.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        Some(match first {
             Some(line) => format!("the server ended ({status}): {line}"),
             None => format!("the server ended ({status})"),
         })
