@@ -12,6 +12,7 @@ mod support;
 mod book_excerpts;
 mod book_primer;
 mod command_lines;
+mod cost;
 mod errors;
 mod exercises;
 mod framing;
@@ -50,6 +51,7 @@ fn main() -> ExitCode {
     tests.extend(book_excerpts::tests());
     tests.extend(book_primer::tests());
     tests.extend(command_lines::tests());
+    tests.extend(cost::tests());
     tests.extend(errors::tests());
     tests.extend(exercises::tests());
     tests.extend(framing::tests());

@@ -1,0 +1,476 @@
+//! What is measured, for one server, and for the loopback floor; every wait
+//! bounded.
+
+use std::io::{self, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::crowd::{Crowd, framed};
+use crate::designs::Design;
+use crate::report::count;
+use crate::server::{Server, Usage, thread_cpu};
+
+/// How long after a server says where it listens its floor is read.
+pub const FLOOR_WAIT: Duration = Duration::from_millis(300);
+
+/// How much is measured, and how long each part may take.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Idle members at which memory is read.
+    pub steps: Vec<usize>,
+    /// How far the search for the most members held goes, and why there.
+    pub probe_to: usize,
+    pub probe_end: &'static str,
+    /// How long seating one step's members may take.
+    pub step_time: Duration,
+    /// How long the search beyond the last step may take.
+    pub probe_time: Duration,
+    /// Rooms in which latency is measured.
+    pub rooms: Vec<usize>,
+    /// How long the members of a room say a line a second.
+    pub window: Duration,
+    /// How long lines still on their way are waited for after that.
+    pub drain: Duration,
+    /// How many clients may be connecting, or waiting for a welcome, at once:
+    /// fewer than the server's listen backlog (lesson 9's is 128).
+    pub in_flight: usize,
+    /// The floor's client says this many lines a second.
+    pub floor_rate: u32,
+    /// The clients acknowledge at once (TCP_QUICKACK): `--quick-ack`.
+    pub quick_ack: bool,
+    /// Says on stderr what is done, and when.
+    pub progress: bool,
+}
+
+impl Settings {
+    /// The whole run: a few minutes on a 2-core machine.
+    pub fn full(open_files: usize) -> Settings {
+        Settings {
+            steps: vec![100, 1000, 10_000],
+            probe_to: open_files.saturating_sub(100),
+            probe_end: "the load generator's open files",
+            step_time: Duration::from_secs(25),
+            probe_time: Duration::from_secs(10),
+            rooms: vec![10, 100, 1000],
+            window: Duration::from_secs(5),
+            drain: Duration::from_secs(3),
+            in_flight: 100,
+            floor_rate: 20,
+            quick_ack: false,
+            progress: true,
+        }
+    }
+
+    /// For CI: every figure, at small sizes, in seconds.
+    pub fn quick() -> Settings {
+        Settings {
+            steps: vec![10, 100],
+            probe_to: 200,
+            probe_end: "--quick goes no further",
+            step_time: Duration::from_secs(10),
+            probe_time: Duration::from_secs(5),
+            rooms: vec![10, 100],
+            window: Duration::from_secs(1),
+            drain: Duration::from_secs(2),
+            in_flight: 100,
+            floor_rate: 20,
+            quick_ack: false,
+            progress: true,
+        }
+    }
+}
+
+/// Memory with `clients` idle members: the server's VmRSS and threads, or
+/// why it was not reached.
+pub struct Step {
+    pub clients: usize,
+    pub memory: Result<Usage, String>,
+}
+
+/// The most members the server held, and what stopped the count.
+pub struct Held {
+    pub count: usize,
+    /// The search stopped before the server did: at least `count`.
+    pub at_least: bool,
+    pub why: String,
+}
+
+/// From a line's send to its last delivery, in a room of `room`.
+pub struct Latency {
+    pub room: usize,
+    pub result: Result<Quantiles, String>,
+}
+
+pub struct Quantiles {
+    /// `None`: not delivered to all within the drain.
+    pub p50: Option<Duration>,
+    pub p99: Option<Duration>,
+    pub said: usize,
+    pub delivered: usize,
+    /// Members the room dropped, or whose connection ended.
+    pub dropped: usize,
+    /// Share of one core the server and the load generator used while the
+    /// members talked (`None` for the floor's server).
+    pub server_cpu: Option<f64>,
+    pub load_cpu: f64,
+    /// Lines received a second, by all members together, while they
+    /// talked; and how many the room was asked to pass on a second.
+    pub passed_on: f64,
+    pub asked: usize,
+}
+
+/// One server's figures.
+pub struct Measured {
+    /// With no clients.
+    pub floor: Usage,
+    pub steps: Vec<Step>,
+    pub held: Held,
+    pub latency: Vec<Latency>,
+}
+
+/// One row of the table.
+pub struct Row {
+    pub design: &'static Design,
+    pub lines: Option<usize>,
+    pub result: Result<Measured, String>,
+}
+
+/// Measures one server: started fresh for the memory ramp and for each
+/// room, killed after each.
+pub fn measure(
+    design: &'static Design,
+    root: &Path,
+    examples: &Path,
+    settings: &Settings,
+) -> Row {
+    let lines = design.lines(root);
+    let start = || Server::start(design.command(root, examples)?);
+    let began = Instant::now();
+    let progress = |what: &str| {
+        if settings.progress {
+            eprintln!("  {what} ({:.1} s)", began.elapsed().as_secs_f64())
+        }
+    };
+    let result = start().and_then(|server| {
+        let (floor, steps, held) = ramp(server, settings)?;
+        progress("memory, and the most members held");
+        let latency = settings
+            .rooms
+            .iter()
+            .map(|&room| {
+                let result =
+                    start().and_then(|s| room_latency(s, room, settings));
+                progress(&format!("a room of {room}"));
+                Latency { room, result }
+            })
+            .collect();
+        Ok(Measured { floor, steps, held, latency })
+    });
+    Row { design, lines, result }
+}
+
+type Ramp = (Usage, Vec<Step>, Held);
+
+/// Memory with no clients, then at each step, then the search for the most
+/// members held.
+fn ramp(mut server: Server, settings: &Settings) -> Result<Ramp, String> {
+    // A moment after its `listening on` line, so that what it starts then
+    // (lesson 9's accepting thread) is running.
+    thread::sleep(FLOOR_WAIT);
+    let floor = server.usage().ok_or("the server ended")?;
+    let mut crowd =
+        Crowd::new(server.address, false).map_err(|e| e.to_string())?;
+    crowd.quick_ack = settings.quick_ack;
+    let mut steps = Vec::new();
+    let mut stop = None;
+    for &clients in &settings.steps {
+        if let Some(held) = &stop {
+            steps.push(Step { clients, memory: Err(not_reached(held)) });
+            continue;
+        }
+        let until = Instant::now() + settings.step_time;
+        match seat(&mut crowd, &mut server, clients, until, settings) {
+            Seated::All => {
+                let usage = server.usage().ok_or("the server ended")?;
+                steps.push(Step { clients, memory: Ok(usage) });
+            }
+            Seated::Stopped(why) => {
+                let held =
+                    Held { count: crowd.members(), at_least: false, why };
+                steps.push(Step { clients, memory: Err(not_reached(&held)) });
+                stop = Some(held);
+            }
+            Seated::Late => {
+                let why = late(&crowd, clients, settings.step_time);
+                let held = Held {
+                    count: crowd.members(),
+                    at_least: true,
+                    why: why.clone(),
+                };
+                // Not idle, and not all there: what it held then, as a note.
+                let then = match server.usage() {
+                    Some(usage) => format!(
+                        "{why}; {:.1} MiB resident then",
+                        usage.rss_kib as f64 / 1024.0
+                    ),
+                    None => why,
+                };
+                steps.push(Step { clients, memory: Err(then) });
+                stop = Some(held);
+            }
+        }
+    }
+    let held = match stop {
+        Some(held) => held,
+        None => {
+            let until = Instant::now() + settings.probe_time;
+            let probe_to = settings.probe_to.max(crowd.members());
+            match seat(&mut crowd, &mut server, probe_to, until, settings) {
+                Seated::All => Held {
+                    count: crowd.members(),
+                    at_least: true,
+                    why: settings.probe_end.into(),
+                },
+                Seated::Stopped(why) => {
+                    Held { count: crowd.members(), at_least: false, why }
+                }
+                Seated::Late => Held {
+                    count: crowd.members(),
+                    at_least: true,
+                    why: format!(
+                        "no refusal within {} s",
+                        settings.probe_time.as_secs()
+                    ),
+                },
+            }
+        }
+    };
+    Ok((floor, steps, held))
+}
+
+/// Where seating `target` members stood when its time ran out.
+fn late(crowd: &Crowd, target: usize, time: Duration) -> String {
+    let (members, secs) = (crowd.members(), time.as_secs());
+    match members >= target {
+        true => format!(
+            "{} seated, their joins not all announced after {secs} s",
+            count(members)
+        ),
+        false => {
+            format!(
+                "{} of {} seated in {secs} s",
+                count(members),
+                count(target)
+            )
+        }
+    }
+}
+
+fn not_reached(held: &Held) -> String {
+    format!("held {}: {}", count(held.count), held.why)
+}
+
+enum Seated {
+    /// All seated, and every announcement of their joining heard.
+    All,
+    /// A refusal or a failure: why.
+    Stopped(String),
+    /// Time ran out.
+    Late,
+}
+
+/// Opens clients until `target` are members and settled, a few at a time.
+fn seat(
+    crowd: &mut Crowd,
+    server: &mut Server,
+    target: usize,
+    until: Instant,
+    settings: &Settings,
+) -> Seated {
+    let mut turns = 0u32;
+    loop {
+        let tally = &crowd.tally;
+        let stopped = tally.refused + tally.failed + tally.members_lost > 0;
+        if stopped && crowd.waiting() == 0 {
+            let why = match (&tally.first_refusal, &tally.first_failure) {
+                (Some(refusal), _) => format!("refused: {refusal}"),
+                (None, Some(failure)) => format!("failed: {failure}"),
+                (None, None) => "failed".into(),
+            };
+            return Seated::Stopped(why);
+        }
+        if !stopped && crowd.members() >= target && crowd.settled() {
+            return Seated::All;
+        }
+        if Instant::now() >= until {
+            return Seated::Late;
+        }
+        turns += 1;
+        if turns.is_multiple_of(100) {
+            if let Some(why) = server.ended() {
+                return Seated::Stopped(why);
+            }
+        }
+        while !stopped
+            && crowd.members() + crowd.waiting() < target
+            && crowd.waiting() < settings.in_flight
+        {
+            crowd.open();
+        }
+        if let Err(error) = crowd.turn(Duration::from_millis(10)) {
+            return Seated::Stopped(format!("the load generator: {error}"));
+        }
+    }
+}
+
+/// A room of `room` members, each saying a line a second.
+fn room_latency(
+    mut server: Server,
+    room: usize,
+    settings: &Settings,
+) -> Result<Quantiles, String> {
+    let mut crowd =
+        Crowd::new(server.address, false).map_err(|e| e.to_string())?;
+    crowd.quick_ack = settings.quick_ack;
+    let until = Instant::now() + settings.step_time;
+    match seat(&mut crowd, &mut server, room, until, settings) {
+        Seated::All => {}
+        Seated::Stopped(why) => {
+            return Err(format!("could not seat {room}: {why}"));
+        }
+        Seated::Late => {
+            let why = late(&crowd, room, settings.step_time);
+            return Err(format!("could not seat {room}: {why}"));
+        }
+    }
+    let lost_before = crowd.tally.members_lost;
+    let (began, server_before) = (Instant::now(), server.cpu());
+    let quantiles = talk(&mut crowd, room, 1, settings)?;
+    let dropped = crowd.tally.members_lost - lost_before;
+    let server_cpu = match (server_before, server.cpu()) {
+        (Some(before), Some(after)) => {
+            Some((after - before).as_secs_f64() / began.elapsed().as_secs_f64())
+        }
+        _ => None,
+    };
+    drop(server);
+    Ok(Quantiles { dropped, server_cpu, ..quantiles })
+}
+
+/// Members 0 to `members` say `rate` lines a second each, in turn, evenly
+/// spread, for the window; then lines on their way are waited for, the
+/// drain at most.
+fn talk(
+    crowd: &mut Crowd,
+    members: usize,
+    rate: u32,
+    settings: &Settings,
+) -> Result<Quantiles, String> {
+    let per_second = members * rate as usize;
+    let total = (per_second as f64 * settings.window.as_secs_f64()) as usize;
+    let spacing = Duration::from_secs(1) / per_second as u32;
+    let start = Instant::now();
+    let (load_before, deliveries_before) = (thread_cpu(), crowd.deliveries);
+    let end = start + settings.window + settings.drain;
+    let mut next = 0;
+    loop {
+        let now = Instant::now();
+        while next < total && start + spacing * next as u32 <= now {
+            crowd.say(next % members);
+            next += 1;
+        }
+        let (said, delivered) = crowd.said();
+        if (next == total && delivered == said) || now >= end {
+            break;
+        }
+        let wait = match next < total {
+            true => {
+                (start + spacing * next as u32).saturating_duration_since(now)
+            }
+            false => Duration::from_millis(10),
+        };
+        crowd
+            .turn(wait.min(Duration::from_millis(10)))
+            .map_err(|e| e.to_string())?;
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let load_cpu = (thread_cpu() - load_before).as_secs_f64() / elapsed;
+    let (said, delivered) = crowd.said();
+    let mut latencies = crowd.latencies.clone();
+    latencies.sort();
+    // Lines not delivered to all count as slower than any that were.
+    let quantile = |q: f64| {
+        let rank = ((q * said as f64).ceil() as usize).max(1);
+        latencies.get(rank - 1).copied()
+    };
+    Ok(Quantiles {
+        p50: quantile(0.5),
+        p99: quantile(0.99),
+        said,
+        delivered,
+        dropped: 0,
+        server_cpu: None,
+        load_cpu,
+        passed_on: (crowd.deliveries - deliveries_before) as f64 / elapsed,
+        asked: per_second * members.saturating_sub(1).max(1),
+    })
+}
+
+/// The floor: one client, and a server in this process that sends each line
+/// straight back, through the loopback alone.
+pub fn floor(settings: &Settings) -> Result<Quantiles, String> {
+    let listener =
+        TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    let echo = thread::spawn(move || -> io::Result<()> {
+        let (mut stream, _) = listener.accept()?;
+        stream.set_nodelay(true)?;
+        let name = read_message(&mut stream)?.unwrap_or_default();
+        stream.write_all(
+            &[framed(b"room"), framed(b"welcome, you; nobody else is here")]
+                .concat(),
+        )?;
+        while let Some(text) = read_message(&mut stream)? {
+            stream.write_all(&[framed(&name), framed(&text)].concat())?;
+        }
+        Ok(())
+    });
+    let mut crowd = Crowd::new(address, true).map_err(|e| e.to_string())?;
+    crowd.quick_ack = settings.quick_ack;
+    crowd.open();
+    let until = Instant::now() + settings.step_time;
+    while crowd.members() < 1
+        && crowd.tally.failed == 0
+        && Instant::now() < until
+    {
+        crowd.turn(Duration::from_millis(10)).map_err(|e| e.to_string())?;
+    }
+    let result = talk(&mut crowd, 1, settings.floor_rate, settings);
+    // The client's close ends the echo.
+    drop(crowd);
+    let _ = echo.join();
+    result
+}
+
+/// One framed message, blocking; `None` at the end of the stream.
+fn read_message(stream: &mut TcpStream) -> io::Result<Option<Vec<u8>>> {
+    let mut header = [0; 10];
+    match stream.read_exact(&mut header) {
+        Err(error) if error.kind() == io::ErrorKind::UnexpectedEof => {
+            return Ok(None);
+        }
+        other => other?,
+    }
+    let length: usize = std::str::from_utf8(&header)
+        .ok()
+        .and_then(|h| h.trim().parse().ok())
+        .filter(|&length| length <= 4096)
+        .ok_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidData, "a bad header")
+        })?;
+    let mut message = vec![0; length];
+    stream.read_exact(&mut message)?;
+    Ok(Some(message))
+}
