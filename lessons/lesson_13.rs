@@ -15,7 +15,7 @@
 //! cargo run --example lesson_09 -- client --name ada   # terminal 2, 3...
 //! ```
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::time::{Duration, Instant};
@@ -150,7 +150,7 @@ struct Room<'a> {
     connections: BTreeMap<usize, Connection>,
     /// Connections read READS_PER_TURN times and not yet empty: edge-
     /// triggered readiness says nothing more until they are.
-    unread: Vec<usize>,
+    unread: BTreeSet<usize>,
     /// While an outbox is full, no one is read: the talkers wait.
     paused: bool,
     /// After a failed accept, when to try again.
@@ -180,7 +180,7 @@ impl<'a> Room<'a> {
             poll,
             listener,
             connections: BTreeMap::new(),
-            unread: Vec::new(),
+            unread: BTreeSet::new(),
             paused: false,
             accept_again: None,
             count: 0,
@@ -215,7 +215,9 @@ impl<'a> Room<'a> {
                 .collect();
             // What was left unread last time is read again.
             for number in std::mem::take(&mut self.unread) {
-                ready.push((Token(number), true, false));
+                if !ready.iter().any(|&(token, ..)| token == Token(number)) {
+                    ready.push((Token(number), true, false));
+                }
             }
             for (token, readable, writable) in ready {
                 if token == LISTENER {
@@ -268,7 +270,8 @@ impl<'a> Room<'a> {
                 format!("{} {what}", self.who(event.token()))
             })
             .collect();
-        ready.extend(self.unread.iter().map(|n| format!("{n} left unread")));
+        let unread = self.unread.iter();
+        ready.extend(unread.map(|n| format!("connection {n} left unread")));
         if ready.is_empty() {
             ready.push("nothing: a deadline".into());
         }
@@ -394,7 +397,7 @@ impl<'a> Room<'a> {
             }
         }
         // Perhaps more there: edge-triggered, so no event will say so.
-        self.unread.push(number);
+        self.unread.insert(number);
     }
 
     /// Each whole message in `bytes`, in turn.
@@ -484,29 +487,31 @@ impl<'a> Room<'a> {
 
     /// While an outbox is full, no one is read, so the talkers wait (TCP
     /// slows them down). A full outbox whose socket has taken nothing for
-    /// PATIENCE has a member that does not read: it is dropped.
+    /// PATIENCE has a member that does not read: it is dropped. Members
+    /// that stopped reading together cost the room PATIENCE once.
     fn check_outboxes(&mut self) {
         let now = Instant::now();
-        let full: Vec<(usize, bool)> = self
+        let stuck: Vec<usize> = self
             .members()
             .filter(|m| m.outbox.len() >= QUEUE)
-            .map(|m| (m.number, m.took.is_some_and(|t| now >= t + PATIENCE)))
+            .filter(|m| m.took.is_some_and(|took| now >= took + PATIENCE))
+            .map(|m| m.number)
             .collect();
-        self.paused = false;
-        for (number, stuck) in full {
-            if stuck {
-                let (waited, why) = (PATIENCE.as_secs(), "it does not read");
-                let why = format!("{why} ({QUEUE} messages, {waited} s)");
-                self.drop_member(number, &why);
-            } else {
-                self.paused = true;
-            }
+        for number in stuck {
+            let (waited, why) = (PATIENCE.as_secs(), "it does not read");
+            let why = format!("{why} ({QUEUE} messages, {waited} s)");
+            self.drop_member(number, &why);
         }
+        // After the drops: their announcements may have filled an outbox,
+        // or a socket may have taken some of one.
+        let full = self.members().any(|m| m.outbox.len() >= QUEUE);
+        self.paused = full;
         let numbers: Vec<usize> = self.connections.keys().copied().collect();
         for number in numbers {
             self.watch(number);
         }
     }
+
     // ANCHOR_END: said
 
     // ANCHOR: send

@@ -28,6 +28,7 @@ mod lesson_09;
 mod lesson_10;
 mod lesson_11;
 mod lesson_12;
+mod lesson_13;
 mod pickle_reader;
 
 use std::process::ExitCode;
@@ -64,6 +65,7 @@ fn main() -> ExitCode {
     tests.extend(lesson_10::tests());
     tests.extend(lesson_11::tests());
     tests.extend(lesson_12::tests());
+    tests.extend(lesson_13::tests());
     tests.extend(pickle_reader::tests());
     libtest_mimic::run(&arguments, tests).exit_code()
 }
