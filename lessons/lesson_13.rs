@@ -505,10 +505,14 @@ impl<'a> Room<'a> {
         // After the drops: their announcements may have filled an outbox,
         // or a socket may have taken some of one.
         let full = self.members().any(|m| m.outbox.len() >= QUEUE);
-        self.paused = full;
-        let numbers: Vec<usize> = self.connections.keys().copied().collect();
-        for number in numbers {
-            self.watch(number);
+        if full != self.paused {
+            // Every connection is watched anew: for reading, or not.
+            self.paused = full;
+            let numbers: Vec<usize> =
+                self.connections.keys().copied().collect();
+            for number in numbers {
+                self.watch(number);
+            }
         }
     }
 

@@ -41,6 +41,7 @@ pub fn tests() -> Vec<Trial> {
         rust_room_takes_floods_of_joins_and_leaves,
         rust_room_holds_hundreds_of_idle_members_on_one_thread,
         rust_room_backs_off_when_out_of_file_descriptors,
+        exercise_eight_files_hold_three_members,
     ];
     tests.extend(python_tests![
         python_demo,
@@ -394,4 +395,34 @@ fn rust_room_backs_off_when_out_of_file_descriptors() {
 
 fn python_room_backs_off_when_out_of_file_descriptors() {
     out_of_descriptors(python());
+}
+
+/// The chapter's exercise: with 8 files at most (`prlimit --nofile=8`),
+/// the Rust room holds 3 members: stdin, stdout, stderr, the listening
+/// socket and the epoll instance take the other 5. The fourth client
+/// waits in the backlog while each accept fails.
+fn exercise_eight_files_hold_three_members() {
+    let server = lesson(NAME, &["server", "--port", "0", "--trace"]);
+    let mut command = Command::new("prlimit");
+    command.arg("--nofile=8:8").arg("--").arg(server.get_program());
+    command.args(server.get_args()).env_remove("CLICOLOR_FORCE");
+    let mut server = Process::spawn(command);
+    let port = server.listening_port().to_string();
+    let members: Vec<Probe> = ["ada", "bob", "cy"]
+        .iter()
+        .map(|name| Probe::join(&port, name))
+        .collect();
+    wait_for(&mut server, "connection 3: cy joined");
+    let _fourth = Probe::connect(&port);
+    wait_for(&mut server, "the listener readable");
+    wait_for(&mut server, "nothing: a deadline");
+    let output = server.stop();
+    drop(members);
+    let story: Vec<&str> = output
+        .stdout
+        .lines()
+        .filter(|line| !line.contains("trace: "))
+        .chain(output.stderr.lines().take(1))
+        .collect();
+    assert_transcript(NAME, "exercise-eight-files", &(story.join("\n") + "\n"));
 }

@@ -305,7 +305,7 @@ class Room:
         PATIENCE has a member that does not read (its socket's buffers are
         full too): it is dropped. Members that stopped reading together
         cost the room PATIENCE once, not once each."""
-        now, self.paused = time.monotonic(), False
+        now, paused = time.monotonic(), False
         for member in self.members():
             if len(member.outbox) < QUEUE:
                 continue
@@ -313,9 +313,12 @@ class Room:
                 why = f"it does not read ({QUEUE} messages, {PATIENCE:g} s)"
                 self.broadcast(None, ROOM, self.drop(member, why))
                 continue
-            self.paused = True
-        for conn in list(self.connections.values()):
-            self.watch(conn)
+            paused = True
+        if paused != self.paused:
+            # Every connection is watched anew: for reading, or not.
+            self.paused = paused
+            for conn in list(self.connections.values()):
+                self.watch(conn)
 
     def send(self, conn, data):
         if conn.sock in self.connections:
