@@ -15,8 +15,6 @@ import errno
 import os
 import selectors
 import socket
-import sys
-import threading
 import time
 
 import common
