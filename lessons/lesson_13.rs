@@ -796,7 +796,7 @@ fn client(config: &Client<ClientOptions>, out: &Out) -> io::Result<()> {
     let mut server = TcpStream::from_std(socket.into());
     let poll = Poll::new()?;
     poll.registry().register(&mut server, Token(0), Interest::READABLE)?;
-    let mut waiting = Waiting { poll, wait: config.wait };
+    let mut waiting = Waiting { poll, wait: config.wait, out: out.clone() };
     // The room sends nothing before a name: nothing is there to read.
     let mut buffer = [0; MAX_MESSAGE];
     match (&server).read(&mut buffer) {
@@ -809,6 +809,7 @@ fn client(config: &Client<ClientOptions>, out: &Out) -> io::Result<()> {
     }
     let framed = frame(name.as_bytes())?;
     let sent = (&server).write(&framed)?;
+    out.hex("sent", &framed[..sent]);
     out.say(format_args!(
         "send({}) -> took {}",
         plural(framed.len(), "byte"),
@@ -850,6 +851,7 @@ fn partial_sends(out: &Out) -> io::Result<()> {
     loop {
         match (&sender).write(&bytes) {
             Ok(sent) => {
+                out.hex("sent", &bytes[..sent]);
                 total += sent;
                 out.say(format_args!("send -> took {}", plural(sent, "byte")));
             }
@@ -869,6 +871,7 @@ fn partial_sends(out: &Out) -> io::Result<()> {
 struct Waiting {
     poll: Poll,
     wait: Duration,
+    out: Out,
 }
 
 impl Waiting {
@@ -884,7 +887,11 @@ impl Waiting {
             match (&*socket).read(buffer) {
                 Err(error) if error.kind() == ErrorKind::WouldBlock => {}
                 Err(error) if error.kind() == ErrorKind::Interrupted => {}
-                done => return done,
+                Ok(got) => {
+                    self.out.hex("received", &buffer[..got]);
+                    return Ok(got);
+                }
+                failed => return failed,
             }
             match self.poll.poll(&mut events, Some(self.wait)) {
                 Err(error) if error.kind() == ErrorKind::Interrupted => {}

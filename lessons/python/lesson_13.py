@@ -482,9 +482,10 @@ def client(args, out):
                     "nothing came")
         framed = frame(args.name.encode("utf-8"))
         sent = s.send(framed)
+        out.hex("sent", framed[:sent])
         out.say(f"send({common.plural(len(framed), 'byte')}) -> took "
                 f"{common.plural(sent, 'byte')}")
-        welcome = first_answer(s, waiting, args)
+        welcome = first_answer(s, waiting, args, out)
         out.say(f"{ROOM}: {escape(welcome)}")
         if not welcome.startswith("welcome, "):
             raise LessonError(escape(welcome))
@@ -492,7 +493,7 @@ def client(args, out):
         out.say(f"{name} leaves")
         s.shutdown(socket.SHUT_WR)
         # What the room still sends is skipped, until it closes in turn.
-        while receive(s, waiting, args):
+        while receive(s, waiting, args, out):
             pass
         out.say("the server closed the connection")
 
@@ -521,27 +522,30 @@ def partial_sends(out):
                     out.say("send -> BlockingIOError: both buffers are full, "
                             f"after {common.plural(total, 'byte')}")
                     return
+                out.hex("sent", data[:sent])
                 total += sent
                 out.say(f"send -> took {common.plural(sent, 'byte')}")
 
 
-def receive(sock, waiting, args):
+def receive(sock, waiting, args, out):
     """recv, and only when it would block, select() for readability
     (--wait at most)."""
     while True:
         try:
-            return sock.recv(MAX_MESSAGE)
+            data = sock.recv(MAX_MESSAGE)
+            out.hex("received", data)
+            return data
         except BlockingIOError:
             pass
         if not waiting.select(args.wait):
             raise TimeoutError
 
 
-def first_answer(sock, waiting, args):
+def first_answer(sock, waiting, args, out):
     """The server's first answer, a name and a text: the text."""
     buffer, texts = bytearray(), []
     while len(texts) < 2:
-        data = receive(sock, waiting, args)
+        data = receive(sock, waiting, args, out)
         if not data:
             raise LessonError("the server closed at once")
         buffer += data
