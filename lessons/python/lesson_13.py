@@ -303,15 +303,14 @@ class Room:
         PATIENCE has a member that does not read (its socket's buffers are
         full too): it is dropped. Members that stopped reading together
         cost the room PATIENCE once, not once each."""
-        now, paused = time.monotonic(), False
+        now = time.monotonic()
         for member in self.members():
-            if len(member.outbox) < QUEUE:
-                continue
-            if now - member.took >= PATIENCE:
+            if len(member.outbox) >= QUEUE and now - member.took >= PATIENCE:
                 why = f"it does not read ({QUEUE} messages, {PATIENCE:g} s)"
                 self.broadcast(None, ROOM, self.drop(member, why))
-                continue
-            paused = True
+        # After the drops: their announcements may have filled an outbox,
+        # or a socket may have taken some of one.
+        paused = any(len(m.outbox) >= QUEUE for m in self.members())
         if paused != self.paused:
             # Every connection is watched anew: for reading, or not.
             self.paused = paused
