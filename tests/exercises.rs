@@ -261,7 +261,7 @@ fn listed(text: &str) -> Vec<String> {
 
 fn cargo_run_example_lists_every_example_in_cargo_toml() {
     let expected = examples_in_cargo_toml();
-    assert_eq!(expected.len(), 15, "{expected:?}");
+    assert_eq!(expected.len(), 16, "{expected:?}");
     let output = run({
         let mut cargo = Command::new(env!("CARGO"));
         cargo.args(["run", "--example"]).current_dir(root());

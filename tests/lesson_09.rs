@@ -58,29 +58,52 @@ pub fn tests() -> Vec<Trial> {
 
 /// The lesson in Rust, or its Python twin.
 fn program(python: bool, args: &[&str]) -> Command {
-    match python {
-        false => lesson(NAME, args),
-        true => python_twin(NAME, args).expect("python3"),
+    Room { lesson: NAME, python }.program(args)
+}
+
+/// Which room a test of the room's protocol runs against: lesson 9's or
+/// lesson 13's (tests/lesson_13.rs runs the same tests), in Rust or Python.
+#[derive(Clone, Copy)]
+pub(crate) struct Room {
+    pub lesson: &'static str,
+    pub python: bool,
+}
+
+impl Room {
+    fn nine(python: bool) -> Room {
+        Room { lesson: NAME, python }
+    }
+
+    pub fn program(self, args: &[&str]) -> Command {
+        match self.python {
+            false => lesson(self.lesson, args),
+            true => python_twin(self.lesson, args).expect("python3"),
+        }
+    }
+
+    /// Its server on a port the system picks, and that port.
+    pub fn start(self, options: &[&str]) -> (Process, String) {
+        let mut args = vec!["server", "--port", "0"];
+        args.extend_from_slice(options);
+        let mut server = Process::spawn(self.program(&args));
+        let port = server.listening_port().to_string();
+        (server, port)
     }
 }
 
-/// A server of either language on a port the system picks, and that port.
+/// A lesson 9 server of either language, and its port.
 fn room(python: bool, options: &[&str]) -> (Process, String) {
-    let mut args = vec!["server", "--port", "0"];
-    args.extend_from_slice(options);
-    let mut server = Process::spawn(program(python, &args));
-    let port = server.listening_port().to_string();
-    (server, port)
+    Room::nine(python).start(options)
 }
 
 /// A client the test itself plays, speaking the protocol byte by byte.
-struct Probe {
-    stream: TcpStream,
+pub(crate) struct Probe {
+    pub stream: TcpStream,
     reader: BufReader<TcpStream>,
 }
 
 impl Probe {
-    fn connect(port: &str) -> Probe {
+    pub fn connect(port: &str) -> Probe {
         let stream = TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
         stream.set_read_timeout(Some(DEADLINE)).unwrap();
         let reader = BufReader::new(stream.try_clone().unwrap());
@@ -88,7 +111,7 @@ impl Probe {
     }
 
     /// Connects, sends `name`, and reads the welcome.
-    fn join(port: &str, name: &str) -> Probe {
+    pub fn join(port: &str, name: &str) -> Probe {
         let mut probe = Probe::connect(port);
         probe.say(name);
         let (from, welcome) = probe.hear().expect("a welcome");
@@ -97,7 +120,7 @@ impl Probe {
         probe
     }
 
-    fn say(&mut self, text: &str) {
+    pub fn say(&mut self, text: &str) {
         self.stream.write_all(&framed(text.as_bytes())).unwrap();
     }
 
@@ -114,18 +137,18 @@ impl Probe {
     }
 
     /// The next name and text, or None when the server closes.
-    fn hear(&mut self) -> Option<(String, String)> {
+    pub fn hear(&mut self) -> Option<(String, String)> {
         let name = self.message()?;
         Some((name, self.message().expect("a text after a name")))
     }
 
-    fn expect(&mut self, from: &str, text: &str) {
+    pub fn expect(&mut self, from: &str, text: &str) {
         let heard = self.hear();
         assert_eq!(heard, Some((from.to_string(), text.to_string())));
     }
 
     /// Reads to the end of the stream: a close (a FIN), never a reset.
-    fn expect_close(&mut self) {
+    pub fn expect_close(&mut self) {
         let mut rest = Vec::new();
         let end = self.reader.read_to_end(&mut rest);
         assert!(end.is_ok(), "{end:?} after {rest:?}");
@@ -133,7 +156,7 @@ impl Probe {
 }
 
 /// Reads a process's lines until one is `line`, after its label.
-fn wait_line(process: &mut Process, line: &str) {
+pub(crate) fn wait_line(process: &mut Process, line: &str) {
     let is_it = |read: String| {
         read.split_once("] ").is_some_and(|(_, rest)| rest == line)
     };
@@ -181,11 +204,12 @@ fn python_usage_errors_exit_2() {
     }
 }
 
-/// A Rust client and a Python client, on a Rust or a Python server, with
-/// the test's own client listening: each hears the others' lines in order,
-/// never its own; each sees who joins and leaves.
-fn mixed_room(python_server: bool) {
-    let (mut server, port) = room(python_server, &[]);
+/// A Rust client and a Python client of lesson 9, on a Rust or a Python
+/// server, with the test's own client listening: each hears the others'
+/// lines in order, never its own; each sees who joins and leaves. Every
+/// room prints lesson 9's transcripts, line for line.
+pub(crate) fn mixed_room(server_room: Room) {
+    let (mut server, port) = server_room.start(&[]);
     let client = |python, name| {
         let args = ["client", "--port", &port, "--name", name];
         Process::spawn_piped(program(python, &args))
@@ -232,17 +256,17 @@ fn mixed_room(python_server: bool) {
 }
 
 fn rust_server_with_rust_and_python_clients() {
-    mixed_room(false);
+    mixed_room(Room::nine(false));
 }
 
 fn python_server_with_rust_and_python_clients() {
-    mixed_room(true);
+    mixed_room(Room::nine(true));
 }
 
 /// Clients that break the protocol are dropped and announced, each with
 /// the reason; names that are not names are refused; the room goes on.
-fn hostile_clients(python_server: bool) {
-    let (server, port) = room(python_server, &[]);
+pub(crate) fn hostile_clients(server_room: Room) {
+    let (server, port) = server_room.start(&[]);
     let mut watcher = Probe::join(&port, "watcher");
     let attacks: [(&str, &[u8], &str); 4] = [
         (
@@ -324,20 +348,20 @@ fn hostile_clients(python_server: bool) {
 }
 
 fn rust_server_drops_hostile_clients() {
-    hostile_clients(false);
+    hostile_clients(Room::nine(false));
 }
 
 fn python_server_drops_hostile_clients() {
-    hostile_clients(true);
+    hostile_clients(Room::nine(true));
 }
 
 /// Eight clients that never read are dropped once their outboxes are
 /// full, within seconds of each other: those that stopped reading together
 /// cost the room one wait of 2 s, not 2 s each (16 s). A client that reads
 /// gets every line of a flood, in order.
-fn flood(python_server: bool) {
+pub(crate) fn flood(server_room: Room) {
     const SLEEPERS: usize = 8;
-    let (server, port) = room(python_server, &[]);
+    let (server, port) = server_room.start(&[]);
     let mut watcher = Probe::join(&port, "watcher");
     let sleepers: Vec<Probe> = (1..=SLEEPERS)
         .map(|number| {
@@ -392,11 +416,11 @@ fn flood(python_server: bool) {
 }
 
 fn rust_server_drops_a_client_that_does_not_read() {
-    flood(false);
+    flood(Room::nine(false));
 }
 
 fn python_server_drops_a_client_that_does_not_read() {
-    flood(true);
+    flood(Room::nine(true));
 }
 
 /// A client whose name is taken is told so, and ends with that error,
@@ -501,8 +525,8 @@ fn usage_errors_exit_2() {
 
 /// A full room tells the client so, then closes well: the client's name,
 /// unread, does not turn the close into a reset (RST).
-fn full_room_closes_well(python_server: bool) {
-    let (server, port) = room(python_server, &["--max-clients", "1"]);
+pub(crate) fn full_room_closes_well(server_room: Room) {
+    let (server, port) = server_room.start(&["--max-clients", "1"]);
     let _first = Probe::join(&port, "first");
     for _ in 0..5 {
         let mut late = Probe::connect(&port);
@@ -514,17 +538,17 @@ fn full_room_closes_well(python_server: bool) {
 }
 
 fn a_full_rust_room_says_so_and_closes_well() {
-    full_room_closes_well(false);
+    full_room_closes_well(Room::nine(false));
 }
 
 fn a_full_python_room_says_so_and_closes_well() {
-    full_room_closes_well(true);
+    full_room_closes_well(Room::nine(true));
 }
 
 /// A client that sends its name and a line and half-closes at once still
 /// gets its welcome, then the end of the stream.
-fn half_closing_client_gets_the_welcome(python_server: bool) {
-    let (server, port) = room(python_server, &[]);
+pub(crate) fn half_closing_client_gets_the_welcome(server_room: Room) {
+    let (server, port) = server_room.start(&[]);
     for number in 0..10 {
         let mut quick = Probe::connect(&port);
         let name = format!("quick{number}");
@@ -539,23 +563,23 @@ fn half_closing_client_gets_the_welcome(python_server: bool) {
 }
 
 fn a_half_closing_client_gets_the_rust_rooms_welcome() {
-    half_closing_client_gets_the_welcome(false);
+    half_closing_client_gets_the_welcome(Room::nine(false));
 }
 
 fn a_half_closing_client_gets_the_python_rooms_welcome() {
-    half_closing_client_gets_the_welcome(true);
+    half_closing_client_gets_the_welcome(Room::nine(true));
 }
 
 /// A name that came while the server was stopped (`kill -STOP`) for longer
 /// than the 10 s a name may take is in its buffer: it counts.
-fn name_while_stopped(python_server: bool) {
-    let (mut server, port) = room(python_server, &[]);
+pub(crate) fn name_while_stopped(server_room: Room) {
+    let (mut server, port) = server_room.start(&[]);
     let mut probe = Probe::connect(&port);
     wait_line(&mut server, &format!("connection 1 from {}", address(&probe)));
-    // Stopped while it waits for the name: the Rust server's three threads
-    // (the room, accept, this client's reader) or the Python one, asleep.
+    // Stopped while it waits for the name: lesson 9's three threads (the
+    // room, accept, this client's reader) or lesson 13's one, asleep.
     let pid = server.id().to_string();
-    let threads = if python_server { 1 } else { 3 };
+    let threads = if server_room.lesson == NAME { 3 } else { 1 };
     crate::support::wait_asleep(server.id(), Some(threads));
     let signal = |name: &str| {
         let sent = Command::new("kill").args([name, &pid]).status();
@@ -575,11 +599,11 @@ fn address(probe: &Probe) -> String {
 }
 
 fn a_name_that_came_while_the_rust_server_was_stopped_counts() {
-    name_while_stopped(false);
+    name_while_stopped(Room::nine(false));
 }
 
 fn a_name_that_came_while_the_python_server_was_stopped_counts() {
-    name_while_stopped(true);
+    name_while_stopped(Room::nine(true));
 }
 
 /// listen(128), not listen(5): a burst of clients waits to be accepted
@@ -660,11 +684,11 @@ fn a_name_or_host_is_printed_escaped() {
 /// 60 members, each reading flat out, each send 50 lines at once: every
 /// member hears every other member's 50 lines, and no one is dropped (the
 /// room sends each member all that its socket takes, not a message a turn).
-fn burst(python_server: bool) {
+pub(crate) fn burst(server_room: Room) {
     const MEMBERS: usize = 100;
     const LINES: usize = 50;
     let max = MEMBERS.to_string();
-    let (server, port) = room(python_server, &["--max-clients", &max]);
+    let (server, port) = server_room.start(&["--max-clients", &max]);
     let mut members: Vec<Probe> = (0..MEMBERS)
         .map(|number| Probe::join(&port, &format!("m{number}")))
         .collect();
@@ -695,11 +719,11 @@ fn burst(python_server: bool) {
 }
 
 fn a_burst_from_every_member_drops_no_one_from_the_rust_room() {
-    burst(false);
+    burst(Room::nine(false));
 }
 
 fn a_burst_from_every_member_drops_no_one_from_the_python_room() {
-    burst(true);
+    burst(Room::nine(true));
 }
 
 /// Stopped (Ctrl-Z) and continued while it waits: no EINTR error.

@@ -29,6 +29,7 @@ mod lesson_09;
 mod lesson_10;
 mod lesson_11;
 mod lesson_12;
+mod lesson_13;
 mod lesson_14;
 mod lesson_15;
 mod pickle_reader;
@@ -68,6 +69,7 @@ fn main() -> ExitCode {
     tests.extend(lesson_10::tests());
     tests.extend(lesson_11::tests());
     tests.extend(lesson_12::tests());
+    tests.extend(lesson_13::tests());
     tests.extend(lesson_14::tests());
     tests.extend(lesson_15::tests());
     tests.extend(pickle_reader::tests());

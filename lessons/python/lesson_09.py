@@ -6,15 +6,16 @@ For each line the server sends every other member two messages: the
 sender's name, then the text. Joins and leaves come the same way, from the
 name "room". Same command line as lessons/lesson_09.rs.
 
-The Rust server is threads and channels; this one is one thread with
-non-blocking sockets and selectors: it reads whoever has sent something and
-writes to whoever has room for more.
+The server is threads and queues, as the Rust one is: a thread accepts,
+each client has a thread that reads and one that writes, and the room, the
+main thread, takes what the readers put in its queue one at a time. Lesson
+13 serves the same room from one thread, with selectors.
 """
 
-import collections
 import errno
+import itertools
 import os
-import selectors
+import queue
 import socket
 import sys
 import threading
@@ -109,23 +110,6 @@ def why(error):
 # --- The server ---------------------------------------------------------------
 
 
-class Connection:
-    def __init__(self, number, sock):
-        self.number, self.sock = number, sock
-        self.name = None  # until it has joined
-        self.inbox = bytearray()  # what came, not yet a whole message
-        self.outbox = collections.deque()  # pairs its socket has not taken
-        # By when it must have sent its name, its socket taken bytes, or a
-        # refused client closed; None: no limit.
-        self.deadline = time.monotonic() + NAME_WAIT  # in all, not per recv
-        self.closing = False  # out of the room: send what waits, then close
-        self.ended = False  # whether it has closed its side
-        # When its socket last took bytes, or something came to wait for it;
-        # None while nothing waits.
-        self.took = None
-        self.events = 0  # what the selector watches it for
-
-
 def server(args, out):
     with socket.socket(args.family, socket.SOCK_STREAM) as s:
         # So that a restarted server may bind at once (Unix only: Windows
@@ -135,250 +119,285 @@ def server(args, out):
         s.bind(args.address)
         s.listen(BACKLOG)
         out.listening(s)
-        # Correction: the tutorial blocks in accept and recv; a room cannot
-        # wait for one client, so no call here may wait, select() aside.
-        s.setblocking(False)
-        Room(s, args, out).run()
+        # Every client's threads put the room's events in this queue; the
+        # room alone takes them, one at a time, in the order they came. It
+        # is bounded: when the room is behind, the readers wait, stop
+        # reading, and TCP slows the talkers down.
+        events = queue.Queue(QUEUE)
+        # Accepting has a thread of its own, which ends with the program.
+        threading.Thread(target=accept, args=(s, args, events, out),
+                         daemon=True).start()
+        run_room(events, args.once, out)
 
 
-class Room:
-    def __init__(self, listener, args, out):
-        self.listener, self.args, self.out = listener, args, out
-        self.selector = selectors.DefaultSelector()
-        self.selector.register(listener, selectors.EVENT_READ)
-        self.connections = {}  # socket -> Connection, in the room or not
-        self.count = 0
-        self.joined = False  # whether anyone has joined yet (for --once)
-        self.paused = False  # while an outbox is full, no one is read
+def start(target, *args):
+    """A daemon thread running target(*args); False if the system has no
+    thread to give."""
+    try:
+        threading.Thread(target=target, args=args, daemon=True).start()
+        return True
+    except RuntimeError:  # can't start new thread
+        return False
 
-    def members(self):
-        return [c for c in self.connections.values()
-                if c.name and not c.closing]
 
-    def run(self):
-        while not (self.args.once and self.joined and not self.members()):
-            deadlines = [c.deadline for c in self.connections.values()
-                         if c.deadline]
-            deadlines += [m.took + PATIENCE for m in self.members()
-                          if len(m.outbox) >= QUEUE]
-            wait = None
-            if deadlines:
-                wait = max(0, min(deadlines) - time.monotonic())
-            events = self.selector.select(wait)
-            if not events:
-                # The wait ran out, or this process was stopped through it:
-                # a last look at what came meanwhile.
-                events = self.selector.select(0)
-            for key, mask in events:
-                conn = self.connections.get(key.fileobj)
-                if key.fileobj is self.listener:
-                    self.accept()
-                elif conn and mask & selectors.EVENT_READ:
-                    self.read(conn)
-                if conn and mask & selectors.EVENT_WRITE:
-                    if conn.sock in self.connections:
-                        self.flush(conn)
-            # After reading: a name that came while this process was
-            # stopped still counts.
-            for conn in list(self.connections.values()):
-                if conn.deadline and time.monotonic() >= conn.deadline:
-                    self.expire(conn)
-            self.check_outboxes()
-        self.out.say("the room is empty: closing it (--once)")
+def accept(listener, args, events, out):
+    """Accepts clients, and starts a thread for each, up to --max-clients."""
+    connected = [0]  # how many are here; the lock guards it
+    lock = threading.Lock()
 
-    def accept(self):
+    def serve(client, number):
+        read_client(client, number, events, out)
+        with lock:
+            connected[0] -= 1
+
+    for number in itertools.count(1):
         try:
-            sock, address = self.listener.accept()
+            client, address = listener.accept()
         except OSError as error:
+            if listener.fileno() == -1:  # closed: the room is closed
+                return
             # Out of file descriptors, say: pause, not a busy loop.
-            self.out.error(f"accept failed: {common.explain(error, self.args)}")
+            out.error(f"accept failed: {common.explain(error, args)}")
             time.sleep(0.1)
-            return
-        self.count += 1
-        where = f"connection {self.count} from {common.address_text(address)}"
-        held = [c for c in self.connections.values() if not c.closing]
-        full = len(held) >= self.args.max_clients
+            continue
+        where = f"connection {number} from {common.address_text(address)}"
+        with lock:
+            full = connected[0] >= args.max_clients
+            connected[0] += not full
         if full:
-            self.out.say(f"{where}: refused, the room holds "
-                         f"{self.args.max_clients} (--max-clients)")
-        else:
-            self.out.say(where)
-        sock.setblocking(False)
-        self.connections[sock] = conn = Connection(self.count, sock)
-        self.watch(conn)
-        if full:  # told, and closed well, as a refused name is
-            self.close(conn, CLOSE_WAIT)
-            self.send(conn, pair(ROOM, "the room is full"))
+            out.say(f"{where}: refused, the room holds {args.max_clients} "
+                    "(--max-clients)")
+            # Told, and closed well, in a thread of its own: the close waits
+            # for the client, and accepting must not.
+            start(refuse, client, "the room is full")
+            continue
+        out.say(where)
+        if not start(serve, client, number):
+            with lock:
+                connected[0] -= 1
+            out.error(f"connection {number}: no thread for it")
+            client.close()
 
-    def read(self, conn):
-        try:
-            data = conn.sock.recv(MAX_MESSAGE)
-        except BlockingIOError:
-            return
-        except OSError as error:
-            return self.leave(conn, why(error))
-        conn.ended = not data
-        if conn.closing:  # what it still sends is dropped
-            if conn.ended:
-                self.flush(conn)
-            return
-        conn.inbox += data
-        try:
-            if not data:
-                return self.leave(conn, cut(conn.inbox))
-            for text in messages(conn.inbox):
-                self.said(conn, text)
-                if conn.closing or conn.sock not in self.connections:
-                    return
-        except LessonError as error:
-            self.leave(conn, str(error))
 
-    def said(self, conn, text):
-        if conn.name:
-            self.out.say(f"{conn.name}: {escape(text)}")
-            return self.broadcast(conn, conn.name, text)
-        if not 1 <= len(text.encode("utf-8")) <= MAX_NAME:
-            return self.refuse(conn, f"a name has 1 to {MAX_NAME} bytes")
-        # A name is printed as it is ("ada joined"): nothing in it may move
-        # the cursor, reverse the text or hide, around it or in it.
-        trimmed = text.strip(" ")
-        if trimmed == ROOM or trimmed != text or not all(map(shows, text)):
-            return self.refuse(conn, f"'{shown(text)}' cannot be a name")
-        if any(member.name == text for member in self.members()):
-            return self.refuse(conn, f"{text} is taken")
-        self.out.say(f"connection {conn.number}: {text} joined")
-        self.send(conn, pair(ROOM, welcome(text, self.members())))
-        self.broadcast(None, ROOM, f"{text} joined")
-        conn.name, conn.deadline, self.joined = text, None, True
+class Member:
+    """Someone in the room, as the room knows them: the queue its writing
+    thread empties into its socket, the socket (to cut it off), and when
+    its socket last took a message (None while none waits)."""
 
-    def broadcast(self, sender, name, text):
-        """Queues name and text for every member but the sender."""
-        data = pair(name, text)
-        for member in self.members():
-            if member is not sender:
-                self.send(member, data)
+    def __init__(self, number, name, sock):
+        self.number, self.name, self.sock = number, name, sock
+        # The writing thread's own handle on the same socket (dup(2)).
+        self.writer = sock.dup()
+        self.outbox = queue.Queue(QUEUE)
+        self.took, self.lock = None, threading.Lock()
+        self.done = False  # set by the room: once the outbox is empty, end
 
-    def check_outboxes(self):
-        """While an outbox is full, no one is read, so the talkers wait (TCP
-        slows them down). A full outbox whose socket has taken nothing for
-        PATIENCE has a member that does not read (its socket's buffers are
-        full too): it is dropped. Members that stopped reading together
-        cost the room PATIENCE once, not once each."""
-        now, self.paused = time.monotonic(), False
-        for member in self.members():
-            if len(member.outbox) < QUEUE:
-                continue
-            if now - member.took >= PATIENCE:
-                why = f"it does not read ({QUEUE} messages, {PATIENCE:g} s)"
-                self.broadcast(None, ROOM, self.drop(member, why))
-                continue
-            self.paused = True
-        for conn in list(self.connections.values()):
-            self.watch(conn)
+    def note(self, when):
+        with self.lock:
+            self.took = when
 
-    def send(self, conn, data):
-        if conn.sock in self.connections:
-            if not conn.outbox:
-                conn.took = time.monotonic()
-            conn.outbox.append(data)
-            self.flush(conn)
+    def last_took(self):
+        with self.lock:
+            return self.took
 
-    def flush(self, conn):
-        """Sends what waits for conn, as far as its socket takes it now."""
-        progressed = False
-        try:
-            while conn.outbox:
-                sent = conn.sock.send(conn.outbox[0])
-                progressed = True
-                if sent < len(conn.outbox[0]):
-                    conn.outbox[0] = conn.outbox[0][sent:]
-                    break
-                conn.outbox.popleft()
-        except BlockingIOError:
-            pass
-        except OSError as error:
-            conn.outbox.clear()
-            if not conn.closing:
-                return self.leave(conn, why(error))
-        if progressed:
-            conn.took = time.monotonic() if conn.outbox else None
-        if conn.name and not conn.closing:
-            # A socket that takes nothing for SEND_WAIT is not read.
-            if not conn.outbox:
-                conn.deadline = None
-            elif progressed or conn.deadline is None:
-                conn.deadline = time.monotonic() + SEND_WAIT
-        if conn.closing and not conn.outbox:
-            if conn.ended:
-                return self.forget(conn)
-            # The last bytes are out: shutdown(SHUT_WR) sends the end of
-            # the stream after them.
+
+def read_client(client, number, events, out):
+    """One client's reading thread: its name, then its lines, each put in
+    the room's queue; at the end, ("left", ...)."""
+    with client:
+        serve_client(client, number, events, out)
+
+
+def serve_client(client, number, events, out):
+    buffer = bytearray()
+    try:
+        # In all, not per recv: a byte every few seconds must not hold a
+        # place for hours.
+        name = receive(client, buffer, time.monotonic() + NAME_WAIT)
+        problem = "it sent no name" if name is None else check(name)
+    except TimeoutError:
+        problem = f"it sent no name within {NAME_WAIT:g} s"
+    except (OSError, LessonError) as error:
+        problem = why(error)
+    if problem:
+        out.say(f"connection {number}: not let in: {problem}")
+        return refuse(client, f"not let in: {problem}")
+    # The writing thread's handle shares this socket's open file, and with
+    # it O_NONBLOCK, which Python sets for a timeout: both handles have a
+    # timeout, or this one's recv would fail with EAGAIN.
+    client.settimeout(SEND_WAIT)
+    try:
+        member = Member(number, name, client)
+    except OSError:
+        return out.error(f"connection {number}: no second handle")
+    if not start(write_client, member, events):
+        member.writer.close()
+        return out.error(f"connection {number}: no thread for it")
+    events.put(("joined", member))
+    try:
+        while True:
             try:
-                conn.sock.shutdown(socket.SHUT_WR)
-            except OSError:
-                pass
-        self.watch(conn)
+                text = receive(client, buffer)
+            except TimeoutError:  # a member may be silent as long as it likes
+                continue
+            if text is None:
+                break
+            events.put(("said", number, text))
+        problem = None
+    except (OSError, LessonError) as error:
+        problem = why(error)
+    events.put(("left", number, problem))
 
-    def watch(self, conn):
-        """Has the selector watch conn for what is wanted now."""
-        wanted = 0 if conn.ended or self.paused else selectors.EVENT_READ
-        if conn.outbox:
-            wanted |= selectors.EVENT_WRITE
-        if wanted == conn.events:
-            return
-        if not conn.events:
-            self.selector.register(conn.sock, wanted, conn)
-        elif not wanted:
-            self.selector.unregister(conn.sock)
+
+def check(name):
+    """Why name cannot be a name, or None. A name is printed as it is ("ada
+    joined"): nothing in it may move the cursor, reverse the text or hide,
+    around it or in it."""
+    if not 1 <= len(name.encode("utf-8")) <= MAX_NAME:
+        return f"a name has 1 to {MAX_NAME} bytes"
+    trimmed = name.strip(" ")
+    if trimmed == ROOM or trimmed != name or not all(map(shows, name)):
+        return f"'{shown(name)}' cannot be a name"
+    return None
+
+
+def refuse(client, why):
+    """Tells a client why it is not let in, and closes well: shutdown
+    (SHUT_WR) ends the stream after the refusal, and what the client still
+    sends is read, for a second at most, so that the close is not a reset
+    (RST), which could destroy the refusal before the client reads it."""
+    with client:
+        try:
+            client.sendall(pair(ROOM, why))
+            client.shutdown(socket.SHUT_WR)
+            until = time.monotonic() + CLOSE_WAIT
+            while (left := until - time.monotonic()) > 0:
+                client.settimeout(left)
+                if not client.recv(MAX_MESSAGE):
+                    return
+        except OSError:
+            pass
+
+
+def write_client(member, events):
+    """A member's writing thread: sends what the room puts in its outbox,
+    noting when its socket last took a message. Once the room is done with
+    it (None in the outbox, or done and the outbox empty), the last bytes
+    are out: shutdown(SHUT_WR)."""
+    with member.writer as sock:
+        try:
+            sock.settimeout(SEND_WAIT)
+            while True:
+                try:
+                    data = member.outbox.get_nowait()
+                except queue.Empty:
+                    member.note(None)  # nothing waits for it: nothing is late
+                    if member.done:
+                        break
+                    data = member.outbox.get()
+                    member.note(time.monotonic())
+                if data is None:
+                    break
+                sock.sendall(data)
+                member.note(time.monotonic())
+            sock.shutdown(socket.SHUT_WR)
+        except TimeoutError:
+            events.put(("left", member.number,
+                        f"it took nothing for {SEND_WAIT:g} s"))
+        except OSError as error:
+            events.put(("left", member.number, why(error)))
+
+
+def run_room(events, once, out):
+    """The room: the only thread that knows who is here. With once, it
+    closes when the last member leaves."""
+    members = {}  # number -> Member, in the order they joined
+    while True:
+        event = events.get()
+        if event[0] == "joined":
+            member = event[1]
+            if any(m.name == member.name for m in members.values()):
+                refusal = f"not let in: {member.name} is taken"
+                out.say(f"connection {member.number}: {refusal}")
+                # Then the writing thread ends, once the refusal is out.
+                member.outbox.put(pair(ROOM, refusal))
+                finish(member)
+                continue
+            out.say(f"connection {member.number}: {member.name} joined")
+            here = list(members.values())
+            member.outbox.put(pair(ROOM, welcome(member.name, here)))
+            broadcast(members, None, pair(ROOM, f"{member.name} joined"), out)
+            members[member.number] = member
+        elif event[0] == "said":
+            _, number, text = event
+            member = members.get(number)
+            if member is None:  # dropped already, or never let in
+                continue
+            out.say(f"{member.name}: {escape(text)}")
+            broadcast(members, number, pair(member.name, text), out)
         else:
-            self.selector.modify(conn.sock, wanted, conn)
-        conn.events = wanted
+            _, number, problem = event
+            member = members.pop(number, None)
+            if member:
+                leave(members, member, problem, out)
+        if once and not members:
+            return out.say("the room is empty: closing it (--once)")
 
-    def leave(self, conn, why):
-        """conn's stream ended (why is None), or broke the protocol."""
-        if conn.name is None:
-            return self.refuse(conn, why or "it sent no name")
-        if why is not None:
-            return self.broadcast(None, ROOM, self.drop(conn, why))
-        left = f"{conn.name} left"
-        self.close(conn, SEND_WAIT)  # what waits for it is sent first
-        self.out.say(left)
-        self.broadcast(None, ROOM, left)
-        self.flush(conn)
 
-    def expire(self, conn):
-        if conn.closing:
-            self.forget(conn)
-        elif conn.name is None:
-            self.refuse(conn, f"it sent no name within {NAME_WAIT:g} s")
-        else:
-            self.leave(conn, f"it took nothing for {SEND_WAIT:g} s")
+def broadcast(members, sender, data, out):
+    """Puts data in the outbox of every member but sender. A full outbox
+    gets time to empty, until its socket has taken nothing for PATIENCE:
+    members that stopped reading at the same time cost the room PATIENCE
+    once, not once each. One still full then does not read (its socket's
+    buffers are full too): it is dropped."""
+    now, full = time.monotonic(), []
+    for number, member in list(members.items()):
+        if number == sender:
+            continue
+        while True:
+            try:
+                member.outbox.put_nowait(data)
+                break
+            except queue.Full:
+                # While the room waits here, the talkers wait too: their
+                # readers cannot hand it more events.
+                took = member.last_took()
+                if time.monotonic() >= (took or now) + PATIENCE:
+                    full.append(number)
+                    break
+                time.sleep(0.01)
+    for number in full:
+        member = members.pop(number, None)
+        if member:
+            leave(members, member,
+                  f"it does not read ({QUEUE} messages, {PATIENCE:g} s)", out)
 
-    def refuse(self, conn, why):
-        """Tells a client why it is not let in, and closes well: after the
-        refusal, the end of the stream; what the client still sends is
-        read, for a second at most, so that the close is not a reset (RST),
-        which could destroy the refusal before the client reads it."""
-        self.out.say(f"connection {conn.number}: not let in: {why}")
-        self.close(conn, CLOSE_WAIT)
-        self.send(conn, pair(ROOM, f"not let in: {why}"))
 
-    def close(self, conn, wait):
-        conn.closing, conn.deadline = True, time.monotonic() + wait
+def leave(members, member, problem, out):
+    """Announces that member left. One that is dropped is cut off: what
+    waits for it is not sent. Otherwise its writing thread sends what
+    waits, then ends."""
+    if problem is None:
+        left = f"{member.name} left"
+    else:
+        left = f"{member.name} was dropped: {problem}"
+        try:
+            member.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:  # closed already
+            pass
+    finish(member)
+    out.say(left)
+    broadcast(members, None, pair(ROOM, left), out)
 
-    def drop(self, conn, why):
-        """Cuts a member off (what waits for it is not sent); returns the
-        announcement."""
-        self.forget(conn)
-        dropped = f"{conn.name} was dropped: {why}"
-        self.out.say(dropped)
-        return dropped
 
-    def forget(self, conn):
-        if self.connections.pop(conn.sock, None):
-            if conn.events:
-                self.selector.unregister(conn.sock)
-            conn.sock.close()
+def finish(member):
+    """Ends member's writing thread once its outbox is empty: it is waiting
+    for the outbox (the None wakes it), or sending (it sees done)."""
+    member.done = True
+    try:
+        member.outbox.put_nowait(None)
+    except queue.Full:
+        pass
 
 
 def invisible(c):
@@ -409,12 +428,17 @@ def welcome(name, members):
 # --- The client ---------------------------------------------------------------
 
 
-def receive(sock, buffer):
+def receive(sock, buffer, until=None):
     """The next message from sock, or None when it closes between messages;
-    buffer (a bytearray) keeps what came after it."""
+    buffer (a bytearray) keeps what came after it. With until (a moment of
+    time.monotonic()), each recv waits only for what is left of the time."""
     while True:
         for text in messages(buffer):
             return text
+        if until is not None:
+            # Past until, what has come is still read: a millisecond's wait
+            # gets it, or a timeout.
+            sock.settimeout(max(until - time.monotonic(), 0.001))
         data = sock.recv(MAX_MESSAGE)
         if not data:
             problem = cut(buffer)

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 pub const DEADLINE: Duration = Duration::from_secs(60);
 
 /// The lessons, as their example names.
-pub const LESSONS: [&str; 14] = [
+pub const LESSONS: [&str; 15] = [
     "lesson_01",
     "lesson_02",
     "lesson_03",
@@ -28,6 +28,7 @@ pub const LESSONS: [&str; 14] = [
     "lesson_10",
     "lesson_11",
     "lesson_12",
+    "lesson_13",
     "lesson_14",
     "lesson_15",
 ];
