@@ -79,8 +79,8 @@ const INVISIBLE: [(char, char); 9] = [
 struct ServerOptions {
     /// How many clients the room holds
     #[arg(long, value_name = "N", default_value_t = 16,
-          value_parser = clap::value_parser!(u16).range(1..=1000))]
-    max_clients: u16,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    max_clients: u32,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -115,7 +115,7 @@ fn server(config: &Server<ServerOptions>, out: &Out) -> io::Result<()> {
     // is bounded: when the room is behind, the readers wait, stop reading,
     // and TCP slows the talkers down.
     let (events, room) = mpsc::sync_channel(QUEUE);
-    let max_clients = usize::from(config.options.max_clients);
+    let max_clients = config.options.max_clients as usize;
     let accept_out = out.clone();
     // Accepting has a thread of its own, which runs until the process ends.
     thread::spawn(move || accept(&listener, max_clients, &events, &accept_out));

@@ -85,8 +85,8 @@ const INVISIBLE: [(char, char); 9] = [
 struct ServerOptions {
     /// How many clients the room holds
     #[arg(long, value_name = "N", default_value_t = 16,
-          value_parser = clap::value_parser!(u16).range(1..=1000))]
-    max_clients: u16,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    max_clients: u32,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -125,7 +125,7 @@ fn server(config: &Server<ServerOptions>, out: &Out) -> io::Result<()> {
     // No call may wait: one that would (EAGAIN) returns at once, and tokio
     // asks the system (epoll on Linux) to say when the socket is ready.
     listener.set_nonblocking(true)?;
-    let max_clients = usize::from(config.options.max_clients);
+    let max_clients = config.options.max_clients as usize;
     runtime()?.block_on(async {
         let listener = TcpListener::from_std(listener.into())?;
         serve(listener, max_clients, config.once, out).await;

@@ -587,7 +587,7 @@ if __name__ == "__main__":
     top, server_options, client_options = common.parser(
         "lesson_09", "a chat room", port=4109, wait=10.0, show=False)
     server_options.add_argument(
-        "--max-clients", type=common.whole(1, 1000), default=16,
+        "--max-clients", type=common.whole(1, 100000), default=16,
         metavar="N", help="how many clients the room holds")
     client_options.add_argument("--name", default="guest",
                                 help="the name the others see")

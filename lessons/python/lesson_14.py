@@ -584,7 +584,7 @@ if __name__ == "__main__":
         "lesson_14", "the chat room with asyncio", port=4114, wait=10.0,
         show=False)
     server_options.add_argument(
-        "--max-clients", type=common.whole(1, 1000), default=16,
+        "--max-clients", type=common.whole(1, 100000), default=16,
         metavar="N", help="how many clients the room holds")
     client_options.add_argument("--name", default="guest",
                                 help="the name the others see")
