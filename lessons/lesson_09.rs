@@ -155,6 +155,10 @@ fn accept(
         }
         connected.fetch_add(1, Ordering::SeqCst);
         out.say(format_args!("connection {id} from {from}"));
+        // A chat's messages are small and wanted now: without this, Nagle's
+        // algorithm holds each one back until the last is acknowledged, and
+        // a client may delay that ACK by up to 40 ms (lesson 7).
+        let _ = client.set_tcp_nodelay(true);
         // The thread's own handles: a sender, an `Out`, the counter.
         let (events, thread_out, counter) =
             (events.clone(), out.clone(), Arc::clone(&connected));

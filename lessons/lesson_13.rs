@@ -324,6 +324,8 @@ impl<'a> Room<'a> {
     }
 
     fn admit(&mut self, number: usize, socket: TcpStream, from: SocketAddr) {
+        // Small messages, wanted now: no Nagle delay (lesson 9 says why).
+        let _ = socket.set_nodelay(true);
         let held = self.connections.values().filter(|c| !c.closing).count();
         let full = held >= self.max_clients;
         let at = format!("connection {number} from {from}");

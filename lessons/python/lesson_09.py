@@ -172,6 +172,13 @@ def accept(listener, args, events, out):
             start(refuse, client, "the room is full")
             continue
         out.say(where)
+        # A chat's messages are small and wanted now: without this, Nagle's
+        # algorithm holds each one back until the last is acknowledged, and
+        # a client may delay that ACK by up to 40 ms (lesson 7).
+        try:
+            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:  # gone already: its thread will find out
+            pass
         if not start(serve, client, number):
             with lock:
                 connected[0] -= 1

@@ -237,6 +237,11 @@ class Room:
                          f"{self.args.max_clients} (--max-clients)")
         else:
             self.out.say(where)
+        # Small messages, wanted now: no Nagle delay (lesson 9 says why).
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:  # gone already: its first recv will say so
+            pass
         sock.setblocking(False)
         self.connections[sock] = conn = Connection(self.count, sock)
         self.watch(conn)
