@@ -6,36 +6,41 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
 
+use clap::Parser;
 use socket_lessons_cost::designs::{DESIGNS, Start};
 use socket_lessons_cost::measure::{self, Settings};
 use socket_lessons_cost::report::{self, Machine};
 use socket_lessons_cost::server;
 
-const USAGE: &str = "usage: socket-lessons-cost [--quick] [--no-chart] [--quick-ack] [--only PROGRAM]... [--out DIRECTORY]";
+/// What a connection costs: memory, the most members held, and broadcast
+/// latency of the chat room's servers (lessons 9, 13 and 14, Rust and
+/// Python), written as the book's table and charts.
+#[derive(Parser)]
+struct Options {
+    /// Every figure at small sizes, in seconds (for CI)
+    #[arg(long)]
+    quick: bool,
+    /// Write the table only, not the charts
+    #[arg(long)]
+    no_chart: bool,
+    /// The load generator acknowledges at once (TCP_QUICKACK), so that no
+    /// delayed ACK is in the latencies
+    #[arg(long)]
+    quick_ack: bool,
+    /// Measure only this server (lesson_09, lesson_13.py, ...); repeatable
+    #[arg(long, value_name = "PROGRAM")]
+    only: Vec<String>,
+    /// Where the table and the charts go [default: book/src/cost]
+    #[arg(long, value_name = "DIRECTORY")]
+    out: Option<PathBuf>,
+}
 
 fn main() -> ExitCode {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let mut quick_ack = false;
-    let (mut quick, mut chart, mut only, mut out) =
-        (false, true, Vec::new(), root.join("book/src/cost"));
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let value = match arg.as_str() {
-            "--only" | "--out" => args.next(),
-            _ => None,
-        };
-        match (arg.as_str(), value) {
-            ("--quick", _) => quick = true,
-            ("--no-chart", _) => chart = false,
-            ("--quick-ack", _) => quick_ack = true,
-            ("--only", Some(program)) => only.push(program),
-            ("--out", Some(directory)) => out = PathBuf::from(directory),
-            _ => {
-                eprintln!("{USAGE}");
-                return ExitCode::from(2);
-            }
-        }
-    }
+    let options = Options::parse();
+    let (quick, chart, only) = (options.quick, !options.no_chart, options.only);
+    let out = options.out.unwrap_or_else(|| root.join("book/src/cost"));
+    let quick_ack = options.quick_ack;
     let started = Instant::now();
     let (soft, hard) = match server::raise_open_files() {
         Ok(limits) => limits,
