@@ -198,6 +198,8 @@ async fn accept(
         }
         connected.fetch_add(1, Ordering::SeqCst);
         out.say(format_args!("connection {id} from {from}"));
+        // Small messages, wanted now: no Nagle delay (lesson 9 says why).
+        let _ = client.set_nodelay(true);
         // The task's own handles: a sender, an `Out`, the counter.
         let (events, out, counter, alive) = (
             events.clone(),

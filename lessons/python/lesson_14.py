@@ -208,6 +208,14 @@ class Room:
                          f"{self.args.max_clients} (--max-clients)")
             return await refuse(reader, writer, "the room is full")
         self.out.say(where)
+        # Small messages, wanted now: no Nagle delay (lesson 9 says why).
+        # asyncio sets it only on sockets whose proto is IPPROTO_TCP, and
+        # one made by socket.socket() and accepted has proto 0.
+        sock = writer.get_extra_info("socket")
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:  # gone already: its first read will say so
+            pass
         self.connected += 1
         try:
             await self.serve_client(number, reader, writer)
