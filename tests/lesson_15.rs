@@ -58,7 +58,7 @@ pub fn tests() -> Vec<Trial> {
         ),
     ];
     // What it needs besides the lessons (python3 for the Python server too).
-    let both: [(&str, Check, &[&'static str]); 26] = [
+    let both: [(&str, Check, &[&'static str]); 27] = [
         ("demo", demo, &[]),
         ("the_client_keeps_one_connection_for_its_paths", client_paths, &[]),
         ("curl_gets_the_page_and_its_headers", curl_page, &["curl"]),
@@ -85,6 +85,7 @@ pub fn tests() -> Vec<Trial> {
         ("a_stopped_client_goes_on_waiting", stopped_client, &[]),
         ("the_client_is_safe_from_a_hostile_server", hostile_server, &[]),
         ("a_slow_client_holds_no_one_up", slow_client, &[]),
+        ("request_lines_as_rfc_9112_reads_them", rfc_9112, &[]),
     ];
     for (name, check, needs) in both {
         tests.push(found.trial(name, move || check(false), needs));
@@ -555,7 +556,7 @@ fn malformed(python: bool) {
     let cases: [(&[u8], u16); 8] = [
         (b"HELLO\r\n\r\n", 400),
         (b"GET / HTTP/1.1\r\n\r\n", 400),
-        (b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", 400),
+        (b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505),
         (b"GET / HTTP/1.1\r\nHost x\r\n\r\n", 400),
         (b"DELETE / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 405),
         (
@@ -574,6 +575,91 @@ fn malformed(python: bool) {
     if !python {
         assert_transcript(NAME, "malformed-server", &masked(&log));
     }
+}
+
+/// Requests that RFC 9112 and 9110 say how to answer, each on its own
+/// connection: the status, and what the server's log says of it.
+fn rfc_9112(python: bool) {
+    let (server, port) = server_in(python, &[]);
+    let huge = format!(
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+        "9".repeat(5000)
+    );
+    let cases: [(&[u8], u16, &str); 8] = [
+        // More digits than Python's int() takes (4300): too large all the
+        // same, and said as sent.
+        (
+            huge.as_bytes(),
+            413,
+            "a Content-Length of b'9999999999999999999999999999999999999999\
+             '..., over 65536 bytes -> 413",
+        ),
+        // The absolute form, which a server MUST accept (RFC 9112, 3.2.2).
+        (
+            b"GET http://x/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            200,
+            "GET http://x/ HTTP/1.1 -> 200 OK",
+        ),
+        // The asterisk form, for OPTIONS only (3.2.4): a method not served.
+        (
+            b"OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            405,
+            "OPTIONS * HTTP/1.1 -> 405",
+        ),
+        (
+            b"GET * HTTP/1.1\r\nHost: x\r\n\r\n",
+            400,
+            "the target b'*' is not /PATH, nor http://HOST/PATH -> 400",
+        ),
+        // HTTP/2's preface: a version this server does not speak, 505.
+        (
+            b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+            505,
+            "the version b'HTTP/2.0' is not HTTP/1.x -> 505",
+        ),
+        // A higher minor version is read as 1.1 (RFC 9110, 2.5).
+        (
+            b"GET / HTTP/1.2\r\nHost: x\r\nConnection: close\r\n\r\n",
+            200,
+            "GET / HTTP/1.2 -> 200 OK",
+        ),
+        // An empty line before a request line is ignored (RFC 9112, 2.2).
+        (
+            b"\r\nGET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            200,
+            "request 1: GET / HTTP/1.1 -> 200 OK",
+        ),
+        // Only spaces and tabs are whitespace around a value (5.5 of
+        // RFC 9110): this Connection is not `close`, so the server waits
+        // for the next request, which asks to close.
+        (
+            b"GET / HTTP/1.1\r\nHost: x\r\nConnection: \x0cclose\r\n\r\n\
+              GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            200,
+            "request 2: GET / HTTP/1.1 -> 200 OK",
+        ),
+    ];
+    let mut answers = Vec::new();
+    for (request, status, _) in &cases {
+        let answer = exchange(&port, request);
+        assert!(statuses(&answer).starts_with(&[*status]), "{answer}");
+        answers.push(answer);
+    }
+    let log = stopped(server).stdout;
+    for (_, _, said) in &cases {
+        assert!(log.contains(said), "{said:?} not in:\n{log}");
+    }
+    // Said as it is, and not as `B'HELLO'`.
+    let bad = exchange_with(python, b"HELLO\r\n\r\n");
+    assert!(bad.contains("b&#39;HELLO&#39; is not METHOD PATH"), "{bad}");
+}
+
+/// The answer of a server of its own to `bytes`.
+fn exchange_with(python: bool, bytes: &[u8]) -> String {
+    let (server, port) = server_in(python, &[]);
+    let answer = exchange(&port, bytes);
+    stopped(server);
+    answer
 }
 
 fn idle(python: bool) {
@@ -595,6 +681,8 @@ fn full(python: bool) {
     held.read_exact(&mut buffer).unwrap();
     let answer = exchange(&port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(statuses(&answer), [503], "{answer}");
+    // One full stop, not two.
+    assert!(answer.contains("server is full (1 connection).</p>"), "{answer}");
     let log = stopped(server).stdout;
     let said = "connection 2 from 127.0.0.1:";
     assert!(log.contains(said), "{log}");

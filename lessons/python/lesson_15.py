@@ -74,6 +74,7 @@ TOO_LARGE = (413, "Content Too Large")
 TOO_LONG = (431, "Request Header Fields Too Large")
 NOT_IMPLEMENTED = (501, "Not Implemented")
 FULL = (503, "Service Unavailable")
+VERSION = (505, "HTTP Version Not Supported")
 
 
 class Refusal(Exception):
@@ -122,7 +123,7 @@ def server(args, out):
                     try:
                         clt.settimeout(ACCEPT_PAUSE)
                         clt.sendall(refusal_answer(
-                            FULL, f"The server is full ({clients})."))
+                            FULL, f"the server is full ({clients})"))
                         clt.shutdown(socket.SHUT_WR)
                     except OSError:
                         pass
@@ -302,7 +303,9 @@ class Connection:
 def parse(head):
     """The request line and headers of a head, checked: what the server will
     not read is a Refusal, with its status."""
-    lines = head.split(b"\r\n")
+    # An empty line before the request line is ignored (RFC 9112, 2.2): some
+    # clients end a body with an extra CR LF.
+    lines = head.removeprefix(b"\r\n").split(b"\r\n")
     for line in lines:
         for byte in b"\0\r\n":
             if byte in line:
@@ -314,15 +317,26 @@ def parse(head):
     method, target, version = parts
     if not method or not set(method) <= TOKEN:
         raise Refusal(BAD, f"the method {excerpt(method)} is no word")
-    if not target.startswith(b"/") or not all(0x21 <= b < 0x7f
-                                              for b in target):
+    # HTTP/1.0, 1.1, and a higher 1.x read as 1.1 (RFC 9110, 2.5); another
+    # major version, HTTP/2's say, is one this server does not speak.
+    digits = version.removeprefix(b"HTTP/").split(b".")
+    if (not version.startswith(b"HTTP/") or len(digits) != 2
+            or not all(len(d) == 1 and d.isdigit() for d in digits)):
+        raise Refusal(BAD, f"the version {excerpt(version)} is not HTTP/1.x")
+    if digits[0] != b"1":
+        raise Refusal(VERSION, f"the version {excerpt(version)} is not "
+                      "HTTP/1.x")
+    path = path_of(method, target)
+    if path is None:
+        raise Refusal(BAD, f"the target {excerpt(target)} is not /PATH, nor "
+                      "http://HOST/PATH")
+    if not all(0x21 <= b < 0x7f for b in target):
         raise Refusal(BAD, f"the path {excerpt(target)} is not printable "
                       "ASCII")
-    if version not in (b"HTTP/1.1", b"HTTP/1.0"):
-        raise Refusal(BAD, f"the version {excerpt(version)} is not HTTP/1.x")
     request = {
         "method": method.decode(), "target": target.decode(),
-        "version": version.decode(), "content_length": 0,
+        "path": path.decode(), "version": version.decode(),
+        "content_length": 0,
         # HTTP/1.0 closes after each answer, unless it asks otherwise; this
         # server does not offer it the choice.
         "close": version == b"HTTP/1.0",
@@ -353,10 +367,12 @@ def parse(head):
         digits = first.isdigit() and first.isascii()
         if not digits or any(length != first for length in lengths):
             raise Refusal(BAD, f"a Content-Length of {excerpt(first)}")
-        length = int(first)
-        if length > MAX_BODY:
-            raise Refusal(TOO_LARGE, f"a body of {length} bytes, over "
-                          f"{MAX_BODY}")
+        # Too many digits for int() (over 4300) is too large too.
+        number = first.lstrip(b"0") or b"0"
+        length = int(number) if len(number) <= 20 else None
+        if length is None or length > MAX_BODY:
+            raise Refusal(TOO_LARGE, f"a Content-Length of {excerpt(first)}, "
+                          f"over {MAX_BODY} bytes")
         request["content_length"] = length
     return request
 
@@ -364,7 +380,7 @@ def parse(head):
 def respond(request, label):
     """The answer to a request that parsed, and its status: the page at /, a
     404 anywhere else, a 405 for a method other than GET and HEAD."""
-    path = request["target"].split("?")[0]
+    path = request["path"]
     if request["method"] in ("GET", "HEAD") and path == "/":
         status, body = OK, page(label)
     elif request["method"] in ("GET", "HEAD"):
@@ -384,7 +400,8 @@ def respond(request, label):
 
 def refusal_answer(status, why):
     """The answer to a request the server will not serve: it closes after."""
-    why = html_escape(f"{why[0].upper()}{why[1:]}.")
+    # As the log says it: a capital would make b'GET' read B'GET'.
+    why = html_escape(f"Refused: {why}.")
     return answer(status, error_page(status, why), True)
 
 
@@ -434,6 +451,25 @@ def error_page(status, why):
             "</head>\n"
             f"<body><h1>{shown(status)}</h1><p>{why}</p></body>\n"
             "</html>\n")
+
+
+def path_of(method, target):
+    """The path a request target names, without its query: the target itself
+    in the origin form (/page?q=1); in the absolute form (http://host/page,
+    which RFC 9112 says a server MUST accept), from the first / after the
+    host; * for OPTIONS (the asterisk form, of the server as a whole). None
+    for any other target."""
+    if target.startswith(b"/") or (method == b"OPTIONS" and target == b"*"):
+        path = target
+    else:
+        scheme = next((scheme for scheme in (b"http://", b"https://")
+                       if target.lower().startswith(scheme)), None)
+        if scheme is None:
+            return None
+        host_and_path = target[len(scheme):]
+        at = host_and_path.find(b"/")
+        path = host_and_path[at:] if at >= 0 else b"/"
+    return path.split(b"?")[0]
 
 
 def html_escape(text):
