@@ -50,6 +50,9 @@ const MAX_BODY: u64 = 64 * 1024;
 /// The longest answer body the client reads.
 const MAX_ANSWER: usize = 64 * 1024;
 
+/// The first byte of a TLS record that starts a handshake.
+const TLS_HANDSHAKE: u8 = 0x16;
+
 /// The most one recv asks for.
 const RECV_SIZE: usize = 4096;
 
@@ -329,6 +332,13 @@ impl Connection<'_> {
             searched = self.unused.len();
             if searched > MAX_HEAD {
                 break;
+            }
+            // A TLS handshake (an https:// URL) starts with this byte, and
+            // no request line does: its blank line would never come.
+            if self.unused.first() == Some(&TLS_HANDSHAKE) {
+                let why = "a TLS handshake (https://), but this server \
+                           speaks plain HTTP";
+                return Ok(Head::Refused(refuse(Status::BAD, why)));
             }
             let wait = match deadline {
                 None => idle_ends.wait_at_most(options.idle),

@@ -58,7 +58,7 @@ pub fn tests() -> Vec<Trial> {
         ),
     ];
     // What it needs besides the lessons (python3 for the Python server too).
-    let both: [(&str, Check, &[&'static str]); 27] = [
+    let both: [(&str, Check, &[&'static str]); 28] = [
         ("demo", demo, &[]),
         ("the_client_keeps_one_connection_for_its_paths", client_paths, &[]),
         ("curl_gets_the_page_and_its_headers", curl_page, &["curl"]),
@@ -86,6 +86,7 @@ pub fn tests() -> Vec<Trial> {
         ("the_client_is_safe_from_a_hostile_server", hostile_server, &[]),
         ("a_slow_client_holds_no_one_up", slow_client, &[]),
         ("request_lines_as_rfc_9112_reads_them", rfc_9112, &[]),
+        ("a_tls_handshake_gets_400_at_once", tls_handshake, &[]),
     ];
     for (name, check, needs) in both {
         tests.push(found.trial(name, move || check(false), needs));
@@ -652,6 +653,20 @@ fn rfc_9112(python: bool) {
     // Said as it is, and not as `B'HELLO'`.
     let bad = exchange_with(python, b"HELLO\r\n\r\n");
     assert!(bad.contains("b&#39;HELLO&#39; is not METHOD PATH"), "{bad}");
+}
+
+/// The start of a TLS handshake, what `curl https://...` sends first, on
+/// the plain port: a 400 at once, not a 408 when --request-time (here an
+/// hour) has passed.
+fn tls_handshake(python: bool) {
+    let (server, port) = server_in(python, &["--request-time", "3600"]);
+    // A TLS record: 0x16 (a handshake), version 3.1, 5 bytes of it.
+    let answer = exchange(&port, b"\x16\x03\x01\x00\x05\x01\x00\x00\x01\x03");
+    assert_eq!(statuses(&answer), [400], "{answer}");
+    let log = stopped(server).stdout;
+    let said = "request 1: a TLS handshake (https://), but this server \
+                speaks plain HTTP -> 400 Bad Request: closing";
+    assert!(log.contains(said), "{log}");
 }
 
 /// The answer of a server of its own to `bytes`.

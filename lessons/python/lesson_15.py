@@ -26,6 +26,8 @@ MAX_HEAD = 8 * 1024
 MAX_BODY = 64 * 1024
 # The longest answer body the client reads.
 MAX_ANSWER = 64 * 1024
+# The first byte of a TLS record that starts a handshake.
+TLS_HANDSHAKE = b"\x16"
 # The most one recv asks for.
 RECV_SIZE = 4096
 # Before it closes, the server reads and drops what the client still sends
@@ -220,6 +222,11 @@ class Connection:
             searched = len(self.unused)
             if searched > MAX_HEAD:
                 break
+            # A TLS handshake (an https:// URL) starts with this byte, and no
+            # request line does: its blank line would never come.
+            if self.unused[:1] == TLS_HANDSHAKE:
+                raise Refusal(BAD, "a TLS handshake (https://), but this "
+                              "server speaks plain HTTP")
             left = (deadline if deadline else idle_ends) - time.monotonic()
             if left < 0.001:
                 if deadline:
