@@ -780,7 +780,9 @@ impl Reader<'_> {
             let Some((name, value)) = split_colon(line) else { continue };
             let value = String::from_utf8_lossy(trim_spaces(value));
             if name.eq_ignore_ascii_case(b"content-length") {
-                length = value.parse::<usize>().ok();
+                // Digits only: parse would take a `+3` too.
+                let digits = value.bytes().all(|b| b.is_ascii_digit());
+                length = value.parse::<usize>().ok().filter(|_| digits);
             }
             if name.eq_ignore_ascii_case(b"connection") {
                 closes |= value.eq_ignore_ascii_case("close");

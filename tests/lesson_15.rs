@@ -825,6 +825,16 @@ fn hostile_server(python: bool) {
     let said = "error: an answer without a Content-Length of at most 65536: \
                 this client reads no other framing\n";
     assert!(unframed.stderr.ends_with(said), "{}", unframed.stderr);
+    // A Content-Length that is not ASCII digits, or too long for int():
+    // no framing either, and no traceback.
+    let huge = "9".repeat(5000);
+    for length in ["+3", "\u{b2}", "\u{663}", &huge] {
+        let answer =
+            format!("HTTP/1.1 200 OK\r\nContent-Length: {length}\r\n\r\nabc");
+        let output = client(answer.as_bytes());
+        assert_exit(&output, 1);
+        assert!(output.stderr.ends_with(said), "{length}: {}", output.stderr);
+    }
 }
 
 /// Lesson 8's threads: while seven connections sit on half a head each,

@@ -562,7 +562,11 @@ class Reader:
             name, colon, value = line.partition(b":")
             value = value.strip(b" \t").decode("utf-8", "replace")
             if colon and name.lower() == b"content-length":
-                length = int(value) if value.isdigit() else None
+                # ASCII digits only (isdigit() takes "²" too), and not so
+                # many that int() refuses them (4300).
+                number = value.lstrip("0") or "0"
+                length = (int(number) if value.isascii() and value.isdigit()
+                          and len(number) <= 20 else None)
             if colon and name.lower() == b"connection":
                 closes |= value.lower() == "close"
         if length is None or length > MAX_ANSWER:
