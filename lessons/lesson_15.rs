@@ -329,6 +329,12 @@ impl Connection<'_> {
                 let deadline = deadline.unwrap_or(Deadline::after(limit));
                 return Ok(Head::Read(head, deadline));
             }
+            // Lines that end in LF alone (as `nc` sends them, without -C)
+            // end their head with `\n\n`: the blank line would never come.
+            if find(&self.unused[from..], b"\n\n").is_some() {
+                let why = "lines that end in LF alone, not CR LF";
+                return Ok(Head::Refused(refuse(Status::BAD, why)));
+            }
             searched = self.unused.len();
             if searched > MAX_HEAD {
                 break;

@@ -58,7 +58,7 @@ pub fn tests() -> Vec<Trial> {
         ),
     ];
     // What it needs besides the lessons (python3 for the Python server too).
-    let both: [(&str, Check, &[&'static str]); 28] = [
+    let both: [(&str, Check, &[&'static str]); 29] = [
         ("demo", demo, &[]),
         ("the_client_keeps_one_connection_for_its_paths", client_paths, &[]),
         ("curl_gets_the_page_and_its_headers", curl_page, &["curl"]),
@@ -87,6 +87,7 @@ pub fn tests() -> Vec<Trial> {
         ("a_slow_client_holds_no_one_up", slow_client, &[]),
         ("request_lines_as_rfc_9112_reads_them", rfc_9112, &[]),
         ("a_tls_handshake_gets_400_at_once", tls_handshake, &[]),
+        ("bare_lf_line_ends_get_400_at_once", bare_lf, &[]),
     ];
     for (name, check, needs) in both {
         tests.push(found.trial(name, move || check(false), needs));
@@ -666,6 +667,17 @@ fn tls_handshake(python: bool) {
     let log = stopped(server).stdout;
     let said = "request 1: a TLS handshake (https://), but this server \
                 speaks plain HTTP -> 400 Bad Request: closing";
+    assert!(log.contains(said), "{log}");
+}
+
+/// Lines that end in LF alone, as `nc` sends what is typed (without -C):
+/// a 400 at once, not a 408 when --request-time (an hour) has passed.
+fn bare_lf(python: bool) {
+    let (server, port) = server_in(python, &["--request-time", "3600"]);
+    let answer = exchange(&port, b"GET / HTTP/1.1\nHost: x\n\n");
+    assert_eq!(statuses(&answer), [400], "{answer}");
+    let log = stopped(server).stdout;
+    let said = "request 1: lines that end in LF alone, not CR LF -> 400";
     assert!(log.contains(said), "{log}");
 }
 

@@ -219,6 +219,10 @@ class Connection:
                 if deadline is None:
                     deadline = time.monotonic() + args.request_time
                 return head, deadline
+            # Lines that end in LF alone (as nc sends them, without -C) end
+            # their head with b"\n\n": the blank line would never come.
+            if self.unused.find(b"\n\n", max(searched - 3, 0)) >= 0:
+                raise Refusal(BAD, "lines that end in LF alone, not CR LF")
             searched = len(self.unused)
             if searched > MAX_HEAD:
                 break
