@@ -886,7 +886,7 @@ fn usage_errors(python: bool) {
 /// The same requests, sent to each server: the same bytes back, but for
 /// the dates.
 fn the_rust_and_python_servers_answer_alike() {
-    let requests: [&[u8]; 4] = [
+    let requests: [&[u8]; 9] = [
         b"GET / HTTP/1.1\r\nHost: x\r\n\r\n\
           GET /<b> HTTP/1.1\r\nHost: x\r\n\r\n\
           HEAD /nothing HTTP/1.1\r\nHost: x\r\n\r\n\
@@ -894,6 +894,13 @@ fn the_rust_and_python_servers_answer_alike() {
         b"GET /a\0 HTTP/1.1\r\n\r\n",
         b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1x\r\n\r\n",
         b"GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n",
+        b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+        b"\x16\x03\x01\x00\x05",
+        b"GET / HTTP/1.1\nHost: x\n\n",
+        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: \x0cclose\r\n\r\n\
+          GET http://x/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        b"POST / HTTP/1.1\r\nHost: x\r\n\
+          Content-Length: 99999999999999999999\r\n\r\n",
     ];
     let answers = |python| {
         let (server, port) = server_in(python, &[]);
