@@ -254,6 +254,8 @@ struct Request {
     /// `HTTP/1.1`, `HTTP/1.0` (or a higher 1.x, read as 1.1).
     version: String,
     content_length: u64,
+    /// Whether the client waits for a 100 (Continue) before its body.
+    expects_continue: bool,
     /// Whether the connection ends after the answer.
     close: bool,
 }
@@ -283,6 +285,11 @@ impl Connection<'_> {
                 Ok(request) => request,
                 Err(refusal) => return self.refused(&label, refusal),
             };
+            // A client that sent `Expect: 100-continue` sends its body only
+            // after this (or an answer), which RFC 9110 says to send at once.
+            if request.expects_continue && request.content_length > 0 {
+                self.send(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+            }
             // The body, framed by Content-Length: read, and dropped.
             if let Err(refusal) = self.skip_body(&request, deadline)? {
                 return self.refused(&label, refusal);
@@ -530,6 +537,7 @@ fn parse(head: &[u8]) -> Result<Request, Refusal> {
         path: text(path),
         version: text(version),
         content_length: 0,
+        expects_continue: false,
         // HTTP/1.0 closes after each answer, unless it asks otherwise;
         // this server does not offer it the choice.
         close: version == b"HTTP/1.0",
@@ -553,6 +561,11 @@ fn parse(head: &[u8]) -> Result<Request, Refusal> {
             "transfer-encoding" => {
                 let why = "a Transfer-Encoding, which this server cannot read";
                 return Err(refuse(Status::NOT_IMPLEMENTED, why));
+            }
+            // An HTTP/1.0 client is sent no 100 (RFC 9110, 10.1.1).
+            "expect" if version != b"HTTP/1.0" => {
+                request.expects_continue |=
+                    value.eq_ignore_ascii_case(b"100-continue");
             }
             "connection" => {
                 let mut tokens = value.split(|&b| b == b',');

@@ -58,7 +58,7 @@ pub fn tests() -> Vec<Trial> {
         ),
     ];
     // What it needs besides the lessons (python3 for the Python server too).
-    let both: [(&str, Check, &[&'static str]); 29] = [
+    let both: [(&str, Check, &[&'static str]); 30] = [
         ("demo", demo, &[]),
         ("the_client_keeps_one_connection_for_its_paths", client_paths, &[]),
         ("curl_gets_the_page_and_its_headers", curl_page, &["curl"]),
@@ -88,6 +88,7 @@ pub fn tests() -> Vec<Trial> {
         ("request_lines_as_rfc_9112_reads_them", rfc_9112, &[]),
         ("a_tls_handshake_gets_400_at_once", tls_handshake, &[]),
         ("bare_lf_line_ends_get_400_at_once", bare_lf, &[]),
+        ("expect_100_continue_gets_100_before_its_body", expect, &[]),
     ];
     for (name, check, needs) in both {
         tests.push(found.trial(name, move || check(false), needs));
@@ -679,6 +680,29 @@ fn bare_lf(python: bool) {
     let log = stopped(server).stdout;
     let said = "request 1: lines that end in LF alone, not CR LF -> 400";
     assert!(log.contains(said), "{log}");
+}
+
+/// A client that sends `Expect: 100-continue` waits for a 100 (Continue)
+/// before it sends its body, and RFC 9110 (10.1.1) says the server MUST
+/// send it, or its final answer, at once: not wait for the body.
+fn expect(python: bool) {
+    let (server, port) = server_in(python, &["--request-time", "3600"]);
+    let mut stream = TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
+    stream.set_read_timeout(Some(DEADLINE)).unwrap();
+    stream
+        .write_all(
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\
+              Expect: 100-continue\r\nConnection: close\r\n\r\n",
+        )
+        .unwrap();
+    let continues = b"HTTP/1.1 100 Continue\r\n\r\n";
+    let mut first = vec![0; continues.len()];
+    let read = stream.read_exact(&mut first);
+    assert!(read.is_ok(), "{read:?}: {}", String::from_utf8_lossy(&first));
+    assert_eq!(first, continues);
+    stream.write_all(b"hello").unwrap();
+    assert_eq!(statuses(&read_all(&mut stream)), [405]);
+    stopped(server);
 }
 
 /// The answer of a server of its own to `bytes`.

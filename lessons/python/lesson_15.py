@@ -183,6 +183,11 @@ class Connection:
                     text = common.escape(line.decode("utf-8", "replace"))
                     self.out.trace(f"{label}: > {text}")
                 request = parse(head)
+                # A client that sent Expect: 100-continue sends its body only
+                # after this (or an answer), which RFC 9110 says to send at
+                # once.
+                if request["expects_continue"] and request["content_length"]:
+                    self.send(b"HTTP/1.1 100 Continue\r\n\r\n")
                 # The body, framed by Content-Length: read, and dropped.
                 self.skip_body(request, deadline)
             except Refusal as refusal:
@@ -347,7 +352,7 @@ def parse(head):
     request = {
         "method": method.decode(), "target": target.decode(),
         "path": path.decode(), "version": version.decode(),
-        "content_length": 0,
+        "content_length": 0, "expects_continue": False,
         # HTTP/1.0 closes after each answer, unless it asks otherwise; this
         # server does not offer it the choice.
         "close": version == b"HTTP/1.0",
@@ -368,6 +373,9 @@ def parse(head):
         elif name == "transfer-encoding":
             raise Refusal(NOT_IMPLEMENTED, "a Transfer-Encoding, which this "
                           "server cannot read")
+        # An HTTP/1.0 client is sent no 100 (RFC 9110, 10.1.1).
+        elif name == "expect" and version != b"HTTP/1.0":
+            request["expects_continue"] |= value.lower() == b"100-continue"
         elif name == "connection":
             tokens = (t.strip(b" \t").lower() for t in value.split(b","))
             request["close"] |= b"close" in tokens
