@@ -50,6 +50,9 @@ const MAX_BODY: u64 = 64 * 1024;
 /// The longest answer body the client reads.
 const MAX_ANSWER: usize = 64 * 1024;
 
+/// The first byte of a TLS record that starts a handshake.
+const TLS_HANDSHAKE: u8 = 0x16;
+
 /// The most one recv asks for.
 const RECV_SIZE: usize = 4096;
 
@@ -166,7 +169,7 @@ fn server(config: &Server<ServerOptions>, out: &Out) -> io::Result<()> {
                      already (--max-clients): closing",
                     Status::FULL
                 ));
-                let why = format!("The server is full ({clients}).");
+                let why = format!("the server is full ({clients})");
                 // Best effort, and without reading the request: a client
                 // that cannot be told is closed all the same. No linger:
                 // the accept loop waits for no client.
@@ -246,9 +249,13 @@ fn refuse(status: Status, why: impl Into<String>) -> Refusal {
 struct Request {
     method: String,
     target: String,
-    /// `HTTP/1.1` or `HTTP/1.0`.
+    /// The path the target names, without its query (`?q=1`).
+    path: String,
+    /// `HTTP/1.1`, `HTTP/1.0` (or a higher 1.x, read as 1.1).
     version: String,
     content_length: u64,
+    /// Whether the client waits for a 100 (Continue) before its body.
+    expects_continue: bool,
     /// Whether the connection ends after the answer.
     close: bool,
 }
@@ -278,6 +285,11 @@ impl Connection<'_> {
                 Ok(request) => request,
                 Err(refusal) => return self.refused(&label, refusal),
             };
+            // A client that sent `Expect: 100-continue` sends its body only
+            // after this (or an answer), which RFC 9110 says to send at once.
+            if request.expects_continue && request.content_length > 0 {
+                self.send(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+            }
             // The body, framed by Content-Length: read, and dropped.
             if let Err(refusal) = self.skip_body(&request, deadline)? {
                 return self.refused(&label, refusal);
@@ -324,9 +336,22 @@ impl Connection<'_> {
                 let deadline = deadline.unwrap_or(Deadline::after(limit));
                 return Ok(Head::Read(head, deadline));
             }
+            // Lines that end in LF alone (as `nc` sends them, without -C)
+            // end their head with `\n\n`: the blank line would never come.
+            if find(&self.unused[from..], b"\n\n").is_some() {
+                let why = "lines that end in LF alone, not CR LF";
+                return Ok(Head::Refused(refuse(Status::BAD, why)));
+            }
             searched = self.unused.len();
             if searched > MAX_HEAD {
                 break;
+            }
+            // A TLS handshake (an https:// URL) starts with this byte, and
+            // no request line does: its blank line would never come.
+            if self.unused.first() == Some(&TLS_HANDSHAKE) {
+                let why = "a TLS handshake (https://), but this server \
+                           speaks plain HTTP";
+                return Ok(Head::Refused(refuse(Status::BAD, why)));
             }
             let wait = match deadline {
                 None => idle_ends.wait_at_most(options.idle),
@@ -465,7 +490,9 @@ impl Connection<'_> {
 /// not read is a refusal, with its status.
 fn parse(head: &[u8]) -> Result<Request, Refusal> {
     let bad = |why: String| refuse(Status::BAD, why);
-    let lines = split_lines(head);
+    // An empty line before the request line is ignored (RFC 9112, 2.2):
+    // some clients end a body with an extra CR LF.
+    let lines = split_lines(head.strip_prefix(b"\r\n").unwrap_or(head));
     for line in &lines {
         if let Some(&byte) = line.iter().find(|b| b"\0\r\n".contains(b)) {
             let (byte, line) = (bytes_repr(&[byte]), excerpt(line));
@@ -480,21 +507,37 @@ fn parse(head: &[u8]) -> Result<Request, Refusal> {
     if method.is_empty() || !method.iter().copied().all(is_token) {
         return Err(bad(format!("the method {} is no word", excerpt(method))));
     }
+    // HTTP/1.0, 1.1, and a higher 1.x read as 1.1 (RFC 9110, 2.5); another
+    // major version, HTTP/2's say, is one this server does not speak.
+    let why = format!("the version {} is not HTTP/1.x", excerpt(version));
+    match version.strip_prefix(b"HTTP/") {
+        Some([b'1', b'.', minor]) if minor.is_ascii_digit() => {}
+        Some([major, b'.', minor])
+            if major.is_ascii_digit() && minor.is_ascii_digit() =>
+        {
+            return Err(refuse(Status::VERSION, why));
+        }
+        _ => return Err(bad(why)),
+    }
+    let Some(path) = path_of(method, target) else {
+        let target = excerpt(target);
+        return Err(bad(format!(
+            "the target {target} is not /PATH, nor http://HOST/PATH"
+        )));
+    };
     let printable = |b: &u8| (0x21..0x7f).contains(b);
-    if !target.starts_with(b"/") || !target.iter().all(printable) {
+    if !target.iter().all(printable) {
         let target = excerpt(target);
         return Err(bad(format!("the path {target} is not printable ASCII")));
-    }
-    if version != b"HTTP/1.1" && version != b"HTTP/1.0" {
-        let version = excerpt(version);
-        return Err(bad(format!("the version {version} is not HTTP/1.x")));
     }
     let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
     let mut request = Request {
         method: text(method),
         target: text(target),
+        path: text(path),
         version: text(version),
         content_length: 0,
+        expects_continue: false,
         // HTTP/1.0 closes after each answer, unless it asks otherwise;
         // this server does not offer it the choice.
         close: version == b"HTTP/1.0",
@@ -511,7 +554,7 @@ fn parse(head: &[u8]) -> Result<Request, Refusal> {
             let name = excerpt(name);
             return Err(bad(format!("the header name {name} is no word")));
         }
-        let value = value.trim_ascii();
+        let value = trim_spaces(value);
         match text(name).to_ascii_lowercase().as_str() {
             "host" => hosts += 1,
             "content-length" => lengths.push(value),
@@ -519,10 +562,15 @@ fn parse(head: &[u8]) -> Result<Request, Refusal> {
                 let why = "a Transfer-Encoding, which this server cannot read";
                 return Err(refuse(Status::NOT_IMPLEMENTED, why));
             }
+            // An HTTP/1.0 client is sent no 100 (RFC 9110, 10.1.1).
+            "expect" if version != b"HTTP/1.0" => {
+                request.expects_continue |=
+                    value.eq_ignore_ascii_case(b"100-continue");
+            }
             "connection" => {
                 let mut tokens = value.split(|&b| b == b',');
                 request.close |= tokens.any(|token| {
-                    token.trim_ascii().eq_ignore_ascii_case(b"close")
+                    trim_spaces(token).eq_ignore_ascii_case(b"close")
                 });
             }
             _ => {}
@@ -538,11 +586,13 @@ fn parse(head: &[u8]) -> Result<Request, Refusal> {
             return Err(bad(why));
         }
         // Too many digits for a u64 is too large too.
-        let length = text(first).parse::<u64>().unwrap_or(u64::MAX);
-        if length > MAX_BODY {
-            let why = format!("a body of {length} bytes, over {MAX_BODY}");
+        let length = text(first).parse::<u64>().ok();
+        let Some(length) = length.filter(|&length| length <= MAX_BODY) else {
+            let first = excerpt(first);
+            let why =
+                format!("a Content-Length of {first}, over {MAX_BODY} bytes");
             return Err(refuse(Status::TOO_LARGE, why));
-        }
+        };
         request.content_length = length;
     }
     Ok(request)
@@ -552,7 +602,7 @@ fn parse(head: &[u8]) -> Result<Request, Refusal> {
 /// The answer to a request that parsed, and its status: the page at `/`, a
 /// 404 anywhere else, a 405 for a method other than GET and HEAD.
 fn respond(request: &Request, label: &str) -> (Status, Vec<u8>) {
-    let path = request.target.split('?').next().unwrap_or_default();
+    let path = request.path.as_str();
     let (status, body) = match (request.method.as_str(), path) {
         ("GET" | "HEAD", "/") => (Status::OK, page(label)),
         ("GET" | "HEAD", _) => {
@@ -578,8 +628,8 @@ fn respond(request: &Request, label: &str) -> (Status, Vec<u8>) {
 
 /// The answer to a request the server will not serve: it closes after it.
 fn refusal_answer(status: Status, why: &str) -> Vec<u8> {
-    let why =
-        html_escape(&format!("{}{}.", why[..1].to_uppercase(), &why[1..]));
+    // As the log says it: a capital would make b'GET' read B'GET'.
+    let why = html_escape(&format!("Refused: {why}."));
     answer(status, &error_page(status, &why), true)
 }
 
@@ -659,6 +709,7 @@ impl Status {
     const TOO_LONG: Status = Status(431, "Request Header Fields Too Large");
     const NOT_IMPLEMENTED: Status = Status(501, "Not Implemented");
     const FULL: Status = Status(503, "Service Unavailable");
+    const VERSION: Status = Status(505, "HTTP Version Not Supported");
 }
 
 impl std::fmt::Display for Status {
@@ -746,9 +797,11 @@ impl Reader<'_> {
         for line in &lines {
             self.out.say(escape(&String::from_utf8_lossy(line)));
             let Some((name, value)) = split_colon(line) else { continue };
-            let value = String::from_utf8_lossy(value.trim_ascii());
+            let value = String::from_utf8_lossy(trim_spaces(value));
             if name.eq_ignore_ascii_case(b"content-length") {
-                length = value.parse::<usize>().ok();
+                // Digits only: parse would take a `+3` too.
+                let digits = value.bytes().all(|b| b.is_ascii_digit());
+                length = value.parse::<usize>().ok().filter(|_| digits);
             }
             if name.eq_ignore_ascii_case(b"connection") {
                 closes |= value.eq_ignore_ascii_case("close");
@@ -849,6 +902,40 @@ fn split_lines(head: &[u8]) -> Vec<&[u8]> {
     }
     lines.push(rest);
     lines
+}
+
+/// The path a request target names, without its query: the target itself
+/// in the origin form (`/page?q=1`); in the absolute form
+/// (`http://host/page`, which RFC 9112 says a server MUST accept), from
+/// the first `/` after the host; `*` for OPTIONS (the asterisk form, of
+/// the server as a whole). None for any other target.
+fn path_of<'a>(method: &[u8], target: &'a [u8]) -> Option<&'a [u8]> {
+    let lower = target.to_ascii_lowercase();
+    let scheme = ["http://", "https://"]
+        .into_iter()
+        .find(|scheme| lower.starts_with(scheme.as_bytes()));
+    let path: &[u8] = match scheme {
+        _ if target.starts_with(b"/") => target,
+        _ if method == b"OPTIONS" && target == b"*" => target,
+        Some(scheme) => {
+            let host_and_path = &target[scheme.len()..];
+            match host_and_path.iter().position(|&b| b == b'/') {
+                Some(at) => &host_and_path[at..],
+                None => b"/",
+            }
+        }
+        None => return None,
+    };
+    path.split(|&b| b == b'?').next()
+}
+
+/// A header's value without the spaces and tabs around it (RFC 9110's
+/// OWS: no other byte is whitespace there).
+fn trim_spaces(value: &[u8]) -> &[u8] {
+    let space = |b: &u8| b" \t".contains(b);
+    let start = value.iter().position(|b| !space(b)).unwrap_or(value.len());
+    let end = value.iter().rposition(|b| !space(b)).map_or(start, |at| at + 1);
+    &value[start..end]
 }
 
 /// A header line's name and value, at its first colon.

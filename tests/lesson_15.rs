@@ -58,7 +58,7 @@ pub fn tests() -> Vec<Trial> {
         ),
     ];
     // What it needs besides the lessons (python3 for the Python server too).
-    let both: [(&str, Check, &[&'static str]); 26] = [
+    let both: [(&str, Check, &[&'static str]); 30] = [
         ("demo", demo, &[]),
         ("the_client_keeps_one_connection_for_its_paths", client_paths, &[]),
         ("curl_gets_the_page_and_its_headers", curl_page, &["curl"]),
@@ -85,6 +85,10 @@ pub fn tests() -> Vec<Trial> {
         ("a_stopped_client_goes_on_waiting", stopped_client, &[]),
         ("the_client_is_safe_from_a_hostile_server", hostile_server, &[]),
         ("a_slow_client_holds_no_one_up", slow_client, &[]),
+        ("request_lines_as_rfc_9112_reads_them", rfc_9112, &[]),
+        ("a_tls_handshake_gets_400_at_once", tls_handshake, &[]),
+        ("bare_lf_line_ends_get_400_at_once", bare_lf, &[]),
+        ("expect_100_continue_gets_100_before_its_body", expect, &[]),
     ];
     for (name, check, needs) in both {
         tests.push(found.trial(name, move || check(false), needs));
@@ -555,7 +559,7 @@ fn malformed(python: bool) {
     let cases: [(&[u8], u16); 8] = [
         (b"HELLO\r\n\r\n", 400),
         (b"GET / HTTP/1.1\r\n\r\n", 400),
-        (b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", 400),
+        (b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505),
         (b"GET / HTTP/1.1\r\nHost x\r\n\r\n", 400),
         (b"DELETE / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 405),
         (
@@ -574,6 +578,139 @@ fn malformed(python: bool) {
     if !python {
         assert_transcript(NAME, "malformed-server", &masked(&log));
     }
+}
+
+/// Requests that RFC 9112 and 9110 say how to answer, each on its own
+/// connection: the status, and what the server's log says of it.
+fn rfc_9112(python: bool) {
+    let (server, port) = server_in(python, &[]);
+    let huge = format!(
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+        "9".repeat(5000)
+    );
+    let cases: [(&[u8], u16, &str); 8] = [
+        // More digits than Python's int() takes (4300): too large all the
+        // same, and said as sent.
+        (
+            huge.as_bytes(),
+            413,
+            "a Content-Length of b'9999999999999999999999999999999999999999\
+             '..., over 65536 bytes -> 413",
+        ),
+        // The absolute form, which a server MUST accept (RFC 9112, 3.2.2).
+        (
+            b"GET http://x/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            200,
+            "GET http://x/ HTTP/1.1 -> 200 OK",
+        ),
+        // The asterisk form, for OPTIONS only (3.2.4): a method not served.
+        (
+            b"OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            405,
+            "OPTIONS * HTTP/1.1 -> 405",
+        ),
+        (
+            b"GET * HTTP/1.1\r\nHost: x\r\n\r\n",
+            400,
+            "the target b'*' is not /PATH, nor http://HOST/PATH -> 400",
+        ),
+        // HTTP/2's preface: a version this server does not speak, 505.
+        (
+            b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+            505,
+            "the version b'HTTP/2.0' is not HTTP/1.x -> 505",
+        ),
+        // A higher minor version is read as 1.1 (RFC 9110, 2.5).
+        (
+            b"GET / HTTP/1.2\r\nHost: x\r\nConnection: close\r\n\r\n",
+            200,
+            "GET / HTTP/1.2 -> 200 OK",
+        ),
+        // An empty line before a request line is ignored (RFC 9112, 2.2).
+        (
+            b"\r\nGET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            200,
+            "request 1: GET / HTTP/1.1 -> 200 OK",
+        ),
+        // Only spaces and tabs are whitespace around a value (5.5 of
+        // RFC 9110): this Connection is not `close`, so the server waits
+        // for the next request, which asks to close.
+        (
+            b"GET / HTTP/1.1\r\nHost: x\r\nConnection: \x0cclose\r\n\r\n\
+              GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            200,
+            "request 2: GET / HTTP/1.1 -> 200 OK",
+        ),
+    ];
+    let mut answers = Vec::new();
+    for (request, status, _) in &cases {
+        let answer = exchange(&port, request);
+        assert!(statuses(&answer).starts_with(&[*status]), "{answer}");
+        answers.push(answer);
+    }
+    let log = stopped(server).stdout;
+    for (_, _, said) in &cases {
+        assert!(log.contains(said), "{said:?} not in:\n{log}");
+    }
+    // Said as it is, and not as `B'HELLO'`.
+    let bad = exchange_with(python, b"HELLO\r\n\r\n");
+    assert!(bad.contains("b&#39;HELLO&#39; is not METHOD PATH"), "{bad}");
+}
+
+/// The start of a TLS handshake, what `curl https://...` sends first, on
+/// the plain port: a 400 at once, not a 408 when --request-time (here an
+/// hour) has passed.
+fn tls_handshake(python: bool) {
+    let (server, port) = server_in(python, &["--request-time", "3600"]);
+    // A TLS record: 0x16 (a handshake), version 3.1, 5 bytes of it.
+    let answer = exchange(&port, b"\x16\x03\x01\x00\x05\x01\x00\x00\x01\x03");
+    assert_eq!(statuses(&answer), [400], "{answer}");
+    let log = stopped(server).stdout;
+    let said = "request 1: a TLS handshake (https://), but this server \
+                speaks plain HTTP -> 400 Bad Request: closing";
+    assert!(log.contains(said), "{log}");
+}
+
+/// Lines that end in LF alone, as `nc` sends what is typed (without -C):
+/// a 400 at once, not a 408 when --request-time (an hour) has passed.
+fn bare_lf(python: bool) {
+    let (server, port) = server_in(python, &["--request-time", "3600"]);
+    let answer = exchange(&port, b"GET / HTTP/1.1\nHost: x\n\n");
+    assert_eq!(statuses(&answer), [400], "{answer}");
+    let log = stopped(server).stdout;
+    let said = "request 1: lines that end in LF alone, not CR LF -> 400";
+    assert!(log.contains(said), "{log}");
+}
+
+/// A client that sends `Expect: 100-continue` waits for a 100 (Continue)
+/// before it sends its body, and RFC 9110 (10.1.1) says the server MUST
+/// send it, or its final answer, at once: not wait for the body.
+fn expect(python: bool) {
+    let (server, port) = server_in(python, &["--request-time", "3600"]);
+    let mut stream = TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
+    stream.set_read_timeout(Some(DEADLINE)).unwrap();
+    stream
+        .write_all(
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\
+              Expect: 100-continue\r\nConnection: close\r\n\r\n",
+        )
+        .unwrap();
+    let continues = b"HTTP/1.1 100 Continue\r\n\r\n";
+    let mut first = vec![0; continues.len()];
+    let read = stream.read_exact(&mut first);
+    assert!(read.is_ok(), "{read:?}: {}", String::from_utf8_lossy(&first));
+    assert_eq!(first, continues);
+    stream.write_all(b"hello").unwrap();
+    assert_eq!(statuses(&read_all(&mut stream)), [405]);
+    stopped(server);
+}
+
+/// The answer of a server of its own to `bytes`.
+fn exchange_with(python: bool, bytes: &[u8]) -> String {
+    let (server, port) = server_in(python, &[]);
+    let answer = exchange(&port, bytes);
+    stopped(server);
+    answer
 }
 
 fn idle(python: bool) {
@@ -595,6 +732,8 @@ fn full(python: bool) {
     held.read_exact(&mut buffer).unwrap();
     let answer = exchange(&port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(statuses(&answer), [503], "{answer}");
+    // One full stop, not two.
+    assert!(answer.contains("server is full (1 connection).</p>"), "{answer}");
     let log = stopped(server).stdout;
     let said = "connection 2 from 127.0.0.1:";
     assert!(log.contains(said), "{log}");
@@ -722,6 +861,16 @@ fn hostile_server(python: bool) {
     let said = "error: an answer without a Content-Length of at most 65536: \
                 this client reads no other framing\n";
     assert!(unframed.stderr.ends_with(said), "{}", unframed.stderr);
+    // A Content-Length that is not ASCII digits, or too long for int():
+    // no framing either, and no traceback.
+    let huge = "9".repeat(5000);
+    for length in ["+3", "\u{b2}", "\u{663}", &huge] {
+        let answer =
+            format!("HTTP/1.1 200 OK\r\nContent-Length: {length}\r\n\r\nabc");
+        let output = client(answer.as_bytes());
+        assert_exit(&output, 1);
+        assert!(output.stderr.ends_with(said), "{length}: {}", output.stderr);
+    }
 }
 
 /// Lesson 8's threads: while seven connections sit on half a head each,
@@ -761,7 +910,7 @@ fn usage_errors(python: bool) {
 /// The same requests, sent to each server: the same bytes back, but for
 /// the dates.
 fn the_rust_and_python_servers_answer_alike() {
-    let requests: [&[u8]; 4] = [
+    let requests: [&[u8]; 9] = [
         b"GET / HTTP/1.1\r\nHost: x\r\n\r\n\
           GET /<b> HTTP/1.1\r\nHost: x\r\n\r\n\
           HEAD /nothing HTTP/1.1\r\nHost: x\r\n\r\n\
@@ -769,6 +918,13 @@ fn the_rust_and_python_servers_answer_alike() {
         b"GET /a\0 HTTP/1.1\r\n\r\n",
         b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1x\r\n\r\n",
         b"GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n",
+        b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+        b"\x16\x03\x01\x00\x05",
+        b"GET / HTTP/1.1\nHost: x\n\n",
+        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: \x0cclose\r\n\r\n\
+          GET http://x/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        b"POST / HTTP/1.1\r\nHost: x\r\n\
+          Content-Length: 99999999999999999999\r\n\r\n",
     ];
     let answers = |python| {
         let (server, port) = server_in(python, &[]);

@@ -26,6 +26,8 @@ MAX_HEAD = 8 * 1024
 MAX_BODY = 64 * 1024
 # The longest answer body the client reads.
 MAX_ANSWER = 64 * 1024
+# The first byte of a TLS record that starts a handshake.
+TLS_HANDSHAKE = b"\x16"
 # The most one recv asks for.
 RECV_SIZE = 4096
 # Before it closes, the server reads and drops what the client still sends
@@ -74,6 +76,7 @@ TOO_LARGE = (413, "Content Too Large")
 TOO_LONG = (431, "Request Header Fields Too Large")
 NOT_IMPLEMENTED = (501, "Not Implemented")
 FULL = (503, "Service Unavailable")
+VERSION = (505, "HTTP Version Not Supported")
 
 
 class Refusal(Exception):
@@ -122,7 +125,7 @@ def server(args, out):
                     try:
                         clt.settimeout(ACCEPT_PAUSE)
                         clt.sendall(refusal_answer(
-                            FULL, f"The server is full ({clients})."))
+                            FULL, f"the server is full ({clients})"))
                         clt.shutdown(socket.SHUT_WR)
                     except OSError:
                         pass
@@ -180,6 +183,11 @@ class Connection:
                     text = common.escape(line.decode("utf-8", "replace"))
                     self.out.trace(f"{label}: > {text}")
                 request = parse(head)
+                # A client that sent Expect: 100-continue sends its body only
+                # after this (or an answer), which RFC 9110 says to send at
+                # once.
+                if request["expects_continue"] and request["content_length"]:
+                    self.send(b"HTTP/1.1 100 Continue\r\n\r\n")
                 # The body, framed by Content-Length: read, and dropped.
                 self.skip_body(request, deadline)
             except Refusal as refusal:
@@ -216,9 +224,18 @@ class Connection:
                 if deadline is None:
                     deadline = time.monotonic() + args.request_time
                 return head, deadline
+            # Lines that end in LF alone (as nc sends them, without -C) end
+            # their head with b"\n\n": the blank line would never come.
+            if self.unused.find(b"\n\n", max(searched - 3, 0)) >= 0:
+                raise Refusal(BAD, "lines that end in LF alone, not CR LF")
             searched = len(self.unused)
             if searched > MAX_HEAD:
                 break
+            # A TLS handshake (an https:// URL) starts with this byte, and no
+            # request line does: its blank line would never come.
+            if self.unused[:1] == TLS_HANDSHAKE:
+                raise Refusal(BAD, "a TLS handshake (https://), but this "
+                              "server speaks plain HTTP")
             left = (deadline if deadline else idle_ends) - time.monotonic()
             if left < 0.001:
                 if deadline:
@@ -302,7 +319,9 @@ class Connection:
 def parse(head):
     """The request line and headers of a head, checked: what the server will
     not read is a Refusal, with its status."""
-    lines = head.split(b"\r\n")
+    # An empty line before the request line is ignored (RFC 9112, 2.2): some
+    # clients end a body with an extra CR LF.
+    lines = head.removeprefix(b"\r\n").split(b"\r\n")
     for line in lines:
         for byte in b"\0\r\n":
             if byte in line:
@@ -314,15 +333,26 @@ def parse(head):
     method, target, version = parts
     if not method or not set(method) <= TOKEN:
         raise Refusal(BAD, f"the method {excerpt(method)} is no word")
-    if not target.startswith(b"/") or not all(0x21 <= b < 0x7f
-                                              for b in target):
+    # HTTP/1.0, 1.1, and a higher 1.x read as 1.1 (RFC 9110, 2.5); another
+    # major version, HTTP/2's say, is one this server does not speak.
+    digits = version.removeprefix(b"HTTP/").split(b".")
+    if (not version.startswith(b"HTTP/") or len(digits) != 2
+            or not all(len(d) == 1 and d.isdigit() for d in digits)):
+        raise Refusal(BAD, f"the version {excerpt(version)} is not HTTP/1.x")
+    if digits[0] != b"1":
+        raise Refusal(VERSION, f"the version {excerpt(version)} is not "
+                      "HTTP/1.x")
+    path = path_of(method, target)
+    if path is None:
+        raise Refusal(BAD, f"the target {excerpt(target)} is not /PATH, nor "
+                      "http://HOST/PATH")
+    if not all(0x21 <= b < 0x7f for b in target):
         raise Refusal(BAD, f"the path {excerpt(target)} is not printable "
                       "ASCII")
-    if version not in (b"HTTP/1.1", b"HTTP/1.0"):
-        raise Refusal(BAD, f"the version {excerpt(version)} is not HTTP/1.x")
     request = {
         "method": method.decode(), "target": target.decode(),
-        "version": version.decode(), "content_length": 0,
+        "path": path.decode(), "version": version.decode(),
+        "content_length": 0, "expects_continue": False,
         # HTTP/1.0 closes after each answer, unless it asks otherwise; this
         # server does not offer it the choice.
         "close": version == b"HTTP/1.0",
@@ -343,6 +373,9 @@ def parse(head):
         elif name == "transfer-encoding":
             raise Refusal(NOT_IMPLEMENTED, "a Transfer-Encoding, which this "
                           "server cannot read")
+        # An HTTP/1.0 client is sent no 100 (RFC 9110, 10.1.1).
+        elif name == "expect" and version != b"HTTP/1.0":
+            request["expects_continue"] |= value.lower() == b"100-continue"
         elif name == "connection":
             tokens = (t.strip(b" \t").lower() for t in value.split(b","))
             request["close"] |= b"close" in tokens
@@ -353,10 +386,12 @@ def parse(head):
         digits = first.isdigit() and first.isascii()
         if not digits or any(length != first for length in lengths):
             raise Refusal(BAD, f"a Content-Length of {excerpt(first)}")
-        length = int(first)
-        if length > MAX_BODY:
-            raise Refusal(TOO_LARGE, f"a body of {length} bytes, over "
-                          f"{MAX_BODY}")
+        # Too many digits for int() (over 4300) is too large too.
+        number = first.lstrip(b"0") or b"0"
+        length = int(number) if len(number) <= 20 else None
+        if length is None or length > MAX_BODY:
+            raise Refusal(TOO_LARGE, f"a Content-Length of {excerpt(first)}, "
+                          f"over {MAX_BODY} bytes")
         request["content_length"] = length
     return request
 
@@ -364,7 +399,7 @@ def parse(head):
 def respond(request, label):
     """The answer to a request that parsed, and its status: the page at /, a
     404 anywhere else, a 405 for a method other than GET and HEAD."""
-    path = request["target"].split("?")[0]
+    path = request["path"]
     if request["method"] in ("GET", "HEAD") and path == "/":
         status, body = OK, page(label)
     elif request["method"] in ("GET", "HEAD"):
@@ -384,7 +419,8 @@ def respond(request, label):
 
 def refusal_answer(status, why):
     """The answer to a request the server will not serve: it closes after."""
-    why = html_escape(f"{why[0].upper()}{why[1:]}.")
+    # As the log says it: a capital would make b'GET' read B'GET'.
+    why = html_escape(f"Refused: {why}.")
     return answer(status, error_page(status, why), True)
 
 
@@ -434,6 +470,25 @@ def error_page(status, why):
             "</head>\n"
             f"<body><h1>{shown(status)}</h1><p>{why}</p></body>\n"
             "</html>\n")
+
+
+def path_of(method, target):
+    """The path a request target names, without its query: the target itself
+    in the origin form (/page?q=1); in the absolute form (http://host/page,
+    which RFC 9112 says a server MUST accept), from the first / after the
+    host; * for OPTIONS (the asterisk form, of the server as a whole). None
+    for any other target."""
+    if target.startswith(b"/") or (method == b"OPTIONS" and target == b"*"):
+        path = target
+    else:
+        scheme = next((scheme for scheme in (b"http://", b"https://")
+                       if target.lower().startswith(scheme)), None)
+        if scheme is None:
+            return None
+        host_and_path = target[len(scheme):]
+        at = host_and_path.find(b"/")
+        path = host_and_path[at:] if at >= 0 else b"/"
+    return path.split(b"?")[0]
 
 
 def html_escape(text):
@@ -519,7 +574,11 @@ class Reader:
             name, colon, value = line.partition(b":")
             value = value.strip(b" \t").decode("utf-8", "replace")
             if colon and name.lower() == b"content-length":
-                length = int(value) if value.isdigit() else None
+                # ASCII digits only (isdigit() takes "²" too), and not so
+                # many that int() refuses them (4300).
+                number = value.lstrip("0") or "0"
+                length = (int(number) if value.isascii() and value.isdigit()
+                          and len(number) <= 20 else None)
             if colon and name.lower() == b"connection":
                 closes |= value.lower() == "close"
         if length is None or length > MAX_ANSWER:
