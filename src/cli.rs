@@ -135,6 +135,8 @@ pub fn seconds(text: &str) -> Result<Duration, String> {
         Ok(number) if plain && number <= MAX_SECONDS => {
             Ok(Duration::from_secs_f64(number))
         }
-        _ => Err(format!("expected seconds from 0 to {MAX_SECONDS}")),
+        _ => Err(format!(
+            "expected seconds from 0 to {MAX_SECONDS}, written like 2 or 0.5"
+        )),
     }
 }

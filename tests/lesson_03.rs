@@ -38,6 +38,7 @@ pub fn tests() -> Vec<Trial> {
         rust_server_python_client,
         python_server_holds_a_silent_client_for_hold_seconds,
         python_usage_errors_exit_2,
+        seconds_are_written_alike_in_both_languages,
     ]);
     tests
 }
@@ -252,5 +253,26 @@ fn python_usage_errors_exit_2() {
         let output = run(python_twin(NAME, args).unwrap());
         assert_exit(&output, 2);
         assert!(!output.stderr.contains("Traceback"), "{}", story(&output));
+    }
+}
+
+/// Seconds are digits and at most one point, in both languages: an
+/// exponent, and a digit that is not ASCII ('٣' is 3 to Python's float),
+/// are refused with the form that is taken.
+fn seconds_are_written_alike_in_both_languages() {
+    for wait in ["1e-9", "\u{663}", "1.5.0", ""] {
+        let args = ["client", "--wait", wait];
+        let outputs =
+            [run(lesson(NAME, &args)), run(python_twin(NAME, &args).unwrap())];
+        for output in outputs {
+            assert_exit(&output, 2);
+            assert!(
+                output.stderr.contains(
+                    "expected seconds from 0 to 3600, written like 2 or 0.5"
+                ),
+                "{wait:?}: {}",
+                output.stderr
+            );
+        }
     }
 }

@@ -130,9 +130,12 @@ def send_all(sock, data, args, out):
 
 
 def seconds(text):
-    value = float(text) if text.replace(".", "", 1).isdigit() else -1.0
+    digits = text.replace(".", "", 1)
+    plain = digits.isascii() and digits.isdigit()  # not '٣', which is 3
+    value = float(text) if plain else -1.0
     if not 0 <= value <= 3600:
-        raise argparse.ArgumentTypeError("expected seconds from 0 to 3600")
+        raise argparse.ArgumentTypeError(
+            "expected seconds from 0 to 3600, written like 2 or 0.5")
     return value
 
 
