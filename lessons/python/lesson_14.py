@@ -339,10 +339,10 @@ class Room:
 
 
 async def drained(writer):
-    """drain waits while the transport holds more than its high-water mark
-    (64 KiB): the socket has stopped taking bytes. One that takes nothing for
-    SEND_WAIT belongs to a member that does not read; one that takes some
-    gets the wait again, as lesson 9's."""
+    """drain waits once the transport holds more than its high-water mark
+    (64 KiB), until it holds a quarter of that: the socket takes too few
+    bytes. One that takes nothing for SEND_WAIT belongs to a member that
+    does not read; one that takes some gets the wait again, as lesson 9's."""
     while True:
         before = writer.transport.get_write_buffer_size()
         try:
