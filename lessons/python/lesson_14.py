@@ -10,6 +10,7 @@ each until its next await that must wait; meanwhile the loop asks the
 system (selectors) which sockets are ready.
 """
 
+import argparse
 import asyncio
 import os
 import signal
@@ -346,10 +347,10 @@ class Room:
 
 
 async def drained(writer):
-    """drain waits while the transport holds more than its high-water mark
-    (64 KiB): the socket has stopped taking bytes. One that takes nothing for
-    SEND_WAIT belongs to a member that does not read; one that takes some
-    gets the wait again, as lesson 9's."""
+    """drain waits once the transport holds more than its high-water mark
+    (64 KiB), until it holds a quarter of that: the socket takes too few
+    bytes. One that takes nothing for SEND_WAIT belongs to a member that
+    does not read; one that takes some gets the wait again, as lesson 9's."""
     while True:
         before = writer.transport.get_write_buffer_size()
         try:
@@ -537,6 +538,17 @@ async def send_lines(lines, writer, out):
         pass
 
 
+def utf8(text):
+    """An argument that is UTF-8, as clap requires: Python decodes other
+    bytes of argv to lone surrogates, which encode would refuse only when
+    the name is sent."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise argparse.ArgumentTypeError("not UTF-8") from None
+    return text
+
+
 # The demo's conversation: who says what, in order.
 SCRIPT = [(0, "hello, everyone"), (1, "hi ada! the room works"),
           (2, "hello from cy"), (0, "bye for now")]
@@ -594,7 +606,7 @@ if __name__ == "__main__":
     server_options.add_argument(
         "--max-clients", type=common.whole(1, 100000), default=16,
         metavar="N", help="how many clients the room holds")
-    client_options.add_argument("--name", default="guest",
+    client_options.add_argument("--name", default="guest", type=utf8,
                                 help="the name the others see")
     client_options.add_argument("--script", action="store_true",
                                 help="play three scripted clients, as the "
