@@ -57,7 +57,6 @@ pub fn tests() -> Vec<Trial> {
         each_client_gives_up_at_its_deadline,
         each_client_ends_well_when_the_server_closes,
         each_client_with_stdin_closed_leaves_at_once,
-        a_name_not_utf8_is_a_usage_error_in_each_client,
         the_python_room_out_of_file_descriptors_says_so_once_and_goes_on,
     ]);
     tests
@@ -183,22 +182,6 @@ fn python_usage_errors_exit_2() {
         let output = run(program(true, args));
         assert_exit(&output, 2);
         assert!(!output.stderr.contains("Traceback"), "{}", story(&output));
-    }
-}
-
-/// A name that is not UTF-8 (the byte 0xff) is a usage error in both
-/// clients, found before any connection: clap refuses it, and Python,
-/// which decodes it with a surrogate, must not fail later at `encode`.
-fn a_name_not_utf8_is_a_usage_error_in_each_client() {
-    use std::os::unix::ffi::OsStrExt;
-    let name = std::ffi::OsStr::from_bytes(b"\xff");
-    for python in [false, true] {
-        let mut command = program(python, &["client", "--port", "9"]);
-        command.arg("--name").arg(name);
-        let output = run(command);
-        assert_exit(&output, 2);
-        assert!(!output.stderr.contains("Traceback"), "{}", story(&output));
-        assert_eq!(output.stdout, "", "{}", story(&output));
     }
 }
 

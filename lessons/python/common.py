@@ -129,6 +129,17 @@ def send_all(sock, data, args, out):
         out.hex("sent", piece)
 
 
+def utf8(text):
+    """An argument that is UTF-8, as clap requires of the Rust lessons':
+    Python decodes other bytes of argv to lone surrogates, which encode
+    would refuse only when the text is sent."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise argparse.ArgumentTypeError("not UTF-8") from None
+    return text
+
+
 def seconds(text):
     digits = text.replace(".", "", 1)
     plain = digits.isascii() and digits.isdigit()  # not '٣', which is 3

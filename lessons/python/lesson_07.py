@@ -161,7 +161,8 @@ if __name__ == "__main__":
         port=4107, wait=10.0)
     common.slow_motion(server_options)
     client_options.add_argument("--message", default="Hello, server!",
-                                metavar="TEXT", help="what to send")
+                                type=common.utf8, metavar="TEXT",
+                                help="what to send")
     client_options.add_argument(
         "--no-shutdown", action="store_true",
         help="do not shut down the writing half after sending")

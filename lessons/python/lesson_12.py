@@ -158,7 +158,7 @@ if __name__ == "__main__":
         help="on an IPv6 address, take IPv6 clients only (IPV6_V6ONLY on)")
     client_options.add_argument(
         # dest: args.name is the lesson's own name, in common.py.
-        "--name", dest="look_up", metavar="NAME",
+        "--name", dest="look_up", metavar="NAME", type=common.utf8,
         help="look NAME up, and try each of its addresses in turn (not "
         "--host)")
     common.main(top, server, client)

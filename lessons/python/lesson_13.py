@@ -564,6 +564,6 @@ if __name__ == "__main__":
     server_options.add_argument(
         "--max-clients", type=common.whole(1, 100000), default=16,
         metavar="N", help="how many clients the room holds")
-    client_options.add_argument("--name", default="guest",
+    client_options.add_argument("--name", default="guest", type=common.utf8,
                                 help="the name the others see")
     common.main(top, server, client)

@@ -538,17 +538,6 @@ async def send_lines(lines, writer, out):
         pass
 
 
-def utf8(text):
-    """An argument that is UTF-8, as clap requires: Python decodes other
-    bytes of argv to lone surrogates, which encode would refuse only when
-    the name is sent."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise argparse.ArgumentTypeError("not UTF-8") from None
-    return text
-
-
 # The demo's conversation: who says what, in order.
 SCRIPT = [(0, "hello, everyone"), (1, "hi ada! the room works"),
           (2, "hello from cy"), (0, "bye for now")]
@@ -606,7 +595,7 @@ if __name__ == "__main__":
     server_options.add_argument(
         "--max-clients", type=common.whole(1, 100000), default=16,
         metavar="N", help="how many clients the room holds")
-    client_options.add_argument("--name", default="guest", type=utf8,
+    client_options.add_argument("--name", default="guest", type=common.utf8,
                                 help="the name the others see")
     client_options.add_argument("--script", action="store_true",
                                 help="play three scripted clients, as the "
