@@ -68,8 +68,8 @@ fn sane(
         assert!(usage.rss_kib > 0 && usage.threads > 0, "{table}");
         assert!(usage.fds as usize > step.clients, "{table}");
     }
-    let (per_member, at) = report::per_member(measured).expect(table);
-    assert!(per_member.is_finite() && at == 100, "{table}");
+    let (per_connection, at) = report::per_connection(measured).expect(table);
+    assert!(per_connection.is_finite() && at == 100, "{table}");
     assert!(measured.held.count >= 100, "{table}");
     let rooms: Vec<usize> = measured.latency.iter().map(|l| l.room).collect();
     assert_eq!(rooms, settings.rooms, "{table}");

@@ -152,7 +152,7 @@ pub fn measure(
     };
     let result = start().and_then(|server| {
         let (floor, steps, held) = ramp(server, settings)?;
-        progress("memory, and the most members held");
+        progress("memory, and the most idle connections held");
         let latency = settings
             .rooms
             .iter()
@@ -228,10 +228,7 @@ fn ramp(mut server: Server, settings: &Settings) -> Result<Ramp, String> {
                 Holding::Late => (
                     accepted,
                     true,
-                    format!(
-                        "no refusal within {} s",
-                        IDLE_WINDOW.as_secs()
-                    ),
+                    format!("no refusal within {} s", IDLE_WINDOW.as_secs()),
                 ),
             };
             Held { count, at_least, why }
