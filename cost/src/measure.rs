@@ -79,14 +79,14 @@ impl Settings {
     }
 }
 
-/// Memory with `clients` idle members: the server's VmRSS and threads, or
-/// why it was not reached.
+/// Memory with `clients` idle connections: the server's VmRSS, threads and
+/// fds, or why it was not reached.
 pub struct Step {
     pub clients: usize,
     pub memory: Result<Usage, String>,
 }
 
-/// The most members the server held, and what stopped the count.
+/// The most idle connections the server held, and what stopped the count.
 pub struct Held {
     pub count: usize,
     /// The search stopped before the server did: at least `count`.
@@ -214,7 +214,7 @@ fn ramp(mut server: Server, settings: &Settings) -> Result<Ramp, String> {
         steps.push(Step { clients, memory });
         drop(crowd);
         if stop.is_none() {
-            closed(&mut server, floor.fds)?;
+            closed(&server, floor.fds)?;
         }
     }
     let held = match stop {
@@ -340,7 +340,7 @@ fn settled(server: &Server) -> Result<Usage, String> {
 
 /// Waits until the server's open fds are back to `floor`: the closed
 /// connections have left it.
-fn closed(server: &mut Server, floor: u64) -> Result<(), String> {
+fn closed(server: &Server, floor: u64) -> Result<(), String> {
     let until = Instant::now() + CLOSE_WAIT;
     loop {
         let usage = server.usage().ok_or("the server ended")?;
