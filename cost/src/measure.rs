@@ -214,7 +214,10 @@ fn ramp(mut server: Server, settings: &Settings) -> Result<Ramp, String> {
         steps.push(Step { clients, memory });
         drop(crowd);
         if stop.is_none() {
-            closed(&server, floor.fds)?;
+            if let Err(why) = closed(&server, floor.fds) {
+                let why = format!("searched no further: {why}");
+                stop = Some(Held { count: accepted, at_least: true, why });
+            }
         }
     }
     let held = match stop {
@@ -275,7 +278,11 @@ fn hold(
         }
         if tally.failed > 0 {
             let failure = tally.first_failure.clone().unwrap_or_default();
-            break Holding::Stopped(format!("failed: {failure}"));
+            let mut why = format!("failed: {failure}");
+            if let Some(error) = server.first_error() {
+                why += &format!("; it said: {error}");
+            }
+            break Holding::Stopped(why);
         }
         if accepted >= target {
             break Holding::All;
