@@ -178,7 +178,7 @@ pub const IDLE_WINDOW: Duration = Duration::from_secs(9);
 /// this long has stopped accepting (out of file descriptors, say).
 const STUCK: Duration = Duration::from_secs(1);
 /// How long the connections of a step, closed, have to leave the server.
-const CLOSE_WAIT: Duration = Duration::from_secs(10);
+const CLOSE_WAIT: Duration = Duration::from_secs(30);
 
 /// Memory with no clients, then with each step's idle connections, each
 /// step opened from none and closed after, then the search for the most

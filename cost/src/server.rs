@@ -72,11 +72,24 @@ impl Server {
         if let Some(stderr) = child.stderr.take() {
             let slot = Arc::clone(&first_error);
             thread::spawn(move || {
+                // A Rust panic says where on its first line, what on its
+                // second: a first line that ends with ':' takes the next.
+                let mut open = true;
                 read_lines(stderr, |line| {
-                    let mut first =
-                        slot.lock().unwrap_or_else(|e| e.into_inner());
-                    if first.is_none() && !line.trim().is_empty() {
-                        *first = Some(line.trim().to_string());
+                    let (line, mut first) = (
+                        line.trim(),
+                        slot.lock().unwrap_or_else(|e| e.into_inner()),
+                    );
+                    match first.as_mut() {
+                        None if !line.is_empty() => {
+                            *first = Some(line.to_string());
+                            open = line.ends_with(':');
+                        }
+                        Some(first) if open => {
+                            *first = format!("{first} {line}");
+                            open = false;
+                        }
+                        _ => {}
                     }
                 })
             });
