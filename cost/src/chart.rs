@@ -1,4 +1,4 @@
-//! The charts, as SVG, drawn with plotters: memory against idle members,
+//! The charts, as SVG, drawn with plotters: memory against idle connections,
 //! and broadcast latency against the room's size, one line for each server.
 
 use std::error::Error;
@@ -49,7 +49,7 @@ pub fn memory(path: &Path, rows: &[Row], steps: &[usize]) -> Drawn {
     let root = SVGBackend::new(path, (720, 440)).into_drawing_area();
     root.fill(&WHITE)?;
     let mut chart = ChartBuilder::on(&root)
-        .caption("Resident memory with idle members", ("sans-serif", 20))
+        .caption("Resident memory with idle connections", ("sans-serif", 20))
         .margin(15)
         .x_label_area_size(45)
         .y_label_area_size(60)
@@ -60,7 +60,7 @@ pub fn memory(path: &Path, rows: &[Row], steps: &[usize]) -> Drawn {
     chart
         .configure_mesh()
         .light_line_style(RGBColor(238, 238, 238))
-        .x_desc("idle members (log scale)")
+        .x_desc("idle connections (log scale)")
         .y_desc("VmRSS, MiB")
         .x_label_formatter(&|x| crate::report::count(x.round() as usize))
         .draw()?;

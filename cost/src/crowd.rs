@@ -120,12 +120,28 @@ impl Crowd {
 
     /// Opens one more client; its name, `c` and its number, goes first.
     pub fn open(&mut self) {
+        let name = framed(format!("c{}", self.clients.len()).as_bytes());
+        self.open_sending(name);
+    }
+
+    /// Opens one more client that sends nothing, not even a name: an idle
+    /// connection.
+    pub fn open_idle(&mut self) {
+        self.open_sending(Vec::new());
+    }
+
+    /// Clients opened so far, whatever became of them.
+    pub fn opened(&self) -> usize {
+        self.clients.len()
+    }
+
+    fn open_sending(&mut self, outbox: Vec<u8>) {
         let index = self.clients.len();
         let mut client = Client {
             stream: None,
             state: State::Connecting,
             inbox: Vec::new(),
-            outbox: framed(format!("c{index}").as_bytes()),
+            outbox,
             from_room: None,
         };
         match TcpStream::connect(self.server) {

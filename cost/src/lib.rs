@@ -1,9 +1,10 @@
 //! What a connection costs: the chat room of lesson 9 served three ways
 //! (threads, an event loop, async), each in Rust and in Python, measured on
 //! this machine. For each server: its resident memory with no clients and
-//! with idle members, how many members it holds before it refuses or fails,
-//! and how long a line takes from its send to its last delivery in rooms
-//! where every member says a line a second. The book's chapter "What a
+//! with idle connections (connected, no name sent), how many of those it
+//! holds before it refuses or fails, and how long a line takes from its
+//! send to its last delivery in rooms where every member says a line a
+//! second. The book's chapter "What a
 //! connection costs" is built on the table and the charts this writes.
 //!
 //! `cargo run --release -p socket-lessons-cost` (`-- --quick` for CI).

@@ -12,7 +12,7 @@ use socket_lessons_cost::measure::{self, Settings};
 use socket_lessons_cost::report::{self, Machine};
 use socket_lessons_cost::server;
 
-/// What a connection costs: memory, the most members held, and broadcast
+/// What a connection costs: memory, the most connections held, and broadcast
 /// latency of the chat room's servers (lessons 9, 13 and 14, Rust and
 /// Python), written as the book's table and charts.
 #[derive(Parser)]
@@ -55,7 +55,8 @@ fn main() -> ExitCode {
     let mut open_files = format!(
         "open files (RLIMIT_NOFILE) raised to {soft}, the hard limit {hard}"
     );
-    // Each member is a file descriptor here, and one or more in the server.
+    // Each connection is a file descriptor here, and one or more in the
+    // server.
     let untried: Vec<usize> = settings
         .steps
         .iter()
@@ -64,7 +65,7 @@ fn main() -> ExitCode {
         .collect();
     if let Some(first) = untried.first() {
         open_files += &format!(
-            ", so {} members and more cannot be tried",
+            ", so {} connections and more cannot be tried",
             report::count(*first)
         );
         settings.steps.retain(|step| !untried.contains(step));

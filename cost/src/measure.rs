@@ -18,15 +18,14 @@ pub const FLOOR_WAIT: Duration = Duration::from_millis(300);
 /// How much is measured, and how long each part may take.
 #[derive(Clone, Debug)]
 pub struct Settings {
-    /// Idle members at which memory is read.
+    /// Idle connections at which memory is read.
     pub steps: Vec<usize>,
-    /// How far the search for the most members held goes, and why there.
+    /// How far the search for the most idle connections held goes, and why
+    /// there.
     pub probe_to: usize,
     pub probe_end: &'static str,
-    /// How long seating one step's members may take.
+    /// How long seating a room's members may take.
     pub step_time: Duration,
-    /// How long the search beyond the last step may take.
-    pub probe_time: Duration,
     /// Rooms in which latency is measured.
     pub rooms: Vec<usize>,
     /// How long the members of a room say a line a second.
@@ -52,7 +51,6 @@ impl Settings {
             probe_to: open_files.saturating_sub(100),
             probe_end: "the load generator's open files",
             step_time: Duration::from_secs(25),
-            probe_time: Duration::from_secs(10),
             rooms: vec![10, 100, 1000],
             window: Duration::from_secs(5),
             drain: Duration::from_secs(3),
@@ -70,7 +68,6 @@ impl Settings {
             probe_to: 200,
             probe_end: "--quick goes no further",
             step_time: Duration::from_secs(10),
-            probe_time: Duration::from_secs(5),
             rooms: vec![10, 100],
             window: Duration::from_secs(1),
             drain: Duration::from_secs(2),
@@ -82,14 +79,14 @@ impl Settings {
     }
 }
 
-/// Memory with `clients` idle members: the server's VmRSS and threads, or
-/// why it was not reached.
+/// Memory with `clients` idle connections: the server's VmRSS, threads and
+/// fds, or why it was not reached.
 pub struct Step {
     pub clients: usize,
     pub memory: Result<Usage, String>,
 }
 
-/// The most members the server held, and what stopped the count.
+/// The most idle connections the server held, and what stopped the count.
 pub struct Held {
     pub count: usize,
     /// The search stopped before the server did: at least `count`.
@@ -155,7 +152,7 @@ pub fn measure(
     };
     let result = start().and_then(|server| {
         let (floor, steps, held) = ramp(server, settings)?;
-        progress("memory, and the most members held");
+        progress("memory, and the most idle connections held");
         let latency = settings
             .rooms
             .iter()
@@ -173,16 +170,24 @@ pub fn measure(
 
 type Ramp = (Usage, Vec<Step>, Held);
 
-/// Memory with no clients, then at each step, then the search for the most
-/// members held.
+/// How long a step of idle connections may take, from its first connect to
+/// its memory read: less than the 10 s every lesson gives a connection to
+/// send its name (NAME_WAIT) before it drops it.
+pub const IDLE_WINDOW: Duration = Duration::from_secs(9);
+/// A server that has accepted none of the connections waiting for it for
+/// this long has stopped accepting (out of file descriptors, say).
+const STUCK: Duration = Duration::from_secs(1);
+/// How long the connections of a step, closed, have to leave the server.
+const CLOSE_WAIT: Duration = Duration::from_secs(30);
+
+/// Memory with no clients, then with each step's idle connections, each
+/// step opened from none and closed after, then the search for the most
+/// idle connections held.
 fn ramp(mut server: Server, settings: &Settings) -> Result<Ramp, String> {
     // A moment after its `listening on` line, so that what it starts then
     // (lesson 9's accepting thread) is running.
     thread::sleep(FLOOR_WAIT);
     let floor = server.usage().ok_or("the server ended")?;
-    let mut crowd =
-        Crowd::new(server.address, false).map_err(|e| e.to_string())?;
-    crowd.quick_ack = settings.quick_ack;
     let mut steps = Vec::new();
     let mut stop = None;
     for &clients in &settings.steps {
@@ -190,64 +195,174 @@ fn ramp(mut server: Server, settings: &Settings) -> Result<Ramp, String> {
             steps.push(Step { clients, memory: Err(not_reached(held)) });
             continue;
         }
-        let until = Instant::now() + settings.step_time;
-        match seat(&mut crowd, &mut server, clients, until, settings) {
-            Seated::All => {
-                let usage = server.usage().ok_or("the server ended")?;
-                steps.push(Step { clients, memory: Ok(usage) });
-            }
-            Seated::Stopped(why) => {
-                let held =
-                    Held { count: crowd.members(), at_least: false, why };
-                steps.push(Step { clients, memory: Err(not_reached(&held)) });
+        let (crowd, accepted, holding) = hold(&mut server, clients, settings)?;
+        let memory = match holding {
+            Holding::All => Ok(settled(&server)?),
+            Holding::Stopped(why) => {
+                let held = Held { count: accepted, at_least: false, why };
+                let note = not_reached(&held);
                 stop = Some(held);
+                Err(note)
             }
-            Seated::Late => {
-                let why = late(&crowd, clients, settings.step_time);
-                let held = Held {
-                    count: crowd.members(),
-                    at_least: true,
-                    why: why.clone(),
-                };
-                // Not idle, and not all there: what it held then, as a note.
-                let then = match server.usage() {
-                    Some(usage) => format!(
-                        "{why}; {:.1} MiB resident then",
-                        usage.rss_kib as f64 / 1024.0
-                    ),
-                    None => why,
-                };
-                steps.push(Step { clients, memory: Err(then) });
-                stop = Some(held);
+            Holding::Late => Err(format!(
+                "{} of {} accepted in {} s",
+                count(accepted),
+                count(clients),
+                IDLE_WINDOW.as_secs()
+            )),
+        };
+        steps.push(Step { clients, memory });
+        drop(crowd);
+        if stop.is_none() {
+            if let Err(why) = closed(&server, floor.fds) {
+                let why = format!("searched no further: {why}");
+                stop = Some(Held { count: accepted, at_least: true, why });
             }
         }
     }
     let held = match stop {
         Some(held) => held,
         None => {
-            let until = Instant::now() + settings.probe_time;
-            let probe_to = settings.probe_to.max(crowd.members());
-            match seat(&mut crowd, &mut server, probe_to, until, settings) {
-                Seated::All => Held {
-                    count: crowd.members(),
-                    at_least: true,
-                    why: settings.probe_end.into(),
-                },
-                Seated::Stopped(why) => {
-                    Held { count: crowd.members(), at_least: false, why }
-                }
-                Seated::Late => Held {
-                    count: crowd.members(),
-                    at_least: true,
-                    why: format!(
-                        "no refusal within {} s",
-                        settings.probe_time.as_secs()
-                    ),
-                },
-            }
+            let (_crowd, accepted, holding) =
+                hold(&mut server, settings.probe_to, settings)?;
+            let (count, at_least, why) = match holding {
+                Holding::All => (accepted, true, settings.probe_end.into()),
+                Holding::Stopped(why) => (accepted, false, why),
+                Holding::Late => (
+                    accepted,
+                    true,
+                    format!("no refusal within {} s", IDLE_WINDOW.as_secs()),
+                ),
+            };
+            Held { count, at_least, why }
         }
     };
     Ok((floor, steps, held))
+}
+
+enum Holding {
+    /// The server accepted them all.
+    All,
+    /// It refused, failed, ended, or accepted no more: why.
+    Stopped(String),
+    /// The window ended first.
+    Late,
+}
+
+/// Opens idle connections, `settings.in_flight` at most not yet accepted
+/// (fewer than the listen backlog), until the server has accepted `target`
+/// (its `connection N from` lines, counted), within the window. The crowd
+/// holding them, the number accepted, and how it ended.
+fn hold(
+    server: &mut Server,
+    target: usize,
+    settings: &Settings,
+) -> Result<(Crowd, usize, Holding), String> {
+    let mut crowd =
+        Crowd::new(server.address, false).map_err(|e| e.to_string())?;
+    let base = server.accepted();
+    let began = Instant::now();
+    let until = began + IDLE_WINDOW;
+    let (mut last, mut rose) = (0, began);
+    let mut turns = 0u32;
+    let holding = loop {
+        let accepted = server.accepted() - base;
+        let now = Instant::now();
+        if accepted > last {
+            (last, rose) = (accepted, now);
+        }
+        let tally = &crowd.tally;
+        if tally.refused > 0 {
+            let refusal = tally.first_refusal.clone().unwrap_or_default();
+            break Holding::Stopped(format!("refused: {refusal}"));
+        }
+        if tally.failed > 0 {
+            let failure = tally.first_failure.clone().unwrap_or_default();
+            let mut why = format!("failed: {failure}");
+            if let Some(error) = server.first_error() {
+                why += &format!("; it said: {error}");
+            }
+            break Holding::Stopped(why);
+        }
+        if accepted >= target {
+            break Holding::All;
+        }
+        turns += 1;
+        if turns.is_multiple_of(100) {
+            if let Some(why) = server.ended() {
+                break Holding::Stopped(why);
+            }
+        }
+        if crowd.opened() > accepted && now - rose >= STUCK {
+            break Holding::Stopped(stuck(server, &crowd, accepted));
+        }
+        if now >= until {
+            break Holding::Late;
+        }
+        while crowd.opened() < target
+            && crowd.opened() - accepted < settings.in_flight
+        {
+            crowd.open_idle();
+        }
+        if let Err(error) = crowd.turn(Duration::from_millis(5)) {
+            let why = format!("the load generator: {error}");
+            break Holding::Stopped(why);
+        }
+    };
+    let accepted = server.accepted() - base;
+    Ok((crowd, accepted, holding))
+}
+
+/// Why a server that accepts no more stopped: what /proc and its stderr say.
+fn stuck(server: &Server, crowd: &Crowd, accepted: usize) -> String {
+    let waiting = crowd.opened() - accepted;
+    let fds = server.usage().map_or("?".into(), |u| count(u.fds as usize));
+    let mut why = format!(
+        "accepted no more for {} s, {} waiting; {fds} fds open",
+        STUCK.as_secs(),
+        count(waiting)
+    );
+    if let Some(error) = server.first_error() {
+        why += &format!("; it said: {error}");
+    }
+    why
+}
+
+/// The server's usage once what it starts for each accepted connection (a
+/// thread) is there: two reads 20 ms apart with the same threads and fds,
+/// 1 s at most.
+fn settled(server: &Server) -> Result<Usage, String> {
+    let until = Instant::now() + Duration::from_secs(1);
+    let mut before = server.usage().ok_or("the server ended")?;
+    loop {
+        thread::sleep(Duration::from_millis(20));
+        let now = server.usage().ok_or("the server ended")?;
+        let same = (now.threads, now.fds) == (before.threads, before.fds);
+        if same || Instant::now() >= until {
+            return Ok(now);
+        }
+        before = now;
+    }
+}
+
+/// Waits until the server's open fds are back to `floor`: the closed
+/// connections have left it.
+fn closed(server: &Server, floor: u64) -> Result<(), String> {
+    let until = Instant::now() + CLOSE_WAIT;
+    loop {
+        let usage = server.usage().ok_or("the server ended")?;
+        if usage.fds <= floor {
+            return Ok(());
+        }
+        if Instant::now() >= until {
+            return Err(format!(
+                "{} fds still open {} s after the close",
+                count(usage.fds as usize),
+                CLOSE_WAIT.as_secs()
+            ));
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// Where seating `target` members stood when its time ran out.

@@ -140,11 +140,12 @@ fn memory_tables(out: &mut String, settings: &Settings, rows: &[Row]) {
     let _ = writeln!(
         out,
         "**Memory**: the server process's VmRSS with no clients, and with idle \
-         members:"
+         connections (connected, nothing sent):"
     );
     let mut header = vec!["server".into(), "lines".into(), "no clients".into()];
     header.extend(steps.iter().cloned());
-    header.extend(["per idle member".into(), "most members held".into()]);
+    header
+        .extend(["per idle connection".into(), "most connections held".into()]);
     let mut notes = Notes::default();
     let mut cells = Vec::new();
     for row in rows {
@@ -163,7 +164,7 @@ fn memory_tables(out: &mut String, settings: &Settings, rows: &[Row]) {
                         Err(why) => format!("— {}", notes.mark(why)),
                     });
                 }
-                line.push(match per_member(measured) {
+                line.push(match per_connection(measured) {
                     Some((kib, clients)) => {
                         format!("{kib:.1} KiB (at {})", count(clients))
                     }
@@ -182,7 +183,11 @@ fn memory_tables(out: &mut String, settings: &Settings, rows: &[Row]) {
     table(out, &header, &cells);
     notes.write(out);
     let _ = writeln!(out);
-    let _ = writeln!(out, "**Threads / open file descriptors** of the server:");
+    let _ = writeln!(
+        out,
+        "**Threads / open file descriptors** of the server, with idle \
+         connections:"
+    );
     let mut header = vec!["server".into(), "no clients".into()];
     header.extend(steps);
     let cells: Vec<Vec<String>> = rows
@@ -286,9 +291,9 @@ fn cpu_cell(q: &Quantiles) -> String {
     }
 }
 
-/// Memory per idle member at the largest step reached, above the floor, in
-/// KiB, and that step.
-pub fn per_member(measured: &Measured) -> Option<(f64, usize)> {
+/// Memory per idle connection at the largest step reached, above the floor,
+/// in KiB, and that step.
+pub fn per_connection(measured: &Measured) -> Option<(f64, usize)> {
     let (clients, kib) = measured.steps.iter().rev().find_map(|step| {
         step.memory.as_ref().ok().map(|usage| (step.clients, usage.rss_kib))
     })?;

@@ -8,6 +8,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -31,6 +32,9 @@ pub struct Server {
     child: Child,
     pub address: SocketAddr,
     first_error: Arc<Mutex<Option<String>>>,
+    /// Its `connection N from ADDRESS` lines so far: connections it accepted
+    /// and holds a place for (a refused one's line goes on).
+    accepted: Arc<AtomicUsize>,
 }
 
 impl Server {
@@ -51,13 +55,16 @@ impl Server {
             .map_err(|error| format!("cannot start: {error}"))?;
         let (found, address) = mpsc::channel();
         let first_error = Arc::new(Mutex::new(None));
+        let accepted = Arc::new(AtomicUsize::new(0));
         if let Some(stdout) = child.stdout.take() {
-            let found = found.clone();
+            let (found, accepted) = (found.clone(), Arc::clone(&accepted));
             thread::spawn(move || {
                 read_lines(stdout, |line| {
                     if let Some(at) = line.find("listening on ") {
                         let _ = found
                             .send(line[at + 13..].trim().parse::<SocketAddr>());
+                    } else if is_accepted(line.trim()) {
+                        accepted.fetch_add(1, Ordering::SeqCst);
                     }
                 })
             });
@@ -65,18 +72,32 @@ impl Server {
         if let Some(stderr) = child.stderr.take() {
             let slot = Arc::clone(&first_error);
             thread::spawn(move || {
+                // A Rust panic says where on its first line, what on its
+                // second: a first line that ends with ':' takes the next.
+                let mut open = true;
                 read_lines(stderr, |line| {
-                    let mut first =
-                        slot.lock().unwrap_or_else(|e| e.into_inner());
-                    if first.is_none() && !line.trim().is_empty() {
-                        *first = Some(line.trim().to_string());
+                    let (line, mut first) = (
+                        line.trim(),
+                        slot.lock().unwrap_or_else(|e| e.into_inner()),
+                    );
+                    match first.as_mut() {
+                        None if !line.is_empty() => {
+                            *first = Some(line.to_string());
+                            open = line.ends_with(':');
+                        }
+                        Some(first) if open => {
+                            *first = format!("{first} {line}");
+                            open = false;
+                        }
+                        _ => {}
                     }
                 })
             });
         }
         drop(found);
+        let address_now = ([127, 0, 0, 1], 0).into();
         let mut server =
-            Server { child, address: ([127, 0, 0, 1], 0).into(), first_error };
+            Server { child, address: address_now, first_error, accepted };
         match address.recv_timeout(START_WAIT) {
             Ok(Ok(address)) => {
                 server.address = address;
@@ -101,6 +122,16 @@ impl Server {
                 }
             }
         }
+    }
+
+    /// How many connections it has said it accepted (and not refused).
+    pub fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
+    }
+
+    /// Its first line on stderr, if it has written one.
+    pub fn first_error(&self) -> Option<String> {
+        self.first_error.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// What the server's process holds now; `None` once it has ended.
@@ -144,9 +175,7 @@ impl Server {
         let status = self.child.try_wait().ok()??;
         // Its first line on stderr (clap's "error: ...", say), once read.
         thread::sleep(Duration::from_millis(50));
-        let first =
-            self.first_error.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        Some(match first {
+        Some(match self.first_error() {
             Some(line) => format!("the server ended ({status}): {line}"),
             None => format!("the server ended ({status})"),
         })
@@ -158,6 +187,16 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// `[server] connection 12 from 127.0.0.1:50000`, all of the line: every
+/// lesson's word for a connection it accepted and gave a place (a refusal's
+/// line has more after the address).
+fn is_accepted(line: &str) -> bool {
+    let line = line.strip_prefix("[server] ").unwrap_or(line);
+    let Some(rest) = line.strip_prefix("connection ") else { return false };
+    let Some((number, from)) = rest.split_once(" from ") else { return false };
+    number.parse::<u64>().is_ok() && from.parse::<SocketAddr>().is_ok()
 }
 
 /// Reads a pipe to its end, a line at a time, whatever its bytes.
