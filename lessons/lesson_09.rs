@@ -57,6 +57,9 @@ const NAME_WAIT: Duration = Duration::from_secs(10);
 const PATIENCE: Duration = Duration::from_secs(2);
 /// How long a member's socket may take no bytes before it is dropped.
 const SEND_WAIT: Duration = Duration::from_secs(10);
+/// How many refused connections may be closing well at once, each with a
+/// thread for a second at most; more are closed at once.
+const MAX_REFUSING: usize = 64;
 /// How many connections the system may hold for the room before it accepts
 /// them (listen's backlog): with 5, a burst of clients is half refused.
 const BACKLOG: i32 = 128;
@@ -77,9 +80,12 @@ const INVISIBLE: [(char, char); 9] = [
 
 #[derive(Args, Debug, Clone)]
 struct ServerOptions {
-    /// How many clients the room holds
+    // At most 5,000, two threads each: past about 16,000 threads, Linux
+    // here cannot map a new thread's stacks (vm.max_map_count 65,530, four
+    // maps a thread) and Rust's std aborts the whole process (seen).
+    /// How many clients the room holds (each is two threads)
     #[arg(long, value_name = "N", default_value_t = 16,
-          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+          value_parser = clap::value_parser!(u32).range(1..=5000))]
     max_clients: u32,
 }
 
@@ -131,6 +137,7 @@ fn accept(
     out: &Out,
 ) {
     let connected = Arc::new(AtomicUsize::new(0));
+    let refusing = Arc::new(AtomicUsize::new(0));
     for id in 1.. {
         let (client, from) = match listener.accept() {
             Ok(accepted) => accepted,
@@ -148,28 +155,52 @@ fn accept(
                  {max_clients} (--max-clients)"
             ));
             // Told, and closed well, in a thread of its own: the close waits
-            // for the client, and accepting must not.
-            let refusal = move || refuse(&client, "the room is full");
+            // for the client, and accepting must not. A flood of them gets
+            // no more than MAX_REFUSING threads; the rest are closed at once.
+            if refusing.load(Ordering::SeqCst) >= MAX_REFUSING {
+                continue;
+            }
+            let place = Place::take(&refusing);
+            let refusal = move || {
+                let _place = place;
+                refuse(&client, "the room is full")
+            };
             let _ = thread::Builder::new().spawn(refusal);
             continue;
         }
-        connected.fetch_add(1, Ordering::SeqCst);
+        let place = Place::take(&connected);
         out.say(format_args!("connection {id} from {from}"));
         // A chat's messages are small and wanted now: without this, Nagle's
         // algorithm holds each one back until the last is acknowledged, and
         // a client may delay that ACK by up to 40 ms (lesson 7).
         let _ = client.set_tcp_nodelay(true);
-        // The thread's own handles: a sender, an `Out`, the counter.
-        let (events, thread_out, counter) =
-            (events.clone(), out.clone(), Arc::clone(&connected));
+        // The thread's own handles: a sender, an `Out`, its place.
+        let (events, thread_out) = (events.clone(), out.clone());
         let started = thread::Builder::new().spawn(move || {
+            let _place = place;
             read_client(&client, id, &events, &thread_out);
-            counter.fetch_sub(1, Ordering::SeqCst);
         });
         if started.is_err() {
-            connected.fetch_sub(1, Ordering::SeqCst);
             out.error(format_args!("connection {id}: no thread for it"));
         }
+    }
+}
+
+/// One of a counted number of places (members, or refusals closing),
+/// given back when dropped: when its thread ends, or with the thread's
+/// closure when no thread could be started for it.
+struct Place(Arc<AtomicUsize>);
+
+impl Place {
+    fn take(count: &Arc<AtomicUsize>) -> Place {
+        count.fetch_add(1, Ordering::SeqCst);
+        Place(Arc::clone(count))
+    }
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

@@ -8,6 +8,7 @@ use std::net::{Shutdown, TcpStream};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
+use std::time::Instant;
 
 use libtest_mimic::Trial;
 
@@ -33,6 +34,7 @@ pub fn tests() -> Vec<Trial> {
         the_rust_room_takes_a_backlog_for_many,
         a_burst_from_every_member_drops_no_one_from_the_rust_room,
         a_stopped_client_goes_on_waiting,
+        a_flood_of_refused_connections_gets_a_bounded_number_of_threads,
     ];
     tests.extend(python_tests![
         python_demo,
@@ -52,6 +54,7 @@ pub fn tests() -> Vec<Trial> {
         the_python_room_with_stdout_closed_exits_1,
         a_name_or_host_is_printed_escaped,
         a_burst_from_every_member_drops_no_one_from_the_python_room,
+        a_flood_of_refused_connections_gets_python_a_bounded_number_of_threads,
     ]);
     tests
 }
@@ -731,4 +734,51 @@ fn a_stopped_client_goes_on_waiting() {
     crate::support::assert_a_stopped_client_goes_on(&|port| {
         lesson(NAME, &["client", "--port", port, "--wait", "1", "--name", "x"])
     });
+}
+
+/// 300 connections at once to a room that holds one, none of them reading
+/// or closing: each refusal closes well in a thread that lives up to a
+/// second, but no more than 64 of them at once (MAX_REFUSING), so a flood
+/// cannot pile up threads until the system can start no more (past about
+/// 16,000 here, Rust's std aborts the process). The room still serves.
+fn refused_flood(python: bool) {
+    let (server, port) = room(python, &["--max-clients", "1"]);
+    let _member = Probe::join(&port, "ada");
+    let threads = || {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", server.id()))
+                .unwrap();
+        let line = status.lines().find(|l| l.starts_with("Threads:"));
+        line.unwrap()[8..].trim().parse::<usize>().unwrap()
+    };
+    let mut most = 0;
+    let flood: Vec<TcpStream> = (0..300)
+        .map(|_| {
+            let stream = TcpStream::connect(format!("127.0.0.1:{port}"));
+            most = most.max(threads());
+            stream.unwrap()
+        })
+        .collect();
+    // The room itself, the accepting thread, ada's two, 64 refusing.
+    assert!(most <= 4 + 64, "{most} threads");
+    assert!(most > 4, "no refusal had a thread: {most}");
+    // Once the flood has gone and its refusals with it, one more is told.
+    drop(flood);
+    let until = Instant::now() + DEADLINE;
+    while threads() > 4 && Instant::now() < until {
+        thread::yield_now();
+    }
+    let mut refused = Probe::connect(&port);
+    let told = Some(("room".to_string(), "the room is full".to_string()));
+    assert_eq!(refused.hear(), told);
+    let output = server.stop();
+    assert!(!output.stderr.contains("panicked"), "{}", output.stderr);
+}
+
+fn a_flood_of_refused_connections_gets_a_bounded_number_of_threads() {
+    refused_flood(false);
+}
+
+fn a_flood_of_refused_connections_gets_python_a_bounded_number_of_threads() {
+    refused_flood(true);
 }

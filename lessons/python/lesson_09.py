@@ -33,6 +33,7 @@ NAME_WAIT = 10.0  # seconds a new connection has, in all, to send its name
 PATIENCE = 2.0  # seconds an outbox may stay full before its member is dropped
 SEND_WAIT = 10.0  # seconds a member's socket may take nothing
 CLOSE_WAIT = 1.0  # seconds what a refused client still sends is read
+MAX_REFUSING = 64  # refused connections that may be closing well at once
 # How many connections the system may hold for the room before it accepts
 # them (listen's backlog): with 5, a burst of clients is half refused.
 BACKLOG = 128
@@ -144,11 +145,20 @@ def accept(listener, args, events, out):
     """Accepts clients, and starts a thread for each, up to --max-clients."""
     connected = [0]  # how many are here; the lock guards it
     lock = threading.Lock()
+    # Refused connections closing well, each with a thread for a second at
+    # most: a flood of them gets MAX_REFUSING threads, the rest a close.
+    refusing = threading.BoundedSemaphore(MAX_REFUSING)
 
     def serve(client, number):
         read_client(client, number, events, out)
         with lock:
             connected[0] -= 1
+
+    def refuse_then_free(client, why):
+        try:
+            refuse(client, why)
+        finally:
+            refusing.release()
 
     for number in itertools.count(1):
         try:
@@ -169,7 +179,11 @@ def accept(listener, args, events, out):
                     "(--max-clients)")
             # Told, and closed well, in a thread of its own: the close waits
             # for the client, and accepting must not.
-            start(refuse, client, "the room is full")
+            if not refusing.acquire(blocking=False):
+                client.close()
+            elif not start(refuse_then_free, client, "the room is full"):
+                refusing.release()
+                client.close()
             continue
         out.say(where)
         # A chat's messages are small and wanted now: without this, Nagle's
@@ -594,8 +608,8 @@ if __name__ == "__main__":
     top, server_options, client_options = common.parser(
         "lesson_09", "a chat room", port=4109, wait=10.0, show=False)
     server_options.add_argument(
-        "--max-clients", type=common.whole(1, 100000), default=16,
-        metavar="N", help="how many clients the room holds")
+        "--max-clients", type=common.whole(1, 5000), default=16,
+        metavar="N", help="how many clients the room holds (each is two threads)")
     client_options.add_argument("--name", default="guest", type=common.utf8,
                                 help="the name the others see")
     client_options.add_argument("--script", action="store_true",
