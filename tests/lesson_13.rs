@@ -19,7 +19,8 @@ use crate::lesson_09::{
 };
 use crate::support::{
     Process, assert_demo, assert_exit, assert_help_transcripts,
-    assert_sides_transcript, assert_transcript, lesson, python_twin, run,
+    assert_sides_transcript, assert_transcript, lesson, python_twin, python3,
+    run,
 };
 
 const NAME: &str = "lesson_13";
@@ -58,6 +59,7 @@ pub fn tests() -> Vec<Trial> {
         python_room_takes_floods_of_joins_and_leaves,
         python_room_holds_hundreds_of_idle_members_on_one_thread,
         python_room_backs_off_when_out_of_file_descriptors,
+        a_tutorial_style_client_joins_the_rooms_of_lessons_9_13_and_14,
     ]);
     tests
 }
@@ -425,4 +427,35 @@ fn exercise_eight_files_hold_three_members() {
         .chain(output.stderr.lines().take(1))
         .collect();
     assert_transcript(NAME, "exercise-eight-files", &(story.join("\n") + "\n"));
+}
+
+/// A client in the style of the Python tutorials' chat rooms
+/// (tests/python/tutorial_chat_client.py: one non-blocking socket, recv
+/// until BlockingIOError) joins the rooms of lessons 9 (threads), 13 (the
+/// event loop) and 14 (async), each in both languages: it is heard, and it
+/// hears the room's welcome and a member's line.
+fn a_tutorial_style_client_joins_the_rooms_of_lessons_9_13_and_14() {
+    for lesson in ["lesson_09", "lesson_13", "lesson_14"] {
+        for python in [false, true] {
+            let (server, port) = Room { lesson, python }.start(&[]);
+            let mut ada = Probe::join(&port, "ada");
+            let mut client = python3("tests/python/tutorial_chat_client.py")
+                .expect("python3");
+            client.args([port.as_str(), "tut", "hello from a tutorial", "2"]);
+            let client = Process::spawn(client);
+            ada.expect("room", "tut joined");
+            ada.expect("tut", "hello from a tutorial");
+            ada.say("hi, tut");
+            let output = client.finish();
+            let room = format!("{lesson}, python: {python}");
+            assert_exit(&output, 0);
+            assert!(
+                output.stdout.starts_with("room > welcome, tut; here: ada\n")
+                    && output.stdout.ends_with("ada > hi, tut\n"),
+                "{room}: {}",
+                output.stdout
+            );
+            server.stop();
+        }
+    }
 }
