@@ -83,7 +83,7 @@ struct ServerOptions {
     // At most 5,000, two threads each: past about 16,000 threads, Linux
     // here cannot map a new thread's stacks (vm.max_map_count 65,530, four
     // maps a thread) and Rust's std aborts the whole process (seen).
-    /// How many clients the room holds (each is two threads)
+    /// How many clients the room holds (two threads each)
     #[arg(long, value_name = "N", default_value_t = 16,
           value_parser = clap::value_parser!(u32).range(1..=5000))]
     max_clients: u32,

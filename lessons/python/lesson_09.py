@@ -609,8 +609,7 @@ if __name__ == "__main__":
         "lesson_09", "a chat room", port=4109, wait=10.0, show=False)
     server_options.add_argument(
         "--max-clients", type=common.whole(1, 5000), default=16,
-        metavar="N",
-        help="how many clients the room holds (each is two threads)")
+        metavar="N", help="how many clients the room holds (two threads each)")
     client_options.add_argument("--name", default="guest", type=common.utf8,
                                 help="the name the others see")
     client_options.add_argument("--script", action="store_true",
