@@ -468,6 +468,10 @@ impl<'a> Room<'a> {
             self.members().filter_map(|m| m.name.as_deref()).collect();
         let welcome = pair(ROOM, &welcome(&text, &here));
         self.send(number, welcome);
+        match self.connections.get(&number) {
+            Some(conn) if !conn.closing => {}
+            _ => return, // the welcome failed: it was refused, not let in
+        }
         self.broadcast(None, &pair(ROOM, &format!("{text} joined")));
         if let Some(conn) = self.connections.get_mut(&number) {
             (conn.name, conn.deadline) = (Some(text), None);

@@ -40,6 +40,7 @@ pub fn tests() -> Vec<Trial> {
         rust_trace_shows_each_wake_up,
         rust_room_serves_others_while_one_trickles,
         rust_room_takes_floods_of_joins_and_leaves,
+        rust_room_announces_no_join_it_could_not_welcome,
         rust_room_holds_hundreds_of_idle_members_on_one_thread,
         rust_room_backs_off_when_out_of_file_descriptors,
         exercise_eight_files_hold_three_members,
@@ -57,6 +58,7 @@ pub fn tests() -> Vec<Trial> {
         python_trace_shows_each_wake_up,
         python_room_serves_others_while_one_trickles,
         python_room_takes_floods_of_joins_and_leaves,
+        python_room_announces_no_join_it_could_not_welcome,
         python_room_holds_hundreds_of_idle_members_on_one_thread,
         python_room_backs_off_when_out_of_file_descriptors,
         a_tutorial_style_client_joins_the_rooms_of_lessons_9_13_and_14,
@@ -303,6 +305,49 @@ fn rust_room_takes_floods_of_joins_and_leaves() {
 
 fn python_room_takes_floods_of_joins_and_leaves() {
     joins_and_leaves(python());
+}
+
+/// Clients that send their name and reset at once (SO_LINGER 0): the
+/// welcome may fail to go out. Whoever the room announces as joined, it
+/// announces as gone too; a client it could not welcome, it never announces.
+fn joins_then_resets(room: Room) {
+    const CLIENTS: usize = 40;
+    let (server, port) = room.start(&["--max-clients", "100"]);
+    let mut watcher = Probe::join(&port, "watcher");
+    for number in 0..CLIENTS {
+        let reset = Probe::connect(&port);
+        let socket = socket2::SockRef::from(&reset.stream);
+        socket.set_linger(Some(std::time::Duration::ZERO)).unwrap();
+        let mut reset = reset;
+        reset.say(&format!("r{number}"));
+    }
+    let _last = Probe::join(&port, "last");
+    let mut here = std::collections::HashSet::new();
+    let mut last_joined = false;
+    while !last_joined || !here.is_empty() {
+        let (from, text) = watcher.hear().expect("the watcher is served");
+        assert_eq!(from, "room", "{text}");
+        if text == "last joined" {
+            last_joined = true;
+        } else if let Some(name) = text.strip_suffix(" joined") {
+            assert!(here.insert(name.to_string()), "{text}");
+        } else {
+            let (name, _) = text
+                .split_once(" was dropped: ")
+                .or_else(|| text.split_once(" left"))
+                .expect(&text);
+            assert!(here.remove(name), "gone before it joined: {text}");
+        }
+    }
+    drop(server.stop());
+}
+
+fn rust_room_announces_no_join_it_could_not_welcome() {
+    joins_then_resets(rust());
+}
+
+fn python_room_announces_no_join_it_could_not_welcome() {
+    joins_then_resets(python());
 }
 
 /// The line of /proc/PID/status that starts with `key`, as a number.
