@@ -409,17 +409,23 @@ impl<'a> Room<'a> {
         bytes: &[u8],
     ) -> Result<(), FramingError> {
         let mut texts = Vec::new();
-        {
+        // The messages before a broken header count: served, then the break.
+        let broken = {
             let Some(conn) = self.connections.get_mut(&number) else {
                 return Ok(());
             };
             let mut pieces = conn.inbox.feed(bytes);
-            while let Some(piece) = pieces.next_piece()? {
-                if let Piece::Message(message) = piece {
-                    texts.push(String::from_utf8(message.to_vec()).ok());
+            loop {
+                match pieces.next_piece() {
+                    Ok(Some(Piece::Message(message))) => {
+                        texts.push(String::from_utf8(message.to_vec()).ok());
+                    }
+                    Ok(Some(_)) => {}
+                    Ok(None) => break None,
+                    Err(error) => break Some(error),
                 }
             }
-        }
+        };
         for text in texts {
             let Some(text) = text else {
                 self.leave(number, Some("a message not UTF-8".into()));
@@ -431,7 +437,7 @@ impl<'a> Room<'a> {
                 _ => return Ok(()),
             }
         }
-        Ok(())
+        broken.map_or(Ok(()), Err)
     }
 
     /// Its stream ended (recv returned 0).

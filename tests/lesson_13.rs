@@ -41,6 +41,7 @@ pub fn tests() -> Vec<Trial> {
         rust_room_serves_others_while_one_trickles,
         rust_room_takes_floods_of_joins_and_leaves,
         rust_room_announces_no_join_it_could_not_welcome,
+        rust_room_serves_a_name_before_a_broken_header,
         rust_room_holds_hundreds_of_idle_members_on_one_thread,
         rust_room_backs_off_when_out_of_file_descriptors,
         exercise_eight_files_hold_three_members,
@@ -59,6 +60,7 @@ pub fn tests() -> Vec<Trial> {
         python_room_serves_others_while_one_trickles,
         python_room_takes_floods_of_joins_and_leaves,
         python_room_announces_no_join_it_could_not_welcome,
+        python_room_serves_a_name_before_a_broken_header,
         python_room_holds_hundreds_of_idle_members_on_one_thread,
         python_room_backs_off_when_out_of_file_descriptors,
         a_tutorial_style_client_joins_the_rooms_of_lessons_9_13_and_14,
@@ -348,6 +350,29 @@ fn rust_room_announces_no_join_it_could_not_welcome() {
 
 fn python_room_announces_no_join_it_could_not_welcome() {
     joins_then_resets(python());
+}
+
+/// A name and a header of 9999999999 in one send: the name is served first
+/// (a join), then the header breaks the protocol (a drop), as in lesson 9.
+fn name_then_broken_header(room: Room) {
+    let (server, port) = room.start(&[]);
+    let mut watcher = Probe::join(&port, "watcher");
+    let mut breaker = Probe::connect(&port);
+    let bytes = [crate::support::framed(b"breaker"), b"9999999999".into()];
+    breaker.stream.write_all(&bytes.concat()).unwrap();
+    watcher.expect("room", "breaker joined");
+    let why = "the header announces a message of 9999999999 bytes, more \
+               than the 4096 this reader accepts";
+    watcher.expect("room", &format!("breaker was dropped: {why}"));
+    drop(server.stop());
+}
+
+fn rust_room_serves_a_name_before_a_broken_header() {
+    name_then_broken_header(rust());
+}
+
+fn python_room_serves_a_name_before_a_broken_header() {
+    name_then_broken_header(python());
 }
 
 /// The line of /proc/PID/status that starts with `key`, as a number.
