@@ -929,7 +929,9 @@ impl Waiting {
             let mut pieces = reader.feed(&buffer[..got]);
             while let Some(piece) = pieces.next_piece()? {
                 if let Piece::Message(message) = piece {
-                    texts.push(String::from_utf8_lossy(message).into_owned());
+                    let text = String::from_utf8(message.to_vec());
+                    let not_utf8 = |_| io::Error::other("a message not UTF-8");
+                    texts.push(text.map_err(not_utf8)?);
                 }
             }
         }

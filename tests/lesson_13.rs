@@ -42,6 +42,7 @@ pub fn tests() -> Vec<Trial> {
         rust_room_takes_floods_of_joins_and_leaves,
         rust_room_announces_no_join_it_could_not_welcome,
         rust_room_serves_a_name_before_a_broken_header,
+        clients_refuse_a_welcome_not_utf_8,
         rust_room_holds_hundreds_of_idle_members_on_one_thread,
         rust_room_backs_off_when_out_of_file_descriptors,
         exercise_eight_files_hold_three_members,
@@ -373,6 +374,34 @@ fn rust_room_serves_a_name_before_a_broken_header() {
 
 fn python_room_serves_a_name_before_a_broken_header() {
     name_then_broken_header(python());
+}
+
+/// A server whose answer is not UTF-8: both clients say so, the same way.
+fn clients_refuse_a_welcome_not_utf_8() {
+    use crate::support::framed;
+    use std::io::Read;
+    for python in [false, true] {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port().to_string();
+        let peer = thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut name = [0; 15]; // the header, and "guest"
+            stream.read_exact(&mut name).unwrap();
+            let answer = [framed(b"room"), framed(b"welcome\xff")];
+            stream.write_all(&answer.concat()).unwrap();
+            stream.shutdown(Shutdown::Write).unwrap();
+            let _ = stream.read_to_end(&mut Vec::new());
+        });
+        let args = ["client", "--port", &port];
+        let output = match python {
+            false => run(lesson(NAME, &args)),
+            true => run(python_twin(NAME, &args).unwrap()),
+        };
+        peer.join().unwrap();
+        assert_exit(&output, 1);
+        let said = "[client] error: a message not UTF-8\n";
+        assert!(output.stderr.ends_with(said), "{}", output.stderr);
+    }
 }
 
 /// The line of /proc/PID/status that starts with `key`, as a number.
