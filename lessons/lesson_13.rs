@@ -126,8 +126,8 @@ struct Connection {
     name: Option<String>,
     /// What came, not yet a whole message (one message at most).
     inbox: Reassembler,
-    /// What its socket has not taken yet: at most QUEUE pairs, the first
-    /// perhaps in part.
+    /// What its socket has not taken yet, the first pair perhaps in part:
+    /// at QUEUE pairs no one is read (one wake-up's reads may add more).
     outbox: VecDeque<Vec<u8>>,
     /// By when it must have sent its name, its socket taken bytes, or a
     /// refused client closed.
