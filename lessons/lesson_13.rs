@@ -126,8 +126,8 @@ struct Connection {
     name: Option<String>,
     /// What came, not yet a whole message (one message at most).
     inbox: Reassembler,
-    /// What its socket has not taken yet: at most QUEUE pairs, the first
-    /// perhaps in part.
+    /// What its socket has not taken yet, the first pair perhaps in part:
+    /// at QUEUE pairs no one is read (one wake-up's reads may add more).
     outbox: VecDeque<Vec<u8>>,
     /// By when it must have sent its name, its socket taken bytes, or a
     /// refused client closed.
@@ -409,17 +409,23 @@ impl<'a> Room<'a> {
         bytes: &[u8],
     ) -> Result<(), FramingError> {
         let mut texts = Vec::new();
-        {
+        // The messages before a broken header count: served, then the break.
+        let broken = {
             let Some(conn) = self.connections.get_mut(&number) else {
                 return Ok(());
             };
             let mut pieces = conn.inbox.feed(bytes);
-            while let Some(piece) = pieces.next_piece()? {
-                if let Piece::Message(message) = piece {
-                    texts.push(String::from_utf8(message.to_vec()).ok());
+            loop {
+                match pieces.next_piece() {
+                    Ok(Some(Piece::Message(message))) => {
+                        texts.push(String::from_utf8(message.to_vec()).ok());
+                    }
+                    Ok(Some(_)) => {}
+                    Ok(None) => break None,
+                    Err(error) => break Some(error),
                 }
             }
-        }
+        };
         for text in texts {
             let Some(text) = text else {
                 self.leave(number, Some("a message not UTF-8".into()));
@@ -431,7 +437,7 @@ impl<'a> Room<'a> {
                 _ => return Ok(()),
             }
         }
-        Ok(())
+        broken.map_or(Ok(()), Err)
     }
 
     /// Its stream ended (recv returned 0).
@@ -468,6 +474,10 @@ impl<'a> Room<'a> {
             self.members().filter_map(|m| m.name.as_deref()).collect();
         let welcome = pair(ROOM, &welcome(&text, &here));
         self.send(number, welcome);
+        match self.connections.get(&number) {
+            Some(conn) if !conn.closing => {}
+            _ => return, // the welcome failed: it was refused, not let in
+        }
         self.broadcast(None, &pair(ROOM, &format!("{text} joined")));
         if let Some(conn) = self.connections.get_mut(&number) {
             (conn.name, conn.deadline) = (Some(text), None);
@@ -919,7 +929,9 @@ impl Waiting {
             let mut pieces = reader.feed(&buffer[..got]);
             while let Some(piece) = pieces.next_piece()? {
                 if let Piece::Message(message) = piece {
-                    texts.push(String::from_utf8_lossy(message).into_owned());
+                    let text = String::from_utf8(message.to_vec());
+                    let not_utf8 = |_| io::Error::other("a message not UTF-8");
+                    texts.push(text.map_err(not_utf8)?);
                 }
             }
         }

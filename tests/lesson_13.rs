@@ -40,6 +40,9 @@ pub fn tests() -> Vec<Trial> {
         rust_trace_shows_each_wake_up,
         rust_room_serves_others_while_one_trickles,
         rust_room_takes_floods_of_joins_and_leaves,
+        rust_room_announces_no_join_it_could_not_welcome,
+        rust_room_serves_a_name_before_a_broken_header,
+        clients_refuse_a_welcome_not_utf_8,
         rust_room_holds_hundreds_of_idle_members_on_one_thread,
         rust_room_backs_off_when_out_of_file_descriptors,
         exercise_eight_files_hold_three_members,
@@ -57,6 +60,8 @@ pub fn tests() -> Vec<Trial> {
         python_trace_shows_each_wake_up,
         python_room_serves_others_while_one_trickles,
         python_room_takes_floods_of_joins_and_leaves,
+        python_room_announces_no_join_it_could_not_welcome,
+        python_room_serves_a_name_before_a_broken_header,
         python_room_holds_hundreds_of_idle_members_on_one_thread,
         python_room_backs_off_when_out_of_file_descriptors,
         a_tutorial_style_client_joins_the_rooms_of_lessons_9_13_and_14,
@@ -303,6 +308,100 @@ fn rust_room_takes_floods_of_joins_and_leaves() {
 
 fn python_room_takes_floods_of_joins_and_leaves() {
     joins_and_leaves(python());
+}
+
+/// Clients that send their name and reset at once (SO_LINGER 0): the
+/// welcome may fail to go out. Whoever the room announces as joined, it
+/// announces as gone too; a client it could not welcome, it never announces.
+fn joins_then_resets(room: Room) {
+    const CLIENTS: usize = 40;
+    let (server, port) = room.start(&["--max-clients", "100"]);
+    let mut watcher = Probe::join(&port, "watcher");
+    for number in 0..CLIENTS {
+        let reset = Probe::connect(&port);
+        let socket = socket2::SockRef::from(&reset.stream);
+        socket.set_linger(Some(std::time::Duration::ZERO)).unwrap();
+        let mut reset = reset;
+        reset.say(&format!("r{number}"));
+    }
+    let _last = Probe::join(&port, "last");
+    let mut here = std::collections::HashSet::new();
+    let mut last_joined = false;
+    while !last_joined || !here.is_empty() {
+        let (from, text) = watcher.hear().expect("the watcher is served");
+        assert_eq!(from, "room", "{text}");
+        if text == "last joined" {
+            last_joined = true;
+        } else if let Some(name) = text.strip_suffix(" joined") {
+            assert!(here.insert(name.to_string()), "{text}");
+        } else {
+            let (name, _) = text
+                .split_once(" was dropped: ")
+                .or_else(|| text.split_once(" left"))
+                .expect(&text);
+            assert!(here.remove(name), "gone before it joined: {text}");
+        }
+    }
+    drop(server.stop());
+}
+
+fn rust_room_announces_no_join_it_could_not_welcome() {
+    joins_then_resets(rust());
+}
+
+fn python_room_announces_no_join_it_could_not_welcome() {
+    joins_then_resets(python());
+}
+
+/// A name and a header of 9999999999 in one send: the name is served first
+/// (a join), then the header breaks the protocol (a drop), as in lesson 9.
+fn name_then_broken_header(room: Room) {
+    let (server, port) = room.start(&[]);
+    let mut watcher = Probe::join(&port, "watcher");
+    let mut breaker = Probe::connect(&port);
+    let bytes = [crate::support::framed(b"breaker"), b"9999999999".into()];
+    breaker.stream.write_all(&bytes.concat()).unwrap();
+    watcher.expect("room", "breaker joined");
+    let why = "the header announces a message of 9999999999 bytes, more \
+               than the 4096 this reader accepts";
+    watcher.expect("room", &format!("breaker was dropped: {why}"));
+    drop(server.stop());
+}
+
+fn rust_room_serves_a_name_before_a_broken_header() {
+    name_then_broken_header(rust());
+}
+
+fn python_room_serves_a_name_before_a_broken_header() {
+    name_then_broken_header(python());
+}
+
+/// A server whose answer is not UTF-8: both clients say so, the same way.
+fn clients_refuse_a_welcome_not_utf_8() {
+    use crate::support::framed;
+    use std::io::Read;
+    for python in [false, true] {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port().to_string();
+        let peer = thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut name = [0; 15]; // the header, and "guest"
+            stream.read_exact(&mut name).unwrap();
+            let answer = [framed(b"room"), framed(b"welcome\xff")];
+            stream.write_all(&answer.concat()).unwrap();
+            stream.shutdown(Shutdown::Write).unwrap();
+            let _ = stream.read_to_end(&mut Vec::new());
+        });
+        let args = ["client", "--port", &port];
+        let output = match python {
+            false => run(lesson(NAME, &args)),
+            true => run(python_twin(NAME, &args).unwrap()),
+        };
+        peer.join().unwrap();
+        assert_exit(&output, 1);
+        let said = "[client] error: a message not UTF-8\n";
+        assert!(output.stderr.ends_with(said), "{}", output.stderr);
+    }
 }
 
 /// The line of /proc/PID/status that starts with `key`, as a number.

@@ -292,6 +292,8 @@ class Room:
             return self.refuse(conn, f"{text} is taken")
         self.out.say(f"connection {conn.number}: {text} joined")
         self.send(conn, pair(ROOM, welcome(text, self.members())))
+        if conn.closing:  # the welcome failed: refused, not let in
+            return
         self.broadcast(None, ROOM, f"{text} joined")
         conn.name, conn.deadline, self.joined = text, None, True
 
