@@ -176,8 +176,32 @@ fn dual_stack() {
     transcript("dual-stack-client", &client.stdout);
 }
 
+/// With IPV6_V6ONLY the server holds [::]:PORT and not 0.0.0.0:PORT, so
+/// another program may take 127.0.0.1:PORT (a parallel test did once). The
+/// test takes it first, bound but not listening: a connection to it is
+/// refused, whoever else runs. Should another program have it already,
+/// the test tries a new server on a new port.
 fn ipv6_only() {
-    let (server, port) = start_server(&["--host", "::", "--ipv6-only"]);
+    let (server, port, _reserved) = (0..5)
+        .find_map(|_| {
+            let (server, port) = start_server(&["--host", "::", "--ipv6-only"]);
+            let reserved = socket2::Socket::new(
+                socket2::Domain::IPV4,
+                socket2::Type::STREAM,
+                None,
+            )
+            .unwrap();
+            let address: std::net::SocketAddr =
+                format!("127.0.0.1:{port}").parse().unwrap();
+            match reserved.bind(&address.into()) {
+                Ok(()) => Some((server, port, reserved)),
+                Err(_) => {
+                    server.stop();
+                    None
+                }
+            }
+        })
+        .expect("a port free on IPv4 too");
     let refused = run_client(&port, &["--host", "127.0.0.1"]);
     assert_exit(&refused, 1);
     assert!(refused.stderr.contains("(connection refused)"), "{refused:?}");
