@@ -102,7 +102,7 @@ fn room(python: bool, options: &[&str]) -> (Process, String) {
 /// A client the test itself plays, speaking the protocol byte by byte.
 pub(crate) struct Probe {
     pub stream: TcpStream,
-    reader: BufReader<TcpStream>,
+    pub reader: BufReader<TcpStream>,
 }
 
 impl Probe {
@@ -127,7 +127,7 @@ impl Probe {
         self.stream.write_all(&framed(text.as_bytes())).unwrap();
     }
 
-    fn message(&mut self) -> Option<String> {
+    pub fn message(&mut self) -> Option<String> {
         let mut header = [0; 10];
         if self.reader.read_exact(&mut header).is_err() {
             return None;

@@ -4,7 +4,7 @@
 //! of idle connections), a client that does not read, Ctrl-C, and the
 //! options.
 
-use std::io::{BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use libtest_mimic::Trial;
 use socket_lessons::output::plural;
 
+use crate::lesson_09::{Probe, wait_line};
 use crate::support::{
     DEADLINE, Output, Process, assert_demo, assert_exit,
     assert_help_transcripts, assert_sides_transcript, assert_transcript,
@@ -81,73 +82,6 @@ fn room(python: bool, options: &[&str]) -> (Process, String) {
     let mut server = Process::spawn(program(python, &args));
     let port = server.listening_port().to_string();
     (server, port)
-}
-
-/// A client the test itself plays, speaking the protocol byte by byte.
-struct Probe {
-    stream: TcpStream,
-    reader: BufReader<TcpStream>,
-}
-
-impl Probe {
-    fn connect(port: &str) -> Probe {
-        let stream = TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
-        stream.set_read_timeout(Some(DEADLINE)).unwrap();
-        let reader = BufReader::new(stream.try_clone().unwrap());
-        Probe { stream, reader }
-    }
-
-    /// Connects, sends `name`, and reads the welcome.
-    fn join(port: &str, name: &str) -> Probe {
-        let mut probe = Probe::connect(port);
-        probe.say(name);
-        let (from, welcome) = probe.hear().expect("a welcome");
-        assert_eq!(from, "room");
-        assert!(welcome.starts_with(&format!("welcome, {name}")), "{welcome}");
-        probe
-    }
-
-    fn say(&mut self, text: &str) {
-        self.stream.write_all(&framed(text.as_bytes())).unwrap();
-    }
-
-    fn message(&mut self) -> Option<String> {
-        let mut header = [0; 10];
-        if self.reader.read_exact(&mut header).is_err() {
-            return None;
-        }
-        let length: usize =
-            std::str::from_utf8(&header).unwrap().trim().parse().unwrap();
-        let mut body = vec![0; length];
-        self.reader.read_exact(&mut body).unwrap();
-        Some(String::from_utf8(body).unwrap())
-    }
-
-    /// The next name and text, or None when the server closes.
-    fn hear(&mut self) -> Option<(String, String)> {
-        let name = self.message()?;
-        Some((name, self.message().expect("a text after a name")))
-    }
-
-    fn expect(&mut self, from: &str, text: &str) {
-        let heard = self.hear();
-        assert_eq!(heard, Some((from.to_string(), text.to_string())));
-    }
-
-    /// Reads to the end of the stream: a close (a FIN), never a reset.
-    fn expect_close(&mut self) {
-        let mut rest = Vec::new();
-        let end = self.reader.read_to_end(&mut rest);
-        assert!(end.is_ok(), "{end:?} after {rest:?}");
-    }
-}
-
-/// Reads a process's lines until one is `line`, after its label.
-fn wait_line(process: &mut Process, line: &str) {
-    let is_it = |read: String| {
-        read.split_once("] ").is_some_and(|(_, rest)| rest == line)
-    };
-    while !is_it(process.next_line()) {}
 }
 
 fn demo() {
