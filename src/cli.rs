@@ -1,11 +1,7 @@
-//! The options the lessons share, as clap `Args` structs.
-//!
-//! A lesson's own options are a struct in the lesson's file that flattens
-//! the ones it honours from here: every server has [`Listen`], every client
+//! The options the lessons share, as clap `Args` structs that a lesson's
+//! own options flatten: every server has [`Listen`], every client
 //! [`Connect`]; a client that reads in a loop adds [`Patience`], a server
-//! that can send in slow motion adds [`SlowMotion`]. `--help` lists exactly
-//! those. [`Show`] (`--trace`, `--hex`) is added by the runner for lessons
-//! that print what their calls do.
+//! that can send in slow motion [`SlowMotion`]. The runner adds [`Show`].
 
 use std::io::{self, Write};
 use std::thread;
@@ -16,10 +12,9 @@ use socket2::Socket;
 
 use crate::output::Out;
 
-/// The longest any option waits: an hour is longer than any lesson needs.
+/// The longest any option waits: longer than any lesson needs.
 const MAX_SECONDS: f64 = 3600.0;
 
-/// Where a server listens, and for how many clients.
 #[derive(Args, Debug, Clone)]
 pub struct Listen {
     /// The address to listen on
@@ -33,7 +28,6 @@ pub struct Listen {
     pub once: bool,
 }
 
-/// Which server a client talks to, and how long it waits for it.
 #[derive(Args, Debug, Clone)]
 pub struct Connect {
     /// The server's address
@@ -47,9 +41,8 @@ pub struct Connect {
     pub wait: Duration,
 }
 
-/// How long a client that reads in a loop may run in all: each recv's own
-/// wait starts again, so a server that sends a byte now and then would
-/// otherwise keep it for ever.
+/// `--deadline`: each recv's own wait starts again, so a server that sends
+/// a byte now and then would otherwise keep a client for ever.
 #[derive(Args, Debug, Clone, Copy)]
 pub struct Patience {
     /// How long the client may run in all
@@ -58,7 +51,6 @@ pub struct Patience {
     pub deadline: Duration,
 }
 
-/// `--chunk` and `--pause`: a server's sends in slow motion.
 #[derive(Args, Debug, Clone, Copy)]
 pub struct SlowMotion {
     /// Send in pieces of at most BYTES bytes, each its own send
@@ -72,33 +64,27 @@ pub struct SlowMotion {
 }
 
 impl SlowMotion {
-    /// Python's `sendall`: `send(2)` until every byte is out. With
-    /// `--chunk`, in pieces of at most that many bytes, each its own
-    /// `send`, with `--pause` between them and `TCP_NODELAY` on, so that
-    /// the system sends each piece at once, in a segment of its own
-    /// (Nagle's algorithm would hold a small piece back and glue pieces).
+    /// Python's `sendall`; with `--chunk`, in pieces, each its own `send`,
+    /// with `--pause` between them and `TCP_NODELAY` on, so that each goes
+    /// at once in a segment of its own (Nagle's algorithm would hold a
+    /// small piece back and glue pieces).
     pub fn send_all(
         &self,
         socket: &Socket,
         bytes: &[u8],
         out: &Out,
     ) -> io::Result<()> {
-        let size = match self.chunk {
-            Some(chunk) => {
-                socket.set_tcp_nodelay(true)?;
-                usize::from(chunk)
-            }
-            None => bytes.len().max(1),
-        };
+        if self.chunk.is_some() {
+            socket.set_tcp_nodelay(true)?;
+        }
+        let size = self.chunk.map_or(bytes.len(), usize::from).max(1);
         for (index, piece) in bytes.chunks(size).enumerate() {
             if index > 0 {
                 thread::sleep(self.pause);
             }
             let name = format!("send({} bytes)", piece.len());
-            let room = "room in this side's send buffer";
-            out.traced(name, room, || {
-                let mut socket = socket;
-                socket.write_all(piece).map(|()| piece.len())
+            out.traced(name, "room in this side's send buffer", || {
+                (&*socket).write_all(piece).map(|()| piece.len())
             })?;
             out.hex("sent", piece);
         }
@@ -106,8 +92,7 @@ impl SlowMotion {
     }
 }
 
-/// `--trace` and `--hex`: what the calls do, made visible.
-#[derive(Args, Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Args, Debug, Clone, Copy, Default)]
 pub struct Show {
     /// Say what each blocking call waits for, and what it returned
     #[arg(long, global = true, help_heading = "Seeing the calls")]
@@ -117,7 +102,6 @@ pub struct Show {
     pub hex: bool,
 }
 
-/// A host: a name or an address, not empty.
 fn host(text: &str) -> Result<String, String> {
     match text.is_empty() {
         true => Err("a host needs a name or an address".into()),

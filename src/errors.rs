@@ -8,10 +8,6 @@ use std::io;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
-/// Exit status of a lesson that failed while running (clap exits 2 for a
-/// command line it cannot understand).
-pub const RUNTIME_ERROR: u8 = 1;
-
 /// What a program was doing when an error happened.
 #[derive(Debug, Clone, Copy)]
 pub enum Situation<'a> {
@@ -21,10 +17,8 @@ pub enum Situation<'a> {
     Connecting { lesson: &'a str, server: SocketAddr, wait: Duration },
 }
 
-/// Explains `error` for a person, on one line.
-///
-/// An error a lesson made itself (with a message of its own) keeps its
-/// words.
+/// Explains `error` for a person, on one line; an error a lesson made
+/// itself (with a message of its own) keeps its words.
 pub fn explain(error: &io::Error, situation: Situation<'_>) -> String {
     use Situation::{Connecting, Serving};
     use io::ErrorKind::*;

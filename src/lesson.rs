@@ -1,11 +1,9 @@
 //! Running a lesson: as a demo, a server or a client.
 //!
-//! A lesson's `main` is `LESSON.main()`. The lesson's file holds the
-//! server and the client, and a struct of options for each side; this
-//! module parses the command line (with clap), resolves the host, runs the
-//! chosen side, and turns an error into one line and exit status 1.
+//! A lesson's `main` is `LESSON.main()`: this module parses the command
+//! line (with clap), resolves the host, runs the chosen side, and turns an
+//! error into one line and exit status 1.
 
-use std::ffi::OsString;
 use std::io;
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -13,14 +11,13 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser};
+use clap::{Args, CommandFactory, FromArgMatches, Parser};
 
 use crate::cli::{self, Connect, Listen, Show};
-use crate::errors::{self, RUNTIME_ERROR, Situation};
+use crate::errors::{self, Situation};
 use crate::output::{Out, Role};
 
 /// One lesson: a server, a client, and what they agree on.
-#[derive(Debug, Clone, Copy)]
 pub struct Lesson<S, C> {
     /// The example's name, as in `cargo run --example lesson_01`.
     pub name: &'static str,
@@ -28,7 +25,7 @@ pub struct Lesson<S, C> {
     pub about: &'static str,
     /// The port both sides use unless told otherwise.
     pub port: u16,
-    /// How long the client's connect and each recv wait, unless told.
+    /// The client's `--wait` unless told otherwise, in seconds.
     pub wait: &'static str,
     /// Whether the lesson offers `--trace` and `--hex`.
     pub show: bool,
@@ -36,24 +33,20 @@ pub struct Lesson<S, C> {
     pub client: fn(&Client<C>, &Out) -> io::Result<()>,
 }
 
-/// What a server was told: where to listen, for how many clients, and the
-/// lesson's own server options.
-#[derive(Debug, Clone)]
+/// What a server was told: where to listen, whether to serve one client
+/// only (`--once`), and the lesson's own server options.
 pub struct Server<S> {
     pub address: SocketAddr,
-    /// `--once`: serve one client, then return.
     pub once: bool,
     pub options: S,
 }
 
-/// What a client was told: which server, how long to wait for each call,
-/// and the lesson's own client options.
-#[derive(Debug, Clone)]
+/// What a client was told: which server, how long `connect` and each
+/// `recv` may wait (`--wait`), whether it is the demo's client (which may
+/// play a scripted part), and the lesson's own client options.
 pub struct Client<C> {
     pub server: SocketAddr,
-    /// `--wait`: the longest `connect` and each `recv` wait.
     pub wait: Duration,
-    /// Whether this is the demo's client (which may play a scripted part).
     pub demo: bool,
     pub options: C,
 }
@@ -68,7 +61,7 @@ impl<S> Server<S> {
 #[derive(Parser)]
 #[command(args_conflicts_with_subcommands = true)]
 struct Command<S: Args, C: Args> {
-    /// With no command, the demo: its client takes the client's own options.
+    // With no command, the demo: its client takes the client's own options.
     #[command(flatten)]
     demo: C,
     #[command(subcommand)]
@@ -93,43 +86,45 @@ enum Side<S: Args, C: Args> {
     },
 }
 
-impl<S, C> Lesson<S, C>
-where
-    S: Args + Send + 'static,
-    C: Args,
-{
+impl<S: Args + Send + 'static, C: Args> Lesson<S, C> {
     /// Runs the lesson as the command line says; returns the exit status.
     pub fn main(&self) -> ExitCode {
-        let matches = match self.command().try_get_matches() {
-            Ok(matches) => matches,
+        let parsed = self.command().try_get_matches().and_then(|matches| {
+            let show = match self.show {
+                true => Show::from_arg_matches(&matches)?,
+                false => Show::default(),
+            };
+            Ok((Command::<S, C>::from_arg_matches(&matches)?, show))
+        });
+        let (command, show) = match parsed {
+            Ok(parsed) => parsed,
             Err(error) => {
-                // --help is an "error" too, printed on stdout, exit 0: unless
-                // it could not be printed.
-                let code = error.exit_code() as u8;
-                let printed = error.print().is_ok();
-                return ExitCode::from(if printed || code != 0 {
-                    code
-                } else {
-                    1
-                });
+                // --help is an "error" too, printed on stdout, exit 0:
+                // unless it could not be printed.
+                let failed = i32::from(error.print().is_err());
+                return ExitCode::from(error.exit_code().max(failed) as u8);
             }
         };
-        let show = show(&matches);
-        let (out, result) = match self.parse(&matches) {
-            Ok(Command { side: Some(side), .. }) => self.run(side, show),
-            Ok(Command { side: None, demo }) => return self.demo(demo, show),
-            Err(error) => (Out::new(Role::Client, show), Err(error)),
-        };
-        finish(&out, result)
+        match command.side {
+            None => self.demo(command.demo, show),
+            Some(Side::Server { listen, own }) => {
+                serve(self.server, &listen, own, &Out::new(Role::Server, show))
+            }
+            Some(Side::Client { connect, own }) => self.connect(
+                &connect,
+                own,
+                false,
+                &Out::new(Role::Client, show),
+            ),
+        }
     }
 
     fn command(&self) -> clap::Command {
+        // The defaults that differ from lesson to lesson.
         let port = self.port.to_string();
-        // Defaults that differ from lesson to lesson, set when it runs.
-        let set_port = |c: clap::Command| {
-            c.mut_arg("port", |arg| {
-                arg.default_value(port.clone()).required(false)
-            })
+        let default = |value: &str| {
+            let value = value.to_owned();
+            move |arg: clap::Arg| arg.default_value(value).required(false)
         };
         let mut command = Command::<S, C>::command();
         if self.show {
@@ -141,105 +136,62 @@ where
             .bin_name(format!("cargo run --example {} --", self.name))
             .about(format!("{}: {}", self.name, self.about))
             .after_help(DEMO)
-            .mut_subcommand("server", set_port)
+            .mut_subcommand("server", |c| c.mut_arg("port", default(&port)))
             .mut_subcommand("client", |c| {
-                set_port(c).mut_arg("wait", |arg| {
-                    arg.default_value(self.wait).required(false)
-                })
+                let c = c.mut_arg("port", default(&port));
+                c.mut_arg("wait", default(self.wait))
             })
     }
 
-    fn parse(&self, matches: &ArgMatches) -> io::Result<Command<S, C>> {
-        Command::<S, C>::from_arg_matches(matches)
-            .map_err(|error| io::Error::other(error.to_string()))
-    }
-
-    /// The server's options as their defaults, for the demo.
-    fn server_defaults(&self) -> S {
-        let words = [self.name, "server"].map(OsString::from);
-        let matches = self.command().get_matches_from(words);
-        match self.parse(&matches).map(|command| command.side) {
-            Ok(Some(Side::Server { own, .. })) => own,
-            _ => unreachable!("a server's defaults parse"),
-        }
-    }
-
-    fn run(&self, side: Side<S, C>, show: Show) -> (Out, io::Result<()>) {
-        match side {
-            Side::Server { listen, own } => {
-                let out = Out::new(Role::Server, show);
-                let result = errors::resolve(&listen.host, listen.port)
-                    .and_then(|address| {
-                        let once = listen.once;
-                        let server = Server { address, once, options: own };
-                        self.serve(&server, &out)
-                    });
-                (out, result)
-            }
-            Side::Client { connect, own } => {
-                let out = Out::new(Role::Client, show);
-                let result = errors::resolve(&connect.host, connect.port)
-                    .and_then(|server| {
-                        let (wait, demo) = (connect.wait, false);
-                        let client =
-                            Client { server, wait, demo, options: own };
-                        self.connect(&client, &out)
-                    });
-                (out, result)
-            }
-        }
-    }
-
-    fn serve(&self, server: &Server<S>, out: &Out) -> io::Result<()> {
-        let situation = Situation::Serving { address: server.address };
-        let result = (self.server)(server, out);
-        result.map_err(|error| explained(error, situation))
-    }
-
-    fn connect(&self, client: &Client<C>, out: &Out) -> io::Result<()> {
-        let situation = Situation::Connecting {
-            lesson: self.name,
-            server: client.server,
-            wait: client.wait,
-        };
-        let result = (self.client)(client, out);
-        result.map_err(|error| explained(error, situation))
+    fn connect(
+        &self,
+        to: &Connect,
+        options: C,
+        demo: bool,
+        out: &Out,
+    ) -> ExitCode {
+        let result = errors::resolve(&to.host, to.port).and_then(|server| {
+            let client = Client { server, wait: to.wait, demo, options };
+            let situation = Situation::Connecting {
+                lesson: self.name,
+                server,
+                wait: to.wait,
+            };
+            (self.client)(&client, out).map_err(|error| {
+                io::Error::other(errors::explain(&error, situation))
+            })
+        });
+        finish(out, result)
     }
 
     /// The demo: the server in a thread, on a port the system picks, for
     /// one client; the client starts once it has printed `listening on`.
     /// Where neither side waits for the other, their lines may interleave
     /// differently from run to run.
-    fn demo(&self, client_own: C, show: Show) -> ExitCode {
-        let own = self.server_defaults();
+    fn demo(&self, options: C, show: Show) -> ExitCode {
+        // The server's own options as their defaults.
+        let defaults = S::augment_args(clap::Command::new(self.name))
+            .get_matches_from([self.name]);
+        let own = S::from_arg_matches(&defaults).expect("defaults parse");
+        let (host, once) = ("127.0.0.1".to_string(), true);
+        let listen = Listen { host: host.clone(), port: 0, once };
         let (sender, listening) = mpsc::channel();
-        let local = SocketAddr::from(([127, 0, 0, 1], 0));
-        let server = Server { address: local, once: true, options: own };
         let out = Out::new(Role::Server, show).announcing(sender);
-        let serve = self.server;
-        let server = thread::spawn(move || {
-            let situation = Situation::Serving { address: server.address };
-            let result = serve(&server, &out);
-            finish(&out, result.map_err(|e| explained(e, situation)))
-        });
+        let run = self.server;
+        let server = thread::spawn(move || serve(run, &listen, own, &out));
         let Ok(address) = listening.recv() else {
             // The server never listened: it has said why.
-            return server.join().unwrap_or(ExitCode::from(RUNTIME_ERROR));
+            return server.join().unwrap_or(ExitCode::FAILURE);
         };
-        let out = Out::new(Role::Client, show);
         let wait = cli::seconds(self.wait).expect("a lesson's wait parses");
-        let options = client_own;
-        let client = Client { server: address, wait, demo: true, options };
-        let result = self.connect(&client, &out);
-        let failed = result.is_err();
-        let status = finish(&out, result);
-        if failed {
-            // Not waiting for a server that may wait for this client.
-            return status;
-        }
-        match server.join() {
-            Ok(server) if status == ExitCode::SUCCESS => server,
-            _ => ExitCode::from(RUNTIME_ERROR),
+        let to = Connect { host, port: address.port(), wait };
+        let status =
+            self.connect(&to, options, true, &Out::new(Role::Client, show));
+        // A client that failed does not wait for a server that may wait for
+        // it.
+        match status == ExitCode::SUCCESS {
+            true => server.join().unwrap_or(ExitCode::FAILURE),
+            false => status,
         }
     }
 }
@@ -247,25 +199,28 @@ where
 const DEMO: &str =
     "No command: a demo of both sides; its client takes the options above.";
 
-fn show(matches: &ArgMatches) -> Show {
-    let flag = |name| matches.try_get_one::<bool>(name).ok().flatten().copied();
-    Show {
-        trace: flag("trace").unwrap_or(false),
-        hex: flag("hex").unwrap_or(false),
-    }
+/// Runs a lesson's server, and says what went wrong, if anything.
+fn serve<S>(
+    run: fn(&Server<S>, &Out) -> io::Result<()>,
+    listen: &Listen,
+    options: S,
+    out: &Out,
+) -> ExitCode {
+    let result =
+        errors::resolve(&listen.host, listen.port).and_then(|address| {
+            let server = Server { address, once: listen.once, options };
+            run(&server, out)
+                .map_err(|error| io::Error::other(server.explain(&error)))
+        });
+    finish(out, result)
 }
 
 fn finish(out: &Out, result: io::Result<()>) -> ExitCode {
-    match result {
-        Err(error) => {
-            out.error(error);
-            ExitCode::from(RUNTIME_ERROR)
-        }
-        Ok(()) if out.write_failed() => ExitCode::from(RUNTIME_ERROR),
-        Ok(()) => ExitCode::SUCCESS,
+    if let Err(error) = &result {
+        out.error(error);
     }
-}
-
-fn explained(error: io::Error, situation: Situation<'_>) -> io::Error {
-    io::Error::new(error.kind(), errors::explain(&error, situation))
+    match result.is_ok() && !out.write_failed() {
+        true => ExitCode::SUCCESS,
+        false => ExitCode::FAILURE,
+    }
 }

@@ -1,20 +1,15 @@
 //! Labelled lines: who said what, at a glance.
 //!
-//! Every line a lesson prints starts with `[server]` or `[client]`, so the
-//! demo (both sides in one terminal) and a teacher's two terminals read the
-//! same way. Each message is one line, never folded, so that it can be
-//! searched for and pasted whole. Colour is added only on a terminal, and
-//! the usual switches are honoured: `NO_COLOR` and `TERM=dumb` turn it off,
-//! `CLICOLOR_FORCE` turns it on even when piped.
-//!
-//! A line that cannot be written (stdout closed) is no reason to panic, as
-//! `println!` would; [`Out::write_failed`] remembers it, and the lesson
-//! exits 1.
+//! Every line starts with `[server]` or `[client]`, so the demo (both sides
+//! in one terminal) reads as a teacher's two terminals do. Each message is
+//! one line, never folded, to be searched for and pasted whole. A line that
+//! cannot be written (stdout closed) is no reason to panic, as `println!`
+//! would: [`Out::write_failed`] remembers it, and the lesson exits 1.
 
 use std::env;
 use std::fmt;
 use std::io::{self, IsTerminal, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, OnceLock};
@@ -36,8 +31,7 @@ pub enum Role {
 #[derive(Debug, Clone)]
 pub struct Out {
     role: Role,
-    /// `--trace` and `--hex`, for lessons that offer them.
-    pub show: Show,
+    show: Show,
     /// The demo's client waits on this for the server's address.
     listening: Option<Sender<SocketAddr>>,
     failed: Arc<AtomicBool>,
@@ -90,23 +84,7 @@ impl Out {
         match &result {
             Ok(value) => self.trace(format_args!("{name} -> {}", value.said())),
             Err(error) => {
-                // The kind, in words: `broken pipe`, not `os error 32`. A
-                // recv that waited out its timeout fails with EAGAIN. Kinds
-                // std has no name for (EMFILE) print as "uncategorized
-                // error": the system's own words say more.
-                let words = match error.kind() {
-                    io::ErrorKind::WouldBlock => "timed out".to_string(),
-                    kind => kind.to_string(),
-                };
-                let words = match error.raw_os_error() {
-                    Some(_) if words == "uncategorized error" => {
-                        let text = error.to_string();
-                        let text = text.split(" (os error").next();
-                        text.unwrap_or_default().to_lowercase()
-                    }
-                    _ => words,
-                };
-                self.trace(format_args!("{name} -> error: {words}"))
+                self.trace(format_args!("{name} -> error: {}", in_words(error)))
             }
         }
         result
@@ -133,14 +111,15 @@ impl Out {
             Role::Server => "[server]".cyan().bold(),
             Role::Client => "[client]".green().bold(),
         };
-        let mut text = paint(stderr, label).to_string();
-        if let Some(kind) = kind {
-            text = format!("{text} {}", paint(stderr, kind));
-        }
-        let text = format!("{text} {line}\n");
+        let kind = kind.map(|kind| format!(" {}", paint(stderr, kind)));
+        let text = format!(
+            "{}{} {line}\n",
+            paint(stderr, label),
+            kind.unwrap_or_default()
+        );
         let written = match stderr {
-            false => io::stdout().lock().write_all(text.as_bytes()),
-            true => io::stderr().lock().write_all(text.as_bytes()),
+            false => io::stdout().write_all(text.as_bytes()),
+            true => io::stderr().write_all(text.as_bytes()),
         };
         if written.is_err() {
             self.failed.store(true, Ordering::Relaxed);
@@ -194,15 +173,25 @@ impl Returned for () {
     }
 }
 
-impl Returned for (Socket, SockAddr) {
+/// What `accept` returns, in socket2 or in std.
+impl<S, A: Clone + Into<SockAddr>> Returned for (S, A) {
     fn said(&self) -> String {
-        format!("a new socket, connected to {}", address(&self.1))
+        let from = address(&self.1.clone().into());
+        format!("a new socket, connected to {from}")
     }
 }
 
-impl Returned for (TcpStream, SocketAddr) {
-    fn said(&self) -> String {
-        format!("a new socket, connected to {}", self.1)
+/// An error's kind in words: `broken pipe`, not `os error 32`. A recv that
+/// waited out its timeout fails with EAGAIN. Kinds std has no name for
+/// (EMFILE) print as "uncategorized error": the system's own words say more.
+fn in_words(error: &io::Error) -> String {
+    match error.kind() {
+        io::ErrorKind::WouldBlock => "timed out".into(),
+        kind if kind.to_string() != "uncategorized error" => kind.to_string(),
+        _ => {
+            let text = error.to_string();
+            text.split(" (os error").next().unwrap_or_default().to_lowercase()
+        }
     }
 }
 
@@ -224,12 +213,6 @@ pub fn address(address: &SockAddr) -> String {
 
 /// Lines in the style of `hexdump -C`: the offset, 16 bytes in hex, and
 /// the printable ones as text (a dot for the rest).
-///
-/// ```
-/// let lines = socket_lessons::output::hex_dump(b"Socket\n");
-/// let hex = "53 6f 63 6b 65 74 0a";
-/// assert_eq!(lines, [format!("0000 {hex:<47} |Socket.|")]);
-/// ```
 pub fn hex_dump(bytes: &[u8]) -> Vec<String> {
     let line = |(index, row): (usize, &[u8])| {
         let hex: Vec<String> = row.iter().map(|b| format!("{b:02x}")).collect();
@@ -242,26 +225,20 @@ pub fn hex_dump(bytes: &[u8]) -> Vec<String> {
     bytes.chunks(16).enumerate().map(line).collect()
 }
 
-/// Keeps the colour of `text` where the stream wants colour.
+/// `text`, coloured only where the stream wants colour: `CLICOLOR_FORCE`
+/// (not "0") even when piped; else a terminal, unless `NO_COLOR` (not
+/// empty) or `TERM=dumb`.
 fn paint(stderr: bool, text: ColoredString) -> ColoredString {
     static WANTS_COLOUR: OnceLock<[bool; 2]> = OnceLock::new();
     let wants = WANTS_COLOUR.get_or_init(|| {
         // This module decides per stream; `colored` only writes the codes.
         colored::control::set_override(true);
-        [
-            wants_colour(io::stdout().is_terminal()),
-            wants_colour(io::stderr().is_terminal()),
-        ]
+        let value = |name| env::var(name).unwrap_or_default();
+        let forced = !matches!(value("CLICOLOR_FORCE").as_str(), "" | "0");
+        let plain = !value("NO_COLOR").is_empty() || value("TERM") == "dumb";
+        let terminals =
+            [io::stdout().is_terminal(), io::stderr().is_terminal()];
+        terminals.map(|terminal| forced || terminal && !plain)
     });
     if wants[stderr as usize] { text } else { text.clear() }
-}
-
-/// `CLICOLOR_FORCE` (not "0") wins, then `NO_COLOR` (not empty) and
-/// `TERM=dumb`, then whether it is a terminal.
-fn wants_colour(is_terminal: bool) -> bool {
-    let value = |name| env::var(name).unwrap_or_default();
-    if !matches!(value("CLICOLOR_FORCE").as_str(), "" | "0") {
-        return true;
-    }
-    value("NO_COLOR").is_empty() && value("TERM") != "dumb" && is_terminal
 }
