@@ -12,10 +12,11 @@ use std::thread;
 use std::time::Duration;
 
 use clap::{Args, CommandFactory, FromArgMatches, Parser};
+use colored::Colorize;
 
 use crate::cli::{self, Connect, Listen, Show};
 use crate::errors::{self, Situation};
-use crate::output::{Out, Role};
+use crate::output::Out;
 
 /// One lesson: a server, a client, and what they agree on.
 pub struct Lesson<S, C> {
@@ -105,26 +106,26 @@ impl<S: Args + Send + 'static, C: Args> Lesson<S, C> {
                 return ExitCode::from(error.exit_code().max(failed) as u8);
             }
         };
+        let server = Out::new("[server]".cyan().bold(), show);
+        let client = Out::new("[client]".green().bold(), show);
         match command.side {
-            None => self.demo(command.demo, show),
+            None => self.demo(command.demo, server, &client),
             Some(Side::Server { listen, own }) => {
-                serve(self.server, &listen, own, &Out::new(Role::Server, show))
+                serve(self.server, &listen, own, &server)
             }
-            Some(Side::Client { connect, own }) => self.connect(
-                &connect,
-                own,
-                false,
-                &Out::new(Role::Client, show),
-            ),
+            Some(Side::Client { connect, own }) => {
+                self.connect(&connect, own, false, &client)
+            }
         }
     }
 
     fn command(&self) -> clap::Command {
-        // The defaults that differ from lesson to lesson.
         let port = self.port.to_string();
-        let default = |value: &str| {
-            let value = value.to_owned();
-            move |arg: clap::Arg| arg.default_value(value).required(false)
+        // The defaults that differ from lesson to lesson.
+        let defaults = |arg: clap::Arg| match arg.get_id().as_str() {
+            "port" => arg.default_value(port.clone()).required(false),
+            "wait" => arg.default_value(self.wait).required(false),
+            _ => arg,
         };
         let mut command = Command::<S, C>::command();
         if self.show {
@@ -136,11 +137,7 @@ impl<S: Args + Send + 'static, C: Args> Lesson<S, C> {
             .bin_name(format!("cargo run --example {} --", self.name))
             .about(format!("{}: {}", self.name, self.about))
             .after_help(DEMO)
-            .mut_subcommand("server", |c| c.mut_arg("port", default(&port)))
-            .mut_subcommand("client", |c| {
-                let c = c.mut_arg("port", default(&port));
-                c.mut_arg("wait", default(self.wait))
-            })
+            .mut_subcommands(|side| side.mut_args(defaults))
     }
 
     fn connect(
@@ -168,7 +165,7 @@ impl<S: Args + Send + 'static, C: Args> Lesson<S, C> {
     /// one client; the client starts once it has printed `listening on`.
     /// Where neither side waits for the other, their lines may interleave
     /// differently from run to run.
-    fn demo(&self, options: C, show: Show) -> ExitCode {
+    fn demo(&self, options: C, server: Out, client: &Out) -> ExitCode {
         // The server's own options as their defaults.
         let defaults = S::augment_args(clap::Command::new(self.name))
             .get_matches_from([self.name]);
@@ -176,8 +173,7 @@ impl<S: Args + Send + 'static, C: Args> Lesson<S, C> {
         let (host, once) = ("127.0.0.1".to_string(), true);
         let listen = Listen { host: host.clone(), port: 0, once };
         let (sender, listening) = mpsc::channel();
-        let out = Out::new(Role::Server, show).announcing(sender);
-        let run = self.server;
+        let (run, out) = (self.server, server.announcing(sender));
         let server = thread::spawn(move || serve(run, &listen, own, &out));
         let Ok(address) = listening.recv() else {
             // The server never listened: it has said why.
@@ -185,8 +181,7 @@ impl<S: Args + Send + 'static, C: Args> Lesson<S, C> {
         };
         let wait = cli::seconds(self.wait).expect("a lesson's wait parses");
         let to = Connect { host, port: address.port(), wait };
-        let status =
-            self.connect(&to, options, true, &Out::new(Role::Client, show));
+        let status = self.connect(&to, options, true, client);
         // A client that failed does not wait for a server that may wait for
         // it.
         match status == ExitCode::SUCCESS {

@@ -19,18 +19,12 @@ use socket2::{SockAddr, Socket};
 
 use crate::cli::Show;
 
-/// Which side of the connection a line comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    Server,
-    Client,
-}
-
 /// Where a lesson prints: its label, stdout for the story, stderr for
 /// trouble. Clones print to the same place (a thread per client has one).
 #[derive(Debug, Clone)]
 pub struct Out {
-    role: Role,
+    /// `[server]` or `[client]`, in its colour.
+    label: ColoredString,
     show: Show,
     /// The demo's client waits on this for the server's address.
     listening: Option<Sender<SocketAddr>>,
@@ -38,9 +32,8 @@ pub struct Out {
 }
 
 impl Out {
-    pub fn new(role: Role, show: Show) -> Self {
-        let failed = Arc::new(AtomicBool::new(false));
-        Out { role, show, listening: None, failed }
+    pub(crate) fn new(label: ColoredString, show: Show) -> Self {
+        Out { label, show, listening: None, failed: Arc::default() }
     }
 
     /// An `Out` whose [`Out::listening`] also hands the address over.
@@ -107,16 +100,9 @@ impl Out {
         kind: Option<ColoredString>,
         line: impl fmt::Display,
     ) {
-        let label = match self.role {
-            Role::Server => "[server]".cyan().bold(),
-            Role::Client => "[client]".green().bold(),
-        };
+        let label = paint(stderr, self.label.clone());
         let kind = kind.map(|kind| format!(" {}", paint(stderr, kind)));
-        let text = format!(
-            "{}{} {line}\n",
-            paint(stderr, label),
-            kind.unwrap_or_default()
-        );
+        let text = format!("{label}{} {line}\n", kind.unwrap_or_default());
         let written = match stderr {
             false => io::stdout().write_all(text.as_bytes()),
             true => io::stderr().write_all(text.as_bytes()),
@@ -138,9 +124,8 @@ impl Out {
     /// Tests and the demo wait for this line instead of sleeping: once it
     /// is printed, the system is queueing connections.
     pub fn listening(&self, socket: &Socket) -> io::Result<SocketAddr> {
-        let address = socket.local_addr()?.as_socket().ok_or_else(|| {
-            io::Error::other("the server socket has no IP address")
-        })?;
+        let address = socket.local_addr()?.as_socket();
+        let address = address.ok_or(io::ErrorKind::Unsupported)?;
         self.say(format_args!("listening on {address}"));
         if address.ip().is_unspecified() {
             self.warn(format_args!(
