@@ -12,9 +12,6 @@ use socket2::Socket;
 
 use crate::output::Out;
 
-/// The longest any option waits: longer than any lesson needs.
-const MAX_SECONDS: f64 = 3600.0;
-
 #[derive(Args, Debug, Clone)]
 pub struct Listen {
     /// The address to listen on
@@ -102,25 +99,21 @@ pub struct Show {
     pub hex: bool,
 }
 
-fn host(text: &str) -> Result<String, String> {
-    match text.is_empty() {
-        true => Err("a host needs a name or an address".into()),
-        false => Ok(text.into()),
-    }
+fn host(text: &str) -> Result<String, &'static str> {
+    let empty = "a host needs a name or an address";
+    (!text.is_empty()).then(|| text.into()).ok_or(empty)
 }
 
-/// A number of seconds from 0 to an hour, written with digits and at most
-/// one point: `2`, `0.5`.
-pub fn seconds(text: &str) -> Result<Duration, String> {
+/// A number of seconds from 0 to an hour (longer than any lesson needs),
+/// written with digits and at most one point: `2`, `0.5`.
+pub fn seconds(text: &str) -> Result<Duration, &'static str> {
     let digits = text.replacen('.', "", 1);
     let plain =
         !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
-    match text.parse::<f64>() {
-        Ok(number) if plain && number <= MAX_SECONDS => {
+    match text.parse() {
+        Ok(number) if plain && number <= 3600.0 => {
             Ok(Duration::from_secs_f64(number))
         }
-        _ => Err(format!(
-            "expected seconds from 0 to {MAX_SECONDS}, written like 2 or 0.5"
-        )),
+        _ => Err("expected seconds from 0 to 3600, written like 2 or 0.5"),
     }
 }

@@ -58,11 +58,9 @@ pub fn explain(error: &io::Error, situation: Situation<'_>) -> String {
         (HostUnreachable | NetworkUnreachable, Connecting { server, .. }) => {
             format!("{server} cannot be reached from here")
         }
-        (ConnectionReset, _) => {
-            format!(
-                "{peer} reset the connection (RST): it closed with data unread"
-            )
-        }
+        (ConnectionReset, _) => format!(
+            "{peer} reset the connection (RST): it closed with data unread"
+        ),
         (BrokenPipe, _) => format!("{peer} closed before all was sent"),
         (ConnectionAborted, _) => {
             format!("the connection to {peer} was aborted")

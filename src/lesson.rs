@@ -11,7 +11,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use clap::{Args, CommandFactory, FromArgMatches, Parser};
+use clap::{Args, Command, FromArgMatches};
 use colored::Colorize;
 
 use crate::cli::{self, Connect, Listen, Show};
@@ -59,67 +59,40 @@ impl<S> Server<S> {
     }
 }
 
-#[derive(Parser)]
-#[command(args_conflicts_with_subcommands = true)]
-struct Command<S: Args, C: Args> {
-    // With no command, the demo: its client takes the client's own options.
-    #[command(flatten)]
-    demo: C,
-    #[command(subcommand)]
-    side: Option<Side<S, C>>,
-}
-
-#[derive(clap::Subcommand)]
-enum Side<S: Args, C: Args> {
-    /// Listen, and serve clients (until Ctrl-C, or --once)
-    Server {
-        #[command(flatten)]
-        listen: Listen,
-        #[command(flatten)]
-        own: S,
-    },
-    /// Connect to the server
-    Client {
-        #[command(flatten)]
-        connect: Connect,
-        #[command(flatten)]
-        own: C,
-    },
-}
-
 impl<S: Args + Send + 'static, C: Args> Lesson<S, C> {
     /// Runs the lesson as the command line says; returns the exit status.
     pub fn main(&self) -> ExitCode {
-        let parsed = self.command().try_get_matches().and_then(|matches| {
-            let show = match self.show {
-                true => Show::from_arg_matches(&matches)?,
-                false => Show::default(),
-            };
-            Ok((Command::<S, C>::from_arg_matches(&matches)?, show))
-        });
-        let (command, show) = match parsed {
-            Ok(parsed) => parsed,
-            Err(error) => {
-                // --help is an "error" too, printed on stdout, exit 0:
-                // unless it could not be printed.
-                let failed = i32::from(error.print().is_err());
-                return ExitCode::from(error.exit_code().max(failed) as u8);
-            }
+        self.run().unwrap_or_else(|error| {
+            // --help is an "error" too, printed on stdout, exit 0: unless it
+            // could not be printed.
+            let failed = i32::from(error.print().is_err());
+            ExitCode::from(error.exit_code().max(failed) as u8)
+        })
+    }
+
+    fn run(&self) -> Result<ExitCode, clap::Error> {
+        let matches = self.command().try_get_matches()?;
+        let show = match self.show {
+            true => Show::from_arg_matches(&matches)?,
+            false => Show::default(),
         };
         let server = Out::new("[server]".cyan().bold(), show);
         let client = Out::new("[client]".green().bold(), show);
-        match command.side {
-            None => self.demo(command.demo, server, &client),
-            Some(Side::Server { listen, own }) => {
-                serve(self.server, &listen, own, &server)
+        Ok(match matches.subcommand() {
+            // No command: the demo, whose client takes the client's options.
+            None => self.demo(C::from_arg_matches(&matches)?, server, &client),
+            Some(("server", side)) => {
+                let listen = Listen::from_arg_matches(side)?;
+                serve(self.server, &listen, S::from_arg_matches(side)?, &server)
             }
-            Some(Side::Client { connect, own }) => {
-                self.connect(&connect, own, false, &client)
+            Some((_, side)) => {
+                let to = Connect::from_arg_matches(side)?;
+                self.connect(&to, C::from_arg_matches(side)?, false, &client)
             }
-        }
+        })
     }
 
-    fn command(&self) -> clap::Command {
+    fn command(&self) -> Command {
         let port = self.port.to_string();
         // The defaults that differ from lesson to lesson.
         let defaults = |arg: clap::Arg| match arg.get_id().as_str() {
@@ -127,12 +100,21 @@ impl<S: Args + Send + 'static, C: Args> Lesson<S, C> {
             "wait" => arg.default_value(self.wait).required(false),
             _ => arg,
         };
-        let mut command = Command::<S, C>::command();
+        // About set last: a flattened struct's doc comment would be it.
+        let server =
+            S::augment_args(Listen::augment_args(Command::new("server")))
+                .about("Listen, and serve clients (until Ctrl-C, or --once)");
+        let client =
+            C::augment_args(Connect::augment_args(Command::new("client")))
+                .about("Connect to the server");
+        let mut command = C::augment_args(Command::new(self.name))
+            .subcommand(server)
+            .subcommand(client);
         if self.show {
             command = Show::augment_args(command);
         }
         command
-            .name(self.name)
+            .args_conflicts_with_subcommands(true)
             .disable_help_subcommand(true)
             .bin_name(format!("cargo run --example {} --", self.name))
             .about(format!("{}: {}", self.name, self.about))
@@ -167,7 +149,7 @@ impl<S: Args + Send + 'static, C: Args> Lesson<S, C> {
     /// differently from run to run.
     fn demo(&self, options: C, server: Out, client: &Out) -> ExitCode {
         // The server's own options as their defaults.
-        let defaults = S::augment_args(clap::Command::new(self.name))
+        let defaults = S::augment_args(Command::new(self.name))
             .get_matches_from([self.name]);
         let own = S::from_arg_matches(&defaults).expect("defaults parse");
         let (host, once) = ("127.0.0.1".to_string(), true);
