@@ -5,7 +5,7 @@
 //! names the address and the next step, instead of `os error 111`.
 
 use std::io;
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 /// What a program was doing when an error happened.
@@ -71,20 +71,15 @@ pub fn explain(error: &io::Error, situation: Situation<'_>) -> String {
 
 /// The address for `host` and `port` (`127.0.0.1`, `::1`, `[::1]`, a name
 /// like `localhost`), IPv4 first, within 10 s: a thread waits for
-/// getaddrinfo, which cannot be interrupted.
-pub fn resolve(host: &str, port: u16) -> io::Result<SocketAddr> {
+/// getaddrinfo, which cannot be interrupted (an address needs no lookup).
+pub fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
     let bare = host.trim_start_matches('[').trim_end_matches(']').to_owned();
-    if let Ok(ip) = bare.parse::<IpAddr>() {
-        return Ok(SocketAddr::new(ip, port)); // digits: nothing to look up
-    }
     let (sender, answer) = std::sync::mpsc::channel();
     std::thread::spawn(move || sender.send((bare, port).to_socket_addrs()));
-    let found = answer.recv_timeout(Duration::from_secs(10)).map_err(|_| {
-        io::Error::other(format!("no answer for the host {host:?} in 10 s"))
-    })?;
-    let unknown = || io::Error::other(format!("cannot find the host {host:?}"));
-    let found = found.map_err(|_| unknown())?;
-    found.min_by_key(SocketAddr::is_ipv6).ok_or_else(unknown)
+    let late = |_| format!("no answer for the host {host:?} in 10 s");
+    let found = answer.recv_timeout(Duration::from_secs(10)).map_err(late)?;
+    let found = found.ok().and_then(|all| all.min_by_key(SocketAddr::is_ipv6));
+    found.ok_or_else(|| format!("cannot find the host {host:?}"))
 }
 
 /// The moment a client gives up, whatever it is waiting for (`--deadline`).

@@ -129,16 +129,12 @@ impl<S: Args + Send + 'static, C: Args> Lesson<S, C> {
         demo: bool,
         out: &Out,
     ) -> ExitCode {
+        let (lesson, wait) = (self.name, to.wait);
         let result = errors::resolve(&to.host, to.port).and_then(|server| {
-            let client = Client { server, wait: to.wait, demo, options };
-            let situation = Situation::Connecting {
-                lesson: self.name,
-                server,
-                wait: to.wait,
-            };
-            (self.client)(&client, out).map_err(|error| {
-                io::Error::other(errors::explain(&error, situation))
-            })
+            let client = Client { server, wait, demo, options };
+            let situation = Situation::Connecting { lesson, server, wait };
+            (self.client)(&client, out)
+                .map_err(|e| errors::explain(&e, situation))
         });
         finish(out, result)
     }
@@ -179,22 +175,20 @@ const DEMO: &str =
 /// Runs a lesson's server, and says what went wrong, if anything.
 fn serve<S>(
     run: fn(&Server<S>, &Out) -> io::Result<()>,
-    listen: &Listen,
+    on: &Listen,
     options: S,
     out: &Out,
 ) -> ExitCode {
-    let result =
-        errors::resolve(&listen.host, listen.port).and_then(|address| {
-            let server = Server { address, once: listen.once, options };
-            run(&server, out)
-                .map_err(|error| io::Error::other(server.explain(&error)))
-        });
+    let result = errors::resolve(&on.host, on.port).and_then(|address| {
+        let server = Server { address, once: on.once, options };
+        run(&server, out).map_err(|error| server.explain(&error))
+    });
     finish(out, result)
 }
 
-fn finish(out: &Out, result: io::Result<()>) -> ExitCode {
-    if let Err(error) = &result {
-        out.error(error);
+fn finish(out: &Out, result: Result<(), String>) -> ExitCode {
+    if let Err(why) = &result {
+        out.error(why);
     }
     match result.is_ok() && !out.write_failed() {
         true => ExitCode::SUCCESS,

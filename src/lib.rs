@@ -15,9 +15,6 @@
 //!   it (dicts in the order sent), within bounds, and prints its `repr`.
 //! - [`text`]: Python's `repr` of str, bytes and float, and a peer's text
 //!   made safe to print.
-//!
-//! Run a lesson with `cargo run --example lesson_01`; `-- --help` lists its
-//! options.
 
 pub mod cli;
 pub mod errors;

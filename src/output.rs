@@ -1,10 +1,9 @@
 //! Labelled lines: who said what, at a glance.
 //!
-//! Every line starts with `[server]` or `[client]`, so the demo (both sides
-//! in one terminal) reads as a teacher's two terminals do. Each message is
-//! one line, never folded, to be searched for and pasted whole. A line that
-//! cannot be written (stdout closed) is no reason to panic, as `println!`
-//! would: [`Out::write_failed`] remembers it, and the lesson exits 1.
+//! Every line starts with `[server]` or `[client]`, so the demo reads as a
+//! teacher's two terminals do. Each message is one line, never folded, to
+//! be searched for and pasted whole. A line that cannot be written (stdout
+//! closed) is no reason to panic, as `println!` would: the lesson exits 1.
 
 use std::env;
 use std::fmt;
@@ -74,12 +73,11 @@ impl Out {
     ) -> io::Result<T> {
         self.trace(format_args!("{name} waits for {waits_for}"));
         let result = call();
-        match &result {
-            Ok(value) => self.trace(format_args!("{name} -> {}", value.said())),
-            Err(error) => {
-                self.trace(format_args!("{name} -> error: {}", in_words(error)))
-            }
-        }
+        let said = match &result {
+            Ok(value) => value.said(),
+            Err(error) => format!("error: {}", in_words(error)),
+        };
+        self.trace(format_args!("{name} -> {said}"));
         result
     }
 
@@ -112,17 +110,15 @@ impl Out {
         }
     }
 
-    /// Whether some line could not be written: then the lesson must not
-    /// exit 0.
+    /// Whether some line could not be written: then the lesson exits 1.
     pub fn write_failed(&self) -> bool {
         self.failed.load(Ordering::Relaxed)
     }
 
-    /// Prints `listening on HOST:PORT` for a listening socket, with the
-    /// port the system really gave it, and returns that address.
-    ///
-    /// Tests and the demo wait for this line instead of sleeping: once it
-    /// is printed, the system is queueing connections.
+    /// Prints `listening on HOST:PORT`, with the port the system really
+    /// gave, and returns that address. Tests and the demo wait for this
+    /// line instead of sleeping: once it is printed, the system is queueing
+    /// connections.
     pub fn listening(&self, socket: &Socket) -> io::Result<SocketAddr> {
         let address = socket.local_addr()?.as_socket();
         let address = address.ok_or(io::ErrorKind::Unsupported)?;
