@@ -62,9 +62,8 @@ pub struct SlowMotion {
 
 impl SlowMotion {
     /// Python's `sendall`; with `--chunk`, in pieces, each its own `send`,
-    /// with `--pause` between them and `TCP_NODELAY` on, so that each goes
-    /// at once in a segment of its own (Nagle's algorithm would hold a
-    /// small piece back and glue pieces).
+    /// `--pause` apart, with `TCP_NODELAY` on: Nagle's algorithm would hold
+    /// a small piece back and glue pieces.
     pub fn send_all(
         &self,
         socket: &Socket,
@@ -110,10 +109,7 @@ pub fn seconds(text: &str) -> Result<Duration, &'static str> {
     let digits = text.replacen('.', "", 1);
     let plain =
         !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
-    match text.parse() {
-        Ok(number) if plain && number <= 3600.0 => {
-            Ok(Duration::from_secs_f64(number))
-        }
-        _ => Err("expected seconds from 0 to 3600, written like 2 or 0.5"),
-    }
+    let number = text.parse::<f64>().ok().filter(|&n| plain && n <= 3600.0);
+    let words = "expected seconds from 0 to 3600, written like 2 or 0.5";
+    number.map(Duration::from_secs_f64).ok_or(words)
 }

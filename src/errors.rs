@@ -1,8 +1,6 @@
-//! What went wrong, in words, and what to do about it.
-//!
-//! The lessons pass `io::Error`s up with `?`, as real programs do. At the
-//! edge, [`explain`] turns each kind a user can cause into one line that
-//! names the address and the next step, instead of `os error 111`.
+//! What went wrong, in words. The lessons pass `io::Error`s up with `?`, as
+//! real programs do; at the edge, [`explain`] turns each kind a user can
+//! cause into one line that names the address and the next step.
 
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -101,9 +99,8 @@ impl Deadline {
         // A timeout under a microsecond reaches the system as 0: no timeout.
         if left < Duration::from_millis(1) {
             let limit = self.limit.as_secs_f64();
-            let message =
-                format!("gave up after {limit} s in all (--deadline)");
-            return Err(io::Error::new(io::ErrorKind::TimedOut, message));
+            let words = format!("gave up after {limit} s in all (--deadline)");
+            return Err(io::Error::new(io::ErrorKind::TimedOut, words));
         }
         Ok(wait.min(left))
     }

@@ -1,7 +1,5 @@
-//! Running a lesson: as a demo, a server or a client.
-//!
-//! A lesson's `main` is `LESSON.main()`: this module parses the command
-//! line (with clap), resolves the host, runs the chosen side, and turns an
+//! Running a lesson: `LESSON.main()` parses the command line (with clap),
+//! resolves the host, runs the demo, the server or the client, and turns an
 //! error into one line and exit status 1.
 
 use std::io;
@@ -143,7 +141,7 @@ impl<S: Args + Send + 'static, C: Args> Lesson<S, C> {
     /// one client; the client starts once it has printed `listening on`.
     /// Where neither side waits for the other, their lines may interleave
     /// differently from run to run.
-    fn demo(&self, options: C, server: Out, client: &Out) -> ExitCode {
+    fn demo(&self, options: C, mut server: Out, client: &Out) -> ExitCode {
         // The server's own options as their defaults.
         let defaults = S::augment_args(Command::new(self.name))
             .get_matches_from([self.name]);
@@ -151,8 +149,9 @@ impl<S: Args + Send + 'static, C: Args> Lesson<S, C> {
         let (host, once) = ("127.0.0.1".to_string(), true);
         let listen = Listen { host: host.clone(), port: 0, once };
         let (sender, listening) = mpsc::channel();
-        let (run, out) = (self.server, server.announcing(sender));
-        let server = thread::spawn(move || serve(run, &listen, own, &out));
+        server.listening = Some(sender);
+        let run = self.server;
+        let server = thread::spawn(move || serve(run, &listen, own, &server));
         let Ok(address) = listening.recv() else {
             // The server never listened: it has said why.
             return server.join().unwrap_or(ExitCode::FAILURE);
@@ -160,8 +159,7 @@ impl<S: Args + Send + 'static, C: Args> Lesson<S, C> {
         let wait = cli::seconds(self.wait).expect("a lesson's wait parses");
         let to = Connect { host, port: address.port(), wait };
         let status = self.connect(&to, options, true, client);
-        // A client that failed does not wait for a server that may wait for
-        // it.
+        // A client that failed: the server may be waiting for it.
         match status == ExitCode::SUCCESS {
             true => server.join().unwrap_or(ExitCode::FAILURE),
             false => status,
@@ -190,8 +188,6 @@ fn finish(out: &Out, result: Result<(), String>) -> ExitCode {
     if let Err(why) = &result {
         out.error(why);
     }
-    match result.is_ok() && !out.write_failed() {
-        true => ExitCode::SUCCESS,
-        false => ExitCode::FAILURE,
-    }
+    let failed = result.is_err() || out.write_failed();
+    ExitCode::from(u8::from(failed))
 }

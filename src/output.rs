@@ -22,22 +22,16 @@ use crate::cli::Show;
 /// trouble. Clones print to the same place (a thread per client has one).
 #[derive(Debug, Clone)]
 pub struct Out {
-    /// `[server]` or `[client]`, in its colour.
     label: ColoredString,
     show: Show,
     /// The demo's client waits on this for the server's address.
-    listening: Option<Sender<SocketAddr>>,
+    pub(crate) listening: Option<Sender<SocketAddr>>,
     failed: Arc<AtomicBool>,
 }
 
 impl Out {
     pub(crate) fn new(label: ColoredString, show: Show) -> Self {
         Out { label, show, listening: None, failed: Arc::default() }
-    }
-
-    /// An `Out` whose [`Out::listening`] also hands the address over.
-    pub(crate) fn announcing(self, to: Sender<SocketAddr>) -> Self {
-        Out { listening: Some(to), ..self }
     }
 
     /// One line of the lesson's story, on stdout.
@@ -178,10 +172,8 @@ fn in_words(error: &io::Error) -> String {
 
 /// `1 byte`, `7 bytes`.
 pub fn plural(count: usize, noun: &str) -> String {
-    match count {
-        1 => format!("1 {noun}"),
-        _ => format!("{count} {noun}s"),
-    }
+    let s = if count == 1 { "" } else { "s" };
+    format!("{count} {noun}{s}")
 }
 
 /// A socket address as people write it: `127.0.0.1:54321`.
@@ -195,12 +187,11 @@ pub fn address(address: &SockAddr) -> String {
 /// Lines in the style of `hexdump -C`: the offset, 16 bytes in hex, and
 /// the printable ones as text (a dot for the rest).
 pub fn hex_dump(bytes: &[u8]) -> Vec<String> {
+    let shown =
+        |&b: &u8| if (0x20..0x7f).contains(&b) { b as char } else { '.' };
     let line = |(index, row): (usize, &[u8])| {
         let hex: Vec<String> = row.iter().map(|b| format!("{b:02x}")).collect();
-        let text: String = row
-            .iter()
-            .map(|&b| if (0x20..0x7f).contains(&b) { b as char } else { '.' })
-            .collect();
+        let text: String = row.iter().map(shown).collect();
         format!("{:04x} {:<47} |{text}|", index * 16, hex.join(" "))
     };
     bytes.chunks(16).enumerate().map(line).collect()
