@@ -3,7 +3,7 @@
 //! cause into one line that names the address and the next step.
 
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 /// What a program was doing when an error happened.
@@ -20,14 +20,12 @@ pub enum Situation<'a> {
 pub fn explain(error: &io::Error, situation: Situation<'_>) -> String {
     use Situation::{Connecting, Serving};
     use io::ErrorKind::*;
-    if error.get_ref().is_some() {
-        return error.to_string();
-    }
     let peer = match situation {
         Serving { .. } => "the client",
         Connecting { .. } => "the server",
     };
     match (error.kind(), situation) {
+        _ if error.get_ref().is_some() => error.to_string(),
         (AddrInUse, Serving { address }) => format!(
             "port {} is in use: is another server running? Stop it, or \
              pick another port with --port",
@@ -69,9 +67,12 @@ pub fn explain(error: &io::Error, situation: Situation<'_>) -> String {
 
 /// The address for `host` and `port` (`127.0.0.1`, `::1`, `[::1]`, a name
 /// like `localhost`), IPv4 first, within 10 s: a thread waits for
-/// getaddrinfo, which cannot be interrupted (an address needs no lookup).
+/// getaddrinfo, which cannot be interrupted.
 pub fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
     let bare = host.trim_start_matches('[').trim_end_matches(']').to_owned();
+    if let Ok(ip) = bare.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, port)); // digits: nothing to look up
+    }
     let (sender, answer) = std::sync::mpsc::channel();
     std::thread::spawn(move || sender.send((bare, port).to_socket_addrs()));
     let late = |_| format!("no answer for the host {host:?} in 10 s");

@@ -92,7 +92,6 @@ impl<S: Args + Send + 'static, C: Args> Lesson<S, C> {
 
     fn command(&self) -> Command {
         let port = self.port.to_string();
-        // The defaults that differ from lesson to lesson.
         let defaults = |arg: clap::Arg| match arg.get_id().as_str() {
             "port" => arg.default_value(port.clone()).required(false),
             "wait" => arg.default_value(self.wait).required(false),
@@ -105,13 +104,12 @@ impl<S: Args + Send + 'static, C: Args> Lesson<S, C> {
         let client =
             C::augment_args(Connect::augment_args(Command::new("client")))
                 .about("Connect to the server");
-        let mut command = C::augment_args(Command::new(self.name))
-            .subcommand(server)
-            .subcommand(client);
+        let mut command = C::augment_args(Command::new(self.name));
         if self.show {
             command = Show::augment_args(command);
         }
         command
+            .subcommands([server, client])
             .args_conflicts_with_subcommands(true)
             .disable_help_subcommand(true)
             .bin_name(format!("cargo run --example {} --", self.name))

@@ -24,7 +24,8 @@ use crate::cli::Show;
 pub struct Out {
     label: ColoredString,
     show: Show,
-    /// The demo's client waits on this for the server's address.
+    /// The demo's client waits on this for the server's address; a send
+    /// fails only if it has given up.
     pub(crate) listening: Option<Sender<SocketAddr>>,
     failed: Arc<AtomicBool>,
 }
@@ -123,9 +124,8 @@ impl Out {
                 address.ip()
             ));
         }
-        if let Some(listening) = &self.listening {
-            // Gone only if the demo has given up already.
-            let _ = listening.send(address);
+        if let Some(demo) = &self.listening {
+            let _ = demo.send(address);
         }
         Ok(address)
     }
@@ -160,13 +160,11 @@ impl<S, A: Clone + Into<SockAddr>> Returned for (S, A) {
 /// waited out its timeout fails with EAGAIN. Kinds std has no name for
 /// (EMFILE) print as "uncategorized error": the system's own words say more.
 fn in_words(error: &io::Error) -> String {
+    let text = error.to_string();
     match error.kind() {
         io::ErrorKind::WouldBlock => "timed out".into(),
         kind if kind.to_string() != "uncategorized error" => kind.to_string(),
-        _ => {
-            let text = error.to_string();
-            text.split(" (os error").next().unwrap_or_default().to_lowercase()
-        }
+        _ => text.split(" (os error").next().unwrap_or("").to_lowercase(),
     }
 }
 
