@@ -144,8 +144,8 @@ impl<S: Args + Send + 'static, C: Args> Lesson<S, C> {
         let defaults = S::augment_args(Command::new(self.name))
             .get_matches_from([self.name]);
         let own = S::from_arg_matches(&defaults).expect("defaults parse");
-        let (host, once) = ("127.0.0.1".to_string(), true);
-        let listen = Listen { host: host.clone(), port: 0, once };
+        let host = String::from("127.0.0.1");
+        let listen = Listen { host: host.clone(), port: 0, once: true };
         let (sender, listening) = mpsc::channel();
         server.listening = Some(sender);
         let run = self.server;
@@ -157,7 +157,7 @@ impl<S: Args + Send + 'static, C: Args> Lesson<S, C> {
         let wait = cli::seconds(self.wait).expect("a lesson's wait parses");
         let to = Connect { host, port: address.port(), wait };
         let status = self.connect(&to, options, true, client);
-        // A client that failed: the server may be waiting for it.
+        // Not after a client that failed: the server may be waiting for it.
         match status == ExitCode::SUCCESS {
             true => server.join().unwrap_or(ExitCode::FAILURE),
             false => status,
