@@ -1,19 +1,13 @@
-//! Message framing: a 10-character length header in front of every message.
+//! Lesson 5's framing: a 10-character length header before every message,
+//! as Python's `f"{len(msg):<10}"` writes it (`b'41        '` + 41 bytes).
 //!
-//! TCP carries a stream of bytes, not messages: one `recv` may return half a
-//! header, or the end of one message and the start of the next. So lesson 5
-//! writes each message as `b'41        '` + 41 bytes of pickle: the length in
-//! ASCII decimal, left-aligned and padded with spaces to 10 characters, as
-//! Python's `f"{len(msg):<10}"` writes it. The reader here does not touch a
-//! socket: the lesson hands it whatever each `recv` returned, and it hands
-//! back a header, then a whole message, as soon as they are complete. So it
-//! can be tested on any cutting of a stream: `tests/framing.rs` tries random
-//! ones.
+//! TCP carries a stream of bytes, not messages: a `recv` may end anywhere,
+//! inside a header or after several messages. So [`Reassembler`] takes what
+//! each `recv` returned and hands back each header and message once whole.
+//! It never touches a socket: `tests/framing.rs` tries it on random cuttings.
 
-use std::fmt;
-use std::io;
+use std::{fmt, io};
 
-/// How many bytes the length header takes.
 pub const HEADER_LEN: usize = 10;
 
 /// The longest message a [`Reassembler`] accepts unless told otherwise: 16 MiB.
@@ -21,13 +15,9 @@ pub const DEFAULT_MAX_LEN: usize = 16 * 1024 * 1024;
 
 /// Puts the length header in front of `message`.
 pub fn frame(message: &[u8]) -> io::Result<Vec<u8>> {
-    let header = format!("{:<width$}", message.len(), width = HEADER_LEN);
+    let header = format!("{:<HEADER_LEN$}", message.len());
     if header.len() > HEADER_LEN {
-        let why = format!(
-            "a message of {} bytes is too long for a {HEADER_LEN}-digit header",
-            message.len()
-        );
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, why));
+        return Err(io::Error::other("a message too long for the header"));
     }
     Ok([header.as_bytes(), message].concat())
 }
@@ -85,33 +75,26 @@ impl std::error::Error for FramingError {}
 impl From<FramingError> for io::Error {
     fn from(error: FramingError) -> Self {
         use io::ErrorKind::{InvalidData, UnexpectedEof};
-        let cut = matches!(error, FramingError::Truncated { .. });
-        let kind = if cut || error == FramingError::Empty {
-            UnexpectedEof
-        } else {
-            InvalidData
-        };
+        let cut_short = matches!(error, FramingError::Truncated { .. })
+            || error == FramingError::Empty;
+        let kind = if cut_short { UnexpectedEof } else { InvalidData };
         io::Error::new(kind, error)
     }
 }
 
-/// Rebuilds headers and messages from the pieces `recv` returns: give it
-/// each `recv`'s bytes with `feed`, then take `next_piece` until `None`.
-///
-/// The bytes wait in one buffer, read from an offset so that many messages
-/// in one `recv` cost no move each; `feed` drops what was handed back. So
-/// the reader holds at most the piece being received and one `recv`.
+/// Rebuilds headers and messages from what each `recv` returns: `feed` it
+/// the bytes, then take `next_piece` until `None`. It reads its buffer from
+/// an offset (many messages in one `recv` cost no move each) and `feed` drops
+/// what was read: it holds one message being received and one `recv` at most.
 #[derive(Debug)]
 pub struct Reassembler {
     /// Bytes received; those before `read` were handed back.
     buffer: Vec<u8>,
     read: usize,
-    /// The length of the message being received once its header is read,
-    /// or what was wrong with the stream: the bytes after a bad header
-    /// cannot be read, so they are not.
+    /// The length of the message being received once its header is read; or
+    /// what was wrong: the bytes after a bad header cannot be read.
     length: Result<Option<usize>, FramingError>,
     max_len: usize,
-    /// Messages completed so far.
     messages: usize,
 }
 
@@ -126,9 +109,8 @@ impl Reassembler {
         Self::default()
     }
 
-    /// A reader that refuses messages longer than `max_len` bytes, before
-    /// reserving any memory for them: a length header is a promise from the
-    /// peer, not a fact.
+    /// A reader that refuses messages over `max_len` bytes before reserving
+    /// memory for them: a length header is a promise from the peer, not a fact.
     pub fn with_max_len(max_len: usize) -> Self {
         let (buffer, read, length, messages) = (Vec::new(), 0, Ok(None), 0);
         Reassembler { buffer, read, length, max_len, messages }
@@ -146,42 +128,38 @@ impl Reassembler {
         self.buffer.extend_from_slice(received);
     }
 
-    /// The next complete header or message, or `None` once more bytes are
-    /// needed.
+    /// The next whole header or message; `None` until more bytes come.
     pub fn next_piece(&mut self) -> Result<Option<Piece<'_>>, FramingError> {
-        let start = self.read;
         let Some(length) = self.length.clone()? else {
-            let Some(&raw) = self.buffer[start..].first_chunk() else {
+            let Some(&raw) = self.buffer[self.read..].first_chunk() else {
                 return Ok(None);
             };
-            let length = parse_header(&raw, self.max_len).inspect_err(|e| {
-                (self.buffer, self.read) = (Vec::new(), 0);
-                self.length = Err(e.clone());
-            })?;
-            (self.read, self.length) = (start + HEADER_LEN, Ok(Some(length)));
+            let length = length_in(raw, self.max_len);
+            self.length = length.clone().map(Some);
+            let length = length.inspect_err(|_| self.buffer = Vec::new())?;
+            self.read += HEADER_LEN;
             return Ok(Some(Piece::Header { raw, length }));
         };
-        let Some(message) = self.buffer[start..].get(..length) else {
+        let Some(message) = self.buffer[self.read..].get(..length) else {
             return Ok(None);
         };
-        (self.read, self.length) = (start + length, Ok(None));
+        (self.read, self.length) = (self.read + length, Ok(None));
         self.messages += 1;
         Ok(Some(Piece::Message(message)))
     }
 
-    /// Call when `recv` returns 0 (the peer closed) and `next_piece` has
-    /// returned `None`: returns how many messages came, or says what was cut
-    /// off. Closing between messages is the normal end of the stream.
+    /// Call when `recv` returns 0 and `next_piece` has returned `None`: how
+    /// many messages came, or what was cut off (between messages, none was).
     pub fn finish(&self) -> Result<usize, FramingError> {
+        let length = self.length.clone()?;
         let got = self.buffer.len() - self.read;
-        let cut =
-            |what, expected| FramingError::Truncated { what, got, expected };
-        match self.length.clone()? {
-            Some(length) => Err(cut("message", length)),
-            None if got > 0 => Err(cut("header", HEADER_LEN)),
-            None if self.messages == 0 => Err(FramingError::Empty),
-            None => Ok(self.messages),
-        }
+        let (what, expected) = match length {
+            Some(length) => ("message", length),
+            None if got > 0 => ("header", HEADER_LEN),
+            None if self.messages == 0 => return Err(FramingError::Empty),
+            None => return Ok(self.messages),
+        };
+        Err(FramingError::Truncated { what, got, expected })
     }
 
     /// How many bytes the reader has memory for.
@@ -190,12 +168,12 @@ impl Reassembler {
     }
 }
 
-/// Reads a header as Python's `int()` would, but stricter: ASCII digits, with
-/// spaces around them; and refuses a length over `max`.
-fn parse_header(raw: &[u8; 10], max: usize) -> Result<usize, FramingError> {
-    let digits = std::str::from_utf8(raw).unwrap_or("").trim_matches(' ');
+/// The length in a header, read as Python's `int()` would, but stricter:
+/// ASCII digits with spaces around them; refused if over `max`.
+fn length_in(raw: [u8; HEADER_LEN], max: usize) -> Result<usize, FramingError> {
+    let digits = std::str::from_utf8(&raw).unwrap_or("").trim_matches(' ');
     if digits.is_empty() || !digits.bytes().all(|byte| byte.is_ascii_digit()) {
-        return Err(FramingError::NotALength { raw: *raw });
+        return Err(FramingError::NotALength { raw });
     }
     // Ten digits may not fit in a 32-bit usize: too long, then.
     match digits.parse().unwrap_or(usize::MAX) {

@@ -1,21 +1,16 @@
 //! Text as Python prints it: `str.isprintable()`, the `repr()` of a str, of
 //! bytes and of a float, and a peer's text made safe for a terminal.
 //!
-//! [`is_printable`] is Python 3.11.7's `str.isprintable()` (Unicode 14.0.0)
-//! for every code point: Rust's `char` methods know other categories, so it
-//! reads the ranges Python refuses from `data/non-printable.txt`, which
-//! `scripts/gen-printable` writes from python3 itself.
+//! [`is_printable`] is Python 3.11.7's (Unicode 14.0.0) for every code point:
+//! Rust's `char` methods know other categories, so it reads the ranges that
+//! `scripts/gen-printable` asks python3 for, in `data/non-printable.txt`.
 
 use std::fmt::Write as _;
 use std::sync::OnceLock;
 
-/// Python's `str.isprintable()` for one character: false for controls,
-/// format characters, private use, unassigned code points and every
-/// separator but the space.
+/// Python's `str.isprintable()` for one character: false for controls, format
+/// and private-use characters, unassigned code points, separators but ' '.
 pub fn is_printable(c: char) -> bool {
-    if c.is_ascii() {
-        return matches!(c, ' '..='~');
-    }
     static NOT_PRINTABLE: OnceLock<Vec<(u32, u32)>> = OnceLock::new();
     let ranges = NOT_PRINTABLE.get_or_init(|| {
         let hex = |n| u32::from_str_radix(n, 16).expect("a hex code point");
@@ -34,7 +29,7 @@ pub fn is_printable(c: char) -> bool {
 /// shown as Python's `repr` shows it; the rest, the backslash too, as it is.
 pub fn escape(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
-    text.chars().for_each(|c| push_shown(&mut escaped, c, false));
+    text.chars().for_each(|c| push_shown(&mut escaped, c, None, false));
     escaped
 }
 
@@ -49,32 +44,25 @@ pub fn bytes_repr(bytes: &[u8]) -> String {
     format!("b{}", quoted(bytes.iter().map(|&byte| char::from(byte)), true))
 }
 
-/// `chars` between the quotes Python would choose, the backslash and that
-/// quote escaped, the rest as [`push_shown`] shows it.
+/// `chars` between the quotes Python would choose.
 fn quoted<I: Iterator<Item = char> + Clone>(chars: I, bytes: bool) -> String {
     let has = |quote| chars.clone().any(|c| c == quote);
     let quote = if has('\'') && !has('"') { '"' } else { '\'' };
     let mut repr = String::from(quote);
-    for c in chars {
-        match c {
-            '\\' => repr.push_str("\\\\"),
-            _ if c == quote => repr.extend(['\\', quote]),
-            _ => push_shown(&mut repr, c, bytes),
-        }
-    }
+    chars.for_each(|c| push_shown(&mut repr, c, Some(quote), bytes));
     repr.push(quote);
     repr
 }
 
-/// `c` as Python's repr of a str shows it (of bytes, if `bytes`: only ASCII
-/// as it is), but for the backslash and the quote, which only a repr escapes.
-fn push_shown(text: &mut String, c: char, bytes: bool) {
+/// `c` as Python's repr of a str shows it between `quote`s (of bytes, if
+/// `bytes`: only ASCII as it is); with no quote, the backslash as it is.
+fn push_shown(text: &mut String, c: char, quote: Option<char>, bytes: bool) {
     let code = u32::from(c);
     let _ = match c {
+        '\\' if quote.is_some() => write!(text, "\\\\"),
+        _ if Some(c) == quote => write!(text, "\\{c}"),
         _ if is_printable(c) && (c.is_ascii() || !bytes) => write!(text, "{c}"),
-        '\t' => write!(text, "\\t"),
-        '\n' => write!(text, "\\n"),
-        '\r' => write!(text, "\\r"),
+        '\t' | '\n' | '\r' => write!(text, "{}", c.escape_default()),
         _ if code < 0x100 => write!(text, "\\x{code:02x}"),
         _ if code < 0x10000 => write!(text, "\\u{code:04x}"),
         _ => write!(text, "\\U{code:08x}"),
@@ -109,9 +97,8 @@ pub fn float_repr(number: f64) -> String {
 /// close (`number` lies half-way), Python takes the one ending in an even
 /// digit, and the exact expansion tells when.
 fn shortest_digits(number: f64) -> (String, i32) {
-    let split = |scientific: String| {
-        let (mantissa, exponent) =
-            scientific.split_once('e').expect("{:e} writes an exponent");
+    let split = |text: String| {
+        let (mantissa, exponent) = text.split_once('e').expect("an exponent");
         (mantissa.replace('.', ""), exponent.parse().unwrap_or(0))
     };
     let (digits, exponent) = split(format!("{number:e}"));
