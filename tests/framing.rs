@@ -1,8 +1,8 @@
 //! However TCP cuts the stream into `recv` results, the library's
 //! reassembler (`src/framing.rs`, lesson 5's reader) rebuilds the same
-//! messages, holds no more than one message and one `recv`, and says where a
-//! stream cut short ended: property tests over random messages and random cuttings,
-//! then examples of each case.
+//! messages, holds no more than one message and one `recv`, and says where
+//! a stream cut short ended: property tests over random messages and random
+//! cuttings, then examples of each case.
 
 use libtest_mimic::Trial;
 use proptest::collection::vec;
