@@ -12,15 +12,14 @@
 //!   message, and allocated before the clock starts.
 //!
 //! Both do the same with each message, and only that: check its length and
-//! its first and last bytes. Neither copies a message it is done with: the
-//! reader hands back a message that came whole in one `read` as a slice of
-//! the 64 KiB buffer, and one that came across several from its own copy.
+//! its first and last bytes. The reader copies each `read` once into its own
+//! buffer and hands messages back from there, where they lie.
 //!
 //! A counting allocator records the most heap the reader's side held at once,
 //! from the moment the connection is accepted to the end of the stream: the
-//! reader itself, and the copies it makes of messages cut by the end of a
-//! `read`. The 64 KiB receive buffer is the caller's, allocated before
-//! counting starts, and not included; nor are the messages that lie in it.
+//! reader's buffer, which holds what is left of one message and one `read`.
+//! The 64 KiB receive buffer is the caller's, allocated before counting
+//! starts, and not included.
 //! Peak/message is that peak divided by the size of one message.
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -158,8 +157,8 @@ fn read_with_reassembler(
         if received == 0 {
             break;
         }
-        let mut pieces = reader.feed(&buffer[..received]);
-        while let Some(piece) = pieces.next_piece().unwrap() {
+        reader.feed(&buffer[..received]);
+        while let Some(piece) = reader.next_piece().unwrap() {
             if let Piece::Message(message) = piece {
                 check(message, expected);
                 messages += 1;
@@ -216,7 +215,7 @@ fn main() {
     );
     println!(
         "about {} per run, fastest of {RUNS} runs each; peak memory is the \
-         reader's own and its copies', not the recv buffer's",
+         reader's own, not the recv buffer's",
         size_name(STREAM_SIZE)
     );
     println!();

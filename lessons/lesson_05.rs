@@ -177,8 +177,8 @@ fn client(config: &Client<ClientOptions>, out: &Out) -> io::Result<()> {
             ));
             return Ok(());
         }
-        let mut pieces = reassembler.feed(&buffer[..received]);
-        while let Some(piece) = pieces.next_piece()? {
+        reassembler.feed(&buffer[..received]);
+        while let Some(piece) = reassembler.next_piece()? {
             match piece {
                 Piece::Header { raw, length } => {
                     out.say(format_args!(

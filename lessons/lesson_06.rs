@@ -156,8 +156,8 @@ fn client(config: &Client<ClientOptions>, out: &Out) -> io::Result<()> {
             break;
         }
         tutorial.receive(mymsg, out);
-        let mut pieces = reassembler.feed(mymsg);
-        while let Some(piece) = pieces.next_piece()? {
+        reassembler.feed(mymsg);
+        while let Some(piece) = reassembler.next_piece()? {
             match piece {
                 Piece::Header { raw, length } => out.say(format_args!(
                     "  lesson 5: header {}: the message is {length} bytes",

@@ -427,8 +427,8 @@ fn receive_one(
         if received == 0 {
             reassembler.finish()?;
         }
-        let mut pieces = reassembler.feed(&buffer[..received]);
-        while let Some(piece) = pieces.next_piece()? {
+        reassembler.feed(&buffer[..received]);
+        while let Some(piece) = reassembler.next_piece()? {
             if let Piece::Message(message) = piece {
                 return Ok(message.to_vec());
             }

@@ -414,9 +414,9 @@ impl<'a> Room<'a> {
             let Some(conn) = self.connections.get_mut(&number) else {
                 return Ok(());
             };
-            let mut pieces = conn.inbox.feed(bytes);
+            conn.inbox.feed(bytes);
             loop {
-                match pieces.next_piece() {
+                match conn.inbox.next_piece() {
                     Ok(Some(Piece::Message(message))) => {
                         texts.push(String::from_utf8(message.to_vec()).ok());
                     }
@@ -926,8 +926,8 @@ impl Waiting {
             if got == 0 {
                 return Err(io::Error::other("the server closed at once"));
             }
-            let mut pieces = reader.feed(&buffer[..got]);
-            while let Some(piece) = pieces.next_piece()? {
+            reader.feed(&buffer[..got]);
+            while let Some(piece) = reader.next_piece()? {
                 if let Piece::Message(message) = piece {
                     let text = String::from_utf8(message.to_vec());
                     let not_utf8 = |_| io::Error::other("a message not UTF-8");

@@ -252,9 +252,9 @@ fn one_server_serves_500_clients_in_turn_and_100_five_at_a_time() {
     let port = server.listening_port();
     let first = receive_all(port).expect("the first client is served");
     let mut reader = Reassembler::new();
-    let mut pieces = reader.feed(&first);
+    reader.feed(&first);
     let mut messages = 0;
-    while let Some(piece) = pieces.next_piece().unwrap() {
+    while let Some(piece) = reader.next_piece().unwrap() {
         messages += usize::from(matches!(piece, Piece::Message(_)));
     }
     assert_eq!((messages, reader.finish()), (4, Ok(4)));
@@ -685,9 +685,9 @@ fn pickletools_lists_the_rust_servers_set() {
     let received = receive_all(server.listening_port()).unwrap();
     server.stop();
     let mut reader = Reassembler::new();
-    let mut pieces = reader.feed(&received);
+    reader.feed(&received);
     let mut messages = Vec::new();
-    while let Some(piece) = pieces.next_piece().unwrap() {
+    while let Some(piece) = reader.next_piece().unwrap() {
         if let Piece::Message(message) = piece {
             messages.push(message.to_vec());
         }

@@ -82,9 +82,10 @@ fn ask(port: u16, bytes: &[u8]) -> BTreeMap<String, Value> {
     let mut answer = Vec::new();
     stream.read_to_end(&mut answer).expect("the answer, then a FIN");
     let mut reassembler = Reassembler::new();
-    let mut pieces = reassembler.feed(&answer);
-    pieces.next_piece().unwrap();
-    let Some(Piece::Message(message)) = pieces.next_piece().unwrap() else {
+    reassembler.feed(&answer);
+    reassembler.next_piece().unwrap();
+    let Some(Piece::Message(message)) = reassembler.next_piece().unwrap()
+    else {
         panic!("no whole answer in {answer:?}");
     };
     serde_pickle::from_slice(message, DeOptions::new()).unwrap()

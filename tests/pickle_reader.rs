@@ -459,12 +459,15 @@ fn printable_follows_python_at_the_edges_of_its_table() {
 
 fn reprs_quote_and_escape_as_python_does() {
     assert_eq!(str_repr("say \"hi\""), r#"'say "hi"'"#);
+    assert_eq!(str_repr("it's\t"), r#""it's\t""#);
     assert_eq!(str_repr("both ' and \""), r#"'both \' and "'"#);
     assert_eq!(
         str_repr("\\\r\x07\u{a0}é\u{2028}\u{e0001}\u{1f600}"),
         "'\\\\\\r\\x07\\xa0é\\u2028\\U000e0001\u{1f600}'"
     );
     assert_eq!(escape("\t'\\"), r"\t'\");
+    assert_eq!(escape("a\\b\n\x1b[2J\u{2028}"), r"a\b\n\x1b[2J\u2028");
+    assert_eq!(bytes_repr(b"\x80\x03it's\n"), r#"b"\x80\x03it's\n""#);
     assert_eq!(bytes_repr(b"\\\t\x7f\"'"), r#"b'\\\t\x7f"\''"#);
     assert_eq!(bytes_repr(b""), "b''");
 }
@@ -474,6 +477,8 @@ fn floats_switch_to_exponents_where_python_does() {
         (1.0, "1.0"),
         (0.1, "0.1"),
         (1e15, "1000000000000000.0"),
+        (1e16, "1e+16"),
+        (-0.0, "-0.0"),
         (0.0001, "0.0001"),
         (1.5e-7, "1.5e-07"),
         (2.5e300, "2.5e+300"),

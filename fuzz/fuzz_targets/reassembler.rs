@@ -11,9 +11,9 @@ fuzz_target!(|data: &[u8]| {
     let Some((&size, stream)) = data.split_first() else { return };
     let mut reader = Reassembler::with_max_len(1 << 16);
     for chunk in stream.chunks(usize::from(size).max(1)) {
-        let mut pieces = reader.feed(chunk);
+        reader.feed(chunk);
         loop {
-            match pieces.next_piece() {
+            match reader.next_piece() {
                 Ok(Some(Piece::Message(message))) => {
                     if let Ok(value) = pickle::loads(message) {
                         let _ = value.repr(10_000);
