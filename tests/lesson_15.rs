@@ -289,7 +289,10 @@ fn exercise_a_request_by_hand() {
     let (answer, error) = read_to_end(&mut stream);
     assert_eq!((statuses(&answer), error), (vec![200], None));
     let log = stopped(server).stdout;
-    assert!(log.contains("connection 1: no request in 0.5 s (--idle)"));
+    assert!(
+        log.contains("connection 1: no request in 0.5 s (--idle)"),
+        "{log}"
+    );
     assert_transcript(NAME, "exercise-by-hand", &masked(&log));
 }
 
@@ -720,7 +723,10 @@ fn idle(python: bool) {
     stream.set_read_timeout(Some(DEADLINE)).unwrap();
     assert_eq!(read_all(&mut stream), "");
     let log = stopped(server).stdout;
-    assert!(log.contains("connection 1: no request in 0.5 s (--idle)"));
+    assert!(
+        log.contains("connection 1: no request in 0.5 s (--idle)"),
+        "{log}"
+    );
 }
 
 fn full(python: bool) {
