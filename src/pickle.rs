@@ -4,27 +4,26 @@
 //! and frozensets at protocols 0 to 5, and [`Value::repr`] prints it as
 //! Python's `repr()` does, dicts in the order sent.
 //!
-//! Why not serde-pickle alone: its `Value` sorts a dict's keys, has no
-//! bytearray, and copies each memo reference in full, so a few hundred
-//! bytes can ask for gigabytes. This reader works as CPython's does: each
-//! object sits once in an arena, and a memo GET pushes its index again.
-//! Nothing recurses while building. A lesson that wants a typed value hands
-//! the same bytes to serde-pickle once [`Value::written_out`] says the copy
-//! is small.
+//! Why a decoder of its own: serde-pickle's `Value` sorts a dict's keys, has
+//! no bytearray, and copies each memo reference in full, so a few hundred
+//! bytes can ask for gigabytes. Here, as in CPython, each object sits once
+//! in an arena and a memo GET pushes its index again; nothing recurses while
+//! building. Lesson 11 hands the same bytes to serde-pickle once
+//! [`Value::written_out`] says the copy is small.
 //!
-//! Refused, in one line: any global but the five plain data calls, the
-//! opcodes that make objects of classes, and what passes the bounds below,
-//! none of which is a size. The one size limit is the message's: an opcode
-//! is at least a byte and makes at most one object, stack slot or memo
-//! entry, so any plain-data pickle lesson 5's 16 MiB header admits is read
-//! (the worst, 16.8 million empty lists, took 478 MB, where Python's
-//! `pickle.loads` takes 1.2 GB).
+//! Refused, in one line that names the opcode and its offset: any global but
+//! the five plain data calls, the opcodes that make objects of classes, and
+//! what passes the bounds below, none of which is a size. The one size limit
+//! is the message's: an opcode is at least a byte and makes at most one
+//! object, stack slot or memo entry, so any plain-data pickle lesson 5's
+//! 16 MiB header admits is read (the worst, 16.8 million empty lists, takes
+//! 890 MB; Python's `pickle.loads`, 1.2 GB).
 //!
-//! Cut, to stay small: Python 2's strs (Python 3 writes none); numbers
-//! written as text other than in decimal; calls written otherwise than as
-//! `pickle.dumps` writes them; a str with a lone surrogate, which Rust
-//! cannot hold. Dict keys and set items are compared within their type: 1,
-//! 1.0 and True are three keys here, one in Python.
+//! Cut, to stay small: Python 2's strs; ints written as text other than in
+//! decimal; calls written otherwise than as `pickle.dumps` writes them; a
+//! str with a lone surrogate, which Rust cannot hold. Dict keys and set items
+//! are compared within their type: 1, 1.0 and True are three keys here, one
+//! in Python.
 
 use std::collections::{HashMap, hash_map::Entry};
 use std::fmt;
@@ -94,6 +93,13 @@ impl Object {
             _ => &[],
         }
     }
+
+    fn kind(&self) -> Option<Kind> {
+        match self {
+            Object::Container(kind, _) => Some(*kind),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -118,6 +124,20 @@ const KINDS: [[&str; 4]; 5] = [
 const GLOBALS: [&str; 5] = ["builtins.set", "builtins.frozenset",
     "builtins.bytes", "builtins.bytearray", "_codecs.encode"];
 
+/// Each opcode's byte and name, as pickletools lists them.
+const NAMES: &[u8] = b"I:INT J:BININT K:BININT1 M:BININT2 L:LONG \x8a:LONG1 \
+    \x8b:LONG4 S:STRING T:BINSTRING U:SHORT_BINSTRING B:BINBYTES \
+    C:SHORT_BINBYTES \x8e:BINBYTES8 \x96:BYTEARRAY8 \x97:NEXT_BUFFER \
+    \x98:READONLY_BUFFER N:NONE \x88:NEWTRUE \x89:NEWFALSE V:UNICODE \
+    \x8c:SHORT_BINUNICODE X:BINUNICODE \x8d:BINUNICODE8 F:FLOAT G:BINFLOAT \
+    ]:EMPTY_LIST a:APPEND e:APPENDS l:LIST ):EMPTY_TUPLE t:TUPLE \x85:TUPLE1 \
+    \x86:TUPLE2 \x87:TUPLE3 }:EMPTY_DICT d:DICT s:SETITEM u:SETITEMS \
+    \x8f:EMPTY_SET \x90:ADDITEMS \x91:FROZENSET 0:POP 2:DUP (:MARK 1:POP_MARK \
+    g:GET h:BINGET j:LONG_BINGET p:PUT q:BINPUT r:LONG_BINPUT \x94:MEMOIZE \
+    \x82:EXT1 \x83:EXT2 \x84:EXT4 c:GLOBAL \x93:STACK_GLOBAL R:REDUCE b:BUILD \
+    i:INST o:OBJ \x81:NEWOBJ \x92:NEWOBJ_EX \x80:PROTO .:STOP \x95:FRAME \
+    P:PERSID Q:BINPERSID";
+
 /// `pickle.loads(pickled)`, for plain data, within the bounds above.
 ///
 /// ```
@@ -134,7 +154,8 @@ pub fn loads(pickled: &[u8]) -> Result<Value> {
     let mut loader = Loader { pickled, objects, ..Default::default() };
     let root = loader.run()?;
     let mut value = Value { objects: loader.objects, root, written_out: 1 };
-    value.written_out = value.measure()?;
+    let measured = &mut vec![None; value.objects.len()];
+    value.written_out = value.measure(root, &mut Vec::new(), measured)?.1;
     Ok(value)
 }
 
@@ -164,23 +185,20 @@ impl<'a> Loader<'a> {
         while let Some(&code) = self.pickled.get(self.next) {
             self.op = (code, self.next);
             self.next += 1;
-            let (n, bytes) = self.argument(code)?;
-            // What container the opcode makes or fills, of how many items
-            // (None: those above the MARK).
-            let (kind, count) = match code {
-                b']' => (List, Some(0)),
-                b')' => (Tuple, Some(0)),
-                b'}' => (Dict, Some(0)),
-                0x8f => (Set, Some(0)),
-                b'a' => (List, Some(1)),
-                b's' => (Dict, Some(2)),
-                0x85..=0x87 => (Tuple, Some(usize::from(code - 0x84))),
-                b't' => (Tuple, None),
-                b'd' | b'u' => (Dict, None),
-                0x90 => (Set, None),
-                0x91 => (FrozenSet, None),
-                _ => (List, None),
+            // The argument: bytes of a width, or after their length, or
+            // lines; `n`, its bytes as an unsigned little-endian number.
+            let bytes = match code {
+                b'K' | b'h' | b'q' | 0x80 => self.take(1)?,
+                b'M' => self.take(2)?,
+                b'J' | b'j' | b'r' => self.take(4)?,
+                b'G' | 0x95 => self.take(8)?,
+                b'C' | 0x8a | 0x8c => self.sized(1)?,
+                b'B' | b'X' | 0x8b => self.sized(4)?,
+                0x8d | 0x8e | 0x96 => self.sized(8)?,
+                b'F' | b'I' | b'L' | b'V' | b'g' | b'p' => self.line()?,
+                _ => &[],
             };
+            let n = number(bytes);
             let flag = |yes: bool| 1 + u32::from(yes); // False, True
             let marks = self.marks.len();
             match code {
@@ -188,7 +206,7 @@ impl<'a> Loader<'a> {
                 0x95 => {
                     self.check(n as usize <= self.rest(), "a long FRAME")?
                 }
-                b'.' => return self.pop_value(),
+                b'.' => return Ok(self.pop_values(Some(1))?[0]),
                 b'(' => {
                     self.check(marks < MAX_OPEN_MARKS, "too many MARKs")?;
                     self.marks.push(self.stack.len())
@@ -242,28 +260,25 @@ impl<'a> Loader<'a> {
                 },
                 b'B' | b'C' | 0x8e => self.push(Object::Bytes(bytes.into())),
                 0x96 => self.push(Object::ByteArray(bytes.into())),
-                b']'
-                | b')'
-                | b'}'
-                | 0x8f
-                | b'l'
-                | b't'
-                | b'd'
-                | 0x91
-                | 0x85..=0x87 => {
-                    let items = self.pop_values(count)?;
-                    self.make(kind, items)?
+                b']' => self.make(List, Some(0))?,
+                b')' => self.make(Tuple, Some(0))?,
+                b'}' => self.make(Dict, Some(0))?,
+                0x8f => self.make(Set, Some(0))?,
+                b'l' => self.make(List, None)?,
+                b't' => self.make(Tuple, None)?,
+                b'd' => self.make(Dict, None)?,
+                0x91 => self.make(FrozenSet, None)?,
+                0x85..=0x87 => {
+                    self.make(Tuple, Some(usize::from(code - 0x84)))?
                 }
-                b'a' | b's' | b'e' | b'u' | 0x90 => {
-                    let items = self.pop_values(count)?;
-                    self.add(self.top().unwrap_or(0), kind, items)?
-                }
+                b'a' => self.fill(List, Some(1))?,
+                b'e' => self.fill(List, None)?,
+                b's' => self.fill(Dict, Some(2))?,
+                b'u' => self.fill(Dict, None)?,
+                0x90 => self.fill(Set, None)?,
                 b'c' => {
-                    let mut lines = bytes.splitn(2, |&byte| byte == b'\n');
-                    let module = lines.next().unwrap_or_default();
-                    let global =
-                        global(module, lines.next().unwrap_or_default());
-                    self.stack.push(global?)
+                    let (module, name) = (self.line()?, self.line()?);
+                    self.stack.push(global(module, name)?)
                 }
                 0x93 => {
                     let names = self.pop_values(Some(2))?;
@@ -288,15 +303,22 @@ impl<'a> Loader<'a> {
         self.need(ok.then_some(()), what)
     }
 
-    /// `value`, or a refusal that says `what` went wrong where.
+    /// `value`, or a refusal that says where `what` went wrong: the opcode
+    /// as pickletools names it, or the byte that is none.
     fn need<T>(&self, value: Option<T>, what: impl fmt::Display) -> Result<T> {
-        let (code, offset) = self.op;
-        value
-            .ok_or_else(|| match opcode(code) {
-                Some((name, _)) => format!("{name} at offset {offset}: {what}"),
-                None => format!("byte 0x{code:02x} at offset {offset}: {what}"),
+        value.ok_or_else(|| {
+            let (code, offset) = self.op;
+            let mut names = NAMES.split(|&byte| byte == b' ');
+            Refused(match names.find(|name| name[0] == code) {
+                Some(name) => {
+                    let name = String::from_utf8_lossy(&name[2..]);
+                    format!("{name} at offset {offset}: {what}")
+                }
+                None => format!(
+                    "byte 0x{code:02x} at offset {offset}: no such opcode"
+                ),
             })
-            .map_err(Refused)
+        })
     }
 
     fn rest(&self) -> usize {
@@ -310,31 +332,18 @@ impl<'a> Loader<'a> {
         Ok(&self.pickled[self.next - len..self.next])
     }
 
-    /// The opcode's argument: a number (unsigned, little-endian) and its
-    /// bytes, or bytes after their length, or lines of text.
-    fn argument(&mut self, code: u8) -> Result<(u64, &'a [u8])> {
-        let number = |bytes: &[u8]| {
-            bytes.iter().rev().fold(0, |n, &byte| n << 8 | u64::from(byte))
-        };
-        let argument = self.need(opcode(code), "no such opcode")?.1;
-        Ok(match argument {
-            No => (0, &[]),
-            Num(width) => {
-                let bytes = self.take(width)?;
-                (number(bytes), bytes)
-            }
-            Len(width) => {
-                let len = number(self.take(width)?);
-                (len, self.take(len)?)
-            }
-            Line(lines) => {
-                let rest = &self.pickled[self.next..];
-                let mut ends = (0..rest.len()).filter(|&at| rest[at] == b'\n');
-                let end = self.need(ends.nth(lines - 1), "the pickle ends")?;
-                self.next += end + 1;
-                (0, &rest[..end])
-            }
-        })
+    /// Bytes after their length, a number `width` bytes wide.
+    fn sized(&mut self, width: u64) -> Result<&'a [u8]> {
+        let len = number(self.take(width)?);
+        self.take(len)
+    }
+
+    fn line(&mut self) -> Result<&'a [u8]> {
+        let rest = &self.pickled[self.next..];
+        let end = rest.iter().position(|&byte| byte == b'\n');
+        let end = self.need(end, "the pickle ends inside it")?;
+        self.next += end + 1;
+        Ok(&rest[..end])
     }
 
     fn index(&self, text: &[u8]) -> Result<u64> {
@@ -379,10 +388,6 @@ impl<'a> Loader<'a> {
         Ok(top)
     }
 
-    fn pop_value(&mut self) -> Result<Id> {
-        Ok(self.pop_values(Some(1))?[0])
-    }
-
     /// The top `count` values, or those above the last MARK and that MARK,
     /// deepest first; none of them a global, which plain data only calls.
     fn pop_values(&mut self, count: Option<usize>) -> Result<Vec<Id>> {
@@ -404,10 +409,8 @@ impl<'a> Loader<'a> {
     fn put(&mut self, index: u64) -> Result<()> {
         let (top, len) = (self.top(), self.pickled.len());
         let at = usize::try_from(index).unwrap_or(usize::MAX);
-        self.check(
-            at < len,
-            format_args!("a memo index past the {len} bytes"),
-        )?;
+        let past = format_args!("a memo index past the {len} bytes");
+        self.check(at < len, past)?;
         self.check(top.is_some(), "the stack is empty")?;
         if at >= self.memo.len() {
             self.memo.resize(at + 1, None);
@@ -426,10 +429,10 @@ impl<'a> Loader<'a> {
 
     /// REDUCE: an allowed global called as `pickle.dumps` writes the call.
     fn reduce(&mut self) -> Result<()> {
-        let (arguments, callable) = (self.pop_value()?, self.pop()?);
+        let arguments = self.pop_values(Some(1))?[0];
+        let callable = self.pop()?;
         let object = |id: Id| &self.objects[id as usize];
-        let tuple =
-            matches!(object(arguments), Object::Container(Kind::Tuple, _));
+        let tuple = object(arguments).kind() == Some(Kind::Tuple);
         self.check(tuple, "its arguments are no tuple")?;
         let arguments = object(arguments).items().iter();
         let arguments: Vec<_> = arguments.map(|&id| object(id)).collect();
@@ -441,14 +444,14 @@ impl<'a> Loader<'a> {
             text.chars().map(|c| u8::try_from(c).ok()).collect::<Option<_>>()
         };
         let new = match (name, &arguments[..]) {
-            ("builtins.set", [list @ Object::Container(Kind::List, _)]) => {
-                return self.make(Kind::Set, list.items().to_vec());
-            }
-            (
-                "builtins.frozenset",
-                [list @ Object::Container(Kind::List, _)],
-            ) => {
-                return self.make(Kind::FrozenSet, list.items().to_vec());
+            ("builtins.set" | "builtins.frozenset", [list])
+                if list.kind() == Some(Kind::List) =>
+            {
+                let kind = [Kind::Set, Kind::FrozenSet]
+                    [usize::from(name.ends_with("frozenset"))];
+                let (id, items) = (self.objects.len(), list.items().to_vec());
+                self.push(Object::Container(kind, None));
+                return self.add(id as Id, kind, items);
             }
             ("builtins.bytes", []) => Some(Object::Bytes(Box::default())),
             ("builtins.bytearray", []) => {
@@ -469,10 +472,18 @@ impl<'a> Loader<'a> {
         Ok(())
     }
 
-    /// A new container of `items`.
-    fn make(&mut self, kind: Kind, items: Vec<Id>) -> Result<()> {
+    /// A new `kind` of the top `count` values (None: those above the MARK).
+    fn make(&mut self, kind: Kind, count: Option<usize>) -> Result<()> {
+        let items = self.pop_values(count)?;
         self.push(Object::Container(kind, None));
         self.add(self.objects.len() as Id - 1, kind, items)
+    }
+
+    /// The top `count` values (None: those above the MARK) put in the
+    /// `kind` below them.
+    fn fill(&mut self, kind: Kind, count: Option<usize>) -> Result<()> {
+        let items = self.pop_values(count)?;
+        self.add(self.top().unwrap_or(0), kind, items)
     }
 
     /// Puts `new` in `target`, if it is a `kind`, as Python's `append`,
@@ -518,7 +529,7 @@ impl<'a> Loader<'a> {
             return Ok(known);
         }
         let object = &self.objects[id as usize];
-        let (kind, items) = (kind_of(object), object.items().to_vec());
+        let (kind, items) = (object.kind(), object.items().to_vec());
         let key = match (object, kind) {
             (Object::Float(x), _) if x.is_nan() => format!("nan {id}"),
             (_, Some(kind @ (Kind::Tuple | Kind::FrozenSet))) => {
@@ -545,11 +556,12 @@ impl<'a> Loader<'a> {
     }
 }
 
-fn kind_of(object: &Object) -> Option<Kind> {
-    match object {
-        Object::Container(kind, _) => Some(*kind),
-        _ => None,
-    }
+fn number(bytes: &[u8]) -> u64 {
+    bytes.iter().rev().fold(0, |n, &byte| n << 8 | u64::from(byte))
+}
+
+fn parse<T: std::str::FromStr>(text: &[u8]) -> Option<T> {
+    std::str::from_utf8(text).ok()?.parse().ok()
 }
 
 /// A global plain data calls: its id.
@@ -570,7 +582,7 @@ fn global(module: &[u8], name: &[u8]) -> Result<Id> {
     }
 }
 
-/// Python's `repr()` of what is not a container.
+/// Python's `repr()` of what is not a container (nor a global).
 fn atom_repr(object: &Object) -> String {
     match object {
         Object::None => "None".into(),
@@ -588,8 +600,7 @@ fn atom_repr(object: &Object) -> String {
             }
             repr => format!("bytearray({repr})"),
         },
-        Object::Global(name) => name.to_string(),
-        Object::Container(..) => String::new(),
+        Object::Container(..) | Object::Global(_) => String::new(),
     }
 }
 
@@ -601,48 +612,45 @@ impl Value {
         self.written_out
     }
 
-    /// Refuses a value whose containers nest deeper than [`MAX_DEPTH`]
-    /// (as the Python twins do), once it is built, since a container may be
-    /// filled after it was put in another; else, how many objects it holds
-    /// written out. One walk, with no recursion: each container is measured
-    /// once; one inside itself counts as Python prints it, `[...]`.
-    fn measure(&self) -> Result<usize> {
-        let mut measured: Vec<Option<(usize, usize)>> =
-            vec![None; self.objects.len()];
-        // The containers being walked, outermost first, and the next item
-        // of each to look at; whether one was found inside itself.
-        let mut path: Vec<(Id, usize)> = vec![(self.root, 0)];
-        let mut looped = false;
-        while let Some(&mut (id, ref mut next)) = path.last_mut() {
-            let items = self.objects[id as usize].items();
-            let Some(&item) = items.get(*next) else {
-                let below = items.iter().map(|&i| measured[i as usize]);
-                let (depth, size) = below.fold((0, 1), |(d, s), below| {
-                    let (depth, size) = below.unwrap_or((0, 1));
-                    (d.max(depth), size.saturating_add(s))
-                });
-                measured[id as usize] = Some((depth + 1, size));
-                path.pop();
-                continue;
-            };
-            *next += 1;
-            let inside = path.iter().any(|&(on, _)| on == item);
-            looped |= inside;
-            if kind_of(&self.objects[item as usize]).is_none() || inside {
-                continue;
-            }
-            let below = measured[item as usize];
-            if path.len() + below.map_or(1, |(depth, _)| depth) > MAX_DEPTH {
-                return Err(Refused(format!(
-                    "it nests deeper than {MAX_DEPTH}"
-                )));
-            }
-            if below.is_none() {
-                path.push((item, 0));
-            }
+    /// How deep `id` nests and how many objects it holds written out; or a
+    /// refusal where containers nest deeper than [`MAX_DEPTH`] (as the
+    /// Python twins refuse), checked once built, since a container may be
+    /// filled after it was put in another. `path`: the containers `id` is
+    /// in; `measured`: each container's measure, so that each is walked
+    /// once. One inside itself counts as Python prints it, `[...]`.
+    fn measure(
+        &self,
+        id: Id,
+        path: &mut Vec<Id>,
+        measured: &mut [Option<(usize, usize)>],
+    ) -> Result<(usize, usize)> {
+        let object = &self.objects[id as usize];
+        if object.kind().is_none() {
+            return Ok((0, 1));
+        } else if path.contains(&id) {
+            return Ok((0, usize::MAX));
         }
-        let size = measured[self.root as usize].map_or(1, |(_, size)| size);
-        Ok(if looped { usize::MAX } else { size })
+        let (depth, size) = match measured[id as usize] {
+            Some(known) => known,
+            // One level too deep: refused below.
+            None if path.len() == MAX_DEPTH => (1, 1),
+            None => {
+                path.push(id);
+                let (mut depth, mut size) = (1, 1);
+                for &item in object.items() {
+                    let (below, count) = self.measure(item, path, measured)?;
+                    depth = depth.max(below + 1);
+                    size = count.saturating_add(size);
+                }
+                path.pop();
+                measured[id as usize] = Some((depth, size));
+                (depth, size)
+            }
+        };
+        if path.len() + depth > MAX_DEPTH {
+            return Err(Refused(format!("it nests deeper than {MAX_DEPTH}")));
+        }
+        Ok((depth, size))
     }
 
     /// Python's `repr()` of the value if it has at most `max_chars`
@@ -652,72 +660,58 @@ impl Value {
     /// value written out in full: a list holding one list twice, itself
     /// holding one twice, 100 levels down, stops at the budget.
     pub fn repr(&self, max_chars: usize) -> String {
-        let mut out = Budget { text: String::new(), left: Some(max_chars) };
-        self.write(self.root, &mut out, &mut Vec::new());
-        out.text
+        let mut out = (String::new(), max_chars);
+        if self.write(self.root, &mut out, &mut Vec::new()).is_none() {
+            out.0.push_str("...");
+        }
+        out.0
     }
 
-    /// `path`: the containers `id` is in, the outermost first.
-    fn write(&self, id: Id, out: &mut Budget, path: &mut Vec<Id>) {
+    /// Writes `id` to `out.0` while `out.1` characters are left; None once
+    /// they ran out. `path`: the containers `id` is in.
+    fn write(
+        &self,
+        id: Id,
+        out: &mut (String, usize),
+        path: &mut Vec<Id>,
+    ) -> Option<()> {
         let object = &self.objects[id as usize];
-        let Some(kind) = kind_of(object) else {
-            return out.push(&atom_repr(object));
+        let Some(kind) = object.kind() else {
+            return push(out, &atom_repr(object));
         };
         let [_, opening, closing, empty] = KINDS[kind as usize];
         let items = object.items();
         if path.contains(&id) {
             // Inside itself: Python prints `[...]`.
-            return out.push(&format!("{opening}...{closing}"));
+            return push(out, &format!("{opening}...{closing}"));
         } else if items.is_empty() {
-            return out.push(empty);
+            return push(out, empty);
         } else if path.len() == MAX_DEPTH {
-            return out.cut();
+            return None;
         }
-        out.push(opening);
+        push(out, opening)?;
         path.push(id);
         for (at, &item) in items.iter().enumerate() {
             if at > 0 {
                 let key = kind == Kind::Dict && at % 2 == 1;
-                out.push(if key { ": " } else { ", " });
+                push(out, if key { ": " } else { ", " })?;
             }
-            if out.left.is_none() {
-                return;
-            }
-            self.write(item, out, path);
+            self.write(item, out, path)?;
         }
         path.pop();
         let one_tuple = kind == Kind::Tuple && items.len() == 1;
-        out.push(if one_tuple { ",)" } else { closing });
+        push(out, if one_tuple { ",)" } else { closing })
     }
 }
 
-fn parse<T: std::str::FromStr>(text: &[u8]) -> Option<T> {
-    std::str::from_utf8(text).ok()?.parse().ok()
-}
-
-/// Text that stops at a number of characters: `left` of them remain, or
-/// none once it was cut.
-struct Budget {
-    text: String,
-    left: Option<usize>,
-}
-
-impl Budget {
-    fn push(&mut self, piece: &str) {
-        let Some(left) = self.left else { return };
-        let count = piece.chars().count();
-        self.text.extend(piece.chars().take(left));
-        self.left = Some(left.saturating_sub(count));
-        if count > left {
-            self.cut();
-        }
+/// Appends what fits of `piece` to `out.0`, `out.1` characters left: None
+/// if not all of it.
+fn push(out: &mut (String, usize), piece: &str) -> Option<()> {
+    for c in piece.chars() {
+        out.1 = out.1.checked_sub(1)?;
+        out.0.push(c);
     }
-
-    fn cut(&mut self) {
-        if self.left.take().is_some() {
-            self.text.push_str("...");
-        }
-    }
+    Some(())
 }
 
 /// UNICODE's text, in Python's raw-unicode-escape: each byte a Latin-1
@@ -747,52 +741,3 @@ fn raw_unicode_escape(text: &[u8]) -> Option<String> {
     }
     Some(decoded)
 }
-
-/// How an opcode's argument is written: not at all, as a little-endian
-/// number of so many bytes, as bytes after such a number (their length), or
-/// as lines of text.
-#[derive(Clone, Copy)]
-enum Arg {
-    No,
-    Num(u64),
-    Len(u64),
-    Line(usize),
-}
-
-use Arg::{Len, Line, No, Num};
-
-/// An opcode's name, as pickletools has it, and its argument: those that
-/// plain data does not need are read as if they had none, and refused.
-fn opcode(code: u8) -> Option<(&'static str, Arg)> {
-    let found = OPCODES.iter().find(|&&(known, ..)| known == code);
-    found.map(|&(_, name, argument)| (name, argument))
-}
-
-#[rustfmt::skip]
-const OPCODES: &[(u8, &str, Arg)] = &[
-    (b'(', "MARK", No), (b'.', "STOP", No), (b'0', "POP", No),
-    (b'1', "POP_MARK", No), (b'2', "DUP", No), (b'F', "FLOAT", Line(1)),
-    (b'I', "INT", Line(1)), (b'J', "BININT", Num(4)), (b'K', "BININT1", Num(1)),
-    (b'L', "LONG", Line(1)), (b'M', "BININT2", Num(2)), (b'N', "NONE", No),
-    (b'P', "PERSID", No), (b'Q', "BINPERSID", No), (b'R', "REDUCE", No),
-    (b'S', "STRING", No), (b'T', "BINSTRING", No), (b'U', "SHORT_BINSTRING", No),
-    (b'V', "UNICODE", Line(1)), (b'X', "BINUNICODE", Len(4)),
-    (b'a', "APPEND", No), (b'b', "BUILD", No), (b'c', "GLOBAL", Line(2)),
-    (b'd', "DICT", No), (b'}', "EMPTY_DICT", No), (b'e', "APPENDS", No),
-    (b'g', "GET", Line(1)), (b'h', "BINGET", Num(1)), (b'i', "INST", No),
-    (b'j', "LONG_BINGET", Num(4)), (b'l', "LIST", No), (b']', "EMPTY_LIST", No),
-    (b'o', "OBJ", No), (b'p', "PUT", Line(1)), (b'q', "BINPUT", Num(1)),
-    (b'r', "LONG_BINPUT", Num(4)), (b's', "SETITEM", No), (b't', "TUPLE", No),
-    (b')', "EMPTY_TUPLE", No), (b'u', "SETITEMS", No), (b'G', "BINFLOAT", Num(8)),
-    (0x80, "PROTO", Num(1)), (0x81, "NEWOBJ", No), (0x82, "EXT1", No),
-    (0x83, "EXT2", No), (0x84, "EXT4", No), (0x85, "TUPLE1", No),
-    (0x86, "TUPLE2", No), (0x87, "TUPLE3", No), (0x88, "NEWTRUE", No),
-    (0x89, "NEWFALSE", No), (0x8a, "LONG1", Len(1)), (0x8b, "LONG4", Len(4)),
-    (b'B', "BINBYTES", Len(4)), (b'C', "SHORT_BINBYTES", Len(1)),
-    (0x8c, "SHORT_BINUNICODE", Len(1)), (0x8d, "BINUNICODE8", Len(8)),
-    (0x8e, "BINBYTES8", Len(8)), (0x8f, "EMPTY_SET", No),
-    (0x90, "ADDITEMS", No), (0x91, "FROZENSET", No), (0x92, "NEWOBJ_EX", No),
-    (0x93, "STACK_GLOBAL", No), (0x94, "MEMOIZE", No), (0x95, "FRAME", Num(8)),
-    (0x96, "BYTEARRAY8", Len(8)), (0x97, "NEXT_BUFFER", No),
-    (0x98, "READONLY_BUFFER", No),
-];
