@@ -4,29 +4,26 @@
 //! and frozensets at protocols 0 to 5, and [`Value::repr`] prints it as
 //! Python's `repr()` does, dicts in the order sent.
 //!
-//! Why a decoder of its own: serde-pickle's `Value` sorts a dict's keys, has
-//! no bytearray, and copies each memo reference in full, so a few hundred
-//! bytes can ask for gigabytes. Here, as in CPython, each object sits once
-//! in an arena and a memo GET pushes its index again; nothing recurses while
-//! building. Lesson 11 hands the same bytes to serde-pickle once
+//! A decoder of its own, since serde-pickle's `Value` sorts a dict's keys,
+//! has no bytearray and copies each memo reference in full (a few hundred
+//! bytes can ask for gigabytes). Here, as in CPython, each object sits once
+//! in an arena, a memo GET pushes its index again, and nothing recurses
+//! while building. Lesson 11 hands the same bytes to serde-pickle once
 //! [`Value::written_out`] says the copy is small.
 //!
-//! Refused, in one line that names the opcode and its offset: any global but
-//! the five plain data calls, the opcodes that make objects of classes, and
-//! what passes the bounds below, none of which is a size. The one size limit
-//! is the message's: an opcode is at least a byte and makes at most one
-//! object, stack slot or memo entry, so any plain-data pickle lesson 5's
-//! 16 MiB header admits is read (the worst, 16.8 million empty lists, takes
-//! 890 MB; Python's `pickle.loads`, 1.2 GB).
+//! Refused, in one line that says where: any global but five plain data
+//! calls, the opcodes that make objects of classes, and what passes the
+//! bounds below, none of which is a size. An opcode is at least a byte and
+//! makes at most one object, stack slot or memo entry, so any plain-data
+//! pickle lesson 5's 16 MiB header admits is read.
 //!
 //! Cut, to stay small: Python 2's strs; ints written as text other than in
 //! decimal; calls written otherwise than as `pickle.dumps` writes them; a
-//! str with a lone surrogate, which Rust cannot hold. Dict keys and set items
-//! are compared within their type: 1, 1.0 and True are three keys here, one
-//! in Python.
+//! str with a lone surrogate, which Rust cannot hold. Dict keys and set
+//! items are compared within their type: 1, 1.0 and True are three keys.
 
 use std::collections::{HashMap, hash_map::Entry};
-use std::fmt;
+use std::fmt::Display;
 
 use num_bigint::BigInt;
 
@@ -41,19 +38,8 @@ pub const MAX_INT_DIGITS: usize = 4300;
 /// Bytes of a binary int: 1785 always fit in 4300 digits, 1786 may not.
 pub const MAX_INT_BYTES: usize = 1785;
 
-/// Why a pickle was not read: one short line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refused(String);
-
-impl fmt::Display for Refused {
-    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for Refused {}
-
-pub type Result<T> = std::result::Result<T, Refused>;
+/// A value, or why the pickle was not read: one short line.
+pub type Result<T> = std::result::Result<T, String>;
 
 /// A value read from a pickle: the objects it made, and which is the value.
 #[derive(Debug)]
@@ -77,8 +63,8 @@ enum Object {
     Str(Box<str>),
     Bytes(Box<[u8]>),
     ByteArray(Box<[u8]>),
-    /// A dict's items are its keys and values, in turn. A box: a `Vec`
-    /// would make every object 32 bytes.
+    /// A dict's items are its keys and values, in turn. Boxed, or every
+    /// object would take 32 bytes; none while empty.
     #[allow(clippy::box_collection)]
     Container(Kind, Option<Box<Vec<Id>>>),
     Global(&'static str),
@@ -102,7 +88,7 @@ impl Object {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 enum Kind {
     List,
     Tuple,
@@ -125,18 +111,18 @@ const GLOBALS: [&str; 5] = ["builtins.set", "builtins.frozenset",
     "builtins.bytes", "builtins.bytearray", "_codecs.encode"];
 
 /// Each opcode's byte and name, as pickletools lists them.
-const NAMES: &[u8] = b"I:INT J:BININT K:BININT1 M:BININT2 L:LONG \x8a:LONG1 \
-    \x8b:LONG4 S:STRING T:BINSTRING U:SHORT_BINSTRING B:BINBYTES \
-    C:SHORT_BINBYTES \x8e:BINBYTES8 \x96:BYTEARRAY8 \x97:NEXT_BUFFER \
-    \x98:READONLY_BUFFER N:NONE \x88:NEWTRUE \x89:NEWFALSE V:UNICODE \
-    \x8c:SHORT_BINUNICODE X:BINUNICODE \x8d:BINUNICODE8 F:FLOAT G:BINFLOAT \
-    ]:EMPTY_LIST a:APPEND e:APPENDS l:LIST ):EMPTY_TUPLE t:TUPLE \x85:TUPLE1 \
-    \x86:TUPLE2 \x87:TUPLE3 }:EMPTY_DICT d:DICT s:SETITEM u:SETITEMS \
-    \x8f:EMPTY_SET \x90:ADDITEMS \x91:FROZENSET 0:POP 2:DUP (:MARK 1:POP_MARK \
-    g:GET h:BINGET j:LONG_BINGET p:PUT q:BINPUT r:LONG_BINPUT \x94:MEMOIZE \
-    \x82:EXT1 \x83:EXT2 \x84:EXT4 c:GLOBAL \x93:STACK_GLOBAL R:REDUCE b:BUILD \
-    i:INST o:OBJ \x81:NEWOBJ \x92:NEWOBJ_EX \x80:PROTO .:STOP \x95:FRAME \
-    P:PERSID Q:BINPERSID";
+const NAMES: &str = "I:INT J:BININT K:BININT1 M:BININT2 L:LONG \u{8a}:LONG1 \
+    \u{8b}:LONG4 S:STRING T:BINSTRING U:SHORT_BINSTRING B:BINBYTES \
+    C:SHORT_BINBYTES \u{8e}:BINBYTES8 \u{96}:BYTEARRAY8 \u{97}:NEXT_BUFFER \
+    \u{98}:READONLY_BUFFER N:NONE \u{88}:NEWTRUE \u{89}:NEWFALSE V:UNICODE \
+    \u{8c}:SHORT_BINUNICODE X:BINUNICODE \u{8d}:BINUNICODE8 F:FLOAT \
+    G:BINFLOAT ]:EMPTY_LIST a:APPEND e:APPENDS l:LIST ):EMPTY_TUPLE t:TUPLE \
+    \u{85}:TUPLE1 \u{86}:TUPLE2 \u{87}:TUPLE3 }:EMPTY_DICT d:DICT s:SETITEM \
+    u:SETITEMS \u{8f}:EMPTY_SET \u{90}:ADDITEMS \u{91}:FROZENSET 0:POP 2:DUP \
+    (:MARK 1:POP_MARK g:GET h:BINGET j:LONG_BINGET p:PUT q:BINPUT \
+    r:LONG_BINPUT \u{94}:MEMOIZE \u{82}:EXT1 \u{83}:EXT2 \u{84}:EXT4 c:GLOBAL \
+    \u{93}:STACK_GLOBAL R:REDUCE b:BUILD i:INST o:OBJ \u{81}:NEWOBJ \
+    \u{92}:NEWOBJ_EX \u{80}:PROTO .:STOP \u{95}:FRAME P:PERSID Q:BINPERSID";
 
 /// `pickle.loads(pickled)`, for plain data, within the bounds above.
 ///
@@ -146,7 +132,7 @@ const NAMES: &[u8] = b"I:INT J:BININT K:BININT1 M:BININT2 L:LONG \x8a:LONG1 \
 /// ```
 pub fn loads(pickled: &[u8]) -> Result<Value> {
     if pickled.len() >= 1 << 31 {
-        return Err(Refused("a pickle of 2 GiB or more".into()));
+        return Err("a pickle of 2 GiB or more".into());
     }
     let first = [Object::None, Object::Bool(false), Object::Bool(true)];
     let objects = first.into_iter().chain(GLOBALS.map(Object::Global));
@@ -154,7 +140,8 @@ pub fn loads(pickled: &[u8]) -> Result<Value> {
     let mut loader = Loader { pickled, objects, ..Default::default() };
     let root = loader.run()?;
     let mut value = Value { objects: loader.objects, root, written_out: 1 };
-    let measured = &mut vec![None; value.objects.len()];
+    // Zeroed (an empty list touches none of it): no container is 0 deep.
+    let measured = &mut vec![(0, 0); value.objects.len()];
     value.written_out = value.measure(root, &mut Vec::new(), measured)?.1;
     Ok(value)
 }
@@ -185,8 +172,8 @@ impl<'a> Loader<'a> {
         while let Some(&code) = self.pickled.get(self.next) {
             self.op = (code, self.next);
             self.next += 1;
-            // The argument: bytes of a width, or after their length, or
-            // lines; `n`, its bytes as an unsigned little-endian number.
+            // The argument: bytes of a width, or after their length, or a
+            // line; `n`, those bytes as a little-endian number.
             let bytes = match code {
                 b'K' | b'h' | b'q' | 0x80 => self.take(1)?,
                 b'M' => self.take(2)?,
@@ -198,8 +185,11 @@ impl<'a> Loader<'a> {
                 b'F' | b'I' | b'L' | b'V' | b'g' | b'p' => self.line()?,
                 _ => &[],
             };
-            let n = number(bytes);
-            let flag = |yes: bool| 1 + u32::from(yes); // False, True
+            let n = match code {
+                b'g' | b'p' => self.need(parse(bytes), "not an index")?,
+                _ => number(bytes),
+            };
+            let flag = |yes: bool| 1 + Id::from(yes); // False, True
             let marks = self.marks.len();
             match code {
                 0x80 => self.check(n <= 5, "no such protocol")?,
@@ -212,20 +202,15 @@ impl<'a> Loader<'a> {
                     self.marks.push(self.stack.len())
                 }
                 // Python's POP takes the MARK when nothing is above it.
-                b'0' if self.top().is_none() && marks > 0 => {
+                b'0' if self.top().is_err() && marks > 0 => {
                     _ = self.marks.pop()
                 }
                 b'0' => _ = self.pop()?,
                 b'1' => _ = self.pop_values(None)?,
-                b'2' => {
-                    let top = self.pop()?;
-                    self.stack.extend([top, top])
-                }
-                b'p' => self.put(self.index(bytes)?)?,
-                b'q' | b'r' => self.put(n)?,
+                b'2' => self.stack.push(self.top()?),
+                b'p' | b'q' | b'r' => self.put(n)?,
                 0x94 => self.put(self.memo_len as u64)?,
-                b'g' => self.get(self.index(bytes)?)?,
-                b'h' | b'j' => self.get(n)?,
+                b'g' | b'h' | b'j' => self.get(n)?,
                 b'N' => self.stack.push(0),
                 0x88 | 0x89 => self.stack.push(flag(code == 0x88)),
                 b'I' if bytes == b"00" || bytes == b"01" => {
@@ -239,25 +224,28 @@ impl<'a> Loader<'a> {
                     self.check(bytes.len() <= MAX_INT_BYTES, what)?;
                     self.push_int(BigInt::from_signed_bytes_le(bytes))
                 }
-                b'F' => match parse::<f64>(bytes) {
+                b'F' => {
                     // Rust reads 1e999 as inf, where Python refuses it.
-                    Some(x) if x.is_finite() || bytes.contains(&b'n') => {
-                        self.push(Object::Float(x))
-                    }
-                    _ => self.check(false, "not a number")?,
-                },
+                    let finite =
+                        |x: &f64| x.is_finite() || bytes.contains(&b'n');
+                    let x =
+                        self.need(parse(bytes).filter(finite), "not a number")?;
+                    self.push(Object::Float(x))
+                }
                 // Read as a little-endian number: BINFLOAT is big-endian.
                 b'G' => {
                     self.push(Object::Float(f64::from_bits(n.swap_bytes())))
                 }
-                b'V' => match raw_unicode_escape(bytes) {
-                    Some(text) => self.push(Object::Str(text.into())),
-                    None => self.check(false, "a bad raw-unicode-escape")?,
-                },
-                b'X' | 0x8c | 0x8d => match std::str::from_utf8(bytes) {
-                    Ok(text) => self.push(Object::Str(text.into())),
-                    Err(_) => self.check(false, "the text is not UTF-8")?,
-                },
+                b'V' => {
+                    let text = raw_unicode_escape(bytes);
+                    let text = self.need(text, "a bad raw-unicode-escape")?;
+                    self.push(Object::Str(text.into()))
+                }
+                b'X' | 0x8c | 0x8d => {
+                    let text = std::str::from_utf8(bytes).ok();
+                    let text = self.need(text, "the text is not UTF-8")?;
+                    self.push(Object::Str(text.into()))
+                }
                 b'B' | b'C' | 0x8e => self.push(Object::Bytes(bytes.into())),
                 0x96 => self.push(Object::ByteArray(bytes.into())),
                 b']' => self.make(List, Some(0))?,
@@ -268,9 +256,7 @@ impl<'a> Loader<'a> {
                 b't' => self.make(Tuple, None)?,
                 b'd' => self.make(Dict, None)?,
                 0x91 => self.make(FrozenSet, None)?,
-                0x85..=0x87 => {
-                    self.make(Tuple, Some(usize::from(code - 0x84)))?
-                }
+                0x85..=0x87 => self.make(Tuple, Some((code - 0x84).into()))?,
                 b'a' => self.fill(List, Some(1))?,
                 b'e' => self.fill(List, None)?,
                 b's' => self.fill(Dict, Some(2))?,
@@ -295,29 +281,29 @@ impl<'a> Loader<'a> {
                 _ => self.check(false, "plain data does not need it")?,
             }
         }
-        Err(Refused("the pickle ends before its STOP".into()))
+        Err("the pickle ends before its STOP".into())
     }
 
     /// A refusal, unless `ok`, that says `what` went wrong where.
-    fn check(&self, ok: bool, what: impl fmt::Display) -> Result<()> {
+    fn check(&self, ok: bool, what: impl Display) -> Result<()> {
         self.need(ok.then_some(()), what)
     }
 
-    /// `value`, or a refusal that says where `what` went wrong: the opcode
-    /// as pickletools names it, or the byte that is none.
-    fn need<T>(&self, value: Option<T>, what: impl fmt::Display) -> Result<T> {
+    /// `value`, or a refusal that says where `what` went wrong: at which
+    /// opcode, as pickletools names it, or at a byte that is none.
+    fn need<T>(&self, value: Option<T>, what: impl Display) -> Result<T> {
         value.ok_or_else(|| {
-            let (code, offset) = self.op;
-            let mut names = NAMES.split(|&byte| byte == b' ');
-            Refused(match names.find(|name| name[0] == code) {
+            let (code, offset) = (char::from(self.op.0), self.op.1);
+            let mut names = NAMES.split(' ');
+            match names.find_map(|name| name.strip_prefix(code)) {
                 Some(name) => {
-                    let name = String::from_utf8_lossy(&name[2..]);
-                    format!("{name} at offset {offset}: {what}")
+                    format!("{} at offset {offset}: {what}", &name[1..])
                 }
                 None => format!(
-                    "byte 0x{code:02x} at offset {offset}: no such opcode"
+                    "byte {:#04x} at offset {offset}: no such opcode",
+                    self.op.0
                 ),
-            })
+            }
         })
     }
 
@@ -344,10 +330,6 @@ impl<'a> Loader<'a> {
         let end = self.need(end, "the pickle ends inside it")?;
         self.next += end + 1;
         Ok(&rest[..end])
-    }
-
-    fn index(&self, text: &[u8]) -> Result<u64> {
-        self.need(parse(text), "not an index")
     }
 
     /// An int written in decimal (INT, LONG), as Python writes them.
@@ -377,13 +359,14 @@ impl<'a> Loader<'a> {
     }
 
     /// The top of the stack, if it is above the last MARK.
-    fn top(&self) -> Option<Id> {
+    fn top(&self) -> Result<Id> {
         let floor = self.marks.last().copied().unwrap_or(0);
-        self.stack.last().copied().filter(|_| self.stack.len() > floor)
+        let top = self.stack.last().filter(|_| self.stack.len() > floor);
+        self.need(top.copied(), "the stack is empty")
     }
 
     fn pop(&mut self) -> Result<Id> {
-        let top = self.need(self.top(), "the stack is empty")?;
+        let top = self.top()?;
         self.stack.pop();
         Ok(top)
     }
@@ -407,16 +390,17 @@ impl<'a> Loader<'a> {
     }
 
     fn put(&mut self, index: u64) -> Result<()> {
-        let (top, len) = (self.top(), self.pickled.len());
+        let (top, len) = (self.top()?, self.pickled.len());
         let at = usize::try_from(index).unwrap_or(usize::MAX);
-        let past = format_args!("a memo index past the {len} bytes");
-        self.check(at < len, past)?;
-        self.check(top.is_some(), "the stack is empty")?;
+        self.check(
+            at < len,
+            format_args!("a memo index past the {len} bytes"),
+        )?;
         if at >= self.memo.len() {
             self.memo.resize(at + 1, None);
         }
         self.memo_len += usize::from(self.memo[at].is_none());
-        self.memo[at] = top;
+        self.memo[at] = Some(top);
         Ok(())
     }
 
@@ -437,33 +421,30 @@ impl<'a> Loader<'a> {
         let arguments = object(arguments).items().iter();
         let arguments: Vec<_> = arguments.map(|&id| object(id)).collect();
         let name = match object(callable) {
-            Object::Global(name) => name,
+            Object::Global(name) => *name,
             _ => "something",
-        };
-        let latin1 = |text: &str| {
-            text.chars().map(|c| u8::try_from(c).ok()).collect::<Option<_>>()
         };
         let new = match (name, &arguments[..]) {
             ("builtins.set" | "builtins.frozenset", [list])
                 if list.kind() == Some(Kind::List) =>
             {
-                let kind = [Kind::Set, Kind::FrozenSet]
-                    [usize::from(name.ends_with("frozenset"))];
-                let (id, items) = (self.objects.len(), list.items().to_vec());
-                self.push(Object::Container(kind, None));
-                return self.add(id as Id, kind, items);
+                // Made as if the list's items were on the stack.
+                let set = name == "builtins.set";
+                let kind = if set { Kind::Set } else { Kind::FrozenSet };
+                let items = list.items().to_vec();
+                self.stack.extend(&items);
+                return self.make(kind, Some(items.len()));
             }
-            ("builtins.bytes", []) => Some(Object::Bytes(Box::default())),
-            ("builtins.bytearray", []) => {
-                Some(Object::ByteArray(Box::default()))
-            }
+            ("builtins.bytes", []) => Some(Object::Bytes([].into())),
+            ("builtins.bytearray", []) => Some(Object::ByteArray([].into())),
             ("builtins.bytearray", [Object::Bytes(bytes)]) => {
                 Some(Object::ByteArray(bytes.clone()))
             }
             ("_codecs.encode", [Object::Str(text), Object::Str(codec)])
                 if &**codec == "latin1" =>
             {
-                latin1(text).map(Object::Bytes)
+                let latin1 = text.chars().map(|c| u8::try_from(c).ok());
+                latin1.collect::<Option<_>>().map(Object::Bytes)
             }
             _ => None,
         };
@@ -479,7 +460,7 @@ impl<'a> Loader<'a> {
         self.add(self.objects.len() as Id - 1, kind, items)
     }
 
-    /// The top `count` values (None: those above the MARK) put in the
+    /// Puts the top `count` values (None: those above the MARK) in the
     /// `kind` below them.
     fn fill(&mut self, kind: Kind, count: Option<usize>) -> Result<()> {
         let items = self.pop_values(count)?;
@@ -569,17 +550,12 @@ fn global(module: &[u8], name: &[u8]) -> Result<Id> {
     // Python 3 reads Python 2's module names as its own.
     let module = if module == b"__builtin__" { b"builtins" } else { module };
     let global = [module, b".", name].concat();
-    match GLOBALS.iter().position(|known| known.as_bytes() == global) {
-        Some(at) => Ok(3 + at as Id),
-        None => {
-            let global = &global[..global.len().min(60)];
-            let global = escape(&String::from_utf8_lossy(global));
-            let what = "which plain data does not need";
-            Err(Refused(format!(
-                "the pickle names the global {global}, {what}"
-            )))
-        }
-    }
+    let known = GLOBALS.iter().position(|known| known.as_bytes() == global);
+    let global = String::from_utf8_lossy(&global[..global.len().min(60)]);
+    let global = escape(&global);
+    let what = "which plain data does not need";
+    let refused = format!("the pickle names the global {global}, {what}");
+    known.map(|at| 3 + at as Id).ok_or(refused)
 }
 
 /// Python's `repr()` of what is not a container (nor a global).
@@ -622,33 +598,28 @@ impl Value {
         &self,
         id: Id,
         path: &mut Vec<Id>,
-        measured: &mut [Option<(usize, usize)>],
+        measured: &mut [(usize, usize)],
     ) -> Result<(usize, usize)> {
         let object = &self.objects[id as usize];
         if object.kind().is_none() {
             return Ok((0, 1));
         } else if path.contains(&id) {
             return Ok((0, usize::MAX));
-        }
-        let (depth, size) = match measured[id as usize] {
-            Some(known) => known,
-            // One level too deep: refused below.
-            None if path.len() == MAX_DEPTH => (1, 1),
-            None => {
-                path.push(id);
-                let (mut depth, mut size) = (1, 1);
-                for &item in object.items() {
-                    let (below, count) = self.measure(item, path, measured)?;
-                    depth = depth.max(below + 1);
-                    size = count.saturating_add(size);
-                }
-                path.pop();
-                measured[id as usize] = Some((depth, size));
-                (depth, size)
+        } else if measured[id as usize].0 == 0 && path.len() < MAX_DEPTH {
+            path.push(id);
+            let (mut depth, mut size) = (1, 1);
+            for &item in object.items() {
+                let (below, count) = self.measure(item, path, measured)?;
+                depth = depth.max(below + 1);
+                size = count.saturating_add(size);
             }
-        };
-        if path.len() + depth > MAX_DEPTH {
-            return Err(Refused(format!("it nests deeper than {MAX_DEPTH}")));
+            path.pop();
+            measured[id as usize] = (depth, size);
+        }
+        // Not measured, and a level too deep: refused here.
+        let (depth, size) = measured[id as usize];
+        if path.len() + depth.max(1) > MAX_DEPTH {
+            return Err(format!("it nests deeper than {MAX_DEPTH}"));
         }
         Ok((depth, size))
     }
@@ -719,25 +690,28 @@ fn push(out: &mut (String, usize), piece: &str) -> Option<()> {
 /// other byte is itself, and so is that byte.
 fn raw_unicode_escape(text: &[u8]) -> Option<String> {
     let (mut decoded, mut at) = (String::with_capacity(text.len()), 0);
-    while at < text.len() {
-        let (c, width) = match (text[at], text.get(at + 1)) {
+    while let Some(&byte) = text.get(at) {
+        at += match (byte, text.get(at + 1)) {
             (b'\\', Some(&u @ (b'u' | b'U'))) => {
                 let width = if u == b'u' { 4 } else { 8 };
-                let hex = text.get(at + 2..at + 2 + width)?;
                 let hex =
-                    hex.iter().all(u8::is_ascii_hexdigit).then_some(hex)?;
-                let code =
-                    u32::from_str_radix(std::str::from_utf8(hex).ok()?, 16);
-                (char::from_u32(code.ok()?)?, 2 + width)
+                    std::str::from_utf8(text.get(at + 2..at + 2 + width)?);
+                let hex = hex
+                    .ok()
+                    .filter(|hex| hex.bytes().all(|b| b.is_ascii_hexdigit()))?;
+                decoded
+                    .push(char::from_u32(u32::from_str_radix(hex, 16).ok()?)?);
+                2 + width
             }
             (b'\\', Some(&next)) => {
-                decoded.push('\\');
-                (char::from(next), 2)
+                decoded.extend(['\\', char::from(next)]);
+                2
             }
-            (byte, _) => (char::from(byte), 1),
+            _ => {
+                decoded.push(char::from(byte));
+                1
+            }
         };
-        decoded.push(c);
-        at += width;
     }
     Some(decoded)
 }
