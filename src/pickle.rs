@@ -1,26 +1,22 @@
 //! A small, bounded reader of plain-data pickles: [`loads`] builds what
 //! CPython's `pickle.loads` builds from what `pickle.dumps` writes of None,
 //! bools, ints, floats, strs, bytes, bytearrays, lists, tuples, dicts, sets
-//! and frozensets at protocols 0 to 5, and [`Value::repr`] prints it as
-//! Python's `repr()` does, dicts in the order sent.
+//! and frozensets at protocols 0 to 5; [`Value::repr`] prints it as Python
+//! does, dicts in the order sent.
 //!
-//! A decoder of its own, since serde-pickle's `Value` sorts a dict's keys,
-//! has no bytearray and copies each memo reference in full (a few hundred
-//! bytes can ask for gigabytes). Here, as in CPython, each object sits once
-//! in an arena, a memo GET pushes its index again, and nothing recurses
-//! while building. Lesson 11 hands the same bytes to serde-pickle once
-//! [`Value::written_out`] says the copy is small.
-//!
-//! Refused, in one line that says where: any global but five plain data
-//! calls, the opcodes that make objects of classes, and what passes the
-//! bounds below, none of which is a size. An opcode is at least a byte and
-//! makes at most one object, stack slot or memo entry, so any plain-data
-//! pickle lesson 5's 16 MiB header admits is read.
+//! A decoder of its own, as serde-pickle's `Value` sorts a dict's keys, has
+//! no bytearray and copies each memo reference in full (a few hundred bytes
+//! can ask for gigabytes). Here each object sits once in an arena, as in
+//! CPython, and nothing recurses while building. Refused, in one line that
+//! says where: any global but five plain data calls, the opcodes that make
+//! objects of classes, and what passes the bounds below, none of them a
+//! size: an opcode is a byte or more and makes at most one object, stack
+//! slot or memo entry, so lesson 5's 16 MiB header bounds the rest.
 //!
 //! Cut, to stay small: Python 2's strs; ints written as text other than in
-//! decimal; calls written otherwise than as `pickle.dumps` writes them; a
-//! str with a lone surrogate, which Rust cannot hold. Dict keys and set
-//! items are compared within their type: 1, 1.0 and True are three keys.
+//! decimal; calls `pickle.dumps` never writes; a str with a lone surrogate,
+//! which Rust cannot hold. Dict keys and set items are compared within their
+//! type: 1, 1.0 and True are three keys.
 
 use std::collections::{HashMap, hash_map::Entry};
 use std::fmt::Display;
@@ -73,16 +69,11 @@ enum Object {
 const _: () = assert!(size_of::<Object>() == 24);
 
 impl Object {
-    fn items(&self) -> &[Id] {
+    fn container(&self) -> Option<(Kind, &[Id])> {
         match self {
-            Object::Container(_, Some(items)) => items,
-            _ => &[],
-        }
-    }
-
-    fn kind(&self) -> Option<Kind> {
-        match self {
-            Object::Container(kind, _) => Some(*kind),
+            Object::Container(kind, items) => {
+                Some((*kind, items.as_deref().map_or(&[], Vec::as_slice)))
+            }
             _ => None,
         }
     }
@@ -416,22 +407,24 @@ impl<'a> Loader<'a> {
         let arguments = self.pop_values(Some(1))?[0];
         let callable = self.pop()?;
         let object = |id: Id| &self.objects[id as usize];
-        let tuple = object(arguments).kind() == Some(Kind::Tuple);
-        self.check(tuple, "its arguments are no tuple")?;
-        let arguments = object(arguments).items().iter();
-        let arguments: Vec<_> = arguments.map(|&id| object(id)).collect();
+        let tuple = object(arguments).container();
+        let tuple = tuple.filter(|&(kind, _)| kind == Kind::Tuple);
+        let arguments = self.need(tuple, "its arguments are no tuple")?.1;
+        let arguments: Vec<_> =
+            arguments.iter().map(|&id| object(id)).collect();
         let name = match object(callable) {
             Object::Global(name) => *name,
             _ => "something",
         };
         let new = match (name, &arguments[..]) {
-            ("builtins.set" | "builtins.frozenset", [list])
-                if list.kind() == Some(Kind::List) =>
-            {
-                // Made as if the list's items were on the stack.
+            (
+                "builtins.set" | "builtins.frozenset",
+                [Object::Container(Kind::List, items)],
+            ) => {
+                let items = items.as_deref().cloned().unwrap_or_default();
                 let set = name == "builtins.set";
                 let kind = if set { Kind::Set } else { Kind::FrozenSet };
-                let items = list.items().to_vec();
+                // Made as if the list's items were on the stack.
                 self.stack.extend(&items);
                 return self.make(kind, Some(items.len()));
             }
@@ -510,11 +503,12 @@ impl<'a> Loader<'a> {
             return Ok(known);
         }
         let object = &self.objects[id as usize];
-        let (kind, items) = (object.kind(), object.items().to_vec());
-        let key = match (object, kind) {
+        let kind = object.container().map(|(kind, _)| kind);
+        let key = match (object, object.container()) {
             (Object::Float(x), _) if x.is_nan() => format!("nan {id}"),
-            (_, Some(kind @ (Kind::Tuple | Kind::FrozenSet))) => {
+            (_, Some((kind @ (Kind::Tuple | Kind::FrozenSet), items))) => {
                 self.check(depth < MAX_DEPTH, "a key nests too deep")?;
+                let items = items.to_vec();
                 let keys = items.iter().map(|&item| self.key(item, depth + 1));
                 let mut keys = keys.collect::<Result<Vec<_>>>()?;
                 if kind == Kind::FrozenSet {
@@ -600,15 +594,15 @@ impl Value {
         path: &mut Vec<Id>,
         measured: &mut [(usize, usize)],
     ) -> Result<(usize, usize)> {
-        let object = &self.objects[id as usize];
-        if object.kind().is_none() {
+        let Some((_, items)) = self.objects[id as usize].container() else {
             return Ok((0, 1));
-        } else if path.contains(&id) {
+        };
+        if path.contains(&id) {
             return Ok((0, usize::MAX));
         } else if measured[id as usize].0 == 0 && path.len() < MAX_DEPTH {
             path.push(id);
             let (mut depth, mut size) = (1, 1);
-            for &item in object.items() {
+            for &item in items {
                 let (below, count) = self.measure(item, path, measured)?;
                 depth = depth.max(below + 1);
                 size = count.saturating_add(size);
@@ -631,58 +625,58 @@ impl Value {
     /// value written out in full: a list holding one list twice, itself
     /// holding one twice, 100 levels down, stops at the budget.
     pub fn repr(&self, max_chars: usize) -> String {
-        let mut out = (String::new(), max_chars);
-        if self.write(self.root, &mut out, &mut Vec::new()).is_none() {
-            out.0.push_str("...");
+        // Past 4 bytes a character, the text is longer than the budget.
+        let (mut out, limit) = (String::new(), max_chars.saturating_mul(4));
+        let written = self.write(self.root, &mut out, limit, &mut Vec::new());
+        match out.char_indices().nth(max_chars) {
+            Some((at, _)) => out.truncate(at),
+            None if written.is_some() => return out,
+            None => {}
         }
-        out.0
+        out + "..."
     }
 
-    /// Writes `id` to `out.0` while `out.1` characters are left; None once
-    /// they ran out. `path`: the containers `id` is in.
+    /// Writes `id` to `out` until it is longer than `limit` bytes (then
+    /// None). `path`: the containers `id` is in.
     fn write(
         &self,
         id: Id,
-        out: &mut (String, usize),
+        out: &mut String,
+        limit: usize,
         path: &mut Vec<Id>,
     ) -> Option<()> {
-        let object = &self.objects[id as usize];
-        let Some(kind) = object.kind() else {
-            return push(out, &atom_repr(object));
-        };
-        let [_, opening, closing, empty] = KINDS[kind as usize];
-        let items = object.items();
-        if path.contains(&id) {
-            // Inside itself: Python prints `[...]`.
-            return push(out, &format!("{opening}...{closing}"));
-        } else if items.is_empty() {
-            return push(out, empty);
-        } else if path.len() == MAX_DEPTH {
+        if out.len() > limit {
             return None;
         }
-        push(out, opening)?;
-        path.push(id);
-        for (at, &item) in items.iter().enumerate() {
-            if at > 0 {
-                let key = kind == Kind::Dict && at % 2 == 1;
-                push(out, if key { ": " } else { ", " })?;
+        let object = &self.objects[id as usize];
+        let Some((kind, items)) = object.container() else {
+            out.push_str(&atom_repr(object));
+            return Some(());
+        };
+        let [_, opening, closing, empty] = KINDS[kind as usize];
+        if path.contains(&id) {
+            // Inside itself: Python prints `[...]`.
+            *out += &format!("{opening}...{closing}");
+        } else if items.is_empty() {
+            out.push_str(empty);
+        } else if path.len() == MAX_DEPTH {
+            return None;
+        } else {
+            out.push_str(opening);
+            path.push(id);
+            for (at, &item) in items.iter().enumerate() {
+                if at > 0 {
+                    let key = kind == Kind::Dict && at % 2 == 1;
+                    out.push_str(if key { ": " } else { ", " });
+                }
+                self.write(item, out, limit, path)?;
             }
-            self.write(item, out, path)?;
+            path.pop();
+            let one_tuple = kind == Kind::Tuple && items.len() == 1;
+            out.push_str(if one_tuple { ",)" } else { closing });
         }
-        path.pop();
-        let one_tuple = kind == Kind::Tuple && items.len() == 1;
-        push(out, if one_tuple { ",)" } else { closing })
+        Some(())
     }
-}
-
-/// Appends what fits of `piece` to `out.0`, `out.1` characters left: None
-/// if not all of it.
-fn push(out: &mut (String, usize), piece: &str) -> Option<()> {
-    for c in piece.chars() {
-        out.1 = out.1.checked_sub(1)?;
-        out.0.push(c);
-    }
-    Some(())
 }
 
 /// UNICODE's text, in Python's raw-unicode-escape: each byte a Latin-1
