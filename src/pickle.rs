@@ -18,7 +18,7 @@
 //! which Rust cannot hold. Dict keys and set items are compared within their
 //! type: 1, 1.0 and True are three keys.
 
-use std::collections::{HashMap, hash_map::Entry};
+use std::collections::HashMap;
 use std::fmt::Display;
 
 use num_bigint::BigInt;
@@ -164,7 +164,7 @@ impl<'a> Loader<'a> {
             self.op = (code, self.next);
             self.next += 1;
             // The argument: bytes of a width, or after their length, or a
-            // line; `n`, those bytes as a little-endian number.
+            // line; `n`, the bytes as a little-endian number or the index.
             let bytes = match code {
                 b'K' | b'h' | b'q' | 0x80 => self.take(1)?,
                 b'M' => self.take(2)?,
@@ -178,14 +178,15 @@ impl<'a> Loader<'a> {
             };
             let n = match code {
                 b'g' | b'p' => self.need(parse(bytes), "not an index")?,
-                _ => number(bytes),
+                _ => bytes.iter().rev().fold(0, |n, &b| n << 8 | u64::from(b)),
             };
             let flag = |yes: bool| 1 + Id::from(yes); // False, True
             let marks = self.marks.len();
             match code {
                 0x80 => self.check(n <= 5, "no such protocol")?,
                 0x95 => {
-                    self.check(n as usize <= self.rest(), "a long FRAME")?
+                    let rest = self.pickled.len() - self.next;
+                    self.check(n as usize <= rest, "a long FRAME")?
                 }
                 b'.' => return Ok(self.pop_values(Some(1))?[0]),
                 b'(' => {
@@ -239,20 +240,22 @@ impl<'a> Loader<'a> {
                 }
                 b'B' | b'C' | 0x8e => self.push(Object::Bytes(bytes.into())),
                 0x96 => self.push(Object::ByteArray(bytes.into())),
-                b']' => self.make(List, Some(0))?,
-                b')' => self.make(Tuple, Some(0))?,
-                b'}' => self.make(Dict, Some(0))?,
-                0x8f => self.make(Set, Some(0))?,
-                b'l' => self.make(List, None)?,
-                b't' => self.make(Tuple, None)?,
-                b'd' => self.make(Dict, None)?,
-                0x91 => self.make(FrozenSet, None)?,
-                0x85..=0x87 => self.make(Tuple, Some((code - 0x84).into()))?,
-                b'a' => self.fill(List, Some(1))?,
-                b'e' => self.fill(List, None)?,
-                b's' => self.fill(Dict, Some(2))?,
-                b'u' => self.fill(Dict, None)?,
-                0x90 => self.fill(Set, None)?,
+                b']' => self.add(List, Some(0), true)?,
+                b')' => self.add(Tuple, Some(0), true)?,
+                b'}' => self.add(Dict, Some(0), true)?,
+                0x8f => self.add(Set, Some(0), true)?,
+                b'l' => self.add(List, None, true)?,
+                b't' => self.add(Tuple, None, true)?,
+                b'd' => self.add(Dict, None, true)?,
+                0x91 => self.add(FrozenSet, None, true)?,
+                0x85..=0x87 => {
+                    self.add(Tuple, Some((code - 0x84).into()), true)?
+                }
+                b'a' => self.add(List, Some(1), false)?,
+                b'e' => self.add(List, None, false)?,
+                b's' => self.add(Dict, Some(2), false)?,
+                b'u' => self.add(Dict, None, false)?,
+                0x90 => self.add(Set, None, false)?,
                 b'c' => {
                     let (module, name) = (self.line()?, self.line()?);
                     self.stack.push(global(module, name)?)
@@ -275,7 +278,6 @@ impl<'a> Loader<'a> {
         Err("the pickle ends before its STOP".into())
     }
 
-    /// A refusal, unless `ok`, that says `what` went wrong where.
     fn check(&self, ok: bool, what: impl Display) -> Result<()> {
         self.need(ok.then_some(()), what)
     }
@@ -284,35 +286,31 @@ impl<'a> Loader<'a> {
     /// opcode, as pickletools names it, or at a byte that is none.
     fn need<T>(&self, value: Option<T>, what: impl Display) -> Result<T> {
         value.ok_or_else(|| {
-            let (code, offset) = (char::from(self.op.0), self.op.1);
+            let (code, offset) = (self.op.0, self.op.1);
             let mut names = NAMES.split(' ');
-            match names.find_map(|name| name.strip_prefix(code)) {
+            match names.find_map(|name| name.strip_prefix(char::from(code))) {
                 Some(name) => {
                     format!("{} at offset {offset}: {what}", &name[1..])
                 }
                 None => format!(
-                    "byte {:#04x} at offset {offset}: no such opcode",
-                    self.op.0
+                    "byte {code:#04x} at offset {offset}: no such opcode"
                 ),
             }
         })
     }
 
-    fn rest(&self) -> usize {
-        self.pickled.len() - self.next
-    }
-
     fn take(&mut self, len: u64) -> Result<&'a [u8]> {
         let len = usize::try_from(len).unwrap_or(usize::MAX);
-        self.check(len <= self.rest(), "the pickle ends inside it")?;
+        let ok = len <= self.pickled.len() - self.next;
+        self.check(ok, "the pickle ends inside it")?;
         self.next += len;
         Ok(&self.pickled[self.next - len..self.next])
     }
 
-    /// Bytes after their length, a number `width` bytes wide.
+    /// Bytes after their length, a little-endian number `width` bytes wide.
     fn sized(&mut self, width: u64) -> Result<&'a [u8]> {
-        let len = number(self.take(width)?);
-        self.take(len)
+        let len = self.take(width)?.iter().rev();
+        self.take(len.fold(0, |n, &byte| n << 8 | u64::from(byte)))
     }
 
     fn line(&mut self) -> Result<&'a [u8]> {
@@ -423,10 +421,10 @@ impl<'a> Loader<'a> {
             ) => {
                 let items = items.as_deref().cloned().unwrap_or_default();
                 let set = name == "builtins.set";
-                let kind = if set { Kind::Set } else { Kind::FrozenSet };
                 // Made as if the list's items were on the stack.
                 self.stack.extend(&items);
-                return self.make(kind, Some(items.len()));
+                let kind = if set { Kind::Set } else { Kind::FrozenSet };
+                return self.add(kind, Some(items.len()), true);
             }
             ("builtins.bytes", []) => Some(Object::Bytes([].into())),
             ("builtins.bytearray", []) => Some(Object::ByteArray([].into())),
@@ -446,25 +444,22 @@ impl<'a> Loader<'a> {
         Ok(())
     }
 
-    /// A new `kind` of the top `count` values (None: those above the MARK).
-    fn make(&mut self, kind: Kind, count: Option<usize>) -> Result<()> {
-        let items = self.pop_values(count)?;
-        self.push(Object::Container(kind, None));
-        self.add(self.objects.len() as Id - 1, kind, items)
-    }
-
-    /// Puts the top `count` values (None: those above the MARK) in the
-    /// `kind` below them.
-    fn fill(&mut self, kind: Kind, count: Option<usize>) -> Result<()> {
-        let items = self.pop_values(count)?;
-        self.add(self.top().unwrap_or(0), kind, items)
-    }
-
-    /// Puts `new` in `target`, if it is a `kind`, as Python's `append`,
-    /// `d[key] = value` (a key equal to one there keeps that one's place
-    /// and takes the new value) or `add` (an equal item is left out) do.
-    fn add(&mut self, target: Id, kind: Kind, new: Vec<Id>) -> Result<()> {
-        let odd = kind == Kind::Dict && new.len() % 2 == 1;
+    /// Puts the top `count` values (None: those above the MARK) in a `new`
+    /// `kind`, or the one below them, as Python's `append`, `d[key] = value`
+    /// (a key equal to one there keeps its place and takes the new value) or
+    /// `add` (an equal item is left out) do.
+    fn add(
+        &mut self,
+        kind: Kind,
+        count: Option<usize>,
+        new: bool,
+    ) -> Result<()> {
+        let added = self.pop_values(count)?;
+        if new {
+            self.push(Object::Container(kind, None));
+        }
+        let target = self.top().unwrap_or(0);
+        let odd = kind == Kind::Dict && added.len() % 2 == 1;
         self.check(!odd, "a key without a value")?;
         let items = match &mut self.objects[target as usize] {
             Object::Container(found, items) if *found == kind => {
@@ -474,19 +469,18 @@ impl<'a> Loader<'a> {
         };
         let what = format_args!("no {} to add to", KINDS[kind as usize][0]);
         let mut items = self.need(items, what)?;
-        let keyed = !matches!(kind, Kind::List | Kind::Tuple);
-        for added in new.chunks(if kind == Kind::Dict { 2 } else { 1 }) {
-            let key = if keyed { Some(self.key(added[0], 0)?) } else { None };
-            match key.map(|key| self.places.entry((target, key))) {
-                Some(Entry::Occupied(at)) if kind == Kind::Dict => {
-                    items[*at.get() + 1] = added[1]
+        for added in added.chunks(if kind == Kind::Dict { 2 } else { 1 }) {
+            let at = match kind {
+                Kind::List | Kind::Tuple => items.len(),
+                _ => {
+                    let key = (target, self.key(added[0], 0)?);
+                    *self.places.entry(key).or_insert(items.len())
                 }
-                Some(Entry::Occupied(_)) => {}
-                Some(Entry::Vacant(at)) => {
-                    at.insert(items.len());
-                    items.extend(added)
-                }
-                None => items.extend(added),
+            };
+            if at == items.len() {
+                items.extend(added);
+            } else if kind == Kind::Dict {
+                items[at + 1] = added[1];
             }
         }
         if let Object::Container(_, slot) = &mut self.objects[target as usize] {
@@ -503,7 +497,6 @@ impl<'a> Loader<'a> {
             return Ok(known);
         }
         let object = &self.objects[id as usize];
-        let kind = object.container().map(|(kind, _)| kind);
         let key = match (object, object.container()) {
             (Object::Float(x), _) if x.is_nan() => format!("nan {id}"),
             (_, Some((kind @ (Kind::Tuple | Kind::FrozenSet), items))) => {
@@ -516,11 +509,13 @@ impl<'a> Loader<'a> {
                 }
                 format!("{kind:?}{keys:?}")
             }
-            (Object::ByteArray(_) | Object::Container(..), _) => {
-                let name =
-                    kind.map_or("bytearray", |kind| KINDS[kind as usize][0]);
+            (_, Some((kind, _))) => {
+                let name = KINDS[kind as usize][0];
                 return self
                     .need(None, format_args!("unhashable type: '{name}'"));
+            }
+            (Object::ByteArray(_), _) => {
+                return self.need(None, "unhashable type: 'bytearray'");
             }
             (atom, _) => atom_repr(atom),
         };
@@ -529,10 +524,6 @@ impl<'a> Loader<'a> {
         self.key_of.insert(id, number);
         Ok(number)
     }
-}
-
-fn number(bytes: &[u8]) -> u64 {
-    bytes.iter().rev().fold(0, |n, &byte| n << 8 | u64::from(byte))
 }
 
 fn parse<T: std::str::FromStr>(text: &[u8]) -> Option<T> {
@@ -582,12 +573,11 @@ impl Value {
         self.written_out
     }
 
-    /// How deep `id` nests and how many objects it holds written out; or a
-    /// refusal where containers nest deeper than [`MAX_DEPTH`] (as the
-    /// Python twins refuse), checked once built, since a container may be
-    /// filled after it was put in another. `path`: the containers `id` is
-    /// in; `measured`: each container's measure, so that each is walked
-    /// once. One inside itself counts as Python prints it, `[...]`.
+    /// How deep `id` nests and how many objects it holds written out, each
+    /// container walked once (`measured`); refused past [`MAX_DEPTH`], as
+    /// the Python twins do, once built, since a container may be filled
+    /// after it was put in another. `path`: the containers `id` is in; one
+    /// inside itself counts as Python prints it, `[...]`.
     fn measure(
         &self,
         id: Id,
@@ -610,7 +600,7 @@ impl Value {
             path.pop();
             measured[id as usize] = (depth, size);
         }
-        // Not measured, and a level too deep: refused here.
+        // Not measured, a level too deep: refused here.
         let (depth, size) = measured[id as usize];
         if path.len() + depth.max(1) > MAX_DEPTH {
             return Err(format!("it nests deeper than {MAX_DEPTH}"));
@@ -622,8 +612,7 @@ impl Value {
     /// characters; else its first `max_chars` characters and `...`, as it
     /// is where containers nest deeper than [`MAX_DEPTH`]. Time and memory
     /// go with `max_chars` (and the longest str or bytes), not with the
-    /// value written out in full: a list holding one list twice, itself
-    /// holding one twice, 100 levels down, stops at the budget.
+    /// value written out in full.
     pub fn repr(&self, max_chars: usize) -> String {
         // Past 4 bytes a character, the text is longer than the budget.
         let (mut out, limit) = (String::new(), max_chars.saturating_mul(4));
@@ -680,32 +669,28 @@ impl Value {
 }
 
 /// UNICODE's text, in Python's raw-unicode-escape: each byte a Latin-1
-/// character, but for `\uXXXX` and `\UXXXXXXXX`; a backslash before any
-/// other byte is itself, and so is that byte.
+/// character, but for `\uXXXX` and `\UXXXXXXXX`.
 fn raw_unicode_escape(text: &[u8]) -> Option<String> {
     let (mut decoded, mut at) = (String::with_capacity(text.len()), 0);
     while let Some(&byte) = text.get(at) {
-        at += match (byte, text.get(at + 1)) {
+        let (c, width) = match (byte, text.get(at + 1)) {
             (b'\\', Some(&u @ (b'u' | b'U'))) => {
                 let width = if u == b'u' { 4 } else { 8 };
-                let hex =
-                    std::str::from_utf8(text.get(at + 2..at + 2 + width)?);
-                let hex = hex
-                    .ok()
-                    .filter(|hex| hex.bytes().all(|b| b.is_ascii_hexdigit()))?;
-                decoded
-                    .push(char::from_u32(u32::from_str_radix(hex, 16).ok()?)?);
-                2 + width
+                let mut hex = text.get(at + 2..at + 2 + width)?.iter();
+                let digit = |b: &u8| char::from(*b).to_digit(16);
+                let code =
+                    hex.try_fold(0, |code, b| Some(code * 16 + digit(b)?));
+                (char::from_u32(code?)?, 2 + width)
             }
+            // A backslash before another byte is itself, and so is the byte.
             (b'\\', Some(&next)) => {
-                decoded.extend(['\\', char::from(next)]);
-                2
+                decoded.push('\\');
+                (char::from(next), 2)
             }
-            _ => {
-                decoded.push(char::from(byte));
-                1
-            }
+            _ => (char::from(byte), 1),
         };
+        decoded.push(c);
+        at += width;
     }
     Some(decoded)
 }
