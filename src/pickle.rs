@@ -51,10 +51,9 @@ type Id = u32;
 /// True and the [`GLOBALS`].
 #[derive(Debug)]
 enum Object {
-    None,
-    Bool(bool),
+    /// None, a bool or an int past `i64`, as Python prints it.
+    Atom(Box<str>),
     Int(i64),
-    Big(Box<BigInt>),
     Float(f64),
     Str(Box<str>),
     Bytes(Box<[u8]>),
@@ -125,7 +124,7 @@ pub fn loads(pickled: &[u8]) -> Result<Value> {
     if pickled.len() >= 1 << 31 {
         return Err("a pickle of 2 GiB or more".into());
     }
-    let first = [Object::None, Object::Bool(false), Object::Bool(true)];
+    let first = ["None", "False", "True"].map(|repr| Object::Atom(repr.into()));
     let objects = first.into_iter().chain(GLOBALS.map(Object::Global));
     let objects = objects.collect();
     let mut loader = Loader { pickled, objects, ..Default::default() };
@@ -133,7 +132,7 @@ pub fn loads(pickled: &[u8]) -> Result<Value> {
     let mut value = Value { objects: loader.objects, root, written_out: 1 };
     // Zeroed (an empty list touches none of it): no container is 0 deep.
     let measured = &mut vec![(0, 0); value.objects.len()];
-    value.written_out = value.measure(root, &mut Vec::new(), measured)?.1;
+    value.written_out = value.measure(root, 0, measured)?.1;
     Ok(value)
 }
 
@@ -262,13 +261,12 @@ impl<'a> Loader<'a> {
                 }
                 0x93 => {
                     let names = self.pop_values(Some(2))?;
-                    let [module, name] = [0, 1].map(|at| {
-                        match &self.objects[names[at] as usize] {
+                    let text =
+                        |at: usize| match &self.objects[names[at] as usize] {
                             Object::Str(text) => text.as_bytes(),
                             _ => b"?",
-                        }
-                    });
-                    self.stack.push(global(module, name)?)
+                        };
+                    self.stack.push(global(text(0), text(1))?)
                 }
                 b'R' => self.reduce()?,
                 b'S' | b'T' | b'U' => self.check(false, "a Python 2 str")?,
@@ -285,16 +283,14 @@ impl<'a> Loader<'a> {
     /// `value`, or a refusal that says where `what` went wrong: at which
     /// opcode, as pickletools names it, or at a byte that is none.
     fn need<T>(&self, value: Option<T>, what: impl Display) -> Result<T> {
+        let (code, at) = self.op;
         value.ok_or_else(|| {
-            let (code, offset) = (self.op.0, self.op.1);
             let mut names = NAMES.split(' ');
             match names.find_map(|name| name.strip_prefix(char::from(code))) {
-                Some(name) => {
-                    format!("{} at offset {offset}: {what}", &name[1..])
+                Some(name) => format!("{} at offset {at}: {what}", &name[1..]),
+                None => {
+                    format!("byte {code:#04x} at offset {at}: no such opcode")
                 }
-                None => format!(
-                    "byte {code:#04x} at offset {offset}: no such opcode"
-                ),
             }
         })
     }
@@ -343,7 +339,7 @@ impl<'a> Loader<'a> {
     fn push_int(&mut self, int: BigInt) {
         self.push(match i64::try_from(&int) {
             Ok(int) => Object::Int(int),
-            Err(_) => Object::Big(Box::new(int)),
+            Err(_) => Object::Atom(int.to_string().into()),
         })
     }
 
@@ -546,11 +542,8 @@ fn global(module: &[u8], name: &[u8]) -> Result<Id> {
 /// Python's `repr()` of what is not a container (nor a global).
 fn atom_repr(object: &Object) -> String {
     match object {
-        Object::None => "None".into(),
-        Object::Bool(true) => "True".into(),
-        Object::Bool(false) => "False".into(),
+        Object::Atom(repr) => repr.to_string(),
         Object::Int(int) => int.to_string(),
-        Object::Big(int) => int.to_string(),
         Object::Float(x) => float_repr(*x),
         Object::Str(text) => str_repr(text),
         Object::Bytes(bytes) => bytes_repr(bytes),
@@ -574,35 +567,38 @@ impl Value {
     }
 
     /// How deep `id` nests and how many objects it holds written out, each
-    /// container walked once (`measured`); refused past [`MAX_DEPTH`], as
-    /// the Python twins do, once built, since a container may be filled
-    /// after it was put in another. `path`: the containers `id` is in; one
-    /// inside itself counts as Python prints it, `[...]`.
+    /// container walked once (`measured`, which marks the containers being
+    /// walked `usize::MAX` deep); refused `level` containers down past
+    /// [`MAX_DEPTH`], as the Python twins do, once built, since a container
+    /// may be filled after it was put in another.
     fn measure(
         &self,
         id: Id,
-        path: &mut Vec<Id>,
+        level: usize,
         measured: &mut [(usize, usize)],
     ) -> Result<(usize, usize)> {
         let Some((_, items)) = self.objects[id as usize].container() else {
             return Ok((0, 1));
         };
-        if path.contains(&id) {
-            return Ok((0, usize::MAX));
-        } else if measured[id as usize].0 == 0 && path.len() < MAX_DEPTH {
-            path.push(id);
-            let (mut depth, mut size) = (1, 1);
-            for &item in items {
-                let (below, count) = self.measure(item, path, measured)?;
-                depth = depth.max(below + 1);
-                size = count.saturating_add(size);
+        match measured[id as usize] {
+            // Inside itself: endless written out, `[...]` printed.
+            (usize::MAX, _) => return Ok((0, usize::MAX)),
+            (0, _) if level < MAX_DEPTH => {
+                measured[id as usize].0 = usize::MAX;
+                let (mut depth, mut size) = (1, 1);
+                for &item in items {
+                    let (below, count) =
+                        self.measure(item, level + 1, measured)?;
+                    (depth, size) =
+                        (depth.max(below + 1), count.saturating_add(size));
+                }
+                measured[id as usize] = (depth, size);
             }
-            path.pop();
-            measured[id as usize] = (depth, size);
+            _ => {}
         }
-        // Not measured, a level too deep: refused here.
+        // Not measured, one level too deep: refused here.
         let (depth, size) = measured[id as usize];
-        if path.len() + depth.max(1) > MAX_DEPTH {
+        if level + depth.max(1) > MAX_DEPTH {
             return Err(format!("it nests deeper than {MAX_DEPTH}"));
         }
         Ok((depth, size))
