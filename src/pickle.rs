@@ -163,7 +163,7 @@ impl<'a> Loader<'a> {
             self.op = (code, self.next);
             self.next += 1;
             // The argument: bytes of a width, or after their length, or a
-            // line; `n`, the bytes as a little-endian number or the index.
+            // line; `n`, the bytes as a little-endian number, or an index.
             let bytes = match code {
                 b'K' | b'h' | b'q' | 0x80 => self.take(1)?,
                 b'M' => self.take(2)?,
@@ -177,6 +177,7 @@ impl<'a> Loader<'a> {
             };
             let n = match code {
                 b'g' | b'p' => self.need(parse(bytes), "not an index")?,
+                0x94 => self.memo_len as u64,
                 _ => bytes.iter().rev().fold(0, |n, &b| n << 8 | u64::from(b)),
             };
             let flag = |yes: bool| 1 + Id::from(yes); // False, True
@@ -199,9 +200,13 @@ impl<'a> Loader<'a> {
                 b'0' => _ = self.pop()?,
                 b'1' => _ = self.pop_values(None)?,
                 b'2' => self.stack.push(self.top()?),
-                b'p' | b'q' | b'r' => self.put(n)?,
-                0x94 => self.put(self.memo_len as u64)?,
-                b'g' | b'h' | b'j' => self.get(n)?,
+                b'p' | b'q' | b'r' | 0x94 => self.put(n)?,
+                b'g' | b'h' | b'j' => {
+                    let at = usize::try_from(n).ok();
+                    let id =
+                        at.and_then(|at| self.memo.get(at).copied().flatten());
+                    self.stack.push(self.need(id, format_args!("no memo {n}"))?)
+                }
                 b'N' => self.stack.push(0),
                 0x88 | 0x89 => self.stack.push(flag(code == 0x88)),
                 b'I' if bytes == b"00" || bytes == b"01" => {
@@ -330,7 +335,6 @@ impl<'a> Loader<'a> {
         self.need(int, "not an int")
     }
 
-    /// A new object, on the stack.
     fn push(&mut self, object: Object) {
         self.stack.push(self.objects.len() as Id);
         self.objects.push(object);
@@ -386,13 +390,6 @@ impl<'a> Loader<'a> {
         }
         self.memo_len += usize::from(self.memo[at].is_none());
         self.memo[at] = Some(top);
-        Ok(())
-    }
-
-    fn get(&mut self, index: u64) -> Result<()> {
-        let at = usize::try_from(index).unwrap_or(usize::MAX);
-        let id = self.memo.get(at).copied().flatten();
-        self.stack.push(self.need(id, format_args!("no memo {index}"))?);
         Ok(())
     }
 
