@@ -47,6 +47,9 @@ pub struct Value {
 
 type Id = u32;
 
+/// How deep a value nests, and how many objects it holds written out.
+type Size = (usize, usize);
+
 /// 24 bytes: what can be long is boxed. The arena starts with None, False,
 /// True and the [`GLOBALS`].
 #[derive(Debug)]
@@ -131,8 +134,8 @@ pub fn loads(pickled: &[u8]) -> Result<Value> {
     let root = loader.run()?;
     let mut value = Value { objects: loader.objects, root, written_out: 1 };
     // Zeroed (an empty list touches none of it): no container is 0 deep.
-    let measured = &mut vec![(0, 0); value.objects.len()];
-    value.written_out = value.measure(root, 0, measured)?.1;
+    let done = &mut vec![(0, 0); value.objects.len()];
+    value.written_out = value.measure(root, 0, done)?.1;
     Ok(value)
 }
 
@@ -143,9 +146,10 @@ struct Loader<'a> {
     /// The opcode being read, and its offset.
     op: (u8, usize),
     objects: Vec<Object>,
+    /// What is above the last open MARK, and below each (as pickle.py
+    /// keeps its stack).
     stack: Vec<Id>,
-    /// Where the stack stood at each open MARK.
-    marks: Vec<usize>,
+    marks: Vec<Vec<Id>>,
     /// Python's memo is a dict: `memo_len` of these indexes are used.
     memo: Vec<Option<Id>>,
     memo_len: usize,
@@ -191,11 +195,11 @@ impl<'a> Loader<'a> {
                 b'.' => return Ok(self.pop_values(Some(1))?[0]),
                 b'(' => {
                     self.check(marks < MAX_OPEN_MARKS, "too many MARKs")?;
-                    self.marks.push(self.stack.len())
+                    self.marks.push(std::mem::take(&mut self.stack))
                 }
                 // Python's POP takes the MARK when nothing is above it.
-                b'0' if self.top().is_err() && marks > 0 => {
-                    _ = self.marks.pop()
+                b'0' if self.stack.is_empty() && marks > 0 => {
+                    _ = self.pop_values(None)?
                 }
                 b'0' => _ = self.pop()?,
                 b'1' => _ = self.pop_values(None)?,
@@ -347,30 +351,30 @@ impl<'a> Loader<'a> {
         })
     }
 
-    /// The top of the stack, if it is above the last MARK.
     fn top(&self) -> Result<Id> {
-        let floor = self.marks.last().copied().unwrap_or(0);
-        let top = self.stack.last().filter(|_| self.stack.len() > floor);
-        self.need(top.copied(), "the stack is empty")
+        self.need(self.stack.last().copied(), "the stack is empty")
     }
 
     fn pop(&mut self) -> Result<Id> {
-        let top = self.top()?;
-        self.stack.pop();
-        Ok(top)
+        let top = self.stack.pop();
+        self.need(top, "the stack is empty")
     }
 
     /// The top `count` values, or those above the last MARK and that MARK,
     /// deepest first; none of them a global, which plain data only calls.
     fn pop_values(&mut self, count: Option<usize>) -> Result<Vec<Id>> {
-        let floor = self.marks.last().copied().unwrap_or(0);
-        let start = match count {
-            Some(count) => self.stack.len().checked_sub(count),
-            None => self.marks.pop(),
+        let few = "too few on the stack";
+        let ids = match count {
+            Some(count) => {
+                let start = self.stack.len().checked_sub(count);
+                self.stack.split_off(self.need(start, few)?)
+            }
+            None => {
+                let below = self.marks.pop();
+                let below = self.need(below, few)?;
+                std::mem::replace(&mut self.stack, below)
+            }
         };
-        let above = start.filter(|&start| count.is_none() || start >= floor);
-        let ids =
-            self.stack.split_off(self.need(above, "too few on the stack")?);
         for &id in &ids {
             let global = matches!(self.objects[id as usize], Object::Global(_));
             self.check(!global, "a global used as a value")?;
@@ -381,10 +385,8 @@ impl<'a> Loader<'a> {
     fn put(&mut self, index: u64) -> Result<()> {
         let (top, len) = (self.top()?, self.pickled.len());
         let at = usize::try_from(index).unwrap_or(usize::MAX);
-        self.check(
-            at < len,
-            format_args!("a memo index past the {len} bytes"),
-        )?;
+        let past = format_args!("a memo index past the {len} bytes");
+        self.check(at < len, past)?;
         if at >= self.memo.len() {
             self.memo.resize(at + 1, None);
         }
@@ -437,17 +439,12 @@ impl<'a> Loader<'a> {
         Ok(())
     }
 
-    /// Puts the top `count` values (None: those above the MARK) in a `new`
+    /// Puts the top `len` values (None: those above the MARK) in a `new`
     /// `kind`, or the one below them, as Python's `append`, `d[key] = value`
     /// (a key equal to one there keeps its place and takes the new value) or
     /// `add` (an equal item is left out) do.
-    fn add(
-        &mut self,
-        kind: Kind,
-        count: Option<usize>,
-        new: bool,
-    ) -> Result<()> {
-        let added = self.pop_values(count)?;
+    fn add(&mut self, kind: Kind, len: Option<usize>, new: bool) -> Result<()> {
+        let added = self.pop_values(len)?;
         if new {
             self.push(Object::Container(kind, None));
         }
@@ -564,37 +561,31 @@ impl Value {
     }
 
     /// How deep `id` nests and how many objects it holds written out, each
-    /// container walked once (`measured`, which marks the containers being
+    /// container walked once (`done`, which marks the containers being
     /// walked `usize::MAX` deep); refused `level` containers down past
     /// [`MAX_DEPTH`], as the Python twins do, once built, since a container
     /// may be filled after it was put in another.
-    fn measure(
-        &self,
-        id: Id,
-        level: usize,
-        measured: &mut [(usize, usize)],
-    ) -> Result<(usize, usize)> {
+    fn measure(&self, id: Id, level: usize, done: &mut [Size]) -> Result<Size> {
         let Some((_, items)) = self.objects[id as usize].container() else {
             return Ok((0, 1));
         };
-        match measured[id as usize] {
+        match done[id as usize] {
             // Inside itself: endless written out, `[...]` printed.
             (usize::MAX, _) => return Ok((0, usize::MAX)),
             (0, _) if level < MAX_DEPTH => {
-                measured[id as usize].0 = usize::MAX;
+                done[id as usize].0 = usize::MAX;
                 let (mut depth, mut size) = (1, 1);
                 for &item in items {
-                    let (below, count) =
-                        self.measure(item, level + 1, measured)?;
+                    let (below, count) = self.measure(item, level + 1, done)?;
                     (depth, size) =
                         (depth.max(below + 1), count.saturating_add(size));
                 }
-                measured[id as usize] = (depth, size);
+                done[id as usize] = (depth, size);
             }
             _ => {}
         }
         // Not measured, one level too deep: refused here.
-        let (depth, size) = measured[id as usize];
+        let (depth, size) = done[id as usize];
         if level + depth.max(1) > MAX_DEPTH {
             return Err(format!("it nests deeper than {MAX_DEPTH}"));
         }
