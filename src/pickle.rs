@@ -135,7 +135,8 @@ pub fn loads(pickled: &[u8]) -> Result<Value> {
     let mut loader = Loader { pickled, objects, ..Default::default() };
     let root = loader.run()?;
     let mut value = Value { objects: loader.objects, root, written_out: 1 };
-    // Zeroed (an empty list touches none of it): no container is 0 deep.
+    // Zeroed, so that what is not walked takes no memory: (0, _) is "not
+    // measured", for no container is 0 deep.
     let done = &mut vec![(0, 0); value.objects.len()];
     value.written_out = value.measure(root, 0, done)?.1;
     Ok(value)
