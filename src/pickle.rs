@@ -386,10 +386,11 @@ impl<'a> Loader<'a> {
     }
 
     fn put(&mut self, index: u64) -> Result<()> {
-        let (top, len) = (self.top()?, self.pickled.len());
-        let at = usize::try_from(index).unwrap_or(usize::MAX);
+        let (at, len) = (usize::try_from(index), self.pickled.len());
+        let at = at.unwrap_or(usize::MAX);
         let past = format_args!("a memo index past the {len} bytes");
         self.check(at < len, past)?;
+        let top = self.top()?;
         if at >= self.memo.len() {
             self.memo.resize(at + 1, None);
         }
