@@ -56,10 +56,10 @@ type Size = (usize, usize);
 /// True and the [`GLOBALS`].
 #[derive(Debug)]
 enum Object {
-    /// None, a bool or an int past `i64`, as Python prints it.
+    /// None, a bool, an int or a float, as Python prints it; but for the
+    /// commonest, a small binary int, unboxed.
     Atom(Box<str>),
-    Int(i64),
-    Float(f64),
+    Int(i32),
     Str(Box<str>),
     Bytes(Box<[u8]>),
     ByteArray(Box<[u8]>),
@@ -219,13 +219,13 @@ impl<'a> Loader<'a> {
                 b'I' if bytes == b"00" || bytes == b"01" => {
                     self.stack.push(flag(bytes == b"01"))
                 }
-                b'I' | b'L' => self.push_int(self.decimal(code, bytes)?),
-                b'J' => self.push_int((n as u32 as i32).into()),
-                b'K' | b'M' => self.push_int(n.into()),
+                b'I' | b'L' => self.atom(self.decimal(code, bytes)?),
+                b'J' => self.push(Object::Int(n as u32 as i32)),
+                b'K' | b'M' => self.push(Object::Int(n as i32)),
                 0x8a | 0x8b => {
                     let what = "an int of more bytes than Python 3.11 prints";
                     self.check(bytes.len() <= MAX_INT_BYTES, what)?;
-                    self.push_int(BigInt::from_signed_bytes_le(bytes))
+                    self.atom(BigInt::from_signed_bytes_le(bytes))
                 }
                 b'F' => {
                     // Rust reads 1e999 as inf, where Python refuses it.
@@ -233,12 +233,10 @@ impl<'a> Loader<'a> {
                         |x: &f64| x.is_finite() || bytes.contains(&b'n');
                     let x =
                         self.need(parse(bytes).filter(finite), "not a number")?;
-                    self.push(Object::Float(x))
+                    self.atom(float_repr(x))
                 }
                 // Read as a little-endian number: BINFLOAT is big-endian.
-                b'G' => {
-                    self.push(Object::Float(f64::from_bits(n.swap_bytes())))
-                }
+                b'G' => self.atom(float_repr(f64::from_bits(n.swap_bytes()))),
                 b'V' => {
                     let text = raw_unicode_escape(bytes);
                     let text = self.need(text, "a bad raw-unicode-escape")?;
@@ -347,11 +345,8 @@ impl<'a> Loader<'a> {
         self.objects.push(object);
     }
 
-    fn push_int(&mut self, int: BigInt) {
-        self.push(match i64::try_from(&int) {
-            Ok(int) => Object::Int(int),
-            Err(_) => Object::Atom(int.to_string().into()),
-        })
+    fn atom(&mut self, repr: impl ToString) {
+        self.push(Object::Atom(repr.to_string().into()))
     }
 
     fn top(&self) -> Result<Id> {
@@ -492,7 +487,7 @@ impl<'a> Loader<'a> {
         }
         let object = &self.objects[id as usize];
         let key = match (object, object.container()) {
-            (Object::Float(x), _) if x.is_nan() => format!("nan {id}"),
+            (Object::Atom(repr), _) if &**repr == "nan" => format!("nan {id}"),
             (_, Some((kind @ (Kind::Tuple | Kind::FrozenSet), items))) => {
                 self.check(depth < MAX_DEPTH, "a key nests too deep")?;
                 let items = items.to_vec();
@@ -542,7 +537,6 @@ fn atom_repr(object: &Object) -> String {
     match object {
         Object::Atom(repr) => repr.to_string(),
         Object::Int(int) => int.to_string(),
-        Object::Float(x) => float_repr(*x),
         Object::Str(text) => str_repr(text),
         Object::Bytes(bytes) => bytes_repr(bytes),
         // CPython escapes a ' here even between double quotes.
