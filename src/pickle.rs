@@ -1,33 +1,27 @@
 //! A small, bounded reader of plain-data pickles: [`loads`] builds what
 //! CPython's `pickle.loads` builds from what `pickle.dumps` writes of None,
 //! bools, ints, floats, strs, bytes, bytearrays, lists, tuples, dicts, sets
-//! and frozensets at protocols 0 to 5, and [`Value::repr`] prints it as
-//! Python's `repr()` does, dicts in the order sent.
+//! and frozensets at protocols 0 to 5; [`Value::repr`] prints it as Python
+//! does, dicts in the order sent.
 //!
-//! Why not serde-pickle alone: its `Value` sorts a dict's keys, has no
-//! bytearray, and copies each memo reference in full, so a few hundred
-//! bytes can ask for gigabytes. This reader works as CPython's does: each
-//! object sits once in an arena, and a memo GET pushes its index again.
-//! Nothing recurses while building. A lesson that wants a typed value hands
-//! the same bytes to serde-pickle once [`Value::written_out`] says the copy
-//! is small.
+//! A decoder of its own, as serde-pickle's `Value` sorts a dict's keys, has
+//! no bytearray and copies each memo reference in full (a few hundred bytes
+//! can ask for gigabytes). Here each object sits once in an arena, as in
+//! CPython, and nothing recurses while building. Refused, in one line that
+//! says where: any global but five plain data calls, the opcodes that make
+//! objects of classes, and what passes the bounds below, none of them a
+//! size: an opcode is a byte or more and makes at most one object, stack
+//! slot or memo entry, so lesson 5's 16 MiB header bounds the rest (16.8
+//! million empty lists take 480 MB, 8.4 million one-tuples 900 MB; Python's
+//! `pickle.loads`, 1.2 GB and 620 MB).
 //!
-//! Refused, in one line: any global but the five plain data calls, the
-//! opcodes that make objects of classes, and what passes the bounds below,
-//! none of which is a size. The one size limit is the message's: an opcode
-//! is at least a byte and makes at most one object, stack slot or memo
-//! entry, so any plain-data pickle lesson 5's 16 MiB header admits is read
-//! (the worst, 16.8 million empty lists, took 478 MB, where Python's
-//! `pickle.loads` takes 1.2 GB).
-//!
-//! Cut, to stay small: Python 2's strs (Python 3 writes none); numbers
-//! written as text other than in decimal; calls written otherwise than as
-//! `pickle.dumps` writes them; a str with a lone surrogate, which Rust
-//! cannot hold. Dict keys and set items are compared within their type: 1,
-//! 1.0 and True are three keys here, one in Python.
+//! Cut, to stay small: Python 2's strs; ints written as text other than in
+//! decimal; calls `pickle.dumps` never writes; a str with a lone surrogate,
+//! which Rust cannot hold. Dict keys and set items are compared within their
+//! type: 1, 1.0 and True are three keys.
 
-use std::collections::{HashMap, hash_map::Entry};
-use std::fmt;
+use std::collections::HashMap;
+use std::fmt::Display;
 
 use num_bigint::BigInt;
 
@@ -42,19 +36,8 @@ pub const MAX_INT_DIGITS: usize = 4300;
 /// Bytes of a binary int: 1785 always fit in 4300 digits, 1786 may not.
 pub const MAX_INT_BYTES: usize = 1785;
 
-/// Why a pickle was not read: one short line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refused(String);
-
-impl fmt::Display for Refused {
-    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for Refused {}
-
-pub type Result<T> = std::result::Result<T, Refused>;
+/// A value, or why the pickle was not read: one short line.
+pub type Result<T> = std::result::Result<T, String>;
 
 /// A value read from a pickle: the objects it made, and which is the value.
 #[derive(Debug)]
@@ -66,20 +49,22 @@ pub struct Value {
 
 type Id = u32;
 
+/// How deep a value nests, and how many objects it holds written out.
+type Size = (usize, usize);
+
 /// 24 bytes: what can be long is boxed. The arena starts with None, False,
 /// True and the [`GLOBALS`].
 #[derive(Debug)]
 enum Object {
-    None,
-    Bool(bool),
-    Int(i64),
-    Big(Box<BigInt>),
-    Float(f64),
+    /// None, a bool, an int or a float, as Python prints it; but for the
+    /// commonest, a small binary int, unboxed.
+    Atom(Box<str>),
+    Int(i32),
     Str(Box<str>),
     Bytes(Box<[u8]>),
     ByteArray(Box<[u8]>),
-    /// A dict's items are its keys and values, in turn. A box: a `Vec`
-    /// would make every object 32 bytes.
+    /// A dict's items are its keys and values, in turn. Boxed, or every
+    /// object would take 32 bytes; none while empty.
     #[allow(clippy::box_collection)]
     Container(Kind, Option<Box<Vec<Id>>>),
     Global(&'static str),
@@ -88,15 +73,17 @@ enum Object {
 const _: () = assert!(size_of::<Object>() == 24);
 
 impl Object {
-    fn items(&self) -> &[Id] {
+    fn container(&self) -> Option<(Kind, &[Id])> {
         match self {
-            Object::Container(_, Some(items)) => items,
-            _ => &[],
+            Object::Container(kind, items) => {
+                Some((*kind, items.as_deref().map_or(&[], Vec::as_slice)))
+            }
+            _ => None,
         }
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 enum Kind {
     List,
     Tuple,
@@ -118,6 +105,20 @@ const KINDS: [[&str; 4]; 5] = [
 const GLOBALS: [&str; 5] = ["builtins.set", "builtins.frozenset",
     "builtins.bytes", "builtins.bytearray", "_codecs.encode"];
 
+/// Each opcode's byte and name, as pickletools lists them.
+const NAMES: &str = "I:INT J:BININT K:BININT1 M:BININT2 L:LONG \u{8a}:LONG1 \
+    \u{8b}:LONG4 S:STRING T:BINSTRING U:SHORT_BINSTRING B:BINBYTES \
+    C:SHORT_BINBYTES \u{8e}:BINBYTES8 \u{96}:BYTEARRAY8 \u{97}:NEXT_BUFFER \
+    \u{98}:READONLY_BUFFER N:NONE \u{88}:NEWTRUE \u{89}:NEWFALSE V:UNICODE \
+    \u{8c}:SHORT_BINUNICODE X:BINUNICODE \u{8d}:BINUNICODE8 F:FLOAT \
+    G:BINFLOAT ]:EMPTY_LIST a:APPEND e:APPENDS l:LIST ):EMPTY_TUPLE t:TUPLE \
+    \u{85}:TUPLE1 \u{86}:TUPLE2 \u{87}:TUPLE3 }:EMPTY_DICT d:DICT s:SETITEM \
+    u:SETITEMS \u{8f}:EMPTY_SET \u{90}:ADDITEMS \u{91}:FROZENSET 0:POP 2:DUP \
+    (:MARK 1:POP_MARK g:GET h:BINGET j:LONG_BINGET p:PUT q:BINPUT \
+    r:LONG_BINPUT \u{94}:MEMOIZE \u{82}:EXT1 \u{83}:EXT2 \u{84}:EXT4 c:GLOBAL \
+    \u{93}:STACK_GLOBAL R:REDUCE b:BUILD i:INST o:OBJ \u{81}:NEWOBJ \
+    \u{92}:NEWOBJ_EX \u{80}:PROTO .:STOP \u{95}:FRAME P:PERSID Q:BINPERSID";
+
 /// `pickle.loads(pickled)`, for plain data, within the bounds above.
 ///
 /// ```
@@ -126,15 +127,18 @@ const GLOBALS: [&str; 5] = ["builtins.set", "builtins.frozenset",
 /// ```
 pub fn loads(pickled: &[u8]) -> Result<Value> {
     if pickled.len() >= 1 << 31 {
-        return Err(Refused("a pickle of 2 GiB or more".into()));
+        return Err("a pickle of 2 GiB or more".into());
     }
-    let first = [Object::None, Object::Bool(false), Object::Bool(true)];
+    let first = ["None", "False", "True"].map(|repr| Object::Atom(repr.into()));
     let objects = first.into_iter().chain(GLOBALS.map(Object::Global));
     let objects = objects.collect();
     let mut loader = Loader { pickled, objects, ..Default::default() };
     let root = loader.run()?;
     let mut value = Value { objects: loader.objects, root, written_out: 1 };
-    value.written_out = value.measure()?;
+    // Zeroed, so that what is not walked takes no memory: (0, _) is "not
+    // measured", for no container is 0 deep.
+    let done = &mut vec![(0, 0); value.objects.len()];
+    value.written_out = value.measure(root, 0, done)?.1;
     Ok(value)
 }
 
@@ -145,9 +149,10 @@ struct Loader<'a> {
     /// The opcode being read, and its offset.
     op: (u8, usize),
     objects: Vec<Object>,
+    /// What is above the last open MARK, and below each (as pickle.py
+    /// keeps its stack).
     stack: Vec<Id>,
-    /// Where the stack stood at each open MARK.
-    marks: Vec<usize>,
+    marks: Vec<Vec<Id>>,
     /// Python's memo is a dict: `memo_len` of these indexes are used.
     memo: Vec<Option<Id>>,
     memo_len: usize,
@@ -164,181 +169,162 @@ impl<'a> Loader<'a> {
         while let Some(&code) = self.pickled.get(self.next) {
             self.op = (code, self.next);
             self.next += 1;
-            let (n, bytes) = self.argument(code)?;
-            // What container the opcode makes or fills, of how many items
-            // (None: those above the MARK).
-            let (kind, count) = match code {
-                b']' => (List, Some(0)),
-                b')' => (Tuple, Some(0)),
-                b'}' => (Dict, Some(0)),
-                0x8f => (Set, Some(0)),
-                b'a' => (List, Some(1)),
-                b's' => (Dict, Some(2)),
-                0x85..=0x87 => (Tuple, Some(usize::from(code - 0x84))),
-                b't' => (Tuple, None),
-                b'd' | b'u' => (Dict, None),
-                0x90 => (Set, None),
-                0x91 => (FrozenSet, None),
-                _ => (List, None),
+            // The argument: bytes of a width, or after their length, or a
+            // line; `n`, the bytes as a little-endian number, or an index.
+            let bytes = match code {
+                b'K' | b'h' | b'q' | 0x80 => self.take(1)?,
+                b'M' => self.take(2)?,
+                b'J' | b'j' | b'r' => self.take(4)?,
+                b'G' | 0x95 => self.take(8)?,
+                b'C' | 0x8a | 0x8c => self.sized(1)?,
+                b'B' | b'X' | 0x8b => self.sized(4)?,
+                0x8d | 0x8e | 0x96 => self.sized(8)?,
+                b'F' | b'I' | b'L' | b'V' | b'g' | b'p' => self.line()?,
+                _ => &[],
             };
-            let flag = |yes: bool| 1 + u32::from(yes); // False, True
+            let n = match code {
+                b'g' | b'p' => self.need(parse(bytes), "not an index")?,
+                0x94 => self.memo_len as u64,
+                _ => bytes.iter().rev().fold(0, |n, &b| n << 8 | u64::from(b)),
+            };
+            let flag = |yes: bool| 1 + Id::from(yes); // False, True
             let marks = self.marks.len();
             match code {
                 0x80 => self.check(n <= 5, "no such protocol")?,
                 0x95 => {
-                    self.check(n as usize <= self.rest(), "a long FRAME")?
+                    let rest = self.pickled.len() - self.next;
+                    self.check(n as usize <= rest, "a long FRAME")?
                 }
-                b'.' => return self.pop_value(),
+                b'.' => return Ok(self.pop_values(Some(1))?[0]),
                 b'(' => {
                     self.check(marks < MAX_OPEN_MARKS, "too many MARKs")?;
-                    self.marks.push(self.stack.len())
+                    self.marks.push(std::mem::take(&mut self.stack))
                 }
                 // Python's POP takes the MARK when nothing is above it.
-                b'0' if self.top().is_none() && marks > 0 => {
-                    _ = self.marks.pop()
+                b'0' if self.stack.is_empty() && marks > 0 => {
+                    _ = self.pop_values(None)?
                 }
                 b'0' => _ = self.pop()?,
                 b'1' => _ = self.pop_values(None)?,
-                b'2' => {
-                    let top = self.pop()?;
-                    self.stack.extend([top, top])
+                b'2' => self.stack.push(self.top()?),
+                b'p' | b'q' | b'r' | 0x94 => self.put(n)?,
+                b'g' | b'h' | b'j' => {
+                    let at = usize::try_from(n).ok();
+                    let id =
+                        at.and_then(|at| self.memo.get(at).copied().flatten());
+                    self.stack.push(self.need(id, format_args!("no memo {n}"))?)
                 }
-                b'p' => self.put(self.index(bytes)?)?,
-                b'q' | b'r' => self.put(n)?,
-                0x94 => self.put(self.memo_len as u64)?,
-                b'g' => self.get(self.index(bytes)?)?,
-                b'h' | b'j' => self.get(n)?,
                 b'N' => self.stack.push(0),
                 0x88 | 0x89 => self.stack.push(flag(code == 0x88)),
                 b'I' if bytes == b"00" || bytes == b"01" => {
                     self.stack.push(flag(bytes == b"01"))
                 }
-                b'I' | b'L' => self.push_int(self.decimal(code, bytes)?),
-                b'J' => self.push_int((n as u32 as i32).into()),
-                b'K' | b'M' => self.push_int(n.into()),
+                b'I' | b'L' => self.atom(self.decimal(code, bytes)?),
+                b'J' => self.push(Object::Int(n as u32 as i32)),
+                b'K' | b'M' => self.push(Object::Int(n as i32)),
                 0x8a | 0x8b => {
                     let what = "an int of more bytes than Python 3.11 prints";
                     self.check(bytes.len() <= MAX_INT_BYTES, what)?;
-                    self.push_int(BigInt::from_signed_bytes_le(bytes))
+                    self.atom(BigInt::from_signed_bytes_le(bytes))
                 }
-                b'F' => match parse::<f64>(bytes) {
+                b'F' => {
                     // Rust reads 1e999 as inf, where Python refuses it.
-                    Some(x) if x.is_finite() || bytes.contains(&b'n') => {
-                        self.push(Object::Float(x))
-                    }
-                    _ => self.check(false, "not a number")?,
-                },
-                // Read as a little-endian number: BINFLOAT is big-endian.
-                b'G' => {
-                    self.push(Object::Float(f64::from_bits(n.swap_bytes())))
+                    let finite =
+                        |x: &f64| x.is_finite() || bytes.contains(&b'n');
+                    let x =
+                        self.need(parse(bytes).filter(finite), "not a number")?;
+                    self.atom(float_repr(x))
                 }
-                b'V' => match raw_unicode_escape(bytes) {
-                    Some(text) => self.push(Object::Str(text.into())),
-                    None => self.check(false, "a bad raw-unicode-escape")?,
-                },
-                b'X' | 0x8c | 0x8d => match std::str::from_utf8(bytes) {
-                    Ok(text) => self.push(Object::Str(text.into())),
-                    Err(_) => self.check(false, "the text is not UTF-8")?,
-                },
+                // Read as a little-endian number: BINFLOAT is big-endian.
+                b'G' => self.atom(float_repr(f64::from_bits(n.swap_bytes()))),
+                b'V' => {
+                    let text = raw_unicode_escape(bytes);
+                    let text = self.need(text, "a bad raw-unicode-escape")?;
+                    self.push(Object::Str(text.into()))
+                }
+                b'X' | 0x8c | 0x8d => {
+                    let text = std::str::from_utf8(bytes).ok();
+                    let text = self.need(text, "the text is not UTF-8")?;
+                    self.push(Object::Str(text.into()))
+                }
                 b'B' | b'C' | 0x8e => self.push(Object::Bytes(bytes.into())),
                 0x96 => self.push(Object::ByteArray(bytes.into())),
-                b']'
-                | b')'
-                | b'}'
-                | 0x8f
-                | b'l'
-                | b't'
-                | b'd'
-                | 0x91
-                | 0x85..=0x87 => {
-                    let items = self.pop_values(count)?;
-                    self.make(kind, items)?
+                b']' => self.add(List, Some(0), true)?,
+                b')' => self.add(Tuple, Some(0), true)?,
+                b'}' => self.add(Dict, Some(0), true)?,
+                0x8f => self.add(Set, Some(0), true)?,
+                b'l' => self.add(List, None, true)?,
+                b't' => self.add(Tuple, None, true)?,
+                b'd' => self.add(Dict, None, true)?,
+                0x91 => self.add(FrozenSet, None, true)?,
+                0x85..=0x87 => {
+                    self.add(Tuple, Some((code - 0x84).into()), true)?
                 }
-                b'a' | b's' | b'e' | b'u' | 0x90 => {
-                    let items = self.pop_values(count)?;
-                    self.add(self.top().unwrap_or(0), kind, items)?
-                }
+                b'a' => self.add(List, Some(1), false)?,
+                b'e' => self.add(List, None, false)?,
+                b's' => self.add(Dict, Some(2), false)?,
+                b'u' => self.add(Dict, None, false)?,
+                0x90 => self.add(Set, None, false)?,
                 b'c' => {
-                    let mut lines = bytes.splitn(2, |&byte| byte == b'\n');
-                    let module = lines.next().unwrap_or_default();
-                    let global =
-                        global(module, lines.next().unwrap_or_default());
-                    self.stack.push(global?)
+                    let (module, name) = (self.line()?, self.line()?);
+                    self.stack.push(global(module, name)?)
                 }
                 0x93 => {
                     let names = self.pop_values(Some(2))?;
-                    let [module, name] = [0, 1].map(|at| {
-                        match &self.objects[names[at] as usize] {
+                    let text =
+                        |at: usize| match &self.objects[names[at] as usize] {
                             Object::Str(text) => text.as_bytes(),
                             _ => b"?",
-                        }
-                    });
-                    self.stack.push(global(module, name)?)
+                        };
+                    self.stack.push(global(text(0), text(1))?)
                 }
                 b'R' => self.reduce()?,
                 b'S' | b'T' | b'U' => self.check(false, "a Python 2 str")?,
                 _ => self.check(false, "plain data does not need it")?,
             }
         }
-        Err(Refused("the pickle ends before its STOP".into()))
+        Err("the pickle ends before its STOP".into())
     }
 
-    /// A refusal, unless `ok`, that says `what` went wrong where.
-    fn check(&self, ok: bool, what: impl fmt::Display) -> Result<()> {
+    fn check(&self, ok: bool, what: impl Display) -> Result<()> {
         self.need(ok.then_some(()), what)
     }
 
-    /// `value`, or a refusal that says `what` went wrong where.
-    fn need<T>(&self, value: Option<T>, what: impl fmt::Display) -> Result<T> {
-        let (code, offset) = self.op;
-        value
-            .ok_or_else(|| match opcode(code) {
-                Some((name, _)) => format!("{name} at offset {offset}: {what}"),
-                None => format!("byte 0x{code:02x} at offset {offset}: {what}"),
-            })
-            .map_err(Refused)
-    }
-
-    fn rest(&self) -> usize {
-        self.pickled.len() - self.next
-    }
-
-    fn take(&mut self, len: u64) -> Result<&'a [u8]> {
-        let len = usize::try_from(len).unwrap_or(usize::MAX);
-        self.check(len <= self.rest(), "the pickle ends inside it")?;
-        self.next += len;
-        Ok(&self.pickled[self.next - len..self.next])
-    }
-
-    /// The opcode's argument: a number (unsigned, little-endian) and its
-    /// bytes, or bytes after their length, or lines of text.
-    fn argument(&mut self, code: u8) -> Result<(u64, &'a [u8])> {
-        let number = |bytes: &[u8]| {
-            bytes.iter().rev().fold(0, |n, &byte| n << 8 | u64::from(byte))
-        };
-        let argument = self.need(opcode(code), "no such opcode")?.1;
-        Ok(match argument {
-            No => (0, &[]),
-            Num(width) => {
-                let bytes = self.take(width)?;
-                (number(bytes), bytes)
-            }
-            Len(width) => {
-                let len = number(self.take(width)?);
-                (len, self.take(len)?)
-            }
-            Line(lines) => {
-                let rest = &self.pickled[self.next..];
-                let mut ends = (0..rest.len()).filter(|&at| rest[at] == b'\n');
-                let end = self.need(ends.nth(lines - 1), "the pickle ends")?;
-                self.next += end + 1;
-                (0, &rest[..end])
+    /// `value`, or a refusal that says where `what` went wrong: at which
+    /// opcode, as pickletools names it, or at a byte that is none.
+    fn need<T>(&self, value: Option<T>, what: impl Display) -> Result<T> {
+        let (code, at) = self.op;
+        value.ok_or_else(|| {
+            let mut names = NAMES.split(' ');
+            match names.find_map(|name| name.strip_prefix(char::from(code))) {
+                Some(name) => format!("{} at offset {at}: {what}", &name[1..]),
+                None => {
+                    format!("byte {code:#04x} at offset {at}: no such opcode")
+                }
             }
         })
     }
 
-    fn index(&self, text: &[u8]) -> Result<u64> {
-        self.need(parse(text), "not an index")
+    fn take(&mut self, len: u64) -> Result<&'a [u8]> {
+        let len = usize::try_from(len).unwrap_or(usize::MAX);
+        let ok = len <= self.pickled.len() - self.next;
+        self.check(ok, "the pickle ends inside it")?;
+        self.next += len;
+        Ok(&self.pickled[self.next - len..self.next])
+    }
+
+    /// Bytes after their length, a little-endian number `width` bytes wide.
+    fn sized(&mut self, width: u64) -> Result<&'a [u8]> {
+        let len = self.take(width)?.iter().rev();
+        self.take(len.fold(0, |n, &byte| n << 8 | u64::from(byte)))
+    }
+
+    fn line(&mut self) -> Result<&'a [u8]> {
+        let rest = &self.pickled[self.next..];
+        let end = rest.iter().position(|&byte| byte == b'\n');
+        let end = self.need(end, "the pickle ends inside it")?;
+        self.next += end + 1;
+        Ok(&rest[..end])
     }
 
     /// An int written in decimal (INT, LONG), as Python writes them.
@@ -354,46 +340,39 @@ impl<'a> Loader<'a> {
         self.need(int, "not an int")
     }
 
-    /// A new object, on the stack.
     fn push(&mut self, object: Object) {
         self.stack.push(self.objects.len() as Id);
         self.objects.push(object);
     }
 
-    fn push_int(&mut self, int: BigInt) {
-        self.push(match i64::try_from(&int) {
-            Ok(int) => Object::Int(int),
-            Err(_) => Object::Big(Box::new(int)),
-        })
+    fn atom(&mut self, repr: impl ToString) {
+        self.push(Object::Atom(repr.to_string().into()))
     }
 
-    /// The top of the stack, if it is above the last MARK.
-    fn top(&self) -> Option<Id> {
-        let floor = self.marks.last().copied().unwrap_or(0);
-        self.stack.last().copied().filter(|_| self.stack.len() > floor)
+    fn top(&self) -> Result<Id> {
+        self.need(self.stack.last().copied(), "the stack is empty")
     }
 
     fn pop(&mut self) -> Result<Id> {
-        let top = self.need(self.top(), "the stack is empty")?;
-        self.stack.pop();
-        Ok(top)
-    }
-
-    fn pop_value(&mut self) -> Result<Id> {
-        Ok(self.pop_values(Some(1))?[0])
+        let top = self.stack.pop();
+        self.need(top, "the stack is empty")
     }
 
     /// The top `count` values, or those above the last MARK and that MARK,
     /// deepest first; none of them a global, which plain data only calls.
     fn pop_values(&mut self, count: Option<usize>) -> Result<Vec<Id>> {
-        let floor = self.marks.last().copied().unwrap_or(0);
-        let start = match count {
-            Some(count) => self.stack.len().checked_sub(count),
-            None => self.marks.pop(),
+        let few = "too few on the stack";
+        let ids = match count {
+            Some(count) => {
+                let start = self.stack.len().checked_sub(count);
+                self.stack.split_off(self.need(start, few)?)
+            }
+            None => {
+                let below = self.marks.pop();
+                let below = self.need(below, few)?;
+                std::mem::replace(&mut self.stack, below)
+            }
         };
-        let above = start.filter(|&start| count.is_none() || start >= floor);
-        let ids =
-            self.stack.split_off(self.need(above, "too few on the stack")?);
         for &id in &ids {
             let global = matches!(self.objects[id as usize], Object::Global(_));
             self.check(!global, "a global used as a value")?;
@@ -402,65 +381,55 @@ impl<'a> Loader<'a> {
     }
 
     fn put(&mut self, index: u64) -> Result<()> {
-        let (top, len) = (self.top(), self.pickled.len());
-        let at = usize::try_from(index).unwrap_or(usize::MAX);
-        self.check(
-            at < len,
-            format_args!("a memo index past the {len} bytes"),
-        )?;
-        self.check(top.is_some(), "the stack is empty")?;
+        let (at, len) = (usize::try_from(index), self.pickled.len());
+        let at = at.unwrap_or(usize::MAX);
+        let past = format_args!("a memo index past the {len} bytes");
+        self.check(at < len, past)?;
+        let top = self.top()?;
         if at >= self.memo.len() {
             self.memo.resize(at + 1, None);
         }
         self.memo_len += usize::from(self.memo[at].is_none());
-        self.memo[at] = top;
-        Ok(())
-    }
-
-    fn get(&mut self, index: u64) -> Result<()> {
-        let at = usize::try_from(index).unwrap_or(usize::MAX);
-        let id = self.memo.get(at).copied().flatten();
-        self.stack.push(self.need(id, format_args!("no memo {index}"))?);
+        self.memo[at] = Some(top);
         Ok(())
     }
 
     /// REDUCE: an allowed global called as `pickle.dumps` writes the call.
     fn reduce(&mut self) -> Result<()> {
-        let (arguments, callable) = (self.pop_value()?, self.pop()?);
+        let arguments = self.pop_values(Some(1))?[0];
+        let callable = self.pop()?;
         let object = |id: Id| &self.objects[id as usize];
-        let tuple =
-            matches!(object(arguments), Object::Container(Kind::Tuple, _));
-        self.check(tuple, "its arguments are no tuple")?;
-        let arguments = object(arguments).items().iter();
-        let arguments: Vec<_> = arguments.map(|&id| object(id)).collect();
+        let tuple = object(arguments).container();
+        let tuple = tuple.filter(|&(kind, _)| kind == Kind::Tuple);
+        let arguments = self.need(tuple, "its arguments are no tuple")?.1;
+        let arguments: Vec<_> =
+            arguments.iter().map(|&id| object(id)).collect();
         let name = match object(callable) {
-            Object::Global(name) => name,
+            Object::Global(name) => *name,
             _ => "something",
         };
-        let latin1 = |text: &str| {
-            text.chars().map(|c| u8::try_from(c).ok()).collect::<Option<_>>()
-        };
         let new = match (name, &arguments[..]) {
-            ("builtins.set", [list @ Object::Container(Kind::List, _)]) => {
-                return self.make(Kind::Set, list.items().to_vec());
-            }
             (
-                "builtins.frozenset",
-                [list @ Object::Container(Kind::List, _)],
+                "builtins.set" | "builtins.frozenset",
+                [Object::Container(Kind::List, items)],
             ) => {
-                return self.make(Kind::FrozenSet, list.items().to_vec());
+                let items = items.as_deref().cloned().unwrap_or_default();
+                let set = name == "builtins.set";
+                // Made as if the list's items were on the stack.
+                self.stack.extend(&items);
+                let kind = if set { Kind::Set } else { Kind::FrozenSet };
+                return self.add(kind, Some(items.len()), true);
             }
-            ("builtins.bytes", []) => Some(Object::Bytes(Box::default())),
-            ("builtins.bytearray", []) => {
-                Some(Object::ByteArray(Box::default()))
-            }
+            ("builtins.bytes", []) => Some(Object::Bytes([].into())),
+            ("builtins.bytearray", []) => Some(Object::ByteArray([].into())),
             ("builtins.bytearray", [Object::Bytes(bytes)]) => {
                 Some(Object::ByteArray(bytes.clone()))
             }
             ("_codecs.encode", [Object::Str(text), Object::Str(codec)])
                 if &**codec == "latin1" =>
             {
-                latin1(text).map(Object::Bytes)
+                let latin1 = text.chars().map(|c| u8::try_from(c).ok());
+                latin1.collect::<Option<_>>().map(Object::Bytes)
             }
             _ => None,
         };
@@ -469,17 +438,17 @@ impl<'a> Loader<'a> {
         Ok(())
     }
 
-    /// A new container of `items`.
-    fn make(&mut self, kind: Kind, items: Vec<Id>) -> Result<()> {
-        self.push(Object::Container(kind, None));
-        self.add(self.objects.len() as Id - 1, kind, items)
-    }
-
-    /// Puts `new` in `target`, if it is a `kind`, as Python's `append`,
-    /// `d[key] = value` (a key equal to one there keeps that one's place
-    /// and takes the new value) or `add` (an equal item is left out) do.
-    fn add(&mut self, target: Id, kind: Kind, new: Vec<Id>) -> Result<()> {
-        let odd = kind == Kind::Dict && new.len() % 2 == 1;
+    /// Puts the top `len` values (None: those above the MARK) in a `new`
+    /// `kind`, or the one below them, as Python's `append`, `d[key] = value`
+    /// (a key equal to one there keeps its place and takes the new value) or
+    /// `add` (an equal item is left out) do.
+    fn add(&mut self, kind: Kind, len: Option<usize>, new: bool) -> Result<()> {
+        let added = self.pop_values(len)?;
+        if new {
+            self.push(Object::Container(kind, None));
+        }
+        let target = self.top().unwrap_or(0);
+        let odd = kind == Kind::Dict && added.len() % 2 == 1;
         self.check(!odd, "a key without a value")?;
         let items = match &mut self.objects[target as usize] {
             Object::Container(found, items) if *found == kind => {
@@ -489,19 +458,18 @@ impl<'a> Loader<'a> {
         };
         let what = format_args!("no {} to add to", KINDS[kind as usize][0]);
         let mut items = self.need(items, what)?;
-        let keyed = !matches!(kind, Kind::List | Kind::Tuple);
-        for added in new.chunks(if kind == Kind::Dict { 2 } else { 1 }) {
-            let key = if keyed { Some(self.key(added[0], 0)?) } else { None };
-            match key.map(|key| self.places.entry((target, key))) {
-                Some(Entry::Occupied(at)) if kind == Kind::Dict => {
-                    items[*at.get() + 1] = added[1]
+        for added in added.chunks(if kind == Kind::Dict { 2 } else { 1 }) {
+            let at = match kind {
+                Kind::List | Kind::Tuple => items.len(),
+                _ => {
+                    let key = (target, self.key(added[0], 0)?);
+                    *self.places.entry(key).or_insert(items.len())
                 }
-                Some(Entry::Occupied(_)) => {}
-                Some(Entry::Vacant(at)) => {
-                    at.insert(items.len());
-                    items.extend(added)
-                }
-                None => items.extend(added),
+            };
+            if at == items.len() {
+                items.extend(added);
+            } else if kind == Kind::Dict {
+                items[at + 1] = added[1];
             }
         }
         if let Object::Container(_, slot) = &mut self.objects[target as usize] {
@@ -518,11 +486,11 @@ impl<'a> Loader<'a> {
             return Ok(known);
         }
         let object = &self.objects[id as usize];
-        let (kind, items) = (kind_of(object), object.items().to_vec());
-        let key = match (object, kind) {
-            (Object::Float(x), _) if x.is_nan() => format!("nan {id}"),
-            (_, Some(kind @ (Kind::Tuple | Kind::FrozenSet))) => {
+        let key = match (object, object.container()) {
+            (Object::Atom(repr), _) if &**repr == "nan" => format!("nan {id}"),
+            (_, Some((kind @ (Kind::Tuple | Kind::FrozenSet), items))) => {
                 self.check(depth < MAX_DEPTH, "a key nests too deep")?;
+                let items = items.to_vec();
                 let keys = items.iter().map(|&item| self.key(item, depth + 1));
                 let mut keys = keys.collect::<Result<Vec<_>>>()?;
                 if kind == Kind::FrozenSet {
@@ -530,11 +498,13 @@ impl<'a> Loader<'a> {
                 }
                 format!("{kind:?}{keys:?}")
             }
-            (Object::ByteArray(_) | Object::Container(..), _) => {
-                let name =
-                    kind.map_or("bytearray", |kind| KINDS[kind as usize][0]);
+            (_, Some((kind, _))) => {
+                let name = KINDS[kind as usize][0];
                 return self
                     .need(None, format_args!("unhashable type: '{name}'"));
+            }
+            (Object::ByteArray(_), _) => {
+                return self.need(None, "unhashable type: 'bytearray'");
             }
             (atom, _) => atom_repr(atom),
         };
@@ -545,11 +515,8 @@ impl<'a> Loader<'a> {
     }
 }
 
-fn kind_of(object: &Object) -> Option<Kind> {
-    match object {
-        Object::Container(kind, _) => Some(*kind),
-        _ => None,
-    }
+fn parse<T: std::str::FromStr>(text: &[u8]) -> Option<T> {
+    std::str::from_utf8(text).ok()?.parse().ok()
 }
 
 /// A global plain data calls: its id.
@@ -557,28 +524,19 @@ fn global(module: &[u8], name: &[u8]) -> Result<Id> {
     // Python 3 reads Python 2's module names as its own.
     let module = if module == b"__builtin__" { b"builtins" } else { module };
     let global = [module, b".", name].concat();
-    match GLOBALS.iter().position(|known| known.as_bytes() == global) {
-        Some(at) => Ok(3 + at as Id),
-        None => {
-            let global = &global[..global.len().min(60)];
-            let global = escape(&String::from_utf8_lossy(global));
-            let what = "which plain data does not need";
-            Err(Refused(format!(
-                "the pickle names the global {global}, {what}"
-            )))
-        }
-    }
+    let known = GLOBALS.iter().position(|known| known.as_bytes() == global);
+    let global = String::from_utf8_lossy(&global[..global.len().min(60)]);
+    let global = escape(&global);
+    let what = "which plain data does not need";
+    let refused = format!("the pickle names the global {global}, {what}");
+    known.map(|at| 3 + at as Id).ok_or(refused)
 }
 
-/// Python's `repr()` of what is not a container.
+/// Python's `repr()` of what is not a container (nor a global).
 fn atom_repr(object: &Object) -> String {
     match object {
-        Object::None => "None".into(),
-        Object::Bool(true) => "True".into(),
-        Object::Bool(false) => "False".into(),
+        Object::Atom(repr) => repr.to_string(),
         Object::Int(int) => int.to_string(),
-        Object::Big(int) => int.to_string(),
-        Object::Float(x) => float_repr(*x),
         Object::Str(text) => str_repr(text),
         Object::Bytes(bytes) => bytes_repr(bytes),
         // CPython escapes a ' here even between double quotes.
@@ -588,8 +546,7 @@ fn atom_repr(object: &Object) -> String {
             }
             repr => format!("bytearray({repr})"),
         },
-        Object::Global(name) => name.to_string(),
-        Object::Container(..) => String::new(),
+        Object::Container(..) | Object::Global(_) => String::new(),
     }
 }
 
@@ -601,198 +558,121 @@ impl Value {
         self.written_out
     }
 
-    /// Refuses a value whose containers nest deeper than [`MAX_DEPTH`]
-    /// (as the Python twins do), once it is built, since a container may be
-    /// filled after it was put in another; else, how many objects it holds
-    /// written out. One walk, with no recursion: each container is measured
-    /// once; one inside itself counts as Python prints it, `[...]`.
-    fn measure(&self) -> Result<usize> {
-        let mut measured: Vec<Option<(usize, usize)>> =
-            vec![None; self.objects.len()];
-        // The containers being walked, outermost first, and the next item
-        // of each to look at; whether one was found inside itself.
-        let mut path: Vec<(Id, usize)> = vec![(self.root, 0)];
-        let mut looped = false;
-        while let Some(&mut (id, ref mut next)) = path.last_mut() {
-            let items = self.objects[id as usize].items();
-            let Some(&item) = items.get(*next) else {
-                let below = items.iter().map(|&i| measured[i as usize]);
-                let (depth, size) = below.fold((0, 1), |(d, s), below| {
-                    let (depth, size) = below.unwrap_or((0, 1));
-                    (d.max(depth), size.saturating_add(s))
-                });
-                measured[id as usize] = Some((depth + 1, size));
-                path.pop();
-                continue;
-            };
-            *next += 1;
-            let inside = path.iter().any(|&(on, _)| on == item);
-            looped |= inside;
-            if kind_of(&self.objects[item as usize]).is_none() || inside {
-                continue;
+    /// How deep `id` nests and how many objects it holds written out, each
+    /// container walked once (`done`, which marks the containers being
+    /// walked `usize::MAX` deep); refused `level` containers down past
+    /// [`MAX_DEPTH`], as the Python twins do, once built, since a container
+    /// may be filled after it was put in another.
+    fn measure(&self, id: Id, level: usize, done: &mut [Size]) -> Result<Size> {
+        let Some((_, items)) = self.objects[id as usize].container() else {
+            return Ok((0, 1));
+        };
+        match done[id as usize] {
+            // Inside itself: endless written out, `[...]` printed.
+            (usize::MAX, _) => return Ok((0, usize::MAX)),
+            (0, _) if level < MAX_DEPTH => {
+                done[id as usize].0 = usize::MAX;
+                let (mut depth, mut size) = (1, 1);
+                for &item in items {
+                    let (below, count) = self.measure(item, level + 1, done)?;
+                    (depth, size) =
+                        (depth.max(below + 1), count.saturating_add(size));
+                }
+                done[id as usize] = (depth, size);
             }
-            let below = measured[item as usize];
-            if path.len() + below.map_or(1, |(depth, _)| depth) > MAX_DEPTH {
-                return Err(Refused(format!(
-                    "it nests deeper than {MAX_DEPTH}"
-                )));
-            }
-            if below.is_none() {
-                path.push((item, 0));
-            }
+            _ => {}
         }
-        let size = measured[self.root as usize].map_or(1, |(_, size)| size);
-        Ok(if looped { usize::MAX } else { size })
+        // Not measured, one level too deep: refused here.
+        let (depth, size) = done[id as usize];
+        if level + depth.max(1) > MAX_DEPTH {
+            return Err(format!("it nests deeper than {MAX_DEPTH}"));
+        }
+        Ok((depth, size))
     }
 
     /// Python's `repr()` of the value if it has at most `max_chars`
     /// characters; else its first `max_chars` characters and `...`, as it
     /// is where containers nest deeper than [`MAX_DEPTH`]. Time and memory
     /// go with `max_chars` (and the longest str or bytes), not with the
-    /// value written out in full: a list holding one list twice, itself
-    /// holding one twice, 100 levels down, stops at the budget.
+    /// value written out in full.
     pub fn repr(&self, max_chars: usize) -> String {
-        let mut out = Budget { text: String::new(), left: Some(max_chars) };
-        self.write(self.root, &mut out, &mut Vec::new());
-        out.text
+        // Past 4 bytes a character, the text is longer than the budget.
+        let (mut out, limit) = (String::new(), max_chars.saturating_mul(4));
+        let written = self.write(self.root, &mut out, limit, &mut Vec::new());
+        match out.char_indices().nth(max_chars) {
+            Some((at, _)) => out.truncate(at),
+            None if written.is_some() => return out,
+            None => {}
+        }
+        out + "..."
     }
 
-    /// `path`: the containers `id` is in, the outermost first.
-    fn write(&self, id: Id, out: &mut Budget, path: &mut Vec<Id>) {
+    /// Writes `id` to `out` until it is longer than `limit` bytes (then
+    /// None). `path`: the containers `id` is in.
+    fn write(
+        &self,
+        id: Id,
+        out: &mut String,
+        limit: usize,
+        path: &mut Vec<Id>,
+    ) -> Option<()> {
+        if out.len() > limit {
+            return None;
+        }
         let object = &self.objects[id as usize];
-        let Some(kind) = kind_of(object) else {
-            return out.push(&atom_repr(object));
+        let Some((kind, items)) = object.container() else {
+            out.push_str(&atom_repr(object));
+            return Some(());
         };
         let [_, opening, closing, empty] = KINDS[kind as usize];
-        let items = object.items();
         if path.contains(&id) {
             // Inside itself: Python prints `[...]`.
-            return out.push(&format!("{opening}...{closing}"));
+            *out += &format!("{opening}...{closing}");
         } else if items.is_empty() {
-            return out.push(empty);
+            out.push_str(empty);
         } else if path.len() == MAX_DEPTH {
-            return out.cut();
-        }
-        out.push(opening);
-        path.push(id);
-        for (at, &item) in items.iter().enumerate() {
-            if at > 0 {
-                let key = kind == Kind::Dict && at % 2 == 1;
-                out.push(if key { ": " } else { ", " });
+            return None;
+        } else {
+            out.push_str(opening);
+            path.push(id);
+            for (at, &item) in items.iter().enumerate() {
+                if at > 0 {
+                    let key = kind == Kind::Dict && at % 2 == 1;
+                    out.push_str(if key { ": " } else { ", " });
+                }
+                self.write(item, out, limit, path)?;
             }
-            if out.left.is_none() {
-                return;
-            }
-            self.write(item, out, path);
+            path.pop();
+            let one_tuple = kind == Kind::Tuple && items.len() == 1;
+            out.push_str(if one_tuple { ",)" } else { closing });
         }
-        path.pop();
-        let one_tuple = kind == Kind::Tuple && items.len() == 1;
-        out.push(if one_tuple { ",)" } else { closing });
-    }
-}
-
-fn parse<T: std::str::FromStr>(text: &[u8]) -> Option<T> {
-    std::str::from_utf8(text).ok()?.parse().ok()
-}
-
-/// Text that stops at a number of characters: `left` of them remain, or
-/// none once it was cut.
-struct Budget {
-    text: String,
-    left: Option<usize>,
-}
-
-impl Budget {
-    fn push(&mut self, piece: &str) {
-        let Some(left) = self.left else { return };
-        let count = piece.chars().count();
-        self.text.extend(piece.chars().take(left));
-        self.left = Some(left.saturating_sub(count));
-        if count > left {
-            self.cut();
-        }
-    }
-
-    fn cut(&mut self) {
-        if self.left.take().is_some() {
-            self.text.push_str("...");
-        }
+        Some(())
     }
 }
 
 /// UNICODE's text, in Python's raw-unicode-escape: each byte a Latin-1
-/// character, but for `\uXXXX` and `\UXXXXXXXX`; a backslash before any
-/// other byte is itself, and so is that byte.
+/// character, but for `\uXXXX` and `\UXXXXXXXX`.
 fn raw_unicode_escape(text: &[u8]) -> Option<String> {
     let (mut decoded, mut at) = (String::with_capacity(text.len()), 0);
-    while at < text.len() {
-        let (c, width) = match (text[at], text.get(at + 1)) {
+    while let Some(&byte) = text.get(at) {
+        let (c, width) = match (byte, text.get(at + 1)) {
             (b'\\', Some(&u @ (b'u' | b'U'))) => {
                 let width = if u == b'u' { 4 } else { 8 };
-                let hex = text.get(at + 2..at + 2 + width)?;
-                let hex =
-                    hex.iter().all(u8::is_ascii_hexdigit).then_some(hex)?;
+                let mut hex = text.get(at + 2..at + 2 + width)?.iter();
+                let digit = |b: &u8| char::from(*b).to_digit(16);
                 let code =
-                    u32::from_str_radix(std::str::from_utf8(hex).ok()?, 16);
-                (char::from_u32(code.ok()?)?, 2 + width)
+                    hex.try_fold(0, |code, b| Some(code * 16 + digit(b)?));
+                (char::from_u32(code?)?, 2 + width)
             }
+            // A backslash before another byte is itself, and so is the byte.
             (b'\\', Some(&next)) => {
                 decoded.push('\\');
                 (char::from(next), 2)
             }
-            (byte, _) => (char::from(byte), 1),
+            _ => (char::from(byte), 1),
         };
         decoded.push(c);
         at += width;
     }
     Some(decoded)
 }
-
-/// How an opcode's argument is written: not at all, as a little-endian
-/// number of so many bytes, as bytes after such a number (their length), or
-/// as lines of text.
-#[derive(Clone, Copy)]
-enum Arg {
-    No,
-    Num(u64),
-    Len(u64),
-    Line(usize),
-}
-
-use Arg::{Len, Line, No, Num};
-
-/// An opcode's name, as pickletools has it, and its argument: those that
-/// plain data does not need are read as if they had none, and refused.
-fn opcode(code: u8) -> Option<(&'static str, Arg)> {
-    let found = OPCODES.iter().find(|&&(known, ..)| known == code);
-    found.map(|&(_, name, argument)| (name, argument))
-}
-
-#[rustfmt::skip]
-const OPCODES: &[(u8, &str, Arg)] = &[
-    (b'(', "MARK", No), (b'.', "STOP", No), (b'0', "POP", No),
-    (b'1', "POP_MARK", No), (b'2', "DUP", No), (b'F', "FLOAT", Line(1)),
-    (b'I', "INT", Line(1)), (b'J', "BININT", Num(4)), (b'K', "BININT1", Num(1)),
-    (b'L', "LONG", Line(1)), (b'M', "BININT2", Num(2)), (b'N', "NONE", No),
-    (b'P', "PERSID", No), (b'Q', "BINPERSID", No), (b'R', "REDUCE", No),
-    (b'S', "STRING", No), (b'T', "BINSTRING", No), (b'U', "SHORT_BINSTRING", No),
-    (b'V', "UNICODE", Line(1)), (b'X', "BINUNICODE", Len(4)),
-    (b'a', "APPEND", No), (b'b', "BUILD", No), (b'c', "GLOBAL", Line(2)),
-    (b'd', "DICT", No), (b'}', "EMPTY_DICT", No), (b'e', "APPENDS", No),
-    (b'g', "GET", Line(1)), (b'h', "BINGET", Num(1)), (b'i', "INST", No),
-    (b'j', "LONG_BINGET", Num(4)), (b'l', "LIST", No), (b']', "EMPTY_LIST", No),
-    (b'o', "OBJ", No), (b'p', "PUT", Line(1)), (b'q', "BINPUT", Num(1)),
-    (b'r', "LONG_BINPUT", Num(4)), (b's', "SETITEM", No), (b't', "TUPLE", No),
-    (b')', "EMPTY_TUPLE", No), (b'u', "SETITEMS", No), (b'G', "BINFLOAT", Num(8)),
-    (0x80, "PROTO", Num(1)), (0x81, "NEWOBJ", No), (0x82, "EXT1", No),
-    (0x83, "EXT2", No), (0x84, "EXT4", No), (0x85, "TUPLE1", No),
-    (0x86, "TUPLE2", No), (0x87, "TUPLE3", No), (0x88, "NEWTRUE", No),
-    (0x89, "NEWFALSE", No), (0x8a, "LONG1", Len(1)), (0x8b, "LONG4", Len(4)),
-    (b'B', "BINBYTES", Len(4)), (b'C', "SHORT_BINBYTES", Len(1)),
-    (0x8c, "SHORT_BINUNICODE", Len(1)), (0x8d, "BINUNICODE8", Len(8)),
-    (0x8e, "BINBYTES8", Len(8)), (0x8f, "EMPTY_SET", No),
-    (0x90, "ADDITEMS", No), (0x91, "FROZENSET", No), (0x92, "NEWOBJ_EX", No),
-    (0x93, "STACK_GLOBAL", No), (0x94, "MEMOIZE", No), (0x95, "FRAME", Num(8)),
-    (0x96, "BYTEARRAY8", Len(8)), (0x97, "NEXT_BUFFER", No),
-    (0x98, "READONLY_BUFFER", No),
-];
