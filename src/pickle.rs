@@ -7,21 +7,22 @@
 //! A decoder of its own, as serde-pickle's `Value` sorts a dict's keys, has
 //! no bytearray and copies each memo reference in full (a few hundred bytes
 //! can ask for gigabytes). Here each object sits once in an arena, as in
-//! CPython, and nothing recurses while building. Refused, in one line that
-//! says where: any global but five plain data calls, the opcodes that make
+//! CPython, and nothing recurses while reading. Refused, in one line that
+//! says where: any global but five plain-data calls, the opcodes that make
 //! objects of classes, and what passes the bounds below, none of them a
 //! size: an opcode is a byte or more and makes at most one object, stack
 //! slot or memo entry, so lesson 5's 16 MiB header bounds the rest (16.8
 //! million empty lists take 480 MB, 8.4 million one-tuples 900 MB; Python's
 //! `pickle.loads`, 1.2 GB and 620 MB).
 //!
-//! Cut, to stay small: Python 2's strs; ints written as text other than in
-//! decimal; calls `pickle.dumps` never writes; a str with a lone surrogate,
-//! which Rust cannot hold. Dict keys and set items are compared within their
-//! type: 1, 1.0 and True are three keys.
+//! Cut, to stay small: Python 2's strs; ints written as text other than as
+//! Python writes them; calls `pickle.dumps` never writes; a str with a lone
+//! surrogate, which Rust cannot hold. Dict keys and set items are compared
+//! within their type: 1, 1.0 and True are three keys.
 
 use std::collections::HashMap;
 use std::fmt::Display;
+use std::ops::Range;
 
 use num_bigint::BigInt;
 
@@ -49,11 +50,8 @@ pub struct Value {
 
 type Id = u32;
 
-/// How deep a value nests, and how many objects it holds written out.
-type Size = (usize, usize);
-
 /// 24 bytes: what can be long is boxed. The arena starts with None, False,
-/// True and the [`GLOBALS`].
+/// True and the names of the [`GLOBALS`], at [`GLOBAL_IDS`].
 #[derive(Debug)]
 enum Object {
     /// None, a bool, an int or a float, as Python prints it; but for the
@@ -61,13 +59,12 @@ enum Object {
     Atom(Box<str>),
     Int(i32),
     Str(Box<str>),
-    Bytes(Box<[u8]>),
-    ByteArray(Box<[u8]>),
+    /// Bytes, or (true) a bytearray.
+    Bytes(Box<[u8]>, bool),
     /// A dict's items are its keys and values, in turn. Boxed, or every
     /// object would take 32 bytes; none while empty.
     #[allow(clippy::box_collection)]
     Container(Kind, Option<Box<Vec<Id>>>),
-    Global(&'static str),
 }
 
 const _: () = assert!(size_of::<Object>() == 24);
@@ -104,6 +101,7 @@ const KINDS: [[&str; 4]; 5] = [
 #[rustfmt::skip]
 const GLOBALS: [&str; 5] = ["builtins.set", "builtins.frozenset",
     "builtins.bytes", "builtins.bytearray", "_codecs.encode"];
+const GLOBAL_IDS: Range<Id> = 3..8;
 
 /// Each opcode's byte and name, as pickletools lists them.
 const NAMES: &str = "I:INT J:BININT K:BININT1 M:BININT2 L:LONG \u{8a}:LONG1 \
@@ -129,17 +127,16 @@ pub fn loads(pickled: &[u8]) -> Result<Value> {
     if pickled.len() >= 1 << 31 {
         return Err("a pickle of 2 GiB or more".into());
     }
-    let first = ["None", "False", "True"].map(|repr| Object::Atom(repr.into()));
-    let objects = first.into_iter().chain(GLOBALS.map(Object::Global));
-    let objects = objects.collect();
+    let first = ["None", "False", "True"].into_iter().chain(GLOBALS);
+    let objects = first.map(|repr| Object::Atom(repr.into())).collect();
     let mut loader = Loader { pickled, objects, ..Default::default() };
     let root = loader.run()?;
-    let mut value = Value { objects: loader.objects, root, written_out: 1 };
+    let value = Value { objects: loader.objects, root, written_out: 0 };
     // Zeroed, so that what is not walked takes no memory: (0, _) is "not
     // measured", for no container is 0 deep.
     let done = &mut vec![(0, 0); value.objects.len()];
-    value.written_out = value.measure(root, 0, done)?.1;
-    Ok(value)
+    let written_out = value.measure(root, 0, done)?.1;
+    Ok(Value { written_out, ..value })
 }
 
 #[derive(Default)]
@@ -153,9 +150,7 @@ struct Loader<'a> {
     /// keeps its stack).
     stack: Vec<Id>,
     marks: Vec<Vec<Id>>,
-    /// Python's memo is a dict: `memo_len` of these indexes are used.
-    memo: Vec<Option<Id>>,
-    memo_len: usize,
+    memo: HashMap<u32, Id>,
     /// Each distinct key, numbered; the number of each object seen as a key
     /// (a shared tuple is looked at once); each key's place in each dict.
     keys: HashMap<String, u32>,
@@ -183,45 +178,50 @@ impl<'a> Loader<'a> {
                 _ => &[],
             };
             let n = match code {
-                b'g' | b'p' => self.need(parse(bytes), "not an index")?,
-                0x94 => self.memo_len as u64,
-                _ => bytes.iter().rev().fold(0, |n, &b| n << 8 | u64::from(b)),
+                b'g' | b'p' => {
+                    self.need(parse::<u32>(bytes), "not an index")?
+                }
+                0x94 => self.memo.len() as u32,
+                _ => little_endian(bytes) as u32,
             };
-            let flag = |yes: bool| 1 + Id::from(yes); // False, True
-            let marks = self.marks.len();
             match code {
                 0x80 => self.check(n <= 5, "no such protocol")?,
                 0x95 => {
-                    let rest = self.pickled.len() - self.next;
-                    self.check(n as usize <= rest, "a long FRAME")?
+                    let rest = (self.pickled.len() - self.next) as u64;
+                    self.check(little_endian(bytes) <= rest, "a long FRAME")?
                 }
                 b'.' => return Ok(self.pop_values(Some(1))?[0]),
                 b'(' => {
-                    self.check(marks < MAX_OPEN_MARKS, "too many MARKs")?;
+                    let open = self.marks.len();
+                    self.check(open < MAX_OPEN_MARKS, "too many MARKs")?;
                     self.marks.push(std::mem::take(&mut self.stack))
                 }
                 // Python's POP takes the MARK when nothing is above it.
-                b'0' if self.stack.is_empty() && marks > 0 => {
+                b'0' if self.stack.is_empty() && !self.marks.is_empty() => {
                     _ = self.pop_values(None)?
                 }
                 b'0' => _ = self.pop()?,
                 b'1' => _ = self.pop_values(None)?,
                 b'2' => self.stack.push(self.top()?),
-                b'p' | b'q' | b'r' | 0x94 => self.put(n)?,
+                b'p' | b'q' | b'r' | 0x94 => {
+                    let len = self.pickled.len();
+                    let past =
+                        format_args!("a memo index past the {len} bytes");
+                    self.check((n as usize) < len, past)?;
+                    let top = self.top()?;
+                    self.memo.insert(n, top);
+                }
                 b'g' | b'h' | b'j' => {
-                    let at = usize::try_from(n).ok();
-                    let id =
-                        at.and_then(|at| self.memo.get(at).copied().flatten());
+                    let id = self.memo.get(&n).copied();
                     self.stack.push(self.need(id, format_args!("no memo {n}"))?)
                 }
                 b'N' => self.stack.push(0),
-                0x88 | 0x89 => self.stack.push(flag(code == 0x88)),
+                0x88 | 0x89 => self.stack.push(1 + Id::from(code == 0x88)),
                 b'I' if bytes == b"00" || bytes == b"01" => {
-                    self.stack.push(flag(bytes == b"01"))
+                    self.stack.push(1 + Id::from(bytes == b"01"))
                 }
-                b'I' | b'L' => self.atom(self.decimal(code, bytes)?),
-                b'J' => self.push(Object::Int(n as u32 as i32)),
-                b'K' | b'M' => self.push(Object::Int(n as i32)),
+                b'I' | b'L' => self.decimal(code, bytes)?,
+                b'J' | b'K' | b'M' => self.push(Object::Int(n as i32)),
                 0x8a | 0x8b => {
                     let what = "an int of more bytes than Python 3.11 prints";
                     self.check(bytes.len() <= MAX_INT_BYTES, what)?;
@@ -235,8 +235,10 @@ impl<'a> Loader<'a> {
                         self.need(parse(bytes).filter(finite), "not a number")?;
                     self.atom(float_repr(x))
                 }
-                // Read as a little-endian number: BINFLOAT is big-endian.
-                b'G' => self.atom(float_repr(f64::from_bits(n.swap_bytes()))),
+                b'G' => {
+                    let bits = little_endian(bytes).swap_bytes();
+                    self.atom(float_repr(f64::from_bits(bits)))
+                }
                 b'V' => {
                     let text = raw_unicode_escape(bytes);
                     let text = self.need(text, "a bad raw-unicode-escape")?;
@@ -247,8 +249,9 @@ impl<'a> Loader<'a> {
                     let text = self.need(text, "the text is not UTF-8")?;
                     self.push(Object::Str(text.into()))
                 }
-                b'B' | b'C' | 0x8e => self.push(Object::Bytes(bytes.into())),
-                0x96 => self.push(Object::ByteArray(bytes.into())),
+                b'B' | b'C' | 0x8e | 0x96 => {
+                    self.push(Object::Bytes(bytes.into(), code == 0x96))
+                }
                 b']' => self.add(List, Some(0), true)?,
                 b')' => self.add(Tuple, Some(0), true)?,
                 b'}' => self.add(Dict, Some(0), true)?,
@@ -271,12 +274,13 @@ impl<'a> Loader<'a> {
                 }
                 0x93 => {
                     let names = self.pop_values(Some(2))?;
-                    let text =
-                        |at: usize| match &self.objects[names[at] as usize] {
+                    let [module, name] = [0, 1].map(|at| {
+                        match &self.objects[names[at] as usize] {
                             Object::Str(text) => text.as_bytes(),
                             _ => b"?",
-                        };
-                    self.stack.push(global(text(0), text(1))?)
+                        }
+                    });
+                    self.stack.push(global(module, name)?)
                 }
                 b'R' => self.reduce()?,
                 b'S' | b'T' | b'U' => self.check(false, "a Python 2 str")?,
@@ -306,38 +310,38 @@ impl<'a> Loader<'a> {
     }
 
     fn take(&mut self, len: u64) -> Result<&'a [u8]> {
-        let len = usize::try_from(len).unwrap_or(usize::MAX);
-        let ok = len <= self.pickled.len() - self.next;
-        self.check(ok, "the pickle ends inside it")?;
-        self.next += len;
-        Ok(&self.pickled[self.next - len..self.next])
+        let end =
+            usize::try_from(len).ok().and_then(|n| self.next.checked_add(n));
+        let bytes = end.and_then(|end| self.pickled.get(self.next..end));
+        let bytes = self.need(bytes, "the pickle ends inside it")?;
+        self.next += bytes.len();
+        Ok(bytes)
     }
 
     /// Bytes after their length, a little-endian number `width` bytes wide.
     fn sized(&mut self, width: u64) -> Result<&'a [u8]> {
-        let len = self.take(width)?.iter().rev();
-        self.take(len.fold(0, |n, &byte| n << 8 | u64::from(byte)))
+        let len = little_endian(self.take(width)?);
+        self.take(len)
     }
 
     fn line(&mut self) -> Result<&'a [u8]> {
-        let rest = &self.pickled[self.next..];
-        let end = rest.iter().position(|&byte| byte == b'\n');
-        let end = self.need(end, "the pickle ends inside it")?;
-        self.next += end + 1;
-        Ok(&rest[..end])
+        let end = self.pickled[self.next..].iter().position(|&b| b == b'\n');
+        let line = self.take(end.map_or(u64::MAX, |end| end as u64 + 1))?;
+        Ok(&line[..line.len() - 1])
     }
 
     /// An int written in decimal (INT, LONG), as Python writes them.
-    fn decimal(&self, code: u8, text: &[u8]) -> Result<BigInt> {
+    fn decimal(&mut self, code: u8, text: &[u8]) -> Result<()> {
         let long = text.strip_suffix(b"L").filter(|_| code == b'L');
         let text = long.unwrap_or(text);
-        let digits = text.strip_prefix(b"-").unwrap_or(text);
+        let digits = text.len() - usize::from(text.starts_with(b"-"));
         let many = format_args!("more than {MAX_INT_DIGITS} digits");
-        self.check(digits.len() <= MAX_INT_DIGITS, many)?;
-        let plain = digits.iter().all(u8::is_ascii_digit)
-            && !(digits.len() > 1 && digits[0] == b'0');
-        let int = BigInt::parse_bytes(text, 10).filter(|_| plain);
-        self.need(int, "not an int")
+        self.check(digits <= MAX_INT_DIGITS, many)?;
+        let int = BigInt::parse_bytes(text, 10).map(|int| int.to_string());
+        let int = int.filter(|int| int.as_bytes() == text);
+        let int = self.need(int, "not an int")?;
+        self.atom(int);
+        Ok(())
     }
 
     fn push(&mut self, object: Object) {
@@ -361,75 +365,58 @@ impl<'a> Loader<'a> {
     /// The top `count` values, or those above the last MARK and that MARK,
     /// deepest first; none of them a global, which plain data only calls.
     fn pop_values(&mut self, count: Option<usize>) -> Result<Vec<Id>> {
-        let few = "too few on the stack";
-        let ids = match count {
+        let values = match count {
             Some(count) => {
                 let start = self.stack.len().checked_sub(count);
-                self.stack.split_off(self.need(start, few)?)
+                start.map(|start| self.stack.split_off(start))
             }
             None => {
                 let below = self.marks.pop();
-                let below = self.need(below, few)?;
-                std::mem::replace(&mut self.stack, below)
+                below.map(|below| std::mem::replace(&mut self.stack, below))
             }
         };
-        for &id in &ids {
-            let global = matches!(self.objects[id as usize], Object::Global(_));
-            self.check(!global, "a global used as a value")?;
-        }
-        Ok(ids)
-    }
-
-    fn put(&mut self, index: u64) -> Result<()> {
-        let (at, len) = (usize::try_from(index), self.pickled.len());
-        let at = at.unwrap_or(usize::MAX);
-        let past = format_args!("a memo index past the {len} bytes");
-        self.check(at < len, past)?;
-        let top = self.top()?;
-        if at >= self.memo.len() {
-            self.memo.resize(at + 1, None);
-        }
-        self.memo_len += usize::from(self.memo[at].is_none());
-        self.memo[at] = Some(top);
-        Ok(())
+        let values = self.need(values, "too few on the stack")?;
+        let global = values.iter().any(|id| GLOBAL_IDS.contains(id));
+        self.check(!global, "a global used as a value")?;
+        Ok(values)
     }
 
     /// REDUCE: an allowed global called as `pickle.dumps` writes the call.
     fn reduce(&mut self) -> Result<()> {
         let arguments = self.pop_values(Some(1))?[0];
         let callable = self.pop()?;
+        let name =
+            GLOBALS.get(callable.wrapping_sub(GLOBAL_IDS.start) as usize);
+        let name = name.unwrap_or(&"something");
         let object = |id: Id| &self.objects[id as usize];
         let tuple = object(arguments).container();
         let tuple = tuple.filter(|&(kind, _)| kind == Kind::Tuple);
         let arguments = self.need(tuple, "its arguments are no tuple")?.1;
         let arguments: Vec<_> =
             arguments.iter().map(|&id| object(id)).collect();
-        let name = match object(callable) {
-            Object::Global(name) => *name,
-            _ => "something",
-        };
-        let new = match (name, &arguments[..]) {
+        let new = match (*name, &arguments[..]) {
             (
                 "builtins.set" | "builtins.frozenset",
                 [Object::Container(Kind::List, items)],
             ) => {
                 let items = items.as_deref().cloned().unwrap_or_default();
-                let set = name == "builtins.set";
+                let set = *name == "builtins.set";
                 // Made as if the list's items were on the stack.
                 self.stack.extend(&items);
                 let kind = if set { Kind::Set } else { Kind::FrozenSet };
                 return self.add(kind, Some(items.len()), true);
             }
-            ("builtins.bytes", []) => Some(Object::Bytes([].into())),
-            ("builtins.bytearray", []) => Some(Object::ByteArray([].into())),
-            ("builtins.bytearray", [Object::Bytes(bytes)]) => {
-                Some(Object::ByteArray(bytes.clone()))
+            ("builtins.bytes", []) => Some(Object::Bytes([].into(), false)),
+            ("builtins.bytearray", []) => Some(Object::Bytes([].into(), true)),
+            ("builtins.bytearray", [Object::Bytes(bytes, false)]) => {
+                Some(Object::Bytes(bytes.clone(), true))
             }
             ("_codecs.encode", [Object::Str(text), Object::Str(codec)])
                 if &**codec == "latin1" =>
             {
                 let latin1 = text.chars().map(|c| u8::try_from(c).ok());
-                latin1.collect::<Option<_>>().map(Object::Bytes)
+                let latin1 = latin1.collect::<Option<_>>();
+                latin1.map(|bytes| Object::Bytes(bytes, false))
             }
             _ => None,
         };
@@ -503,7 +490,7 @@ impl<'a> Loader<'a> {
                 return self
                     .need(None, format_args!("unhashable type: '{name}'"));
             }
-            (Object::ByteArray(_), _) => {
+            (Object::Bytes(_, true), _) => {
                 return self.need(None, "unhashable type: 'bytearray'");
             }
             (atom, _) => atom_repr(atom),
@@ -519,6 +506,10 @@ fn parse<T: std::str::FromStr>(text: &[u8]) -> Option<T> {
     std::str::from_utf8(text).ok()?.parse().ok()
 }
 
+fn little_endian(bytes: &[u8]) -> u64 {
+    bytes.iter().rev().fold(0, |n, &byte| n << 8 | u64::from(byte))
+}
+
 /// A global plain data calls: its id.
 fn global(module: &[u8], name: &[u8]) -> Result<Id> {
     // Python 3 reads Python 2's module names as its own.
@@ -529,24 +520,24 @@ fn global(module: &[u8], name: &[u8]) -> Result<Id> {
     let global = escape(&global);
     let what = "which plain data does not need";
     let refused = format!("the pickle names the global {global}, {what}");
-    known.map(|at| 3 + at as Id).ok_or(refused)
+    known.map(|at| GLOBAL_IDS.start + at as Id).ok_or(refused)
 }
 
-/// Python's `repr()` of what is not a container (nor a global).
+/// Python's `repr()` of what is not a container.
 fn atom_repr(object: &Object) -> String {
     match object {
         Object::Atom(repr) => repr.to_string(),
         Object::Int(int) => int.to_string(),
         Object::Str(text) => str_repr(text),
-        Object::Bytes(bytes) => bytes_repr(bytes),
+        Object::Bytes(bytes, false) => bytes_repr(bytes),
         // CPython escapes a ' here even between double quotes.
-        Object::ByteArray(bytes) => match bytes_repr(bytes) {
+        Object::Bytes(bytes, true) => match bytes_repr(bytes) {
             repr if repr.starts_with("b\"") => {
                 format!("bytearray({})", repr.replace('\'', "\\'"))
             }
             repr => format!("bytearray({repr})"),
         },
-        Object::Container(..) | Object::Global(_) => String::new(),
+        Object::Container(..) => String::new(),
     }
 }
 
@@ -563,31 +554,34 @@ impl Value {
     /// walked `usize::MAX` deep); refused `level` containers down past
     /// [`MAX_DEPTH`], as the Python twins do, once built, since a container
     /// may be filled after it was put in another.
-    fn measure(&self, id: Id, level: usize, done: &mut [Size]) -> Result<Size> {
-        let Some((_, items)) = self.objects[id as usize].container() else {
+    fn measure(
+        &self,
+        id: Id,
+        level: usize,
+        done: &mut [(usize, usize)],
+    ) -> Result<(usize, usize)> {
+        let at = id as usize;
+        let Some((_, items)) = self.objects[at].container() else {
             return Ok((0, 1));
         };
-        match done[id as usize] {
+        if done[at].0 == usize::MAX {
             // Inside itself: endless written out, `[...]` printed.
-            (usize::MAX, _) => return Ok((0, usize::MAX)),
-            (0, _) if level < MAX_DEPTH => {
-                done[id as usize].0 = usize::MAX;
-                let (mut depth, mut size) = (1, 1);
-                for &item in items {
-                    let (below, count) = self.measure(item, level + 1, done)?;
-                    (depth, size) =
-                        (depth.max(below + 1), count.saturating_add(size));
-                }
-                done[id as usize] = (depth, size);
+            return Ok((0, usize::MAX));
+        }
+        if done[at].0 == 0 && level < MAX_DEPTH {
+            done[at].0 = usize::MAX;
+            let mut size = (1, 1usize);
+            for &item in items {
+                let (depth, count) = self.measure(item, level + 1, done)?;
+                size = (size.0.max(depth + 1), size.1.saturating_add(count));
             }
-            _ => {}
+            done[at] = size;
         }
         // Not measured, one level too deep: refused here.
-        let (depth, size) = done[id as usize];
-        if level + depth.max(1) > MAX_DEPTH {
+        if level + done[at].0.max(1) > MAX_DEPTH {
             return Err(format!("it nests deeper than {MAX_DEPTH}"));
         }
-        Ok((depth, size))
+        Ok(done[at])
     }
 
     /// Python's `repr()` of the value if it has at most `max_chars`
@@ -651,28 +645,27 @@ impl Value {
 }
 
 /// UNICODE's text, in Python's raw-unicode-escape: each byte a Latin-1
-/// character, but for `\uXXXX` and `\UXXXXXXXX`.
-fn raw_unicode_escape(text: &[u8]) -> Option<String> {
-    let (mut decoded, mut at) = (String::with_capacity(text.len()), 0);
-    while let Some(&byte) = text.get(at) {
-        let (c, width) = match (byte, text.get(at + 1)) {
-            (b'\\', Some(&u @ (b'u' | b'U'))) => {
-                let width = if u == b'u' { 4 } else { 8 };
-                let mut hex = text.get(at + 2..at + 2 + width)?.iter();
-                let digit = |b: &u8| char::from(*b).to_digit(16);
+/// character, but for `\uXXXX` and `\UXXXXXXXX`; a backslash before another
+/// byte stands for itself, and so does that byte.
+fn raw_unicode_escape(mut text: &[u8]) -> Option<String> {
+    let mut decoded = String::with_capacity(text.len());
+    while let [byte, rest @ ..] = text {
+        text = rest;
+        match (byte, rest) {
+            (b'\\', [u @ (b'u' | b'U'), hex @ ..]) => {
+                let hex = hex.get(..if *u == b'u' { 4 } else { 8 })?;
+                let digits = hex.iter().all(u8::is_ascii_hexdigit);
                 let code =
-                    hex.try_fold(0, |code, b| Some(code * 16 + digit(b)?));
-                (char::from_u32(code?)?, 2 + width)
+                    u32::from_str_radix(std::str::from_utf8(hex).ok()?, 16);
+                decoded.push(char::from_u32(code.ok().filter(|_| digits)?)?);
+                text = &rest[1 + hex.len()..];
             }
-            // A backslash before another byte is itself, and so is the byte.
-            (b'\\', Some(&next)) => {
-                decoded.push('\\');
-                (char::from(next), 2)
+            (b'\\', [next, ..]) => {
+                decoded.extend(['\\', char::from(*next)]);
+                text = &rest[1..];
             }
-            _ => (char::from(byte), 1),
-        };
-        decoded.push(c);
-        at += width;
+            _ => decoded.push(char::from(*byte)),
+        }
     }
     Some(decoded)
 }
