@@ -22,7 +22,6 @@
 
 use std::collections::HashMap;
 use std::fmt::Display;
-use std::ops::Range;
 
 use num_bigint::BigInt;
 
@@ -50,8 +49,11 @@ pub struct Value {
 
 type Id = u32;
 
+/// How deep a value nests, and how many objects it holds written out.
+type Size = (usize, usize);
+
 /// 24 bytes: what can be long is boxed. The arena starts with None, False,
-/// True and the names of the [`GLOBALS`], at [`GLOBAL_IDS`].
+/// True and the names of the [`GLOBALS`], which are never values.
 #[derive(Debug)]
 enum Object {
     /// None, a bool, an int or a float, as Python prints it; but for the
@@ -97,11 +99,11 @@ const KINDS: [[&str; 4]; 5] = [
 ];
 
 /// What protocols 0 to 3 call for a set, 0 to 4 for a bytearray, 0 to 2 for
-/// bytes (`_codecs.encode(text, 'latin1')`, or `bytes()`).
+/// bytes (`_codecs.encode(text, 'latin1')`, or `bytes()`); their ids.
 #[rustfmt::skip]
 const GLOBALS: [&str; 5] = ["builtins.set", "builtins.frozenset",
     "builtins.bytes", "builtins.bytearray", "_codecs.encode"];
-const GLOBAL_IDS: Range<Id> = 3..8;
+const GLOBAL_IDS: std::ops::Range<Id> = 3..8;
 
 /// Each opcode's byte and name, as pickletools lists them.
 const NAMES: &str = "I:INT J:BININT K:BININT1 M:BININT2 L:LONG \u{8a}:LONG1 \
@@ -178,19 +180,17 @@ impl<'a> Loader<'a> {
                 _ => &[],
             };
             let n = match code {
-                b'g' | b'p' => {
-                    self.need(parse::<u32>(bytes), "not an index")?
-                }
-                0x94 => self.memo.len() as u32,
-                _ => little_endian(bytes) as u32,
+                b'g' | b'p' => self.need(parse(bytes), "not an index")?,
+                0x94 => self.memo.len() as u64,
+                _ => bytes.iter().rev().fold(0, |n, &b| n << 8 | u64::from(b)),
             };
             match code {
                 0x80 => self.check(n <= 5, "no such protocol")?,
                 0x95 => {
-                    let rest = (self.pickled.len() - self.next) as u64;
-                    self.check(little_endian(bytes) <= rest, "a long FRAME")?
+                    let rest = self.pickled.len() - self.next;
+                    self.check(n <= rest as u64, "a long FRAME")?
                 }
-                b'.' => return Ok(self.pop_values(Some(1))?[0]),
+                b'.' => return Ok(self.pop(Some(1))?[0]),
                 b'(' => {
                     let open = self.marks.len();
                     self.check(open < MAX_OPEN_MARKS, "too many MARKs")?;
@@ -198,21 +198,20 @@ impl<'a> Loader<'a> {
                 }
                 // Python's POP takes the MARK when nothing is above it.
                 b'0' if self.stack.is_empty() && !self.marks.is_empty() => {
-                    _ = self.pop_values(None)?
+                    _ = self.pop(None)?
                 }
-                b'0' => _ = self.pop()?,
-                b'1' => _ = self.pop_values(None)?,
+                b'0' => _ = self.pop(Some(1))?,
+                b'1' => _ = self.pop(None)?,
                 b'2' => self.stack.push(self.top()?),
                 b'p' | b'q' | b'r' | 0x94 => {
                     let len = self.pickled.len();
                     let past =
                         format_args!("a memo index past the {len} bytes");
-                    self.check((n as usize) < len, past)?;
-                    let top = self.top()?;
-                    self.memo.insert(n, top);
+                    self.check(n < len as u64, past)?;
+                    self.memo.insert(n as u32, self.top()?);
                 }
                 b'g' | b'h' | b'j' => {
-                    let id = self.memo.get(&n).copied();
+                    let id = self.memo.get(&(n as u32)).copied();
                     self.stack.push(self.need(id, format_args!("no memo {n}"))?)
                 }
                 b'N' => self.stack.push(0),
@@ -220,8 +219,22 @@ impl<'a> Loader<'a> {
                 b'I' if bytes == b"00" || bytes == b"01" => {
                     self.stack.push(1 + Id::from(bytes == b"01"))
                 }
-                b'I' | b'L' => self.decimal(code, bytes)?,
-                b'J' | b'K' | b'M' => self.push(Object::Int(n as i32)),
+                b'I' | b'L' => {
+                    let long =
+                        bytes.strip_suffix(b"L").filter(|_| code == b'L');
+                    let text = long.unwrap_or(bytes);
+                    let digits =
+                        text.len() - usize::from(text.starts_with(b"-"));
+                    let many =
+                        format_args!("more than {MAX_INT_DIGITS} digits");
+                    self.check(digits <= MAX_INT_DIGITS, many)?;
+                    // As Python writes ints: no sign, zero or space more.
+                    let int =
+                        BigInt::parse_bytes(text, 10).map(|i| i.to_string());
+                    let int = int.filter(|int| int.as_bytes() == text);
+                    self.atom(self.need(int, "not an int")?)
+                }
+                b'J' | b'K' | b'M' => self.push(Object::Int(n as u32 as i32)),
                 0x8a | 0x8b => {
                     let what = "an int of more bytes than Python 3.11 prints";
                     self.check(bytes.len() <= MAX_INT_BYTES, what)?;
@@ -231,14 +244,11 @@ impl<'a> Loader<'a> {
                     // Rust reads 1e999 as inf, where Python refuses it.
                     let finite =
                         |x: &f64| x.is_finite() || bytes.contains(&b'n');
-                    let x =
-                        self.need(parse(bytes).filter(finite), "not a number")?;
-                    self.atom(float_repr(x))
+                    let x = parse(bytes).filter(finite);
+                    self.atom(float_repr(self.need(x, "not a number")?))
                 }
-                b'G' => {
-                    let bits = little_endian(bytes).swap_bytes();
-                    self.atom(float_repr(f64::from_bits(bits)))
-                }
+                // Read as a little-endian number: BINFLOAT is big-endian.
+                b'G' => self.atom(float_repr(f64::from_bits(n.swap_bytes()))),
                 b'V' => {
                     let text = raw_unicode_escape(bytes);
                     let text = self.need(text, "a bad raw-unicode-escape")?;
@@ -261,7 +271,7 @@ impl<'a> Loader<'a> {
                 b'd' => self.add(Dict, None, true)?,
                 0x91 => self.add(FrozenSet, None, true)?,
                 0x85..=0x87 => {
-                    self.add(Tuple, Some((code - 0x84).into()), true)?
+                    self.add(Tuple, Some(code as usize - 0x84), true)?
                 }
                 b'a' => self.add(List, Some(1), false)?,
                 b'e' => self.add(List, None, false)?,
@@ -273,14 +283,12 @@ impl<'a> Loader<'a> {
                     self.stack.push(global(module, name)?)
                 }
                 0x93 => {
-                    let names = self.pop_values(Some(2))?;
-                    let [module, name] = [0, 1].map(|at| {
-                        match &self.objects[names[at] as usize] {
-                            Object::Str(text) => text.as_bytes(),
-                            _ => b"?",
-                        }
-                    });
-                    self.stack.push(global(module, name)?)
+                    let names = self.pop(Some(2))?;
+                    let text = |id: Id| match &self.objects[id as usize] {
+                        Object::Str(text) => text.as_bytes(),
+                        _ => b"?",
+                    };
+                    self.stack.push(global(text(names[0]), text(names[1]))?)
                 }
                 b'R' => self.reduce()?,
                 b'S' | b'T' | b'U' => self.check(false, "a Python 2 str")?,
@@ -310,9 +318,8 @@ impl<'a> Loader<'a> {
     }
 
     fn take(&mut self, len: u64) -> Result<&'a [u8]> {
-        let end =
-            usize::try_from(len).ok().and_then(|n| self.next.checked_add(n));
-        let bytes = end.and_then(|end| self.pickled.get(self.next..end));
+        let rest = &self.pickled[self.next..];
+        let bytes = usize::try_from(len).ok().and_then(|len| rest.get(..len));
         let bytes = self.need(bytes, "the pickle ends inside it")?;
         self.next += bytes.len();
         Ok(bytes)
@@ -320,28 +327,14 @@ impl<'a> Loader<'a> {
 
     /// Bytes after their length, a little-endian number `width` bytes wide.
     fn sized(&mut self, width: u64) -> Result<&'a [u8]> {
-        let len = little_endian(self.take(width)?);
-        self.take(len)
+        let len = self.take(width)?.iter().rev();
+        self.take(len.fold(0, |n, &byte| n << 8 | u64::from(byte)))
     }
 
     fn line(&mut self) -> Result<&'a [u8]> {
         let end = self.pickled[self.next..].iter().position(|&b| b == b'\n');
         let line = self.take(end.map_or(u64::MAX, |end| end as u64 + 1))?;
         Ok(&line[..line.len() - 1])
-    }
-
-    /// An int written in decimal (INT, LONG), as Python writes them.
-    fn decimal(&mut self, code: u8, text: &[u8]) -> Result<()> {
-        let long = text.strip_suffix(b"L").filter(|_| code == b'L');
-        let text = long.unwrap_or(text);
-        let digits = text.len() - usize::from(text.starts_with(b"-"));
-        let many = format_args!("more than {MAX_INT_DIGITS} digits");
-        self.check(digits <= MAX_INT_DIGITS, many)?;
-        let int = BigInt::parse_bytes(text, 10).map(|int| int.to_string());
-        let int = int.filter(|int| int.as_bytes() == text);
-        let int = self.need(int, "not an int")?;
-        self.atom(int);
-        Ok(())
     }
 
     fn push(&mut self, object: Object) {
@@ -357,14 +350,9 @@ impl<'a> Loader<'a> {
         self.need(self.stack.last().copied(), "the stack is empty")
     }
 
-    fn pop(&mut self) -> Result<Id> {
-        let top = self.stack.pop();
-        self.need(top, "the stack is empty")
-    }
-
     /// The top `count` values, or those above the last MARK and that MARK,
-    /// deepest first; none of them a global, which plain data only calls.
-    fn pop_values(&mut self, count: Option<usize>) -> Result<Vec<Id>> {
+    /// deepest first.
+    fn pop(&mut self, count: Option<usize>) -> Result<Vec<Id>> {
         let values = match count {
             Some(count) => {
                 let start = self.stack.len().checked_sub(count);
@@ -375,51 +363,50 @@ impl<'a> Loader<'a> {
                 below.map(|below| std::mem::replace(&mut self.stack, below))
             }
         };
-        let values = self.need(values, "too few on the stack")?;
-        let global = values.iter().any(|id| GLOBAL_IDS.contains(id));
-        self.check(!global, "a global used as a value")?;
-        Ok(values)
+        self.need(values, "too few on the stack")
     }
 
-    /// REDUCE: an allowed global called as `pickle.dumps` writes the call.
+    /// REDUCE: one of the [`GLOBALS`] called as `pickle.dumps` calls it.
     fn reduce(&mut self) -> Result<()> {
-        let arguments = self.pop_values(Some(1))?[0];
-        let callable = self.pop()?;
+        let popped = self.pop(Some(2))?;
+        let (callable, tuple) = (popped[0], popped[1]);
         let name =
             GLOBALS.get(callable.wrapping_sub(GLOBAL_IDS.start) as usize);
-        let name = name.unwrap_or(&"something");
+        let name = *name.unwrap_or(&"something");
         let object = |id: Id| &self.objects[id as usize];
-        let tuple = object(arguments).container();
-        let tuple = tuple.filter(|&(kind, _)| kind == Kind::Tuple);
+        let tuple =
+            object(tuple).container().filter(|(kind, _)| *kind == Kind::Tuple);
         let arguments = self.need(tuple, "its arguments are no tuple")?.1;
         let arguments: Vec<_> =
             arguments.iter().map(|&id| object(id)).collect();
-        let new = match (*name, &arguments[..]) {
-            (
-                "builtins.set" | "builtins.frozenset",
-                [Object::Container(Kind::List, items)],
-            ) => {
-                let items = items.as_deref().cloned().unwrap_or_default();
-                let set = *name == "builtins.set";
-                // Made as if the list's items were on the stack.
-                self.stack.extend(&items);
-                let kind = if set { Kind::Set } else { Kind::FrozenSet };
-                return self.add(kind, Some(items.len()), true);
-            }
-            ("builtins.bytes", []) => Some(Object::Bytes([].into(), false)),
-            ("builtins.bytearray", []) => Some(Object::Bytes([].into(), true)),
-            ("builtins.bytearray", [Object::Bytes(bytes, false)]) => {
-                Some(Object::Bytes(bytes.clone(), true))
-            }
-            ("_codecs.encode", [Object::Str(text), Object::Str(codec)])
-                if &**codec == "latin1" =>
-            {
-                let latin1 = text.chars().map(|c| u8::try_from(c).ok());
-                let latin1 = latin1.collect::<Option<_>>();
-                latin1.map(|bytes| Object::Bytes(bytes, false))
-            }
-            _ => None,
-        };
+        let new =
+            match (name.rsplit('.').next().unwrap_or(name), &arguments[..]) {
+                (
+                    "set" | "frozenset",
+                    [Object::Container(Kind::List, items)],
+                ) => {
+                    let items = items.as_deref().cloned().unwrap_or_default();
+                    // Made as if the list's items were on the stack.
+                    self.stack.extend(&items);
+                    let set = name == GLOBALS[0];
+                    let kind = if set { Kind::Set } else { Kind::FrozenSet };
+                    return self.add(kind, Some(items.len()), true);
+                }
+                ("bytes" | "bytearray", []) => {
+                    Some(Object::Bytes([].into(), name == GLOBALS[3]))
+                }
+                ("bytearray", [Object::Bytes(bytes, false)]) => {
+                    Some(Object::Bytes(bytes.clone(), true))
+                }
+                ("encode", [Object::Str(text), Object::Str(codec)])
+                    if &**codec == "latin1" =>
+                {
+                    let latin1 = text.chars().map(|c| u8::try_from(c).ok());
+                    let latin1: Option<_> = latin1.collect();
+                    latin1.map(|bytes| Object::Bytes(bytes, false))
+                }
+                _ => None,
+            };
         let what = format_args!("{name} called as pickle.dumps never calls it");
         self.push(self.need(new, what)?);
         Ok(())
@@ -430,37 +417,38 @@ impl<'a> Loader<'a> {
     /// (a key equal to one there keeps its place and takes the new value) or
     /// `add` (an equal item is left out) do.
     fn add(&mut self, kind: Kind, len: Option<usize>, new: bool) -> Result<()> {
-        let added = self.pop_values(len)?;
+        let added = self.pop(len)?;
         if new {
             self.push(Object::Container(kind, None));
         }
-        let target = self.top().unwrap_or(0);
-        let odd = kind == Kind::Dict && added.len() % 2 == 1;
-        self.check(!odd, "a key without a value")?;
-        let items = match &mut self.objects[target as usize] {
-            Object::Container(found, items) if *found == kind => {
-                Some(items.take().unwrap_or_default())
-            }
-            _ => None,
-        };
+        let target = self.stack.last().copied().unwrap_or(0);
+        let found = self.objects[target as usize].container();
         let what = format_args!("no {} to add to", KINDS[kind as usize][0]);
-        let mut items = self.need(items, what)?;
-        for added in added.chunks(if kind == Kind::Dict { 2 } else { 1 }) {
-            let at = match kind {
-                Kind::List | Kind::Tuple => items.len(),
-                _ => {
-                    let key = (target, self.key(added[0], 0)?);
-                    *self.places.entry(key).or_insert(items.len())
-                }
+        self.check(found.is_some_and(|(found, _)| found == kind), what)?;
+        let step = if kind == Kind::Dict { 2 } else { 1 };
+        self.check(added.len() % step == 0, "a key without a value")?;
+        for added in added.chunks(step) {
+            let key = match kind {
+                Kind::List | Kind::Tuple => None,
+                _ => Some(self.key(added[0], 0)?),
             };
-            if at == items.len() {
-                items.extend(added);
-            } else if kind == Kind::Dict {
-                items[at + 1] = added[1];
+            if let Object::Container(_, items) =
+                &mut self.objects[target as usize]
+            {
+                let items = items.get_or_insert_default();
+                let len = items.len();
+                let at = match key {
+                    Some(key) => {
+                        *self.places.entry((target, key)).or_insert(len)
+                    }
+                    None => len,
+                };
+                if at == len {
+                    items.extend(added);
+                } else if kind == Kind::Dict {
+                    items[at + 1] = added[1];
+                }
             }
-        }
-        if let Object::Container(_, slot) = &mut self.objects[target as usize] {
-            *slot = Some(items).filter(|items| !items.is_empty());
         }
         Ok(())
     }
@@ -485,13 +473,11 @@ impl<'a> Loader<'a> {
                 }
                 format!("{kind:?}{keys:?}")
             }
-            (_, Some((kind, _))) => {
-                let name = KINDS[kind as usize][0];
+            (Object::Bytes(_, true), _) | (_, Some(_)) => {
+                let kind = object.container().map(|(kind, _)| kind as usize);
+                let name = kind.map_or("bytearray", |kind| KINDS[kind][0]);
                 return self
                     .need(None, format_args!("unhashable type: '{name}'"));
-            }
-            (Object::Bytes(_, true), _) => {
-                return self.need(None, "unhashable type: 'bytearray'");
             }
             (atom, _) => atom_repr(atom),
         };
@@ -504,10 +490,6 @@ impl<'a> Loader<'a> {
 
 fn parse<T: std::str::FromStr>(text: &[u8]) -> Option<T> {
     std::str::from_utf8(text).ok()?.parse().ok()
-}
-
-fn little_endian(bytes: &[u8]) -> u64 {
-    bytes.iter().rev().fold(0, |n, &byte| n << 8 | u64::from(byte))
 }
 
 /// A global plain data calls: its id.
@@ -554,13 +536,11 @@ impl Value {
     /// walked `usize::MAX` deep); refused `level` containers down past
     /// [`MAX_DEPTH`], as the Python twins do, once built, since a container
     /// may be filled after it was put in another.
-    fn measure(
-        &self,
-        id: Id,
-        level: usize,
-        done: &mut [(usize, usize)],
-    ) -> Result<(usize, usize)> {
+    fn measure(&self, id: Id, level: usize, done: &mut [Size]) -> Result<Size> {
         let at = id as usize;
+        if GLOBAL_IDS.contains(&id) {
+            return Err("a global used as a value".into());
+        }
         let Some((_, items)) = self.objects[at].container() else {
             return Ok((0, 1));
         };
@@ -570,10 +550,10 @@ impl Value {
         }
         if done[at].0 == 0 && level < MAX_DEPTH {
             done[at].0 = usize::MAX;
-            let mut size = (1, 1usize);
+            let mut size = (1, 1);
             for &item in items {
                 let (depth, count) = self.measure(item, level + 1, done)?;
-                size = (size.0.max(depth + 1), size.1.saturating_add(count));
+                size = (size.0.max(depth + 1), count.saturating_add(size.1));
             }
             done[at] = size;
         }
@@ -654,10 +634,10 @@ fn raw_unicode_escape(mut text: &[u8]) -> Option<String> {
         match (byte, rest) {
             (b'\\', [u @ (b'u' | b'U'), hex @ ..]) => {
                 let hex = hex.get(..if *u == b'u' { 4 } else { 8 })?;
-                let digits = hex.iter().all(u8::is_ascii_hexdigit);
+                let digit = |b: &u8| char::from(*b).to_digit(16);
                 let code =
-                    u32::from_str_radix(std::str::from_utf8(hex).ok()?, 16);
-                decoded.push(char::from_u32(code.ok().filter(|_| digits)?)?);
+                    hex.iter().try_fold(0, |n, b| Some(n * 16 + digit(b)?));
+                decoded.push(char::from_u32(code?)?);
                 text = &rest[1 + hex.len()..];
             }
             (b'\\', [next, ..]) => {
