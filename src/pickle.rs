@@ -2,23 +2,21 @@
 //! CPython's `pickle.loads` builds from what `pickle.dumps` writes of None,
 //! bools, ints, floats, strs, bytes, bytearrays, lists, tuples, dicts, sets
 //! and frozensets at protocols 0 to 5; [`Value::repr`] prints it as Python
-//! does, dicts in the order sent.
-//!
-//! A decoder of its own, as serde-pickle's `Value` sorts a dict's keys, has
+//! does. Its own decoder, as serde-pickle's `Value` sorts a dict's keys, has
 //! no bytearray and copies each memo reference in full (a few hundred bytes
-//! can ask for gigabytes). Here each object sits once in an arena, as in
-//! CPython, and nothing recurses while reading. Refused, in one line that
-//! says where: any global but five plain-data calls, the opcodes that make
-//! objects of classes, and what passes the bounds below, none of them a
-//! size: an opcode is a byte or more and makes at most one object, stack
-//! slot or memo entry, so lesson 5's 16 MiB header bounds the rest (16.8
-//! million empty lists take 480 MB, 8.4 million one-tuples 900 MB; Python's
-//! `pickle.loads`, 1.2 GB and 620 MB).
+//! can ask for gigabytes): here each object sits once in an arena, as in
+//! CPython, and nothing recurses while reading.
 //!
-//! Cut, to stay small: Python 2's strs; ints written as text other than as
-//! Python writes them; calls `pickle.dumps` never writes; a str with a lone
-//! surrogate, which Rust cannot hold. Dict keys and set items are compared
-//! within their type: 1, 1.0 and True are three keys.
+//! Refused, in one line that says where: any global but five plain-data
+//! calls, the opcodes that make objects of classes, Python 2's strs, and
+//! what passes the bounds below, none of them a size: an opcode is a byte
+//! or more and makes at most one object, stack slot or memo entry, so
+//! lesson 5's 16 MiB header bounds the rest (16.8 million empty lists take
+//! 480 MB, 8.4 million one-tuples 900 MB; Python's `pickle.loads`, 1.2 GB
+//! and 620 MB). Not read either: ints written as text as Python does not
+//! write them, calls `pickle.dumps` never writes, a str with a lone
+//! surrogate (Rust cannot hold it). Keys are compared within their type:
+//! 1, 1.0 and True are three keys.
 
 use std::collections::HashMap;
 use std::fmt::Display;
@@ -52,19 +50,18 @@ type Id = u32;
 /// How deep a value nests, and how many objects it holds written out.
 type Size = (usize, usize);
 
-/// 24 bytes: what can be long is boxed. The arena starts with None, False,
-/// True and the names of the [`GLOBALS`], which are never values.
+/// 24 bytes, what can be long boxed. The arena starts with None, False,
+/// True and the names of the [`GLOBALS`] (never values).
 #[derive(Debug)]
 enum Object {
-    /// None, a bool, an int or a float, as Python prints it; but for the
-    /// commonest, a small binary int, unboxed.
+    /// None, a bool, an int or a float as Python prints it; a small int not.
     Atom(Box<str>),
     Int(i32),
     Str(Box<str>),
     /// Bytes, or (true) a bytearray.
     Bytes(Box<[u8]>, bool),
-    /// A dict's items are its keys and values, in turn. Boxed, or every
-    /// object would take 32 bytes; none while empty.
+    /// A dict's items: key, value, key... Boxed (none while empty), or
+    /// every object would take 32 bytes.
     #[allow(clippy::box_collection)]
     Container(Kind, Option<Box<Vec<Id>>>),
 }
@@ -104,20 +101,6 @@ const KINDS: [[&str; 4]; 5] = [
 const GLOBALS: [&str; 5] = ["builtins.set", "builtins.frozenset",
     "builtins.bytes", "builtins.bytearray", "_codecs.encode"];
 const GLOBAL_IDS: std::ops::Range<Id> = 3..8;
-
-/// Each opcode's byte and name, as pickletools lists them.
-const NAMES: &str = "I:INT J:BININT K:BININT1 M:BININT2 L:LONG \u{8a}:LONG1 \
-    \u{8b}:LONG4 S:STRING T:BINSTRING U:SHORT_BINSTRING B:BINBYTES \
-    C:SHORT_BINBYTES \u{8e}:BINBYTES8 \u{96}:BYTEARRAY8 \u{97}:NEXT_BUFFER \
-    \u{98}:READONLY_BUFFER N:NONE \u{88}:NEWTRUE \u{89}:NEWFALSE V:UNICODE \
-    \u{8c}:SHORT_BINUNICODE X:BINUNICODE \u{8d}:BINUNICODE8 F:FLOAT \
-    G:BINFLOAT ]:EMPTY_LIST a:APPEND e:APPENDS l:LIST ):EMPTY_TUPLE t:TUPLE \
-    \u{85}:TUPLE1 \u{86}:TUPLE2 \u{87}:TUPLE3 }:EMPTY_DICT d:DICT s:SETITEM \
-    u:SETITEMS \u{8f}:EMPTY_SET \u{90}:ADDITEMS \u{91}:FROZENSET 0:POP 2:DUP \
-    (:MARK 1:POP_MARK g:GET h:BINGET j:LONG_BINGET p:PUT q:BINPUT \
-    r:LONG_BINPUT \u{94}:MEMOIZE \u{82}:EXT1 \u{83}:EXT2 \u{84}:EXT4 c:GLOBAL \
-    \u{93}:STACK_GLOBAL R:REDUCE b:BUILD i:INST o:OBJ \u{81}:NEWOBJ \
-    \u{92}:NEWOBJ_EX \u{80}:PROTO .:STOP \u{95}:FRAME P:PERSID Q:BINPERSID";
 
 /// `pickle.loads(pickled)`, for plain data, within the bounds above.
 ///
@@ -162,7 +145,6 @@ struct Loader<'a> {
 
 impl<'a> Loader<'a> {
     fn run(&mut self) -> Result<Id> {
-        use Kind::*;
         while let Some(&code) = self.pickled.get(self.next) {
             self.op = (code, self.next);
             self.next += 1;
@@ -184,118 +166,123 @@ impl<'a> Loader<'a> {
                 0x94 => self.memo.len() as u64,
                 _ => bytes.iter().rev().fold(0, |n, &b| n << 8 | u64::from(b)),
             };
-            match code {
-                0x80 => self.check(n <= 5, "no such protocol")?,
-                0x95 => {
-                    let rest = self.pickled.len() - self.next;
-                    self.check(n <= rest as u64, "a long FRAME")?
-                }
-                b'.' => return Ok(self.pop(Some(1))?[0]),
-                b'(' => {
-                    let open = self.marks.len();
-                    self.check(open < MAX_OPEN_MARKS, "too many MARKs")?;
-                    self.marks.push(std::mem::take(&mut self.stack))
-                }
-                // Python's POP takes the MARK when nothing is above it.
-                b'0' if self.stack.is_empty() && !self.marks.is_empty() => {
-                    _ = self.pop(None)?
-                }
-                b'0' => _ = self.pop(Some(1))?,
-                b'1' => _ = self.pop(None)?,
-                b'2' => self.stack.push(self.top()?),
-                b'p' | b'q' | b'r' | 0x94 => {
-                    let len = self.pickled.len();
-                    let past =
-                        format_args!("a memo index past the {len} bytes");
-                    self.check(n < len as u64, past)?;
-                    self.memo.insert(n as u32, self.top()?);
-                }
-                b'g' | b'h' | b'j' => {
-                    let id = self.memo.get(&(n as u32)).copied();
-                    self.stack.push(self.need(id, format_args!("no memo {n}"))?)
-                }
-                b'N' => self.stack.push(0),
-                0x88 | 0x89 => self.stack.push(1 + Id::from(code == 0x88)),
-                b'I' if bytes == b"00" || bytes == b"01" => {
-                    self.stack.push(1 + Id::from(bytes == b"01"))
-                }
-                b'I' | b'L' => {
-                    let long =
-                        bytes.strip_suffix(b"L").filter(|_| code == b'L');
-                    let text = long.unwrap_or(bytes);
-                    let digits =
-                        text.len() - usize::from(text.starts_with(b"-"));
-                    let many =
-                        format_args!("more than {MAX_INT_DIGITS} digits");
-                    self.check(digits <= MAX_INT_DIGITS, many)?;
-                    // As Python writes ints: no sign, zero or space more.
-                    let int =
-                        BigInt::parse_bytes(text, 10).map(|i| i.to_string());
-                    let int = int.filter(|int| int.as_bytes() == text);
-                    self.atom(self.need(int, "not an int")?)
-                }
-                b'J' | b'K' | b'M' => self.push(Object::Int(n as u32 as i32)),
-                0x8a | 0x8b => {
-                    let what = "an int of more bytes than Python 3.11 prints";
-                    self.check(bytes.len() <= MAX_INT_BYTES, what)?;
-                    self.atom(BigInt::from_signed_bytes_le(bytes))
-                }
-                b'F' => {
-                    // Rust reads 1e999 as inf, where Python refuses it.
-                    let finite =
-                        |x: &f64| x.is_finite() || bytes.contains(&b'n');
-                    let x = parse(bytes).filter(finite);
-                    self.atom(float_repr(self.need(x, "not a number")?))
-                }
-                // Read as a little-endian number: BINFLOAT is big-endian.
-                b'G' => self.atom(float_repr(f64::from_bits(n.swap_bytes()))),
-                b'V' => {
-                    let text = raw_unicode_escape(bytes);
-                    let text = self.need(text, "a bad raw-unicode-escape")?;
-                    self.push(Object::Str(text.into()))
-                }
-                b'X' | 0x8c | 0x8d => {
-                    let text = std::str::from_utf8(bytes).ok();
-                    let text = self.need(text, "the text is not UTF-8")?;
-                    self.push(Object::Str(text.into()))
-                }
-                b'B' | b'C' | 0x8e | 0x96 => {
-                    self.push(Object::Bytes(bytes.into(), code == 0x96))
-                }
-                b']' => self.add(List, Some(0), true)?,
-                b')' => self.add(Tuple, Some(0), true)?,
-                b'}' => self.add(Dict, Some(0), true)?,
-                0x8f => self.add(Set, Some(0), true)?,
-                b'l' => self.add(List, None, true)?,
-                b't' => self.add(Tuple, None, true)?,
-                b'd' => self.add(Dict, None, true)?,
-                0x91 => self.add(FrozenSet, None, true)?,
-                0x85..=0x87 => {
-                    self.add(Tuple, Some(code as usize - 0x84), true)?
-                }
-                b'a' => self.add(List, Some(1), false)?,
-                b'e' => self.add(List, None, false)?,
-                b's' => self.add(Dict, Some(2), false)?,
-                b'u' => self.add(Dict, None, false)?,
-                0x90 => self.add(Set, None, false)?,
-                b'c' => {
-                    let (module, name) = (self.line()?, self.line()?);
-                    self.stack.push(global(module, name)?)
-                }
-                0x93 => {
-                    let names = self.pop(Some(2))?;
-                    let text = |id: Id| match &self.objects[id as usize] {
-                        Object::Str(text) => text.as_bytes(),
-                        _ => b"?",
-                    };
-                    self.stack.push(global(text(names[0]), text(names[1]))?)
-                }
-                b'R' => self.reduce()?,
-                b'S' | b'T' | b'U' => self.check(false, "a Python 2 str")?,
-                _ => self.check(false, "plain data does not need it")?,
+            if code == b'.' {
+                return Ok(self.pop(Some(1))?[0]);
             }
+            self.step(code, bytes, n)?;
         }
         Err("the pickle ends before its STOP".into())
+    }
+
+    /// Does what opcode `code` does, given its argument.
+    fn step(&mut self, code: u8, bytes: &[u8], n: u64) -> Result<()> {
+        use Kind::*;
+        match code {
+            0x80 => self.check(n <= 5, "no such protocol")?,
+            0x95 => {
+                let rest = self.pickled.len() - self.next;
+                self.check(n <= rest as u64, "a long FRAME")?
+            }
+            b'(' => {
+                let open = self.marks.len();
+                self.check(open < MAX_OPEN_MARKS, "too many MARKs")?;
+                self.marks.push(std::mem::take(&mut self.stack))
+            }
+            // Python's POP takes the MARK when nothing is above it.
+            b'0' if self.stack.is_empty() && !self.marks.is_empty() => {
+                _ = self.pop(None)?
+            }
+            b'0' => _ = self.pop(Some(1))?,
+            b'1' => _ = self.pop(None)?,
+            b'2' => self.stack.push(self.top()?),
+            b'p' | b'q' | b'r' | 0x94 => {
+                let len = self.pickled.len();
+                let past = format_args!("a memo index past the {len} bytes");
+                self.check(n < len as u64, past)?;
+                self.memo.insert(n as u32, self.top()?);
+            }
+            b'g' | b'h' | b'j' => {
+                let id = self.memo.get(&(n as u32)).copied();
+                self.stack.push(self.need(id, format_args!("no memo {n}"))?)
+            }
+            b'N' => self.stack.push(0),
+            0x88 | 0x89 => self.stack.push(1 + Id::from(code == 0x88)),
+            b'I' if bytes == b"00" || bytes == b"01" => {
+                self.stack.push(1 + Id::from(bytes == b"01"))
+            }
+            b'I' | b'L' => {
+                let long = bytes.strip_suffix(b"L").filter(|_| code == b'L');
+                let text = long.unwrap_or(bytes);
+                let digits = text.len() - usize::from(text.starts_with(b"-"));
+                let many = format_args!("more than {MAX_INT_DIGITS} digits");
+                self.check(digits <= MAX_INT_DIGITS, many)?;
+                // As Python writes ints: no sign, zero or space more.
+                let int = BigInt::parse_bytes(text, 10).map(|i| i.to_string());
+                let int = int.filter(|int| int.as_bytes() == text);
+                self.atom(self.need(int, "not an int")?)
+            }
+            b'J' | b'K' | b'M' => self.push(Object::Int(n as u32 as i32)),
+            0x8a | 0x8b => {
+                let what = "an int of more bytes than Python 3.11 prints";
+                self.check(bytes.len() <= MAX_INT_BYTES, what)?;
+                self.atom(BigInt::from_signed_bytes_le(bytes))
+            }
+            b'F' => {
+                // Rust reads 1e999 as inf, where Python refuses it.
+                let finite = |x: &f64| x.is_finite() || bytes.contains(&b'n');
+                let x = parse(bytes).filter(finite);
+                self.atom(float_repr(self.need(x, "not a number")?))
+            }
+            // Read as a little-endian number: BINFLOAT is big-endian.
+            b'G' => self.atom(float_repr(f64::from_bits(n.swap_bytes()))),
+            b'V' => {
+                let text = raw_unicode_escape(bytes);
+                let text = self.need(text, "a bad raw-unicode-escape")?;
+                self.push(Object::Str(text.into()))
+            }
+            b'X' | 0x8c | 0x8d => {
+                let text = std::str::from_utf8(bytes).ok();
+                let text = self.need(text, "the text is not UTF-8")?;
+                self.push(Object::Str(text.into()))
+            }
+            b'B' | b'C' | 0x8e | 0x96 => {
+                self.push(Object::Bytes(bytes.into(), code == 0x96))
+            }
+            b']' => self.add(List, Some(0), true)?,
+            b')' => self.add(Tuple, Some(0), true)?,
+            b'}' => self.add(Dict, Some(0), true)?,
+            0x8f => self.add(Set, Some(0), true)?,
+            b'l' => self.add(List, None, true)?,
+            b't' => self.add(Tuple, None, true)?,
+            b'd' => self.add(Dict, None, true)?,
+            0x91 => self.add(FrozenSet, None, true)?,
+            0x85..=0x87 => self.add(Tuple, Some(code as usize - 0x84), true)?,
+            b'a' => self.add(List, Some(1), false)?,
+            b'e' => self.add(List, None, false)?,
+            b's' => self.add(Dict, Some(2), false)?,
+            b'u' => self.add(Dict, None, false)?,
+            0x90 => self.add(Set, None, false)?,
+            b'c' => {
+                let (module, name) = (self.line()?, self.line()?);
+                self.stack.push(global(module, name)?)
+            }
+            0x93 => {
+                let names = self.pop(Some(2))?;
+                let text = |id: Id| match &self.objects[id as usize] {
+                    Object::Str(text) => text.as_bytes(),
+                    _ => b"?",
+                };
+                self.stack.push(global(text(names[0]), text(names[1]))?)
+            }
+            b'R' => self.reduce()?,
+            b'S' | b'T' | b'U' => self.check(false, "a Python 2 str")?,
+            // pickletools' other opcodes: objects of classes, buffers.
+            _ if b"bioPQ\x81\x82\x83\x84\x92\x97\x98".contains(&code) => {
+                self.check(false, "plain data does not need it")?
+            }
+            _ => self.check(false, "no such opcode")?,
+        }
+        Ok(())
     }
 
     fn check(&self, ok: bool, what: impl Display) -> Result<()> {
@@ -303,18 +290,11 @@ impl<'a> Loader<'a> {
     }
 
     /// `value`, or a refusal that says where `what` went wrong: at which
-    /// opcode, as pickletools names it, or at a byte that is none.
+    /// opcode (its byte: `pickletools.dis` lists their names) and offset.
     fn need<T>(&self, value: Option<T>, what: impl Display) -> Result<T> {
         let (code, at) = self.op;
-        value.ok_or_else(|| {
-            let mut names = NAMES.split(' ');
-            match names.find_map(|name| name.strip_prefix(char::from(code))) {
-                Some(name) => format!("{} at offset {at}: {what}", &name[1..]),
-                None => {
-                    format!("byte {code:#04x} at offset {at}: no such opcode")
-                }
-            }
-        })
+        let opcode = bytes_repr(&[code]);
+        value.ok_or_else(|| format!("opcode {opcode} at offset {at}: {what}"))
     }
 
     fn take(&mut self, len: u64) -> Result<&'a [u8]> {
@@ -370,43 +350,39 @@ impl<'a> Loader<'a> {
     fn reduce(&mut self) -> Result<()> {
         let popped = self.pop(Some(2))?;
         let (callable, tuple) = (popped[0], popped[1]);
-        let name =
-            GLOBALS.get(callable.wrapping_sub(GLOBAL_IDS.start) as usize);
-        let name = *name.unwrap_or(&"something");
+        let index = callable.wrapping_sub(GLOBAL_IDS.start) as usize;
+        let name = GLOBALS.get(index).copied().unwrap_or("something");
         let object = |id: Id| &self.objects[id as usize];
         let tuple =
             object(tuple).container().filter(|(kind, _)| *kind == Kind::Tuple);
         let arguments = self.need(tuple, "its arguments are no tuple")?.1;
         let arguments: Vec<_> =
             arguments.iter().map(|&id| object(id)).collect();
-        let new =
-            match (name.rsplit('.').next().unwrap_or(name), &arguments[..]) {
-                (
-                    "set" | "frozenset",
-                    [Object::Container(Kind::List, items)],
-                ) => {
-                    let items = items.as_deref().cloned().unwrap_or_default();
-                    // Made as if the list's items were on the stack.
-                    self.stack.extend(&items);
-                    let set = name == GLOBALS[0];
-                    let kind = if set { Kind::Set } else { Kind::FrozenSet };
-                    return self.add(kind, Some(items.len()), true);
-                }
-                ("bytes" | "bytearray", []) => {
-                    Some(Object::Bytes([].into(), name == GLOBALS[3]))
-                }
-                ("bytearray", [Object::Bytes(bytes, false)]) => {
-                    Some(Object::Bytes(bytes.clone(), true))
-                }
-                ("encode", [Object::Str(text), Object::Str(codec)])
-                    if &**codec == "latin1" =>
-                {
-                    let latin1 = text.chars().map(|c| u8::try_from(c).ok());
-                    let latin1: Option<_> = latin1.collect();
-                    latin1.map(|bytes| Object::Bytes(bytes, false))
-                }
-                _ => None,
-            };
+        let short = &name[name.rfind('.').map_or(0, |dot| dot + 1)..];
+        let new = match (short, &arguments[..]) {
+            ("set" | "frozenset", [Object::Container(Kind::List, items)]) => {
+                let items = items.as_deref().cloned().unwrap_or_default();
+                // Made as if the list's items were on the stack.
+                self.stack.extend(&items);
+                let set = name == GLOBALS[0];
+                let kind = if set { Kind::Set } else { Kind::FrozenSet };
+                return self.add(kind, Some(items.len()), true);
+            }
+            ("bytes" | "bytearray", []) => {
+                Some(Object::Bytes([].into(), name == GLOBALS[3]))
+            }
+            ("bytearray", [Object::Bytes(bytes, false)]) => {
+                Some(Object::Bytes(bytes.clone(), true))
+            }
+            ("encode", [Object::Str(text), Object::Str(codec)])
+                if &**codec == "latin1" =>
+            {
+                let latin1 = text.chars().map(|c| u8::try_from(c).ok());
+                let latin1: Option<_> = latin1.collect();
+                latin1.map(|bytes| Object::Bytes(bytes, false))
+            }
+            _ => None,
+        };
         let what = format_args!("{name} called as pickle.dumps never calls it");
         self.push(self.need(new, what)?);
         Ok(())
@@ -514,10 +490,8 @@ fn atom_repr(object: &Object) -> String {
         Object::Bytes(bytes, false) => bytes_repr(bytes),
         // CPython escapes a ' here even between double quotes.
         Object::Bytes(bytes, true) => match bytes_repr(bytes) {
-            repr if repr.starts_with("b\"") => {
-                format!("bytearray({})", repr.replace('\'', "\\'"))
-            }
-            repr => format!("bytearray({repr})"),
+            repr if repr.starts_with("b'") => format!("bytearray({repr})"),
+            repr => format!("bytearray({})", repr.replace('\'', "\\'")),
         },
         Object::Container(..) => String::new(),
     }
@@ -550,7 +524,7 @@ impl Value {
         }
         if done[at].0 == 0 && level < MAX_DEPTH {
             done[at].0 = usize::MAX;
-            let mut size = (1, 1);
+            let mut size = (1, 1usize);
             for &item in items {
                 let (depth, count) = self.measure(item, level + 1, done)?;
                 size = (size.0.max(depth + 1), count.saturating_add(size.1));
