@@ -11,10 +11,11 @@
 //! calls, the opcodes that make objects of classes, Python 2's strs, and
 //! what passes the bounds below, none of them a size: an opcode is a byte
 //! or more and makes at most one object, stack slot or memo entry, so
-//! lesson 5's 16 MiB header bounds the rest (16.8 million empty lists take
-//! 480 MB, 8.4 million one-tuples 900 MB; Python's `pickle.loads`, 1.2 GB
-//! and 620 MB). Not read either: ints written as text as Python does not
-//! write them, calls `pickle.dumps` never writes, a str with a lone
+//! lesson 5's 16 MiB header bounds the rest: 16.8 million empty lists take
+//! 500 MB, 8.4 million one-tuples 900 MB, 16.8 million nested 1.5 GB (then
+//! refused), as many memo entries 480 MB; Python's `pickle.loads`, 1.2 GB,
+//! 620 MB and 820 MB. Not read either: ints written as text as Python does
+//! not write them, calls `pickle.dumps` never writes, a str with a lone
 //! surrogate (Rust cannot hold it). Keys are compared within their type:
 //! 1, 1.0 and True are three keys.
 
@@ -349,12 +350,11 @@ impl<'a> Loader<'a> {
     /// REDUCE: one of the [`GLOBALS`] called as `pickle.dumps` calls it.
     fn reduce(&mut self) -> Result<()> {
         let popped = self.pop(Some(2))?;
-        let (callable, tuple) = (popped[0], popped[1]);
-        let index = callable.wrapping_sub(GLOBAL_IDS.start) as usize;
+        let index = popped[0].wrapping_sub(GLOBAL_IDS.start) as usize;
         let name = GLOBALS.get(index).copied().unwrap_or("something");
         let object = |id: Id| &self.objects[id as usize];
-        let tuple =
-            object(tuple).container().filter(|(kind, _)| *kind == Kind::Tuple);
+        let tuple = object(popped[1]).container();
+        let tuple = tuple.filter(|(kind, _)| *kind == Kind::Tuple);
         let arguments = self.need(tuple, "its arguments are no tuple")?.1;
         let arguments: Vec<_> =
             arguments.iter().map(|&id| object(id)).collect();
@@ -364,8 +364,7 @@ impl<'a> Loader<'a> {
                 let items = items.as_deref().cloned().unwrap_or_default();
                 // Made as if the list's items were on the stack.
                 self.stack.extend(&items);
-                let set = name == GLOBALS[0];
-                let kind = if set { Kind::Set } else { Kind::FrozenSet };
+                let kind = [Kind::Set, Kind::FrozenSet][index];
                 return self.add(kind, Some(items.len()), true);
             }
             ("bytes" | "bytearray", []) => {
@@ -389,9 +388,8 @@ impl<'a> Loader<'a> {
     }
 
     /// Puts the top `len` values (None: those above the MARK) in a `new`
-    /// `kind`, or the one below them, as Python's `append`, `d[key] = value`
-    /// (a key equal to one there keeps its place and takes the new value) or
-    /// `add` (an equal item is left out) do.
+    /// `kind`, or the one below them, as `append`, `d[key] = value` (an equal
+    /// key keeps its place, takes the value) or `add` (once) do in Python.
     fn add(&mut self, kind: Kind, len: Option<usize>, new: bool) -> Result<()> {
         let added = self.pop(len)?;
         if new {
@@ -506,10 +504,9 @@ impl Value {
     }
 
     /// How deep `id` nests and how many objects it holds written out, each
-    /// container walked once (`done`, which marks the containers being
-    /// walked `usize::MAX` deep); refused `level` containers down past
-    /// [`MAX_DEPTH`], as the Python twins do, once built, since a container
-    /// may be filled after it was put in another.
+    /// container walked once (`done`; `usize::MAX` deep while walked);
+    /// refused past [`MAX_DEPTH`] once built, as a container may be filled
+    /// after it was put in another.
     fn measure(&self, id: Id, level: usize, done: &mut [Size]) -> Result<Size> {
         let at = id as usize;
         if GLOBAL_IDS.contains(&id) {
@@ -555,8 +552,8 @@ impl Value {
         out + "..."
     }
 
-    /// Writes `id` to `out` until it is longer than `limit` bytes (then
-    /// None). `path`: the containers `id` is in.
+    /// Writes `id` to `out`, or None once past `limit` bytes. `path`: the
+    /// containers `id` is in.
     fn write(
         &self,
         id: Id,
@@ -564,35 +561,30 @@ impl Value {
         limit: usize,
         path: &mut Vec<Id>,
     ) -> Option<()> {
-        if out.len() > limit {
-            return None;
-        }
         let object = &self.objects[id as usize];
         let Some((kind, items)) = object.container() else {
             out.push_str(&atom_repr(object));
-            return Some(());
+            return (out.len() <= limit).then_some(());
         };
         let [_, opening, closing, empty] = KINDS[kind as usize];
-        if path.contains(&id) {
-            // Inside itself: Python prints `[...]`.
-            *out += &format!("{opening}...{closing}");
-        } else if items.is_empty() {
+        if items.is_empty() {
             out.push_str(empty);
-        } else if path.len() == MAX_DEPTH {
-            return None;
-        } else {
+        } else if path.contains(&id) {
+            *out += &format!("{opening}...{closing}"); // as Python prints it
+        } else if path.len() < MAX_DEPTH && out.len() <= limit {
             out.push_str(opening);
             path.push(id);
             for (at, &item) in items.iter().enumerate() {
-                if at > 0 {
-                    let key = kind == Kind::Dict && at % 2 == 1;
-                    out.push_str(if key { ": " } else { ", " });
-                }
+                let key = kind == Kind::Dict && at % 2 == 1;
+                let gap = if key { ": " } else { ", " };
+                out.push_str(if at == 0 { "" } else { gap });
                 self.write(item, out, limit, path)?;
             }
             path.pop();
             let one_tuple = kind == Kind::Tuple && items.len() == 1;
             out.push_str(if one_tuple { ",)" } else { closing });
+        } else {
+            return None;
         }
         Some(())
     }
