@@ -190,11 +190,10 @@ impl<'a> Loader<'a> {
                 self.marks.push(std::mem::take(&mut self.stack))
             }
             // Python's POP takes the MARK when nothing is above it.
-            b'0' if self.stack.is_empty() && !self.marks.is_empty() => {
-                _ = self.pop(None)?
+            b'0' if !self.stack.is_empty() || self.marks.is_empty() => {
+                _ = self.pop(Some(1))?
             }
-            b'0' => _ = self.pop(Some(1))?,
-            b'1' => _ = self.pop(None)?,
+            b'0' | b'1' => _ = self.pop(None)?,
             b'2' => self.stack.push(self.top()?),
             b'p' | b'q' | b'r' | 0x94 => {
                 let len = self.pickled.len();
