@@ -11,10 +11,11 @@
 //! calls, the opcodes that make objects of classes, Python 2's strs, and
 //! what passes the bounds below, none of them a size: an opcode is a byte
 //! or more and makes at most one object, stack slot or memo entry, so
-//! lesson 5's 16 MiB header bounds the rest: 16.8 million empty lists take
-//! 500 MB, 8.4 million one-tuples 900 MB, 16.8 million nested 1.5 GB (then
-//! refused), as many memo entries 480 MB; Python's `pickle.loads`, 1.2 GB,
-//! 620 MB and 820 MB. Not read either: ints written as text as Python does
+//! lesson 5's 16 MiB header bounds the rest (peak memory, as `time -v`
+//! counts it: 16.8 million empty lists 510 MB, 8.4 million one-tuples 925
+//! MB, 16.8 million nested 1.5 GB before they are refused, a list memoized
+//! 16.8 million times 170 MB; Python's `pickle.loads`, 1.26 GB, 636 MB, 840
+//! MB and 182 MB). Not read either: ints written as text as Python does
 //! not write them, calls `pickle.dumps` never writes, a str with a lone
 //! surrogate (Rust cannot hold it). Keys are compared within their type:
 //! 1, 1.0 and True are three keys.
@@ -136,7 +137,9 @@ struct Loader<'a> {
     /// keeps its stack).
     stack: Vec<Id>,
     marks: Vec<Vec<Id>>,
-    memo: HashMap<u32, Id>,
+    /// Python's memo is a dict: `memo_len` of these indexes are used.
+    memo: Vec<Option<Id>>,
+    memo_len: usize,
     /// Each distinct key, numbered; the number of each object seen as a key
     /// (a shared tuple is looked at once); each key's place in each dict.
     keys: HashMap<String, u32>,
@@ -164,7 +167,7 @@ impl<'a> Loader<'a> {
             };
             let n = match code {
                 b'g' | b'p' => self.need(parse(bytes), "not an index")?,
-                0x94 => self.memo.len() as u64,
+                0x94 => self.memo_len as u64,
                 _ => bytes.iter().rev().fold(0, |n, &b| n << 8 | u64::from(b)),
             };
             if code == b'.' {
@@ -199,10 +202,15 @@ impl<'a> Loader<'a> {
                 let len = self.pickled.len();
                 let past = format_args!("a memo index past the {len} bytes");
                 self.check(n < len as u64, past)?;
-                self.memo.insert(n as u32, self.top()?);
+                let (at, top) = (n as usize, self.top()?);
+                if at >= self.memo.len() {
+                    self.memo.resize(at + 1, None);
+                }
+                self.memo_len += usize::from(self.memo[at].is_none());
+                self.memo[at] = Some(top);
             }
             b'g' | b'h' | b'j' => {
-                let id = self.memo.get(&(n as u32)).copied();
+                let id = self.memo.get(n as usize).copied().flatten();
                 self.stack.push(self.need(id, format_args!("no memo {n}"))?)
             }
             b'N' => self.stack.push(0),
@@ -293,8 +301,10 @@ impl<'a> Loader<'a> {
     /// opcode (its byte: `pickletools.dis` lists their names) and offset.
     fn need<T>(&self, value: Option<T>, what: impl Display) -> Result<T> {
         let (code, at) = self.op;
-        let opcode = bytes_repr(&[code]);
-        value.ok_or_else(|| format!("opcode {opcode} at offset {at}: {what}"))
+        value.ok_or_else(|| {
+            let opcode = bytes_repr(&[code]);
+            format!("opcode {opcode} at offset {at}: {what}")
+        })
     }
 
     fn take(&mut self, len: u64) -> Result<&'a [u8]> {
