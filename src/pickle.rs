@@ -405,33 +405,30 @@ impl<'a> Loader<'a> {
             self.push(Object::Container(kind, None));
         }
         let target = self.stack.last().copied().unwrap_or(0);
-        let found = self.objects[target as usize].container();
         let what = format_args!("no {} to add to", KINDS[kind as usize][0]);
-        self.check(found.is_some_and(|(found, _)| found == kind), what)?;
+        let items = match &mut self.objects[target as usize] {
+            Object::Container(found, items) if *found == kind => items.take(),
+            _ => return self.need(None, what),
+        };
+        let mut items = items.unwrap_or_default();
         let step = if kind == Kind::Dict { 2 } else { 1 };
         self.check(added.len() % step == 0, "a key without a value")?;
         for added in added.chunks(step) {
-            let key = match kind {
-                Kind::List | Kind::Tuple => None,
-                _ => Some(self.key(added[0], 0)?),
-            };
-            if let Object::Container(_, items) =
-                &mut self.objects[target as usize]
-            {
-                let items = items.get_or_insert_default();
-                let len = items.len();
-                let at = match key {
-                    Some(key) => {
-                        *self.places.entry((target, key)).or_insert(len)
-                    }
-                    None => len,
-                };
-                if at == len {
-                    items.extend(added);
-                } else if kind == Kind::Dict {
-                    items[at + 1] = added[1];
+            let at = match kind {
+                Kind::List | Kind::Tuple => items.len(),
+                _ => {
+                    let key = (target, self.key(added[0], 0)?);
+                    *self.places.entry(key).or_insert(items.len())
                 }
+            };
+            if at == items.len() {
+                items.extend(added);
+            } else if kind == Kind::Dict {
+                items[at + 1] = added[1];
             }
+        }
+        if let Object::Container(_, slot) = &mut self.objects[target as usize] {
+            *slot = Some(items).filter(|items| !items.is_empty());
         }
         Ok(())
     }
