@@ -2,23 +2,23 @@
 //! CPython's `pickle.loads` builds from what `pickle.dumps` writes of None,
 //! bools, ints, floats, strs, bytes, bytearrays, lists, tuples, dicts, sets
 //! and frozensets at protocols 0 to 5; [`Value::repr`] prints it as Python
-//! does, dicts in the order sent.
-//!
-//! A decoder of its own, as serde-pickle's `Value` sorts a dict's keys, has
+//! does. Its own decoder, as serde-pickle's `Value` sorts a dict's keys, has
 //! no bytearray and copies each memo reference in full (a few hundred bytes
-//! can ask for gigabytes). Here each object sits once in an arena, as in
-//! CPython, and nothing recurses while building. Refused, in one line that
-//! says where: any global but five plain data calls, the opcodes that make
-//! objects of classes, and what passes the bounds below, none of them a
-//! size: an opcode is a byte or more and makes at most one object, stack
-//! slot or memo entry, so lesson 5's 16 MiB header bounds the rest (16.8
-//! million empty lists take 480 MB, 8.4 million one-tuples 900 MB; Python's
-//! `pickle.loads`, 1.2 GB and 620 MB).
+//! can ask for gigabytes): here each object sits once in an arena, as in
+//! CPython, and nothing recurses while reading.
 //!
-//! Cut, to stay small: Python 2's strs; ints written as text other than in
-//! decimal; calls `pickle.dumps` never writes; a str with a lone surrogate,
-//! which Rust cannot hold. Dict keys and set items are compared within their
-//! type: 1, 1.0 and True are three keys.
+//! Refused, in one line that says where: any global but five plain-data
+//! calls, the opcodes that make objects of classes, Python 2's strs, and
+//! what passes the bounds below, none of them a size: an opcode is a byte
+//! or more and makes at most one object, stack slot or memo entry, so
+//! lesson 5's 16 MiB header bounds the rest (peak memory, as `time -v`
+//! counts it: 16.8 million empty lists 510 MB, 8.4 million one-tuples 925
+//! MB, 16.8 million nested 1.5 GB before they are refused, a list memoized
+//! 16.8 million times 170 MB; Python's `pickle.loads`, 1.26 GB, 636 MB, 840
+//! MB and 182 MB). Not read either: ints written as text as Python does
+//! not write them, calls `pickle.dumps` never writes, a str with a lone
+//! surrogate (Rust cannot hold it). Keys are compared within their type:
+//! 1, 1.0 and True are three keys.
 
 use std::collections::HashMap;
 use std::fmt::Display;
@@ -52,22 +52,20 @@ type Id = u32;
 /// How deep a value nests, and how many objects it holds written out.
 type Size = (usize, usize);
 
-/// 24 bytes: what can be long is boxed. The arena starts with None, False,
-/// True and the [`GLOBALS`].
+/// 24 bytes, what can be long boxed. The arena starts with None, False,
+/// True and the names of the [`GLOBALS`] (never values).
 #[derive(Debug)]
 enum Object {
-    /// None, a bool, an int or a float, as Python prints it; but for the
-    /// commonest, a small binary int, unboxed.
+    /// None, a bool, an int or a float as Python prints it; a small int not.
     Atom(Box<str>),
     Int(i32),
     Str(Box<str>),
-    Bytes(Box<[u8]>),
-    ByteArray(Box<[u8]>),
-    /// A dict's items are its keys and values, in turn. Boxed, or every
-    /// object would take 32 bytes; none while empty.
+    /// Bytes, or (true) a bytearray.
+    Bytes(Box<[u8]>, bool),
+    /// A dict's items: key, value, key... Boxed (none while empty), or
+    /// every object would take 32 bytes.
     #[allow(clippy::box_collection)]
     Container(Kind, Option<Box<Vec<Id>>>),
-    Global(&'static str),
 }
 
 const _: () = assert!(size_of::<Object>() == 24);
@@ -100,24 +98,11 @@ const KINDS: [[&str; 4]; 5] = [
 ];
 
 /// What protocols 0 to 3 call for a set, 0 to 4 for a bytearray, 0 to 2 for
-/// bytes (`_codecs.encode(text, 'latin1')`, or `bytes()`).
+/// bytes (`_codecs.encode(text, 'latin1')`, or `bytes()`); their ids.
 #[rustfmt::skip]
 const GLOBALS: [&str; 5] = ["builtins.set", "builtins.frozenset",
     "builtins.bytes", "builtins.bytearray", "_codecs.encode"];
-
-/// Each opcode's byte and name, as pickletools lists them.
-const NAMES: &str = "I:INT J:BININT K:BININT1 M:BININT2 L:LONG \u{8a}:LONG1 \
-    \u{8b}:LONG4 S:STRING T:BINSTRING U:SHORT_BINSTRING B:BINBYTES \
-    C:SHORT_BINBYTES \u{8e}:BINBYTES8 \u{96}:BYTEARRAY8 \u{97}:NEXT_BUFFER \
-    \u{98}:READONLY_BUFFER N:NONE \u{88}:NEWTRUE \u{89}:NEWFALSE V:UNICODE \
-    \u{8c}:SHORT_BINUNICODE X:BINUNICODE \u{8d}:BINUNICODE8 F:FLOAT \
-    G:BINFLOAT ]:EMPTY_LIST a:APPEND e:APPENDS l:LIST ):EMPTY_TUPLE t:TUPLE \
-    \u{85}:TUPLE1 \u{86}:TUPLE2 \u{87}:TUPLE3 }:EMPTY_DICT d:DICT s:SETITEM \
-    u:SETITEMS \u{8f}:EMPTY_SET \u{90}:ADDITEMS \u{91}:FROZENSET 0:POP 2:DUP \
-    (:MARK 1:POP_MARK g:GET h:BINGET j:LONG_BINGET p:PUT q:BINPUT \
-    r:LONG_BINPUT \u{94}:MEMOIZE \u{82}:EXT1 \u{83}:EXT2 \u{84}:EXT4 c:GLOBAL \
-    \u{93}:STACK_GLOBAL R:REDUCE b:BUILD i:INST o:OBJ \u{81}:NEWOBJ \
-    \u{92}:NEWOBJ_EX \u{80}:PROTO .:STOP \u{95}:FRAME P:PERSID Q:BINPERSID";
+const GLOBAL_IDS: std::ops::Range<Id> = 3..8;
 
 /// `pickle.loads(pickled)`, for plain data, within the bounds above.
 ///
@@ -129,17 +114,16 @@ pub fn loads(pickled: &[u8]) -> Result<Value> {
     if pickled.len() >= 1 << 31 {
         return Err("a pickle of 2 GiB or more".into());
     }
-    let first = ["None", "False", "True"].map(|repr| Object::Atom(repr.into()));
-    let objects = first.into_iter().chain(GLOBALS.map(Object::Global));
-    let objects = objects.collect();
+    let first = ["None", "False", "True"].into_iter().chain(GLOBALS);
+    let objects = first.map(|repr| Object::Atom(repr.into())).collect();
     let mut loader = Loader { pickled, objects, ..Default::default() };
     let root = loader.run()?;
-    let mut value = Value { objects: loader.objects, root, written_out: 1 };
+    let value = Value { objects: loader.objects, root, written_out: 0 };
     // Zeroed, so that what is not walked takes no memory: (0, _) is "not
     // measured", for no container is 0 deep.
     let done = &mut vec![(0, 0); value.objects.len()];
-    value.written_out = value.measure(root, 0, done)?.1;
-    Ok(value)
+    let written_out = value.measure(root, 0, done)?.1;
+    Ok(Value { written_out, ..value })
 }
 
 #[derive(Default)]
@@ -165,7 +149,6 @@ struct Loader<'a> {
 
 impl<'a> Loader<'a> {
     fn run(&mut self) -> Result<Id> {
-        use Kind::*;
         while let Some(&code) = self.pickled.get(self.next) {
             self.op = (code, self.next);
             self.next += 1;
@@ -187,103 +170,127 @@ impl<'a> Loader<'a> {
                 0x94 => self.memo_len as u64,
                 _ => bytes.iter().rev().fold(0, |n, &b| n << 8 | u64::from(b)),
             };
-            let flag = |yes: bool| 1 + Id::from(yes); // False, True
-            let marks = self.marks.len();
-            match code {
-                0x80 => self.check(n <= 5, "no such protocol")?,
-                0x95 => {
-                    let rest = self.pickled.len() - self.next;
-                    self.check(n as usize <= rest, "a long FRAME")?
-                }
-                b'.' => return Ok(self.pop_values(Some(1))?[0]),
-                b'(' => {
-                    self.check(marks < MAX_OPEN_MARKS, "too many MARKs")?;
-                    self.marks.push(std::mem::take(&mut self.stack))
-                }
-                // Python's POP takes the MARK when nothing is above it.
-                b'0' if self.stack.is_empty() && marks > 0 => {
-                    _ = self.pop_values(None)?
-                }
-                b'0' => _ = self.pop()?,
-                b'1' => _ = self.pop_values(None)?,
-                b'2' => self.stack.push(self.top()?),
-                b'p' | b'q' | b'r' | 0x94 => self.put(n)?,
-                b'g' | b'h' | b'j' => {
-                    let at = usize::try_from(n).ok();
-                    let id =
-                        at.and_then(|at| self.memo.get(at).copied().flatten());
-                    self.stack.push(self.need(id, format_args!("no memo {n}"))?)
-                }
-                b'N' => self.stack.push(0),
-                0x88 | 0x89 => self.stack.push(flag(code == 0x88)),
-                b'I' if bytes == b"00" || bytes == b"01" => {
-                    self.stack.push(flag(bytes == b"01"))
-                }
-                b'I' | b'L' => self.atom(self.decimal(code, bytes)?),
-                b'J' => self.push(Object::Int(n as u32 as i32)),
-                b'K' | b'M' => self.push(Object::Int(n as i32)),
-                0x8a | 0x8b => {
-                    let what = "an int of more bytes than Python 3.11 prints";
-                    self.check(bytes.len() <= MAX_INT_BYTES, what)?;
-                    self.atom(BigInt::from_signed_bytes_le(bytes))
-                }
-                b'F' => {
-                    // Rust reads 1e999 as inf, where Python refuses it.
-                    let finite =
-                        |x: &f64| x.is_finite() || bytes.contains(&b'n');
-                    let x =
-                        self.need(parse(bytes).filter(finite), "not a number")?;
-                    self.atom(float_repr(x))
-                }
-                // Read as a little-endian number: BINFLOAT is big-endian.
-                b'G' => self.atom(float_repr(f64::from_bits(n.swap_bytes()))),
-                b'V' => {
-                    let text = raw_unicode_escape(bytes);
-                    let text = self.need(text, "a bad raw-unicode-escape")?;
-                    self.push(Object::Str(text.into()))
-                }
-                b'X' | 0x8c | 0x8d => {
-                    let text = std::str::from_utf8(bytes).ok();
-                    let text = self.need(text, "the text is not UTF-8")?;
-                    self.push(Object::Str(text.into()))
-                }
-                b'B' | b'C' | 0x8e => self.push(Object::Bytes(bytes.into())),
-                0x96 => self.push(Object::ByteArray(bytes.into())),
-                b']' => self.add(List, Some(0), true)?,
-                b')' => self.add(Tuple, Some(0), true)?,
-                b'}' => self.add(Dict, Some(0), true)?,
-                0x8f => self.add(Set, Some(0), true)?,
-                b'l' => self.add(List, None, true)?,
-                b't' => self.add(Tuple, None, true)?,
-                b'd' => self.add(Dict, None, true)?,
-                0x91 => self.add(FrozenSet, None, true)?,
-                0x85..=0x87 => {
-                    self.add(Tuple, Some((code - 0x84).into()), true)?
-                }
-                b'a' => self.add(List, Some(1), false)?,
-                b'e' => self.add(List, None, false)?,
-                b's' => self.add(Dict, Some(2), false)?,
-                b'u' => self.add(Dict, None, false)?,
-                0x90 => self.add(Set, None, false)?,
-                b'c' => {
-                    let (module, name) = (self.line()?, self.line()?);
-                    self.stack.push(global(module, name)?)
-                }
-                0x93 => {
-                    let names = self.pop_values(Some(2))?;
-                    let text =
-                        |at: usize| match &self.objects[names[at] as usize] {
-                            Object::Str(text) => text.as_bytes(),
-                            _ => b"?",
-                        };
-                    self.stack.push(global(text(0), text(1))?)
-                }
-                b'R' => self.reduce()?,
-                b'S' | b'T' | b'U' => self.check(false, "a Python 2 str")?,
-                _ => self.check(false, "plain data does not need it")?,
+            if code == b'.' {
+                return Ok(self.pop(Some(1))?[0]);
             }
+            self.step(code, bytes, n)?;
         }
         Err("the pickle ends before its STOP".into())
+    }
+
+    /// Does what opcode `code` does, given its argument.
+    fn step(&mut self, code: u8, bytes: &[u8], n: u64) -> Result<()> {
+        use Kind::*;
+        match code {
+            0x80 => self.check(n <= 5, "no such protocol")?,
+            0x95 => {
+                let rest = self.pickled.len() - self.next;
+                self.check(n <= rest as u64, "a long FRAME")?
+            }
+            b'(' => {
+                let open = self.marks.len();
+                self.check(open < MAX_OPEN_MARKS, "too many MARKs")?;
+                self.marks.push(std::mem::take(&mut self.stack))
+            }
+            // Python's POP takes the MARK when nothing is above it.
+            b'0' if !self.stack.is_empty() || self.marks.is_empty() => {
+                _ = self.pop(Some(1))?
+            }
+            b'0' | b'1' => _ = self.pop(None)?,
+            b'2' => self.stack.push(self.top()?),
+            b'p' | b'q' | b'r' | 0x94 => {
+                let len = self.pickled.len();
+                let past = format_args!("a memo index past the {len} bytes");
+                self.check(n < len as u64, past)?;
+                let (at, top) = (n as usize, self.top()?);
+                if at >= self.memo.len() {
+                    self.memo.resize(at + 1, None);
+                }
+                self.memo_len += usize::from(self.memo[at].is_none());
+                self.memo[at] = Some(top);
+            }
+            b'g' | b'h' | b'j' => {
+                let id = self.memo.get(n as usize).copied().flatten();
+                self.stack.push(self.need(id, format_args!("no memo {n}"))?)
+            }
+            b'N' => self.stack.push(0),
+            0x88 | 0x89 => self.stack.push(1 + Id::from(code == 0x88)),
+            b'I' if bytes == b"00" || bytes == b"01" => {
+                self.stack.push(1 + Id::from(bytes == b"01"))
+            }
+            b'I' | b'L' => {
+                let long = bytes.strip_suffix(b"L").filter(|_| code == b'L');
+                let text = long.unwrap_or(bytes);
+                let digits = text.len() - usize::from(text.starts_with(b"-"));
+                let many = format_args!("more than {MAX_INT_DIGITS} digits");
+                self.check(digits <= MAX_INT_DIGITS, many)?;
+                // As Python writes ints: no sign, zero or space more.
+                let int = BigInt::parse_bytes(text, 10).map(|i| i.to_string());
+                let int = int.filter(|int| int.as_bytes() == text);
+                self.atom(self.need(int, "not an int")?)
+            }
+            b'J' | b'K' | b'M' => self.push(Object::Int(n as u32 as i32)),
+            0x8a | 0x8b => {
+                let what = "an int of more bytes than Python 3.11 prints";
+                self.check(bytes.len() <= MAX_INT_BYTES, what)?;
+                self.atom(BigInt::from_signed_bytes_le(bytes))
+            }
+            b'F' => {
+                // Rust reads 1e999 as inf, where Python refuses it.
+                let finite = |x: &f64| x.is_finite() || bytes.contains(&b'n');
+                let x = parse(bytes).filter(finite);
+                self.atom(float_repr(self.need(x, "not a number")?))
+            }
+            // Read as a little-endian number: BINFLOAT is big-endian.
+            b'G' => self.atom(float_repr(f64::from_bits(n.swap_bytes()))),
+            b'V' => {
+                let text = raw_unicode_escape(bytes);
+                let text = self.need(text, "a bad raw-unicode-escape")?;
+                self.push(Object::Str(text.into()))
+            }
+            b'X' | 0x8c | 0x8d => {
+                let text = std::str::from_utf8(bytes).ok();
+                let text = self.need(text, "the text is not UTF-8")?;
+                self.push(Object::Str(text.into()))
+            }
+            b'B' | b'C' | 0x8e | 0x96 => {
+                self.push(Object::Bytes(bytes.into(), code == 0x96))
+            }
+            b']' => self.add(List, Some(0), true)?,
+            b')' => self.add(Tuple, Some(0), true)?,
+            b'}' => self.add(Dict, Some(0), true)?,
+            0x8f => self.add(Set, Some(0), true)?,
+            b'l' => self.add(List, None, true)?,
+            b't' => self.add(Tuple, None, true)?,
+            b'd' => self.add(Dict, None, true)?,
+            0x91 => self.add(FrozenSet, None, true)?,
+            0x85..=0x87 => self.add(Tuple, Some(code as usize - 0x84), true)?,
+            b'a' => self.add(List, Some(1), false)?,
+            b'e' => self.add(List, None, false)?,
+            b's' => self.add(Dict, Some(2), false)?,
+            b'u' => self.add(Dict, None, false)?,
+            0x90 => self.add(Set, None, false)?,
+            b'c' => {
+                let (module, name) = (self.line()?, self.line()?);
+                self.stack.push(global(module, name)?)
+            }
+            0x93 => {
+                let names = self.pop(Some(2))?;
+                let text = |id: Id| match &self.objects[id as usize] {
+                    Object::Str(text) => text.as_bytes(),
+                    _ => b"?",
+                };
+                self.stack.push(global(text(names[0]), text(names[1]))?)
+            }
+            b'R' => self.reduce()?,
+            b'S' | b'T' | b'U' => self.check(false, "a Python 2 str")?,
+            // pickletools' other opcodes: objects of classes, buffers.
+            _ if b"bioPQ\x81\x82\x83\x84\x92\x97\x98".contains(&code) => {
+                self.check(false, "plain data does not need it")?
+            }
+            _ => self.check(false, "no such opcode")?,
+        }
+        Ok(())
     }
 
     fn check(&self, ok: bool, what: impl Display) -> Result<()> {
@@ -291,26 +298,21 @@ impl<'a> Loader<'a> {
     }
 
     /// `value`, or a refusal that says where `what` went wrong: at which
-    /// opcode, as pickletools names it, or at a byte that is none.
+    /// opcode (its byte: `pickletools.dis` lists their names) and offset.
     fn need<T>(&self, value: Option<T>, what: impl Display) -> Result<T> {
         let (code, at) = self.op;
         value.ok_or_else(|| {
-            let mut names = NAMES.split(' ');
-            match names.find_map(|name| name.strip_prefix(char::from(code))) {
-                Some(name) => format!("{} at offset {at}: {what}", &name[1..]),
-                None => {
-                    format!("byte {code:#04x} at offset {at}: no such opcode")
-                }
-            }
+            let opcode = bytes_repr(&[code]);
+            format!("opcode {opcode} at offset {at}: {what}")
         })
     }
 
     fn take(&mut self, len: u64) -> Result<&'a [u8]> {
-        let len = usize::try_from(len).unwrap_or(usize::MAX);
-        let ok = len <= self.pickled.len() - self.next;
-        self.check(ok, "the pickle ends inside it")?;
-        self.next += len;
-        Ok(&self.pickled[self.next - len..self.next])
+        let rest = &self.pickled[self.next..];
+        let bytes = usize::try_from(len).ok().and_then(|len| rest.get(..len));
+        let bytes = self.need(bytes, "the pickle ends inside it")?;
+        self.next += bytes.len();
+        Ok(bytes)
     }
 
     /// Bytes after their length, a little-endian number `width` bytes wide.
@@ -320,24 +322,9 @@ impl<'a> Loader<'a> {
     }
 
     fn line(&mut self) -> Result<&'a [u8]> {
-        let rest = &self.pickled[self.next..];
-        let end = rest.iter().position(|&byte| byte == b'\n');
-        let end = self.need(end, "the pickle ends inside it")?;
-        self.next += end + 1;
-        Ok(&rest[..end])
-    }
-
-    /// An int written in decimal (INT, LONG), as Python writes them.
-    fn decimal(&self, code: u8, text: &[u8]) -> Result<BigInt> {
-        let long = text.strip_suffix(b"L").filter(|_| code == b'L');
-        let text = long.unwrap_or(text);
-        let digits = text.strip_prefix(b"-").unwrap_or(text);
-        let many = format_args!("more than {MAX_INT_DIGITS} digits");
-        self.check(digits.len() <= MAX_INT_DIGITS, many)?;
-        let plain = digits.iter().all(u8::is_ascii_digit)
-            && !(digits.len() > 1 && digits[0] == b'0');
-        let int = BigInt::parse_bytes(text, 10).filter(|_| plain);
-        self.need(int, "not an int")
+        let end = self.pickled[self.next..].iter().position(|&b| b == b'\n');
+        let line = self.take(end.map_or(u64::MAX, |end| end as u64 + 1))?;
+        Ok(&line[..line.len() - 1])
     }
 
     fn push(&mut self, object: Object) {
@@ -353,83 +340,54 @@ impl<'a> Loader<'a> {
         self.need(self.stack.last().copied(), "the stack is empty")
     }
 
-    fn pop(&mut self) -> Result<Id> {
-        let top = self.stack.pop();
-        self.need(top, "the stack is empty")
-    }
-
     /// The top `count` values, or those above the last MARK and that MARK,
-    /// deepest first; none of them a global, which plain data only calls.
-    fn pop_values(&mut self, count: Option<usize>) -> Result<Vec<Id>> {
-        let few = "too few on the stack";
-        let ids = match count {
+    /// deepest first.
+    fn pop(&mut self, count: Option<usize>) -> Result<Vec<Id>> {
+        let values = match count {
             Some(count) => {
                 let start = self.stack.len().checked_sub(count);
-                self.stack.split_off(self.need(start, few)?)
+                start.map(|start| self.stack.split_off(start))
             }
             None => {
                 let below = self.marks.pop();
-                let below = self.need(below, few)?;
-                std::mem::replace(&mut self.stack, below)
+                below.map(|below| std::mem::replace(&mut self.stack, below))
             }
         };
-        for &id in &ids {
-            let global = matches!(self.objects[id as usize], Object::Global(_));
-            self.check(!global, "a global used as a value")?;
-        }
-        Ok(ids)
+        self.need(values, "too few on the stack")
     }
 
-    fn put(&mut self, index: u64) -> Result<()> {
-        let (at, len) = (usize::try_from(index), self.pickled.len());
-        let at = at.unwrap_or(usize::MAX);
-        let past = format_args!("a memo index past the {len} bytes");
-        self.check(at < len, past)?;
-        let top = self.top()?;
-        if at >= self.memo.len() {
-            self.memo.resize(at + 1, None);
-        }
-        self.memo_len += usize::from(self.memo[at].is_none());
-        self.memo[at] = Some(top);
-        Ok(())
-    }
-
-    /// REDUCE: an allowed global called as `pickle.dumps` writes the call.
+    /// REDUCE: one of the [`GLOBALS`] called as `pickle.dumps` calls it.
     fn reduce(&mut self) -> Result<()> {
-        let arguments = self.pop_values(Some(1))?[0];
-        let callable = self.pop()?;
+        let popped = self.pop(Some(2))?;
+        let index = popped[0].wrapping_sub(GLOBAL_IDS.start) as usize;
+        let name = GLOBALS.get(index).copied().unwrap_or("something");
         let object = |id: Id| &self.objects[id as usize];
-        let tuple = object(arguments).container();
-        let tuple = tuple.filter(|&(kind, _)| kind == Kind::Tuple);
+        let tuple = object(popped[1]).container();
+        let tuple = tuple.filter(|(kind, _)| *kind == Kind::Tuple);
         let arguments = self.need(tuple, "its arguments are no tuple")?.1;
         let arguments: Vec<_> =
             arguments.iter().map(|&id| object(id)).collect();
-        let name = match object(callable) {
-            Object::Global(name) => *name,
-            _ => "something",
-        };
-        let new = match (name, &arguments[..]) {
-            (
-                "builtins.set" | "builtins.frozenset",
-                [Object::Container(Kind::List, items)],
-            ) => {
+        let short = &name[name.rfind('.').map_or(0, |dot| dot + 1)..];
+        let new = match (short, &arguments[..]) {
+            ("set" | "frozenset", [Object::Container(Kind::List, items)]) => {
                 let items = items.as_deref().cloned().unwrap_or_default();
-                let set = name == "builtins.set";
                 // Made as if the list's items were on the stack.
                 self.stack.extend(&items);
-                let kind = if set { Kind::Set } else { Kind::FrozenSet };
+                let kind = [Kind::Set, Kind::FrozenSet][index];
                 return self.add(kind, Some(items.len()), true);
             }
-            ("builtins.bytes", []) => Some(Object::Bytes([].into())),
-            ("builtins.bytearray", []) => Some(Object::ByteArray([].into())),
-            ("builtins.bytearray", [Object::Bytes(bytes)]) => {
-                Some(Object::ByteArray(bytes.clone()))
+            ("bytes" | "bytearray", []) => {
+                Some(Object::Bytes([].into(), name == GLOBALS[3]))
             }
-            ("_codecs.encode", [Object::Str(text), Object::Str(codec)])
+            ("bytearray", [Object::Bytes(bytes, false)]) => {
+                Some(Object::Bytes(bytes.clone(), true))
+            }
+            ("encode", [Object::Str(text), Object::Str(codec)])
                 if &**codec == "latin1" =>
             {
                 let latin1 = text.chars().map(|c| u8::try_from(c).ok());
-                latin1.collect::<Option<_>>().map(Object::Bytes)
+                let latin1: Option<_> = latin1.collect();
+                latin1.map(|bytes| Object::Bytes(bytes, false))
             }
             _ => None,
         };
@@ -439,26 +397,23 @@ impl<'a> Loader<'a> {
     }
 
     /// Puts the top `len` values (None: those above the MARK) in a `new`
-    /// `kind`, or the one below them, as Python's `append`, `d[key] = value`
-    /// (a key equal to one there keeps its place and takes the new value) or
-    /// `add` (an equal item is left out) do.
+    /// `kind`, or the one below them, as `append`, `d[key] = value` (an equal
+    /// key keeps its place, takes the value) or `add` (once) do in Python.
     fn add(&mut self, kind: Kind, len: Option<usize>, new: bool) -> Result<()> {
-        let added = self.pop_values(len)?;
+        let added = self.pop(len)?;
         if new {
             self.push(Object::Container(kind, None));
         }
-        let target = self.top().unwrap_or(0);
-        let odd = kind == Kind::Dict && added.len() % 2 == 1;
-        self.check(!odd, "a key without a value")?;
-        let items = match &mut self.objects[target as usize] {
-            Object::Container(found, items) if *found == kind => {
-                Some(items.take().unwrap_or_default())
-            }
-            _ => None,
-        };
+        let target = self.stack.last().copied().unwrap_or(0);
         let what = format_args!("no {} to add to", KINDS[kind as usize][0]);
-        let mut items = self.need(items, what)?;
-        for added in added.chunks(if kind == Kind::Dict { 2 } else { 1 }) {
+        let items = match &mut self.objects[target as usize] {
+            Object::Container(found, items) if *found == kind => items.take(),
+            _ => return self.need(None, what),
+        };
+        let mut items = items.unwrap_or_default();
+        let step = if kind == Kind::Dict { 2 } else { 1 };
+        self.check(added.len() % step == 0, "a key without a value")?;
+        for added in added.chunks(step) {
             let at = match kind {
                 Kind::List | Kind::Tuple => items.len(),
                 _ => {
@@ -498,13 +453,11 @@ impl<'a> Loader<'a> {
                 }
                 format!("{kind:?}{keys:?}")
             }
-            (_, Some((kind, _))) => {
-                let name = KINDS[kind as usize][0];
+            (Object::Bytes(_, true), _) | (_, Some(_)) => {
+                let kind = object.container().map(|(kind, _)| kind as usize);
+                let name = kind.map_or("bytearray", |kind| KINDS[kind][0]);
                 return self
                     .need(None, format_args!("unhashable type: '{name}'"));
-            }
-            (Object::ByteArray(_), _) => {
-                return self.need(None, "unhashable type: 'bytearray'");
             }
             (atom, _) => atom_repr(atom),
         };
@@ -529,24 +482,22 @@ fn global(module: &[u8], name: &[u8]) -> Result<Id> {
     let global = escape(&global);
     let what = "which plain data does not need";
     let refused = format!("the pickle names the global {global}, {what}");
-    known.map(|at| 3 + at as Id).ok_or(refused)
+    known.map(|at| GLOBAL_IDS.start + at as Id).ok_or(refused)
 }
 
-/// Python's `repr()` of what is not a container (nor a global).
+/// Python's `repr()` of what is not a container.
 fn atom_repr(object: &Object) -> String {
     match object {
         Object::Atom(repr) => repr.to_string(),
         Object::Int(int) => int.to_string(),
         Object::Str(text) => str_repr(text),
-        Object::Bytes(bytes) => bytes_repr(bytes),
+        Object::Bytes(bytes, false) => bytes_repr(bytes),
         // CPython escapes a ' here even between double quotes.
-        Object::ByteArray(bytes) => match bytes_repr(bytes) {
-            repr if repr.starts_with("b\"") => {
-                format!("bytearray({})", repr.replace('\'', "\\'"))
-            }
-            repr => format!("bytearray({repr})"),
+        Object::Bytes(bytes, true) => match bytes_repr(bytes) {
+            repr if repr.starts_with("b'") => format!("bytearray({repr})"),
+            repr => format!("bytearray({})", repr.replace('\'', "\\'")),
         },
-        Object::Container(..) | Object::Global(_) => String::new(),
+        Object::Container(..) => String::new(),
     }
 }
 
@@ -559,35 +510,35 @@ impl Value {
     }
 
     /// How deep `id` nests and how many objects it holds written out, each
-    /// container walked once (`done`, which marks the containers being
-    /// walked `usize::MAX` deep); refused `level` containers down past
-    /// [`MAX_DEPTH`], as the Python twins do, once built, since a container
-    /// may be filled after it was put in another.
+    /// container walked once (`done`; `usize::MAX` deep while walked);
+    /// refused past [`MAX_DEPTH`] once built, as a container may be filled
+    /// after it was put in another.
     fn measure(&self, id: Id, level: usize, done: &mut [Size]) -> Result<Size> {
-        let Some((_, items)) = self.objects[id as usize].container() else {
+        let at = id as usize;
+        if GLOBAL_IDS.contains(&id) {
+            return Err("a global used as a value".into());
+        }
+        let Some((_, items)) = self.objects[at].container() else {
             return Ok((0, 1));
         };
-        match done[id as usize] {
+        if done[at].0 == usize::MAX {
             // Inside itself: endless written out, `[...]` printed.
-            (usize::MAX, _) => return Ok((0, usize::MAX)),
-            (0, _) if level < MAX_DEPTH => {
-                done[id as usize].0 = usize::MAX;
-                let (mut depth, mut size) = (1, 1);
-                for &item in items {
-                    let (below, count) = self.measure(item, level + 1, done)?;
-                    (depth, size) =
-                        (depth.max(below + 1), count.saturating_add(size));
-                }
-                done[id as usize] = (depth, size);
+            return Ok((0, usize::MAX));
+        }
+        if done[at].0 == 0 && level < MAX_DEPTH {
+            done[at].0 = usize::MAX;
+            let mut size = (1, 1usize);
+            for &item in items {
+                let (depth, count) = self.measure(item, level + 1, done)?;
+                size = (size.0.max(depth + 1), count.saturating_add(size.1));
             }
-            _ => {}
+            done[at] = size;
         }
         // Not measured, one level too deep: refused here.
-        let (depth, size) = done[id as usize];
-        if level + depth.max(1) > MAX_DEPTH {
+        if level + done[at].0.max(1) > MAX_DEPTH {
             return Err(format!("it nests deeper than {MAX_DEPTH}"));
         }
-        Ok((depth, size))
+        Ok(done[at])
     }
 
     /// Python's `repr()` of the value if it has at most `max_chars`
@@ -607,8 +558,8 @@ impl Value {
         out + "..."
     }
 
-    /// Writes `id` to `out` until it is longer than `limit` bytes (then
-    /// None). `path`: the containers `id` is in.
+    /// Writes `id` to `out`, or None once past `limit` bytes. `path`: the
+    /// containers `id` is in.
     fn write(
         &self,
         id: Id,
@@ -616,63 +567,57 @@ impl Value {
         limit: usize,
         path: &mut Vec<Id>,
     ) -> Option<()> {
-        if out.len() > limit {
-            return None;
-        }
         let object = &self.objects[id as usize];
         let Some((kind, items)) = object.container() else {
             out.push_str(&atom_repr(object));
-            return Some(());
+            return (out.len() <= limit).then_some(());
         };
         let [_, opening, closing, empty] = KINDS[kind as usize];
-        if path.contains(&id) {
-            // Inside itself: Python prints `[...]`.
-            *out += &format!("{opening}...{closing}");
-        } else if items.is_empty() {
+        if items.is_empty() {
             out.push_str(empty);
-        } else if path.len() == MAX_DEPTH {
-            return None;
-        } else {
+        } else if path.contains(&id) {
+            *out += &format!("{opening}...{closing}"); // as Python prints it
+        } else if path.len() < MAX_DEPTH && out.len() <= limit {
             out.push_str(opening);
             path.push(id);
             for (at, &item) in items.iter().enumerate() {
-                if at > 0 {
-                    let key = kind == Kind::Dict && at % 2 == 1;
-                    out.push_str(if key { ": " } else { ", " });
-                }
+                let key = kind == Kind::Dict && at % 2 == 1;
+                let gap = if key { ": " } else { ", " };
+                out.push_str(if at == 0 { "" } else { gap });
                 self.write(item, out, limit, path)?;
             }
             path.pop();
             let one_tuple = kind == Kind::Tuple && items.len() == 1;
             out.push_str(if one_tuple { ",)" } else { closing });
+        } else {
+            return None;
         }
         Some(())
     }
 }
 
 /// UNICODE's text, in Python's raw-unicode-escape: each byte a Latin-1
-/// character, but for `\uXXXX` and `\UXXXXXXXX`.
-fn raw_unicode_escape(text: &[u8]) -> Option<String> {
-    let (mut decoded, mut at) = (String::with_capacity(text.len()), 0);
-    while let Some(&byte) = text.get(at) {
-        let (c, width) = match (byte, text.get(at + 1)) {
-            (b'\\', Some(&u @ (b'u' | b'U'))) => {
-                let width = if u == b'u' { 4 } else { 8 };
-                let mut hex = text.get(at + 2..at + 2 + width)?.iter();
+/// character, but for `\uXXXX` and `\UXXXXXXXX`; a backslash before another
+/// byte stands for itself, and so does that byte.
+fn raw_unicode_escape(mut text: &[u8]) -> Option<String> {
+    let mut decoded = String::with_capacity(text.len());
+    while let [byte, rest @ ..] = text {
+        text = rest;
+        match (byte, rest) {
+            (b'\\', [u @ (b'u' | b'U'), hex @ ..]) => {
+                let hex = hex.get(..if *u == b'u' { 4 } else { 8 })?;
                 let digit = |b: &u8| char::from(*b).to_digit(16);
                 let code =
-                    hex.try_fold(0, |code, b| Some(code * 16 + digit(b)?));
-                (char::from_u32(code?)?, 2 + width)
+                    hex.iter().try_fold(0, |n, b| Some(n * 16 + digit(b)?));
+                decoded.push(char::from_u32(code?)?);
+                text = &rest[1 + hex.len()..];
             }
-            // A backslash before another byte is itself, and so is the byte.
-            (b'\\', Some(&next)) => {
-                decoded.push('\\');
-                (char::from(next), 2)
+            (b'\\', [next, ..]) => {
+                decoded.extend(['\\', char::from(*next)]);
+                text = &rest[1..];
             }
-            _ => (char::from(byte), 1),
-        };
-        decoded.push(c);
-        at += width;
+            _ => decoded.push(char::from(*byte)),
+        }
     }
     Some(decoded)
 }
