@@ -16,33 +16,30 @@ use crate::cli::{self, Connect, Listen, Show};
 use crate::errors::{self, Situation};
 use crate::output::Out;
 
-/// One lesson: a server, a client, and what they agree on.
+/// One lesson: its example's name, what it shows, its default `--port` and
+/// `--wait` (seconds), whether it offers `--trace` and `--hex`, both sides.
 pub struct Lesson<S, C> {
-    /// The example's name, as in `cargo run --example lesson_01`.
     pub name: &'static str,
-    /// What the lesson shows, in a few words.
     pub about: &'static str,
-    /// The port both sides use unless told otherwise.
     pub port: u16,
-    /// The client's `--wait` unless told otherwise, in seconds.
     pub wait: &'static str,
-    /// Whether the lesson offers `--trace` and `--hex`.
     pub show: bool,
-    pub server: fn(&Server<S>, &Out) -> io::Result<()>,
-    pub client: fn(&Client<C>, &Out) -> io::Result<()>,
+    pub server: Side<Server<S>>,
+    pub client: Side<Client<C>>,
 }
 
-/// What a server was told: where to listen, whether to serve one client
-/// only (`--once`), and the lesson's own server options.
+/// A side of a lesson: its code, given what it was told and where to print.
+pub type Side<T> = fn(&T, &Out) -> io::Result<()>;
+
+/// What a server was told: where to listen, `--once`, its lesson's options.
 pub struct Server<S> {
     pub address: SocketAddr,
     pub once: bool,
     pub options: S,
 }
 
-/// What a client was told: which server, how long `connect` and each
-/// `recv` may wait (`--wait`), whether it is the demo's client (which may
-/// play a scripted part), and the lesson's own client options.
+/// What a client was told: `wait` for `connect` and each `recv`, whether
+/// it is the demo's (which may play a scripted part), its lesson's options.
 pub struct Client<C> {
     pub server: SocketAddr,
     pub wait: Duration,
@@ -61,8 +58,7 @@ impl<S: Args + Send + 'static, C: Args> Lesson<S, C> {
     /// Runs the lesson as the command line says; returns the exit status.
     pub fn main(&self) -> ExitCode {
         self.run().unwrap_or_else(|error| {
-            // --help is an "error" too, printed on stdout, exit 0: unless it
-            // could not be printed.
+            // --help is an error too (exit 0, unless it cannot be printed).
             let failed = i32::from(error.print().is_err());
             ExitCode::from(error.exit_code().max(failed) as u8)
         })
@@ -70,14 +66,11 @@ impl<S: Args + Send + 'static, C: Args> Lesson<S, C> {
 
     fn run(&self) -> Result<ExitCode, clap::Error> {
         let matches = self.command().try_get_matches()?;
-        let show = match self.show {
-            true => Show::from_arg_matches(&matches)?,
-            false => Show::default(),
-        };
+        let show = self.show.then(|| Show::from_arg_matches(&matches));
+        let show = show.transpose()?.unwrap_or_default();
         let server = Out::new("[server]".cyan().bold(), show);
         let client = Out::new("[client]".green().bold(), show);
         Ok(match matches.subcommand() {
-            // No command: the demo, whose client takes the client's options.
             None => self.demo(C::from_arg_matches(&matches)?, server, &client),
             Some(("server", side)) => {
                 let listen = Listen::from_arg_matches(side)?;
@@ -104,12 +97,9 @@ impl<S: Args + Send + 'static, C: Args> Lesson<S, C> {
         let client =
             C::augment_args(Connect::augment_args(Command::new("client")))
                 .about("Connect to the server");
-        let mut command = C::augment_args(Command::new(self.name));
-        if self.show {
-            command = Show::augment_args(command);
-        }
-        command
-            .subcommands([server, client])
+        let top = C::augment_args(Command::new(self.name));
+        let top = if self.show { Show::augment_args(top) } else { top };
+        top.subcommands([server, client])
             .args_conflicts_with_subcommands(true)
             .disable_help_subcommand(true)
             .bin_name(format!("cargo run --example {} --", self.name))
@@ -118,16 +108,10 @@ impl<S: Args + Send + 'static, C: Args> Lesson<S, C> {
             .mut_subcommands(|side| side.mut_args(defaults))
     }
 
-    fn connect(
-        &self,
-        to: &Connect,
-        options: C,
-        demo: bool,
-        out: &Out,
-    ) -> ExitCode {
+    fn connect(&self, to: &Connect, own: C, demo: bool, out: &Out) -> ExitCode {
         let (lesson, wait) = (self.name, to.wait);
         let result = errors::resolve(&to.host, to.port).and_then(|server| {
-            let client = Client { server, wait, demo, options };
+            let client = Client { server, wait, demo, options: own };
             let situation = Situation::Connecting { lesson, server, wait };
             (self.client)(&client, out)
                 .map_err(|e| errors::explain(&e, situation))
@@ -135,10 +119,9 @@ impl<S: Args + Send + 'static, C: Args> Lesson<S, C> {
         finish(out, result)
     }
 
-    /// The demo: the server in a thread, on a port the system picks, for
-    /// one client; the client starts once it has printed `listening on`.
-    /// Where neither side waits for the other, their lines may interleave
-    /// differently from run to run.
+    /// The demo: the server in a thread, on a port the system picks, for one
+    /// client, which starts once the server printed `listening on`. Where
+    /// neither side waits for the other, lines may interleave differently.
     fn demo(&self, options: C, mut server: Out, client: &Out) -> ExitCode {
         // The server's own options as their defaults.
         let defaults = S::augment_args(Command::new(self.name))
@@ -169,23 +152,15 @@ const DEMO: &str =
     "No command: a demo of both sides; its client takes the options above.";
 
 /// Runs a lesson's server, and says what went wrong, if anything.
-fn serve<S>(
-    run: fn(&Server<S>, &Out) -> io::Result<()>,
-    on: &Listen,
-    options: S,
-    out: &Out,
-) -> ExitCode {
+fn serve<S>(run: Side<Server<S>>, on: &Listen, own: S, out: &Out) -> ExitCode {
     let result = errors::resolve(&on.host, on.port).and_then(|address| {
-        let server = Server { address, once: on.once, options };
+        let server = Server { address, once: on.once, options: own };
         run(&server, out).map_err(|error| server.explain(&error))
     });
     finish(out, result)
 }
 
 fn finish(out: &Out, result: Result<(), String>) -> ExitCode {
-    if let Err(why) = &result {
-        out.error(why);
-    }
-    let failed = result.is_err() || out.write_failed();
-    ExitCode::from(u8::from(failed))
+    let failed = result.inspect_err(|why| out.error(why)).is_err();
+    ExitCode::from(u8::from(failed || out.write_failed()))
 }

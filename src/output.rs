@@ -1,5 +1,3 @@
-//! Labelled lines: who said what, at a glance.
-//!
 //! Every line starts with `[server]` or `[client]`, so the demo reads as a
 //! teacher's two terminals do. Each message is one line, never folded, to
 //! be searched for and pasted whole. A line that cannot be written (stdout
@@ -24,8 +22,7 @@ use crate::cli::Show;
 pub struct Out {
     label: ColoredString,
     show: Show,
-    /// The demo's client waits on this for the server's address; a send
-    /// fails only if it has given up.
+    /// For the demo: the server's address (a send fails only if it gave up).
     pub(crate) listening: Option<Sender<SocketAddr>>,
     failed: Arc<AtomicBool>,
 }
@@ -35,31 +32,27 @@ impl Out {
         Out { label, show, listening: None, failed: Arc::default() }
     }
 
-    /// One line of the lesson's story, on stdout.
     pub fn say(&self, line: impl fmt::Display) {
-        self.write(false, None, line);
+        self.write(false, None, line.to_string());
     }
 
-    /// What went wrong, on stderr.
     pub fn error(&self, line: impl fmt::Display) {
-        self.write(true, Some("error:".red().bold()), line);
+        self.write(true, Some("error:".red().bold()), line.to_string());
     }
 
-    /// Something worth knowing that does not stop the lesson, on stderr.
+    /// Something worth knowing that does not stop the lesson.
     pub fn warn(&self, line: impl fmt::Display) {
-        self.write(true, Some("warning:".yellow().bold()), line);
+        self.write(true, Some("warning:".yellow().bold()), line.to_string());
     }
 
-    /// With `--trace`: a line about a call, after a dimmed `trace:`.
     pub fn trace(&self, line: impl fmt::Display) {
         if self.show.trace {
-            self.write(false, Some("trace:".dimmed()), line);
+            self.write(false, Some("trace:".dimmed()), line.to_string());
         }
     }
 
-    /// Makes the call `call` (described as `name`, which `waits_for`
-    /// something), with a `--trace` line before it and one after saying
-    /// what it returned. It changes nothing about the call itself.
+    /// Makes `call`, with a `--trace` line before (what `name` waits for)
+    /// and one after (what it returned): it changes nothing about the call.
     pub fn traced<T: Returned>(
         &self,
         name: impl fmt::Display,
@@ -76,8 +69,7 @@ impl Out {
         result
     }
 
-    /// With `--hex`: `bytes` as a hex dump, after a line saying what they
-    /// are (`received 7 bytes:`).
+    /// With `--hex`: a line saying what `bytes` are, then their hex dump.
     pub fn hex(&self, what: &str, bytes: &[u8]) {
         if self.show.hex {
             self.say(format_args!("{what} {}:", plural(bytes.len(), "byte")));
@@ -87,12 +79,7 @@ impl Out {
         }
     }
 
-    fn write(
-        &self,
-        stderr: bool,
-        kind: Option<ColoredString>,
-        line: impl fmt::Display,
-    ) {
+    fn write(&self, stderr: bool, kind: Option<ColoredString>, line: String) {
         let label = paint(stderr, self.label.clone());
         let kind = kind.map(|kind| format!(" {}", paint(stderr, kind)));
         let text = format!("{label}{} {line}\n", kind.unwrap_or_default());
@@ -100,9 +87,7 @@ impl Out {
             false => io::stdout().write_all(text.as_bytes()),
             true => io::stderr().write_all(text.as_bytes()),
         };
-        if written.is_err() {
-            self.failed.store(true, Ordering::Relaxed);
-        }
+        self.failed.fetch_or(written.is_err(), Ordering::Relaxed);
     }
 
     /// Whether some line could not be written: then the lesson exits 1.
@@ -110,10 +95,9 @@ impl Out {
         self.failed.load(Ordering::Relaxed)
     }
 
-    /// Prints `listening on HOST:PORT`, with the port the system really
-    /// gave, and returns that address. Tests and the demo wait for this
-    /// line instead of sleeping: once it is printed, the system is queueing
-    /// connections.
+    /// Prints `listening on HOST:PORT` (the port the system gave) and returns
+    /// that address. Tests and the demo wait for this line, not a sleep: once
+    /// it is printed, the system is queueing connections.
     pub fn listening(&self, socket: &Socket) -> io::Result<SocketAddr> {
         let address = socket.local_addr()?.as_socket();
         let address = address.ok_or(io::ErrorKind::Unsupported)?;
@@ -206,9 +190,8 @@ fn paint(stderr: bool, text: ColoredString) -> ColoredString {
         let value = |name| env::var(name).unwrap_or_default();
         let forced = !matches!(value("CLICOLOR_FORCE").as_str(), "" | "0");
         let plain = !value("NO_COLOR").is_empty() || value("TERM") == "dumb";
-        let terminals =
-            [io::stdout().is_terminal(), io::stderr().is_terminal()];
-        terminals.map(|terminal| forced || terminal && !plain)
+        let terminal = [io::stdout().is_terminal(), io::stderr().is_terminal()];
+        terminal.map(|terminal| forced || terminal && !plain)
     });
     if wants[stderr as usize] { text } else { text.clear() }
 }
