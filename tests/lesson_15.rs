@@ -450,9 +450,9 @@ fn slowloris(python: bool) {
         thread::sleep(std::time::Duration::from_millis(20));
         vec![byte]
     });
-    let (answer, _) = sending_while_reading(&port, slow);
-    assert_eq!(statuses(&answer), [408], "{answer}");
+    let (answer, error) = sending_while_reading(&port, slow);
     let log = stopped(server).stdout;
+    assert_eq!(statuses(&answer), [408], "{answer}{error:?}\n{log}");
     let said = "no whole head in 1 s (--request-time) -> 408 Request Timeout";
     assert!(log.contains(said), "{log}");
 }
