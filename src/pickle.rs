@@ -22,6 +22,7 @@
 
 use std::collections::HashMap;
 use std::fmt::Display;
+use std::mem;
 
 use num_bigint::BigInt;
 
@@ -72,12 +73,8 @@ const _: () = assert!(size_of::<Object>() == 24);
 
 impl Object {
     fn container(&self) -> Option<(Kind, &[Id])> {
-        match self {
-            Object::Container(kind, items) => {
-                Some((*kind, items.as_deref().map_or(&[], Vec::as_slice)))
-            }
-            _ => None,
-        }
+        let Object::Container(kind, items) = self else { return None };
+        Some((*kind, items.as_deref().map_or(&[], Vec::as_slice)))
     }
 }
 
@@ -105,11 +102,6 @@ const GLOBALS: [&str; 5] = ["builtins.set", "builtins.frozenset",
 const GLOBAL_IDS: std::ops::Range<Id> = 3..8;
 
 /// `pickle.loads(pickled)`, for plain data, within the bounds above.
-///
-/// ```
-/// let value = socket_lessons::pickle::loads(b"(dI2\nI1\ns.").unwrap();
-/// assert_eq!(value.repr(80), "{2: 1}");
-/// ```
 pub fn loads(pickled: &[u8]) -> Result<Value> {
     if pickled.len() >= 1 << 31 {
         return Err("a pickle of 2 GiB or more".into());
@@ -152,24 +144,25 @@ impl<'a> Loader<'a> {
         while let Some(&code) = self.pickled.get(self.next) {
             self.op = (code, self.next);
             self.next += 1;
-            // The argument: bytes of a width, or after their length, or a
-            // line; `n`, the bytes as a little-endian number, or an index.
-            let bytes = match code {
-                b'K' | b'h' | b'q' | 0x80 => self.take(1)?,
-                b'M' => self.take(2)?,
-                b'J' | b'j' | b'r' => self.take(4)?,
-                b'G' | 0x95 => self.take(8)?,
-                b'C' | 0x8a | 0x8c => self.sized(1)?,
-                b'B' | b'X' | 0x8b => self.sized(4)?,
-                0x8d | 0x8e | 0x96 => self.sized(8)?,
-                b'F' | b'I' | b'L' | b'V' | b'g' | b'p' => self.line()?,
-                _ => &[],
-            };
+            // The argument: bytes of a width, or a line; `n`, the bytes as a
+            // little-endian number, or an index; or, where `n` is a length,
+            // the bytes after it.
+            let mut bytes = match code {
+                b'K' | b'h' | b'q' | 0x80 | b'C' | 0x8a | 0x8c => self.take(1),
+                b'M' => self.take(2),
+                b'J' | b'j' | b'r' | b'B' | b'X' | 0x8b => self.take(4),
+                b'G' | 0x95 | 0x8d | 0x8e | 0x96 => self.take(8),
+                b'F' | b'I' | b'L' | b'V' | b'g' | b'p' => self.line(),
+                _ => self.take(0),
+            }?;
             let n = match code {
                 b'g' | b'p' => self.need(parse(bytes), "not an index")?,
                 0x94 => self.memo_len as u64,
                 _ => bytes.iter().rev().fold(0, |n, &b| n << 8 | u64::from(b)),
             };
+            if b"BCX\x8a\x8b\x8c\x8d\x8e\x96".contains(&code) {
+                bytes = self.take(n)?;
+            }
             if code == b'.' {
                 return Ok(self.pop(Some(1))?[0]);
             }
@@ -178,7 +171,6 @@ impl<'a> Loader<'a> {
         Err("the pickle ends before its STOP".into())
     }
 
-    /// Does what opcode `code` does, given its argument.
     fn step(&mut self, code: u8, bytes: &[u8], n: u64) -> Result<()> {
         use Kind::*;
         match code {
@@ -190,12 +182,10 @@ impl<'a> Loader<'a> {
             b'(' => {
                 let open = self.marks.len();
                 self.check(open < MAX_OPEN_MARKS, "too many MARKs")?;
-                self.marks.push(std::mem::take(&mut self.stack))
+                self.marks.push(mem::take(&mut self.stack))
             }
             // Python's POP takes the MARK when nothing is above it.
-            b'0' if !self.stack.is_empty() || self.marks.is_empty() => {
-                _ = self.pop(Some(1))?
-            }
+            b'0' if !self.stack.is_empty() => _ = self.pop(Some(1))?,
             b'0' | b'1' => _ = self.pop(None)?,
             b'2' => self.stack.push(self.top()?),
             b'p' | b'q' | b'r' | 0x94 => {
@@ -203,9 +193,7 @@ impl<'a> Loader<'a> {
                 let past = format_args!("a memo index past the {len} bytes");
                 self.check(n < len as u64, past)?;
                 let (at, top) = (n as usize, self.top()?);
-                if at >= self.memo.len() {
-                    self.memo.resize(at + 1, None);
-                }
+                self.memo.resize(self.memo.len().max(at + 1), None);
                 self.memo_len += usize::from(self.memo[at].is_none());
                 self.memo[at] = Some(top);
             }
@@ -215,9 +203,8 @@ impl<'a> Loader<'a> {
             }
             b'N' => self.stack.push(0),
             0x88 | 0x89 => self.stack.push(1 + Id::from(code == 0x88)),
-            b'I' if bytes == b"00" || bytes == b"01" => {
-                self.stack.push(1 + Id::from(bytes == b"01"))
-            }
+            b'I' if bytes == b"00" => self.stack.push(1),
+            b'I' if bytes == b"01" => self.stack.push(2),
             b'I' | b'L' => {
                 let long = bytes.strip_suffix(b"L").filter(|_| code == b'L');
                 let text = long.unwrap_or(bytes);
@@ -315,12 +302,6 @@ impl<'a> Loader<'a> {
         Ok(bytes)
     }
 
-    /// Bytes after their length, a little-endian number `width` bytes wide.
-    fn sized(&mut self, width: u64) -> Result<&'a [u8]> {
-        let len = self.take(width)?.iter().rev();
-        self.take(len.fold(0, |n, &byte| n << 8 | u64::from(byte)))
-    }
-
     fn line(&mut self) -> Result<&'a [u8]> {
         let end = self.pickled[self.next..].iter().position(|&b| b == b'\n');
         let line = self.take(end.map_or(u64::MAX, |end| end as u64 + 1))?;
@@ -343,15 +324,10 @@ impl<'a> Loader<'a> {
     /// The top `count` values, or those above the last MARK and that MARK,
     /// deepest first.
     fn pop(&mut self, count: Option<usize>) -> Result<Vec<Id>> {
+        let stack = &mut self.stack;
         let values = match count {
-            Some(count) => {
-                let start = self.stack.len().checked_sub(count);
-                start.map(|start| self.stack.split_off(start))
-            }
-            None => {
-                let below = self.marks.pop();
-                below.map(|below| std::mem::replace(&mut self.stack, below))
-            }
+            Some(n) => stack.len().checked_sub(n).map(|n| stack.split_off(n)),
+            None => self.marks.pop().map(|below| mem::replace(stack, below)),
         };
         self.need(values, "too few on the stack")
     }
@@ -364,11 +340,10 @@ impl<'a> Loader<'a> {
         let object = |id: Id| &self.objects[id as usize];
         let tuple = object(popped[1]).container();
         let tuple = tuple.filter(|(kind, _)| *kind == Kind::Tuple);
-        let arguments = self.need(tuple, "its arguments are no tuple")?.1;
-        let arguments: Vec<_> =
-            arguments.iter().map(|&id| object(id)).collect();
+        let args = self.need(tuple, "its arguments are no tuple")?.1;
+        let args: Vec<_> = args.iter().map(|&id| object(id)).collect();
         let short = &name[name.rfind('.').map_or(0, |dot| dot + 1)..];
-        let new = match (short, &arguments[..]) {
+        let new = match (short, &args[..]) {
             ("set" | "frozenset", [Object::Container(Kind::List, items)]) => {
                 let items = items.as_deref().cloned().unwrap_or_default();
                 // Made as if the list's items were on the stack.
@@ -414,13 +389,11 @@ impl<'a> Loader<'a> {
         let step = if kind == Kind::Dict { 2 } else { 1 };
         self.check(added.len() % step == 0, "a key without a value")?;
         for added in added.chunks(step) {
-            let at = match kind {
-                Kind::List | Kind::Tuple => items.len(),
-                _ => {
-                    let key = (target, self.key(added[0], 0)?);
-                    *self.places.entry(key).or_insert(items.len())
-                }
-            };
+            let mut at = items.len();
+            if !matches!(kind, Kind::List | Kind::Tuple) {
+                let key = (target, self.key(added[0], 0)?);
+                at = *self.places.entry(key).or_insert(at);
+            }
             if at == items.len() {
                 items.extend(added);
             } else if kind == Kind::Dict {
@@ -580,10 +553,9 @@ impl Value {
         } else if path.len() < MAX_DEPTH && out.len() <= limit {
             out.push_str(opening);
             path.push(id);
+            let gap = if kind == Kind::Dict { [", ", ": "] } else { [", "; 2] };
             for (at, &item) in items.iter().enumerate() {
-                let key = kind == Kind::Dict && at % 2 == 1;
-                let gap = if key { ": " } else { ", " };
-                out.push_str(if at == 0 { "" } else { gap });
+                out.push_str(if at == 0 { "" } else { gap[at % 2] });
                 self.write(item, out, limit, path)?;
             }
             path.pop();
@@ -606,9 +578,9 @@ fn raw_unicode_escape(mut text: &[u8]) -> Option<String> {
         match (byte, rest) {
             (b'\\', [u @ (b'u' | b'U'), hex @ ..]) => {
                 let hex = hex.get(..if *u == b'u' { 4 } else { 8 })?;
-                let digit = |b: &u8| char::from(*b).to_digit(16);
-                let code =
-                    hex.iter().try_fold(0, |n, b| Some(n * 16 + digit(b)?));
+                let mut digits =
+                    hex.iter().map(|&b| char::from(b).to_digit(16));
+                let code = digits.try_fold(0, |n, digit| Some(n * 16 + digit?));
                 decoded.push(char::from_u32(code?)?);
                 text = &rest[1 + hex.len()..];
             }
