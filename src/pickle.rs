@@ -1,24 +1,22 @@
 //! A small, bounded reader of plain-data pickles: [`loads`] builds what
 //! CPython's `pickle.loads` builds from what `pickle.dumps` writes of None,
-//! bools, ints, floats, strs, bytes, bytearrays, lists, tuples, dicts, sets
-//! and frozensets at protocols 0 to 5; [`Value::repr`] prints it as Python
-//! does. Its own decoder, as serde-pickle's `Value` sorts a dict's keys, has
-//! no bytearray and copies each memo reference in full (a few hundred bytes
-//! can ask for gigabytes): here each object sits once in an arena, as in
-//! CPython, and nothing recurses while reading.
+//! bools, ints, floats, strs, bytes, bytearrays, lists, tuples, dicts, sets and
+//! frozensets at protocols 0 to 5; [`Value::repr`] prints it as Python does.
+//! Its own decoder, as serde-pickle's `Value` sorts a dict's keys, has no
+//! bytearray and copies each memo reference in full (a few hundred bytes can
+//! ask for gigabytes): here each object sits once in an arena, as in CPython,
+//! and every recursion is bounded by [`MAX_DEPTH`].
 //!
-//! Refused, in one line that says where: any global but five plain-data
-//! calls, the opcodes that make objects of classes, Python 2's strs, and
-//! what passes the bounds below, none of them a size: an opcode is a byte
-//! or more and makes at most one object, stack slot or memo entry, so
-//! lesson 5's 16 MiB header bounds the rest (peak memory, as `time -v`
-//! counts it: 16.8 million empty lists 510 MB, 8.4 million one-tuples 925
-//! MB, 16.8 million nested 1.5 GB before they are refused, a list memoized
-//! 16.8 million times 170 MB; Python's `pickle.loads`, 1.26 GB, 636 MB, 840
-//! MB and 182 MB). Not read either: ints written as text as Python does
-//! not write them, calls `pickle.dumps` never writes, a str with a lone
-//! surrogate (Rust cannot hold it). Keys are compared within their type:
-//! 1, 1.0 and True are three keys.
+//! Refused, in one line that says where: any global but five plain-data calls,
+//! objects of classes, Python 2's strs, ints written as text as Python does not
+//! write them, calls `pickle.dumps` never writes, lone surrogates (Rust cannot
+//! hold them), and what passes the bounds below, none of them a size: an opcode
+//! is a byte or more and makes at most one object, stack slot or memo entry, so
+//! lesson 5's 16 MiB header bounds the rest. Peak memory (`time -v`), ours and
+//! `pickle.loads`'s: 16.8 million empty lists 510 MB, 1.26 GB; 8.4 million
+//! one-tuples 925, 636 MB; 16.8 million nested 1.5 GB (until refused), 840 MB;
+//! a list memoized 16.8 million times 170, 182 MB. Keys compare within their
+//! type: 1, 1.0 and True are three keys.
 
 use std::collections::HashMap;
 use std::fmt::Display;
@@ -49,8 +47,6 @@ pub struct Value {
 }
 
 type Id = u32;
-
-/// How deep a value nests, and how many objects it holds written out.
 type Size = (usize, usize);
 
 /// 24 bytes, what can be long boxed. The arena starts with None, False,
@@ -110,12 +106,10 @@ pub fn loads(pickled: &[u8]) -> Result<Value> {
     let objects = first.map(|repr| Object::Atom(repr.into())).collect();
     let mut loader = Loader { pickled, objects, ..Default::default() };
     let root = loader.run()?;
-    let value = Value { objects: loader.objects, root, written_out: 0 };
-    // Zeroed, so that what is not walked takes no memory: (0, _) is "not
-    // measured", for no container is 0 deep.
-    let done = &mut vec![(0, 0); value.objects.len()];
-    let written_out = value.measure(root, 0, done)?.1;
-    Ok(Value { written_out, ..value })
+    // Zeroed: what is not walked takes no memory; 0 deep: not measured.
+    let done = &mut vec![(0, 0); loader.objects.len()];
+    let written_out = loader.measure(root, 0, done)?.1;
+    Ok(Value { objects: loader.objects, root, written_out })
 }
 
 #[derive(Default)]
@@ -125,8 +119,7 @@ struct Loader<'a> {
     /// The opcode being read, and its offset.
     op: (u8, usize),
     objects: Vec<Object>,
-    /// What is above the last open MARK, and below each (as pickle.py
-    /// keeps its stack).
+    /// What is above the last open MARK, and below each, as in pickle.py.
     stack: Vec<Id>,
     marks: Vec<Vec<Id>>,
     /// Python's memo is a dict: `memo_len` of these indexes are used.
@@ -361,8 +354,7 @@ impl<'a> Loader<'a> {
                 if &**codec == "latin1" =>
             {
                 let latin1 = text.chars().map(|c| u8::try_from(c).ok());
-                let latin1: Option<_> = latin1.collect();
-                latin1.map(|bytes| Object::Bytes(bytes, false))
+                latin1.collect::<Option<_>>().map(|b| Object::Bytes(b, false))
             }
             _ => None,
         };
@@ -406,6 +398,37 @@ impl<'a> Loader<'a> {
         Ok(())
     }
 
+    /// How deep `id` nests and how many objects it holds written out, each
+    /// container walked once (`done`: `usize::MAX` deep while walked); refused
+    /// past [`MAX_DEPTH`] once built, as a list may grow after it is nested.
+    fn measure(&self, id: Id, level: usize, done: &mut [Size]) -> Result<Size> {
+        let at = id as usize;
+        if GLOBAL_IDS.contains(&id) {
+            return Err("a global used as a value".into());
+        }
+        let Some((_, items)) = self.objects[at].container() else {
+            return Ok((0, 1));
+        };
+        if done[at].0 == usize::MAX {
+            // Inside itself: endless written out, `[...]` printed.
+            return Ok((0, usize::MAX));
+        }
+        if done[at].0 == 0 && level < MAX_DEPTH {
+            done[at].0 = usize::MAX;
+            let mut size = (1, 1usize);
+            for &item in items {
+                let (depth, count) = self.measure(item, level + 1, done)?;
+                size = (size.0.max(depth + 1), count.saturating_add(size.1));
+            }
+            done[at] = size;
+        }
+        // Not measured, one level too deep: refused here.
+        if level + done[at].0.max(1) > MAX_DEPTH {
+            return Err(format!("it nests deeper than {MAX_DEPTH}"));
+        }
+        Ok(done[at])
+    }
+
     /// The number of `id`'s value among the keys seen (atoms by their repr,
     /// tuples and frozensets by their items' numbers), or the refusal
     /// Python's `TypeError: unhashable type` becomes.
@@ -429,8 +452,7 @@ impl<'a> Loader<'a> {
             (Object::Bytes(_, true), _) | (_, Some(_)) => {
                 let kind = object.container().map(|(kind, _)| kind as usize);
                 let name = kind.map_or("bytearray", |kind| KINDS[kind][0]);
-                return self
-                    .need(None, format_args!("unhashable type: '{name}'"));
+                return self.need(None, format!("unhashable type: '{name}'"));
             }
             (atom, _) => atom_repr(atom),
         };
@@ -482,43 +504,10 @@ impl Value {
         self.written_out
     }
 
-    /// How deep `id` nests and how many objects it holds written out, each
-    /// container walked once (`done`; `usize::MAX` deep while walked);
-    /// refused past [`MAX_DEPTH`] once built, as a container may be filled
-    /// after it was put in another.
-    fn measure(&self, id: Id, level: usize, done: &mut [Size]) -> Result<Size> {
-        let at = id as usize;
-        if GLOBAL_IDS.contains(&id) {
-            return Err("a global used as a value".into());
-        }
-        let Some((_, items)) = self.objects[at].container() else {
-            return Ok((0, 1));
-        };
-        if done[at].0 == usize::MAX {
-            // Inside itself: endless written out, `[...]` printed.
-            return Ok((0, usize::MAX));
-        }
-        if done[at].0 == 0 && level < MAX_DEPTH {
-            done[at].0 = usize::MAX;
-            let mut size = (1, 1usize);
-            for &item in items {
-                let (depth, count) = self.measure(item, level + 1, done)?;
-                size = (size.0.max(depth + 1), count.saturating_add(size.1));
-            }
-            done[at] = size;
-        }
-        // Not measured, one level too deep: refused here.
-        if level + done[at].0.max(1) > MAX_DEPTH {
-            return Err(format!("it nests deeper than {MAX_DEPTH}"));
-        }
-        Ok(done[at])
-    }
-
-    /// Python's `repr()` of the value if it has at most `max_chars`
-    /// characters; else its first `max_chars` characters and `...`, as it
-    /// is where containers nest deeper than [`MAX_DEPTH`]. Time and memory
-    /// go with `max_chars` (and the longest str or bytes), not with the
-    /// value written out in full.
+    /// Python's `repr()` of the value, or its first `max_chars` characters
+    /// and `...` where it is longer (or nests past [`MAX_DEPTH`]): time and
+    /// memory go with `max_chars` (and the longest str or bytes), not with
+    /// the value written out in full.
     pub fn repr(&self, max_chars: usize) -> String {
         // Past 4 bytes a character, the text is longer than the budget.
         let (mut out, limit) = (String::new(), max_chars.saturating_mul(4));
@@ -578,8 +567,7 @@ fn raw_unicode_escape(mut text: &[u8]) -> Option<String> {
         match (byte, rest) {
             (b'\\', [u @ (b'u' | b'U'), hex @ ..]) => {
                 let hex = hex.get(..if *u == b'u' { 4 } else { 8 })?;
-                let mut digits =
-                    hex.iter().map(|&b| char::from(b).to_digit(16));
+                let mut digits = hex.iter().map(|&b| (b as char).to_digit(16));
                 let code = digits.try_fold(0, |n, digit| Some(n * 16 + digit?));
                 decoded.push(char::from_u32(code?)?);
                 text = &rest[1 + hex.len()..];
