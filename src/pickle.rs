@@ -1,27 +1,26 @@
 //! A small, bounded reader of plain-data pickles: [`loads`] builds what
 //! CPython's `pickle.loads` builds from what `pickle.dumps` writes of None,
-//! bools, ints, floats, strs, bytes, bytearrays, lists, tuples, dicts, sets
-//! and frozensets at protocols 0 to 5; [`Value::repr`] prints it as Python
-//! does. Its own decoder, as serde-pickle's `Value` sorts a dict's keys, has
-//! no bytearray and copies each memo reference in full (a few hundred bytes
-//! can ask for gigabytes): here each object sits once in an arena, as in
-//! CPython, and nothing recurses while reading.
+//! bools, ints, floats, strs, bytes, bytearrays, lists, tuples, dicts, sets and
+//! frozensets at protocols 0 to 5; [`Value::repr`] prints it as Python does.
+//! Its own decoder, as serde-pickle's `Value` sorts a dict's keys, has no
+//! bytearray and copies each memo reference in full (a few hundred bytes can
+//! ask for gigabytes): here each object sits once in an arena, as in CPython,
+//! and every recursion is bounded by [`MAX_DEPTH`].
 //!
-//! Refused, in one line that says where: any global but five plain-data
-//! calls, the opcodes that make objects of classes, Python 2's strs, and
-//! what passes the bounds below, none of them a size: an opcode is a byte
-//! or more and makes at most one object, stack slot or memo entry, so
-//! lesson 5's 16 MiB header bounds the rest (peak memory, as `time -v`
-//! counts it: 16.8 million empty lists 510 MB, 8.4 million one-tuples 925
-//! MB, 16.8 million nested 1.5 GB before they are refused, a list memoized
-//! 16.8 million times 170 MB; Python's `pickle.loads`, 1.26 GB, 636 MB, 840
-//! MB and 182 MB). Not read either: ints written as text as Python does
-//! not write them, calls `pickle.dumps` never writes, a str with a lone
-//! surrogate (Rust cannot hold it). Keys are compared within their type:
-//! 1, 1.0 and True are three keys.
+//! Refused, in one line that says where: any global but five plain-data calls,
+//! objects of classes, Python 2's strs, ints written as text as Python does not
+//! write them, calls `pickle.dumps` never writes, lone surrogates (Rust cannot
+//! hold them), and what passes the bounds below, none of them a size: an opcode
+//! is a byte or more and makes at most one object, stack slot or memo entry, so
+//! lesson 5's 16 MiB header bounds the rest. Peak memory (`time -v`), ours and
+//! `pickle.loads`'s: 16.8 million empty lists 510 MB, 1.26 GB; 8.4 million
+//! one-tuples 925, 636 MB; 16.8 million nested 1.5 GB (until refused), 840 MB;
+//! a list memoized 16.8 million times 170, 182 MB. Keys compare within their
+//! type: 1, 1.0 and True are three keys.
 
 use std::collections::HashMap;
 use std::fmt::Display;
+use std::mem;
 
 use num_bigint::BigInt;
 
@@ -48,8 +47,6 @@ pub struct Value {
 }
 
 type Id = u32;
-
-/// How deep a value nests, and how many objects it holds written out.
 type Size = (usize, usize);
 
 /// 24 bytes, what can be long boxed. The arena starts with None, False,
@@ -72,12 +69,8 @@ const _: () = assert!(size_of::<Object>() == 24);
 
 impl Object {
     fn container(&self) -> Option<(Kind, &[Id])> {
-        match self {
-            Object::Container(kind, items) => {
-                Some((*kind, items.as_deref().map_or(&[], Vec::as_slice)))
-            }
-            _ => None,
-        }
+        let Object::Container(kind, items) = self else { return None };
+        Some((*kind, items.as_deref().map_or(&[], Vec::as_slice)))
     }
 }
 
@@ -105,11 +98,6 @@ const GLOBALS: [&str; 5] = ["builtins.set", "builtins.frozenset",
 const GLOBAL_IDS: std::ops::Range<Id> = 3..8;
 
 /// `pickle.loads(pickled)`, for plain data, within the bounds above.
-///
-/// ```
-/// let value = socket_lessons::pickle::loads(b"(dI2\nI1\ns.").unwrap();
-/// assert_eq!(value.repr(80), "{2: 1}");
-/// ```
 pub fn loads(pickled: &[u8]) -> Result<Value> {
     if pickled.len() >= 1 << 31 {
         return Err("a pickle of 2 GiB or more".into());
@@ -118,12 +106,10 @@ pub fn loads(pickled: &[u8]) -> Result<Value> {
     let objects = first.map(|repr| Object::Atom(repr.into())).collect();
     let mut loader = Loader { pickled, objects, ..Default::default() };
     let root = loader.run()?;
-    let value = Value { objects: loader.objects, root, written_out: 0 };
-    // Zeroed, so that what is not walked takes no memory: (0, _) is "not
-    // measured", for no container is 0 deep.
-    let done = &mut vec![(0, 0); value.objects.len()];
-    let written_out = value.measure(root, 0, done)?.1;
-    Ok(Value { written_out, ..value })
+    // Zeroed: what is not walked takes no memory; 0 deep: not measured.
+    let done = &mut vec![(0, 0); loader.objects.len()];
+    let written_out = loader.measure(root, 0, done)?.1;
+    Ok(Value { objects: loader.objects, root, written_out })
 }
 
 #[derive(Default)]
@@ -133,8 +119,7 @@ struct Loader<'a> {
     /// The opcode being read, and its offset.
     op: (u8, usize),
     objects: Vec<Object>,
-    /// What is above the last open MARK, and below each (as pickle.py
-    /// keeps its stack).
+    /// What is above the last open MARK, and below each, as in pickle.py.
     stack: Vec<Id>,
     marks: Vec<Vec<Id>>,
     /// Python's memo is a dict: `memo_len` of these indexes are used.
@@ -152,24 +137,25 @@ impl<'a> Loader<'a> {
         while let Some(&code) = self.pickled.get(self.next) {
             self.op = (code, self.next);
             self.next += 1;
-            // The argument: bytes of a width, or after their length, or a
-            // line; `n`, the bytes as a little-endian number, or an index.
-            let bytes = match code {
-                b'K' | b'h' | b'q' | 0x80 => self.take(1)?,
-                b'M' => self.take(2)?,
-                b'J' | b'j' | b'r' => self.take(4)?,
-                b'G' | 0x95 => self.take(8)?,
-                b'C' | 0x8a | 0x8c => self.sized(1)?,
-                b'B' | b'X' | 0x8b => self.sized(4)?,
-                0x8d | 0x8e | 0x96 => self.sized(8)?,
-                b'F' | b'I' | b'L' | b'V' | b'g' | b'p' => self.line()?,
-                _ => &[],
-            };
+            // The argument: bytes of a width, or a line; `n`, the bytes as a
+            // little-endian number, or an index; or, where `n` is a length,
+            // the bytes after it.
+            let mut bytes = match code {
+                b'K' | b'h' | b'q' | 0x80 | b'C' | 0x8a | 0x8c => self.take(1),
+                b'M' => self.take(2),
+                b'J' | b'j' | b'r' | b'B' | b'X' | 0x8b => self.take(4),
+                b'G' | 0x95 | 0x8d | 0x8e | 0x96 => self.take(8),
+                b'F' | b'I' | b'L' | b'V' | b'g' | b'p' => self.line(),
+                _ => self.take(0),
+            }?;
             let n = match code {
                 b'g' | b'p' => self.need(parse(bytes), "not an index")?,
                 0x94 => self.memo_len as u64,
                 _ => bytes.iter().rev().fold(0, |n, &b| n << 8 | u64::from(b)),
             };
+            if b"BCX\x8a\x8b\x8c\x8d\x8e\x96".contains(&code) {
+                bytes = self.take(n)?;
+            }
             if code == b'.' {
                 return Ok(self.pop(Some(1))?[0]);
             }
@@ -178,7 +164,6 @@ impl<'a> Loader<'a> {
         Err("the pickle ends before its STOP".into())
     }
 
-    /// Does what opcode `code` does, given its argument.
     fn step(&mut self, code: u8, bytes: &[u8], n: u64) -> Result<()> {
         use Kind::*;
         match code {
@@ -190,12 +175,10 @@ impl<'a> Loader<'a> {
             b'(' => {
                 let open = self.marks.len();
                 self.check(open < MAX_OPEN_MARKS, "too many MARKs")?;
-                self.marks.push(std::mem::take(&mut self.stack))
+                self.marks.push(mem::take(&mut self.stack))
             }
             // Python's POP takes the MARK when nothing is above it.
-            b'0' if !self.stack.is_empty() || self.marks.is_empty() => {
-                _ = self.pop(Some(1))?
-            }
+            b'0' if !self.stack.is_empty() => _ = self.pop(Some(1))?,
             b'0' | b'1' => _ = self.pop(None)?,
             b'2' => self.stack.push(self.top()?),
             b'p' | b'q' | b'r' | 0x94 => {
@@ -203,9 +186,7 @@ impl<'a> Loader<'a> {
                 let past = format_args!("a memo index past the {len} bytes");
                 self.check(n < len as u64, past)?;
                 let (at, top) = (n as usize, self.top()?);
-                if at >= self.memo.len() {
-                    self.memo.resize(at + 1, None);
-                }
+                self.memo.resize(self.memo.len().max(at + 1), None);
                 self.memo_len += usize::from(self.memo[at].is_none());
                 self.memo[at] = Some(top);
             }
@@ -215,9 +196,8 @@ impl<'a> Loader<'a> {
             }
             b'N' => self.stack.push(0),
             0x88 | 0x89 => self.stack.push(1 + Id::from(code == 0x88)),
-            b'I' if bytes == b"00" || bytes == b"01" => {
-                self.stack.push(1 + Id::from(bytes == b"01"))
-            }
+            b'I' if bytes == b"00" => self.stack.push(1),
+            b'I' if bytes == b"01" => self.stack.push(2),
             b'I' | b'L' => {
                 let long = bytes.strip_suffix(b"L").filter(|_| code == b'L');
                 let text = long.unwrap_or(bytes);
@@ -315,12 +295,6 @@ impl<'a> Loader<'a> {
         Ok(bytes)
     }
 
-    /// Bytes after their length, a little-endian number `width` bytes wide.
-    fn sized(&mut self, width: u64) -> Result<&'a [u8]> {
-        let len = self.take(width)?.iter().rev();
-        self.take(len.fold(0, |n, &byte| n << 8 | u64::from(byte)))
-    }
-
     fn line(&mut self) -> Result<&'a [u8]> {
         let end = self.pickled[self.next..].iter().position(|&b| b == b'\n');
         let line = self.take(end.map_or(u64::MAX, |end| end as u64 + 1))?;
@@ -343,15 +317,10 @@ impl<'a> Loader<'a> {
     /// The top `count` values, or those above the last MARK and that MARK,
     /// deepest first.
     fn pop(&mut self, count: Option<usize>) -> Result<Vec<Id>> {
+        let stack = &mut self.stack;
         let values = match count {
-            Some(count) => {
-                let start = self.stack.len().checked_sub(count);
-                start.map(|start| self.stack.split_off(start))
-            }
-            None => {
-                let below = self.marks.pop();
-                below.map(|below| std::mem::replace(&mut self.stack, below))
-            }
+            Some(n) => stack.len().checked_sub(n).map(|n| stack.split_off(n)),
+            None => self.marks.pop().map(|below| mem::replace(stack, below)),
         };
         self.need(values, "too few on the stack")
     }
@@ -364,11 +333,10 @@ impl<'a> Loader<'a> {
         let object = |id: Id| &self.objects[id as usize];
         let tuple = object(popped[1]).container();
         let tuple = tuple.filter(|(kind, _)| *kind == Kind::Tuple);
-        let arguments = self.need(tuple, "its arguments are no tuple")?.1;
-        let arguments: Vec<_> =
-            arguments.iter().map(|&id| object(id)).collect();
+        let args = self.need(tuple, "its arguments are no tuple")?.1;
+        let args: Vec<_> = args.iter().map(|&id| object(id)).collect();
         let short = &name[name.rfind('.').map_or(0, |dot| dot + 1)..];
-        let new = match (short, &arguments[..]) {
+        let new = match (short, &args[..]) {
             ("set" | "frozenset", [Object::Container(Kind::List, items)]) => {
                 let items = items.as_deref().cloned().unwrap_or_default();
                 // Made as if the list's items were on the stack.
@@ -386,8 +354,7 @@ impl<'a> Loader<'a> {
                 if &**codec == "latin1" =>
             {
                 let latin1 = text.chars().map(|c| u8::try_from(c).ok());
-                let latin1: Option<_> = latin1.collect();
-                latin1.map(|bytes| Object::Bytes(bytes, false))
+                latin1.collect::<Option<_>>().map(|b| Object::Bytes(b, false))
             }
             _ => None,
         };
@@ -414,13 +381,11 @@ impl<'a> Loader<'a> {
         let step = if kind == Kind::Dict { 2 } else { 1 };
         self.check(added.len() % step == 0, "a key without a value")?;
         for added in added.chunks(step) {
-            let at = match kind {
-                Kind::List | Kind::Tuple => items.len(),
-                _ => {
-                    let key = (target, self.key(added[0], 0)?);
-                    *self.places.entry(key).or_insert(items.len())
-                }
-            };
+            let mut at = items.len();
+            if !matches!(kind, Kind::List | Kind::Tuple) {
+                let key = (target, self.key(added[0], 0)?);
+                at = *self.places.entry(key).or_insert(at);
+            }
             if at == items.len() {
                 items.extend(added);
             } else if kind == Kind::Dict {
@@ -431,6 +396,37 @@ impl<'a> Loader<'a> {
             *slot = Some(items).filter(|items| !items.is_empty());
         }
         Ok(())
+    }
+
+    /// How deep `id` nests and how many objects it holds written out, each
+    /// container walked once (`done`: `usize::MAX` deep while walked); refused
+    /// past [`MAX_DEPTH`] once built, as a list may grow after it is nested.
+    fn measure(&self, id: Id, level: usize, done: &mut [Size]) -> Result<Size> {
+        let at = id as usize;
+        if GLOBAL_IDS.contains(&id) {
+            return Err("a global used as a value".into());
+        }
+        let Some((_, items)) = self.objects[at].container() else {
+            return Ok((0, 1));
+        };
+        if done[at].0 == usize::MAX {
+            // Inside itself: endless written out, `[...]` printed.
+            return Ok((0, usize::MAX));
+        }
+        if done[at].0 == 0 && level < MAX_DEPTH {
+            done[at].0 = usize::MAX;
+            let mut size = (1, 1usize);
+            for &item in items {
+                let (depth, count) = self.measure(item, level + 1, done)?;
+                size = (size.0.max(depth + 1), count.saturating_add(size.1));
+            }
+            done[at] = size;
+        }
+        // Not measured, one level too deep: refused here.
+        if level + done[at].0.max(1) > MAX_DEPTH {
+            return Err(format!("it nests deeper than {MAX_DEPTH}"));
+        }
+        Ok(done[at])
     }
 
     /// The number of `id`'s value among the keys seen (atoms by their repr,
@@ -456,8 +452,7 @@ impl<'a> Loader<'a> {
             (Object::Bytes(_, true), _) | (_, Some(_)) => {
                 let kind = object.container().map(|(kind, _)| kind as usize);
                 let name = kind.map_or("bytearray", |kind| KINDS[kind][0]);
-                return self
-                    .need(None, format_args!("unhashable type: '{name}'"));
+                return self.need(None, format!("unhashable type: '{name}'"));
             }
             (atom, _) => atom_repr(atom),
         };
@@ -509,43 +504,10 @@ impl Value {
         self.written_out
     }
 
-    /// How deep `id` nests and how many objects it holds written out, each
-    /// container walked once (`done`; `usize::MAX` deep while walked);
-    /// refused past [`MAX_DEPTH`] once built, as a container may be filled
-    /// after it was put in another.
-    fn measure(&self, id: Id, level: usize, done: &mut [Size]) -> Result<Size> {
-        let at = id as usize;
-        if GLOBAL_IDS.contains(&id) {
-            return Err("a global used as a value".into());
-        }
-        let Some((_, items)) = self.objects[at].container() else {
-            return Ok((0, 1));
-        };
-        if done[at].0 == usize::MAX {
-            // Inside itself: endless written out, `[...]` printed.
-            return Ok((0, usize::MAX));
-        }
-        if done[at].0 == 0 && level < MAX_DEPTH {
-            done[at].0 = usize::MAX;
-            let mut size = (1, 1usize);
-            for &item in items {
-                let (depth, count) = self.measure(item, level + 1, done)?;
-                size = (size.0.max(depth + 1), count.saturating_add(size.1));
-            }
-            done[at] = size;
-        }
-        // Not measured, one level too deep: refused here.
-        if level + done[at].0.max(1) > MAX_DEPTH {
-            return Err(format!("it nests deeper than {MAX_DEPTH}"));
-        }
-        Ok(done[at])
-    }
-
-    /// Python's `repr()` of the value if it has at most `max_chars`
-    /// characters; else its first `max_chars` characters and `...`, as it
-    /// is where containers nest deeper than [`MAX_DEPTH`]. Time and memory
-    /// go with `max_chars` (and the longest str or bytes), not with the
-    /// value written out in full.
+    /// Python's `repr()` of the value, or its first `max_chars` characters
+    /// and `...` where it is longer (or nests past [`MAX_DEPTH`]): time and
+    /// memory go with `max_chars` (and the longest str or bytes), not with
+    /// the value written out in full.
     pub fn repr(&self, max_chars: usize) -> String {
         // Past 4 bytes a character, the text is longer than the budget.
         let (mut out, limit) = (String::new(), max_chars.saturating_mul(4));
@@ -580,10 +542,9 @@ impl Value {
         } else if path.len() < MAX_DEPTH && out.len() <= limit {
             out.push_str(opening);
             path.push(id);
+            let gap = if kind == Kind::Dict { [", ", ": "] } else { [", "; 2] };
             for (at, &item) in items.iter().enumerate() {
-                let key = kind == Kind::Dict && at % 2 == 1;
-                let gap = if key { ": " } else { ", " };
-                out.push_str(if at == 0 { "" } else { gap });
+                out.push_str(if at == 0 { "" } else { gap[at % 2] });
                 self.write(item, out, limit, path)?;
             }
             path.pop();
@@ -606,9 +567,8 @@ fn raw_unicode_escape(mut text: &[u8]) -> Option<String> {
         match (byte, rest) {
             (b'\\', [u @ (b'u' | b'U'), hex @ ..]) => {
                 let hex = hex.get(..if *u == b'u' { 4 } else { 8 })?;
-                let digit = |b: &u8| char::from(*b).to_digit(16);
-                let code =
-                    hex.iter().try_fold(0, |n, b| Some(n * 16 + digit(b)?));
+                let mut digits = hex.iter().map(|&b| (b as char).to_digit(16));
+                let code = digits.try_fold(0, |n, digit| Some(n * 16 + digit?));
                 decoded.push(char::from_u32(code?)?);
                 text = &rest[1 + hex.len()..];
             }
