@@ -84,10 +84,12 @@ enum Kind {
 }
 
 /// Each kind's name, and how it prints: opening, closing, empty.
-#[rustfmt::skip]
 const KINDS: [[&str; 4]; 5] = [
-    ["list", "[", "]", "[]"], ["tuple", "(", ")", "()"], ["dict", "{", "}", "{}"],
-    ["set", "{", "}", "set()"], ["frozenset", "frozenset({", "})", "frozenset()"],
+    ["list", "[", "]", "[]"],
+    ["tuple", "(", ")", "()"],
+    ["dict", "{", "}", "{}"],
+    ["set", "{", "}", "set()"],
+    ["frozenset", "frozenset({", "})", "frozenset()"],
 ];
 
 /// What protocols 0 to 3 call for a set, 0 to 4 for a bytearray, 0 to 2 for
