@@ -32,6 +32,7 @@ mod lesson_12;
 mod lesson_13;
 mod lesson_14;
 mod lesson_15;
+mod library;
 mod pickle_reader;
 
 use std::process::ExitCode;
@@ -72,6 +73,7 @@ fn main() -> ExitCode {
     tests.extend(lesson_13::tests());
     tests.extend(lesson_14::tests());
     tests.extend(lesson_15::tests());
+    tests.extend(library::tests());
     tests.extend(pickle_reader::tests());
     libtest_mimic::run(&arguments, tests).exit_code()
 }
