@@ -2,10 +2,10 @@
 //! CPython's `pickle.loads` builds from what `pickle.dumps` writes of None,
 //! bools, ints, floats, strs, bytes, bytearrays, lists, tuples, dicts, sets and
 //! frozensets at protocols 0 to 5; [`Value::repr`] prints it as Python does.
-//! Its own decoder, as serde-pickle's `Value` sorts a dict's keys, has no
-//! bytearray and copies each memo reference in full (a few hundred bytes can
-//! ask for gigabytes): here each object sits once in an arena, as in CPython,
-//! and every recursion is bounded by [`MAX_DEPTH`].
+//! Not serde-pickle's `Value`, which sorts a dict's keys, has no bytearray
+//! and copies each memo reference in full (a few hundred bytes can ask for
+//! gigabytes): here each object sits once in an arena, as in CPython, and
+//! every recursion is bounded by [`MAX_DEPTH`].
 //!
 //! Refused, in one line that says where: any global but five plain-data calls,
 //! objects of classes, Python 2's strs, ints written as text as Python does not
